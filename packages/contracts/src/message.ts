@@ -1,0 +1,39 @@
+import type { z } from 'zod';
+
+/** A versioned event type: `ttm.<aggregate>.<what-happened>.v<N>`. A breaking change is a new type. */
+export interface EventDefinition<S extends z.ZodType = z.ZodType> {
+  kind: 'event';
+  type: string;
+  aggregate: string;
+  description: string;
+  schema: S;
+}
+
+/** A command: one fixed subject on the COMMANDS work queue, one versioned type. */
+export interface CommandDefinition<S extends z.ZodType = z.ZodType> {
+  kind: 'command';
+  type: string;
+  subject: string;
+  description: string;
+  schema: S;
+}
+
+export type MessageDefinition = EventDefinition | CommandDefinition;
+
+const TYPE_PATTERN = /^ttm\.[a-z]+\.[a-z][a-z-]*\.v[1-9][0-9]*$/;
+
+function checkType(type: string): void {
+  if (!TYPE_PATTERN.test(type)) throw new Error(`message type "${type}" must look like ttm.<aggregate>.<name>.v<N>`);
+}
+
+export function defineEvent<S extends z.ZodType>(def: Omit<EventDefinition<S>, 'kind'>): EventDefinition<S> {
+  checkType(def.type);
+  return { kind: 'event', ...def };
+}
+
+export function defineCommand<S extends z.ZodType>(def: Omit<CommandDefinition<S>, 'kind'>): CommandDefinition<S> {
+  checkType(def.type);
+  return { kind: 'command', ...def };
+}
+
+export type DataOf<D extends MessageDefinition> = z.infer<D['schema']>;

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { defineCommand } from '../message.js';
+import { CommandSubjects } from '../topology.js';
+import { Actor, Email, OperationId, OrganizationName, PlanName, RegionName, TenantId } from './fields.js';
+
+export const RegisterOrganization = defineCommand({
+  type: 'ttm.tenant.register.v1',
+  subject: CommandSubjects.tenantRegister,
+  description: 'Register an organization and provision its workspace',
+  schema: z.object({
+    provisioningId: OperationId,
+    tenantId: TenantId,
+    organizationName: OrganizationName,
+    adminEmail: Email,
+    /**
+     * argon2id hash of the admin password. Commands live on a work queue and are
+     * removed once handled; the hash is never copied into EVENTS or AUDIT.
+     */
+    adminPasswordHash: z.string().startsWith('$argon2id$').max(512),
+    plan: PlanName,
+    region: RegionName,
+    requestedAt: z.iso.datetime({ offset: true }),
+  }),
+});
+
+export const SuspendTenant = defineCommand({
+  type: 'ttm.tenant.suspend.v1',
+  subject: CommandSubjects.tenantSuspend,
+  description: 'Suspend a tenant: its users cannot log in and its tokens stop working',
+  schema: z.object({ tenantId: TenantId, reason: z.string().trim().min(1).max(500), actor: Actor }),
+});
+
+export const ActivateTenant = defineCommand({
+  type: 'ttm.tenant.activate.v1',
+  subject: CommandSubjects.tenantActivate,
+  description: 'Reactivate a suspended tenant',
+  schema: z.object({ tenantId: TenantId, actor: Actor }),
+});
+
+export const tenantCommands = [RegisterOrganization, SuspendTenant, ActivateTenant] as const;

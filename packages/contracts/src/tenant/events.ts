@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { defineEvent } from '../message.js';
+import {
+  Actor,
+  Email,
+  OperationId,
+  OrganizationName,
+  Placement,
+  PlanName,
+  ProvisioningStep,
+  RegionName,
+  Slug,
+  TenantId,
+  Timestamp,
+} from './fields.js';
+
+const aggregate = 'tenant';
+
+export const TenantRegistered = defineEvent({
+  type: 'ttm.tenant.registered.v1',
+  aggregate,
+  description: 'An organization registered; provisioning has started',
+  schema: z.object({
+    tenantId: TenantId,
+    provisioningId: OperationId,
+    organizationName: OrganizationName,
+    adminEmail: Email,
+    plan: PlanName,
+    region: RegionName,
+    registeredAt: Timestamp,
+  }),
+});
+
+export const ProvisioningStepCompleted = defineEvent({
+  type: 'ttm.tenant.provisioning-step-completed.v1',
+  aggregate,
+  description: 'One provisioning step finished; progress is 0-100',
+  schema: z.object({
+    tenantId: TenantId,
+    provisioningId: OperationId,
+    step: ProvisioningStep,
+    progress: z.number().int().min(0).max(100),
+    slug: Slug.optional(),
+    placement: Placement.optional(),
+    completedAt: Timestamp,
+  }),
+});
+
+export const TenantProvisioned = defineEvent({
+  type: 'ttm.tenant.provisioned.v1',
+  aggregate,
+  description: 'The workspace exists and the tenant is active',
+  schema: z.object({
+    tenantId: TenantId,
+    provisioningId: OperationId,
+    slug: Slug,
+    placement: Placement,
+    durationMs: z.number().int().nonnegative(),
+    provisionedAt: Timestamp,
+  }),
+});
+
+export const ProvisioningFailed = defineEvent({
+  type: 'ttm.tenant.provisioning-failed.v1',
+  aggregate,
+  description: 'Provisioning gave up after its retries; what it created was removed',
+  schema: z.object({
+    tenantId: TenantId,
+    provisioningId: OperationId,
+    step: ProvisioningStep,
+    reason: z.string().min(1).max(2000),
+    failedAt: Timestamp,
+  }),
+});
+
+export const TenantSuspended = defineEvent({
+  type: 'ttm.tenant.suspended.v1',
+  aggregate,
+  description: 'The tenant was suspended',
+  schema: z.object({ tenantId: TenantId, reason: z.string().min(1).max(500), actor: Actor, suspendedAt: Timestamp }),
+});
+
+export const TenantActivated = defineEvent({
+  type: 'ttm.tenant.activated.v1',
+  aggregate,
+  description: 'A suspended tenant was reactivated',
+  schema: z.object({ tenantId: TenantId, actor: Actor, activatedAt: Timestamp }),
+});
+
+export const tenantEvents = [
+  TenantRegistered,
+  ProvisioningStepCompleted,
+  TenantProvisioned,
+  ProvisioningFailed,
+  TenantSuspended,
+  TenantActivated,
+] as const;

@@ -1,0 +1,239 @@
+/**
+ * Every stream, subject, consumer and bucket of the system, spelled once.
+ * Operators see these names with the NATS CLI, so they stay readable.
+ * Only settings that shape behaviour live here; sizes, ages and replicas come
+ * from each deployment's configuration (see service-kit bootstrap).
+ */
+
+export const Streams = {
+  COMMANDS: 'COMMANDS',
+  EVENTS: 'EVENTS',
+  USAGE: 'USAGE',
+  BILLING: 'BILLING',
+  AUDIT: 'AUDIT',
+  DEADLETTER: 'DEADLETTER',
+} as const;
+export type StreamName = (typeof Streams)[keyof typeof Streams];
+
+/** Subject builders. Nothing else in the code base spells a subject by hand. */
+export const Subjects = {
+  /** `cmd.<aggregate>.<verb>` */
+  command: (aggregate: string, verb: string) => `cmd.${token(aggregate)}.${token(verb)}`,
+  /** `evt.<aggregate>.<id>`: one subject per aggregate instance (optimistic concurrency). */
+  event: (aggregate: string, id: string) => `evt.${token(aggregate)}.${token(id)}`,
+  tenantEvents: (tenantId: string) => `evt.tenant.${token(tenantId)}`,
+  backupEvents: (backupId: string) => `evt.backup.${token(backupId)}`,
+  usage: (tenantId: string, meter: string) => `usage.${token(tenantId)}.${token(meter)}`,
+  billing: (tenantId: string, meter: string) => `billing.${token(tenantId)}.${token(meter)}`,
+  /** `audit.<tenantId or system>.<action>` */
+  audit: (scope: string, action: string) => `audit.${token(scope)}.${token(action)}`,
+  deadLetter: (stream: string, consumer: string) => `dlq.${token(stream)}.${token(consumer)}`,
+  maxDeliveriesAdvisory: (stream: string, consumer: string) =>
+    `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
+} as const;
+
+/** Fixed command subjects, so consumers can filter on them. */
+export const CommandSubjects = {
+  tenantRegister: 'cmd.tenant.register',
+  tenantSuspend: 'cmd.tenant.suspend',
+  tenantActivate: 'cmd.tenant.activate',
+} as const;
+
+/** Wildcards used by stream definitions and consumer filters. */
+export const SubjectFilters = {
+  allCommands: 'cmd.>',
+  tenantCommands: 'cmd.tenant.>',
+  usageCommands: 'cmd.usage.>',
+  quotaCommands: 'cmd.quota.>',
+  backupCommands: 'cmd.backup.>',
+  allEvents: 'evt.>',
+  tenantEvents: 'evt.tenant.>',
+  backupEvents: 'evt.backup.>',
+  allUsage: 'usage.>',
+  allBilling: 'billing.>',
+  allAudit: 'audit.>',
+  allDeadLetters: 'dlq.>',
+  maxDeliveriesAdvisories: '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>',
+} as const;
+
+/** A subject token may not contain the separators or wildcards of NATS subjects. */
+export function token(value: string): string {
+  if (value.length === 0 || /[\s.*>]/.test(value)) {
+    throw new Error(`invalid subject token "${value}": must be non-empty without spaces, '.', '*' or '>'`);
+  }
+  return value;
+}
+
+export type Retention = 'limits' | 'workqueue';
+
+export interface StreamDefinition {
+  name: StreamName;
+  description: string;
+  subjects: string[];
+  retention: Retention;
+  denyDelete: boolean;
+  denyPurge: boolean;
+  /** Which configuration knob bounds the age of messages, if any (see service-kit config). */
+  maxAgeSetting?: 'usageMaxAge' | 'deadLetterMaxAge';
+  /** How long JetStream remembers a Nats-Msg-Id to drop duplicates. */
+  duplicateWindowSeconds: number;
+}
+
+export const streamDefinitions: readonly StreamDefinition[] = [
+  {
+    name: Streams.COMMANDS,
+    description: 'Commands to services (work queue: each service owns a non-overlapping filter)',
+    subjects: [SubjectFilters.allCommands],
+    retention: 'workqueue',
+    denyDelete: false,
+    denyPurge: false,
+    duplicateWindowSeconds: 120,
+  },
+  {
+    name: Streams.EVENTS,
+    description: 'Domain events, the source of truth: one subject per aggregate instance',
+    subjects: [SubjectFilters.allEvents],
+    retention: 'limits',
+    denyDelete: true,
+    denyPurge: true,
+    duplicateWindowSeconds: 120,
+  },
+  {
+    name: Streams.USAGE,
+    description: 'Raw usage samples and counts per tenant and meter',
+    subjects: [SubjectFilters.allUsage],
+    retention: 'limits',
+    denyDelete: false,
+    denyPurge: false,
+    maxAgeSetting: 'usageMaxAge',
+    duplicateWindowSeconds: 600,
+  },
+  {
+    name: Streams.BILLING,
+    description: 'Closed usage windows for billing subscribers (deterministic CloudEvent ids)',
+    subjects: [SubjectFilters.allBilling],
+    retention: 'limits',
+    denyDelete: false,
+    denyPurge: false,
+    duplicateWindowSeconds: 3600,
+  },
+  {
+    name: Streams.AUDIT,
+    description: 'Who did what, when, from where, with what outcome',
+    subjects: [SubjectFilters.allAudit],
+    retention: 'limits',
+    denyDelete: true,
+    denyPurge: true,
+    duplicateWindowSeconds: 120,
+  },
+  {
+    name: Streams.DEADLETTER,
+    description: 'Poison messages copied here before termination, and max-deliveries advisories',
+    subjects: [SubjectFilters.allDeadLetters, SubjectFilters.maxDeliveriesAdvisories],
+    retention: 'limits',
+    denyDelete: false,
+    denyPurge: false,
+    maxAgeSetting: 'deadLetterMaxAge',
+    duplicateWindowSeconds: 120,
+  },
+];
+
+export interface ConsumerDefinition {
+  stream: StreamName;
+  durable: string;
+  description: string;
+  filterSubject: string;
+  /** Delivery attempts before the message is dead-lettered. */
+  maxDeliver: number;
+  ackWaitSeconds: number;
+  /**
+   * 1 keeps strict stream order even with several instances pulling, which a
+   * projection needs; command consumers can take more in parallel.
+   */
+  maxAckPending: number;
+  /** Which service pulls from it. */
+  owner: ServiceName;
+  kind: 'commands' | 'projection' | 'reactor';
+}
+
+export const Services = ['gateway', 'provisioner', 'metering', 'quota', 'backup'] as const;
+export type ServiceName = (typeof Services)[number];
+
+export const Consumers = {
+  provisionerCommands: 'provisioner-commands',
+  meteringCommands: 'metering-commands',
+  quotaCommands: 'quota-commands',
+  backupCommands: 'backup-commands',
+  gatewayTenants: 'gateway-tenants',
+  quotaTenants: 'quota-tenants',
+  meteringTenants: 'metering-tenants',
+  backupTenants: 'backup-tenants',
+} as const;
+
+const commandConsumer = (owner: ServiceName, durable: string, filterSubject: string): ConsumerDefinition => ({
+  stream: Streams.COMMANDS,
+  durable,
+  description: `${owner}: commands on ${filterSubject}`,
+  filterSubject,
+  maxDeliver: 5,
+  ackWaitSeconds: 30,
+  maxAckPending: 64,
+  owner,
+  kind: 'commands',
+});
+
+const tenantProjection = (owner: ServiceName, durable: string): ConsumerDefinition => ({
+  stream: Streams.EVENTS,
+  durable,
+  description: `${owner}: tenant projection (ordered, one in flight)`,
+  filterSubject: SubjectFilters.tenantEvents,
+  maxDeliver: 10,
+  ackWaitSeconds: 30,
+  maxAckPending: 1,
+  owner,
+  kind: 'projection',
+});
+
+export const consumerDefinitions: readonly ConsumerDefinition[] = [
+  commandConsumer('provisioner', Consumers.provisionerCommands, SubjectFilters.tenantCommands),
+  commandConsumer('metering', Consumers.meteringCommands, SubjectFilters.usageCommands),
+  commandConsumer('quota', Consumers.quotaCommands, SubjectFilters.quotaCommands),
+  commandConsumer('backup', Consumers.backupCommands, SubjectFilters.backupCommands),
+  tenantProjection('gateway', Consumers.gatewayTenants),
+  tenantProjection('quota', Consumers.quotaTenants),
+  tenantProjection('metering', Consumers.meteringTenants),
+  tenantProjection('backup', Consumers.backupTenants),
+];
+
+export const Buckets = {
+  /** slug -> tenantId; `create()` makes a slug unique for good. */
+  slugs: 'ttm-slugs',
+  /** tenantId -> directory entry (plan, status, placement), read hot by the gateway. */
+  tenantDirectory: 'ttm-tenant-directory',
+  /** tenantId.meter -> enforcement state written by quota, read by the gateway. */
+  quotaState: 'ttm-quota-state',
+} as const;
+
+export interface BucketDefinition {
+  bucket: string;
+  description: string;
+  history: number;
+}
+
+export const bucketDefinitions: readonly BucketDefinition[] = [
+  { bucket: Buckets.slugs, description: 'Workspace subdomain reservations: slug -> tenant id', history: 1 },
+  {
+    bucket: Buckets.tenantDirectory,
+    description: 'Tenant directory: tenant id -> plan, status, placement',
+    history: 1,
+  },
+  { bucket: Buckets.quotaState, description: 'Quota enforcement state per tenant and meter', history: 1 },
+];
+
+export const ObjectStores = {
+  backups: 'ttm-backups',
+} as const;
+
+export const objectStoreDefinitions: readonly { bucket: string; description: string }[] = [
+  { bucket: ObjectStores.backups, description: 'Tenant backup artifacts' },
+];

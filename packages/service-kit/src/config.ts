@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/** Thrown when the environment is wrong; the message has one line per bad or missing variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 500ms, 30s, 15m, 2h, 7d)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+export function parseDuration(value: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!match) return undefined;
+  const n = Number(match[1]);
+  const unit = match[2] ?? 'ms';
+  const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
+  return n * factor;
+}
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const url = (protocols: string[], fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Environment shared by every service. Defaults work on a developer machine with no `.env`. */
+export const commonEnv = z.object({
+  NATS_URL: z.string().default('nats://127.0.0.1:4222').describe('NATS server URL(s), comma separated'),
+  DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/ttm').describe(
+    'Control-plane PostgreSQL database (each service keeps its own schema in it)',
+  ),
+  REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379').describe('Redis for rate limits and caches'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NATS_STREAM_REPLICAS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5)
+    .default(1)
+    .describe('Replicas of every stream (3 on a cluster)'),
+  USAGE_MAX_AGE: duration('35d').describe('How long raw usage samples stay in the USAGE stream'),
+  DEADLETTER_MAX_AGE: duration('30d').describe('How long dead-lettered messages stay in DEADLETTER'),
+  STREAM_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(-1)
+    .default(-1)
+    .describe('Size bound of each stream in bytes (-1: none)'),
+  SHUTDOWN_TIMEOUT: duration('10s').describe('How long a service waits for in-flight work at shutdown'),
+  OTEL_ENABLED: flag(false).describe('Start the OpenTelemetry SDK (configured by the standard OTEL_* variables)'),
+});
+export type CommonConfig = z.output<typeof commonEnv>;
+
+/** Ports of each service's health and metrics endpoints. */
+export const servicePorts = {
+  gateway: 3000,
+  provisioner: 3001,
+  metering: 3002,
+  quota: 3003,
+  backup: 3004,
+} as const;
+
+export const portEnv = { port, duration, url, flag };
+
+/**
+ * Parse the environment with a zod schema; collect every problem and throw one
+ * ConfigError naming each variable, instead of failing on the first.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const input: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.map(String).join('.');
+    const got = input[name];
+    const shown = got === undefined ? 'is missing' : `is "${redact(name, got)}"`;
+    return `${name} ${shown}: ${issue.message}`;
+  });
+  throw new ConfigError(problems);
+}
+
+function redact(name: string, value: string): string {
+  if (/KEY|SECRET|PASSWORD|TOKEN/i.test(name)) return '***';
+  return value.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+}

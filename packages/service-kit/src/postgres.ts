@@ -1,0 +1,94 @@
+import { runner } from 'node-pg-migrate';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+export type { Pool, PoolClient } from 'pg';
+
+export interface PoolOptions {
+  connectionString: string;
+  /** Upper bound of connections this process opens to this database. */
+  max?: number;
+  applicationName: string;
+}
+
+/** A bounded pool; errors of idle clients are logged instead of crashing the process. */
+export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
+  return pool;
+}
+
+/** Create the database of `connectionString` if it does not exist (needs CREATEDB on the server). */
+export async function ensureDatabase(connectionString: string): Promise<void> {
+  const url = new URL(connectionString);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!name) throw new Error(`DATABASE_URL "${url.origin}" names no database`);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created concurrently by another service: fine
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Apply a service's SQL migrations (files in `dir`, `NNN_name.sql` with `-- Up Migration`)
+ * to its own schema. node-pg-migrate serialises concurrent runners with an advisory lock
+ * and records what ran in `<schema>.pgmigrations`.
+ */
+export async function migrate(pool: pg.Pool, schema: string, dir: string, logger: Logger): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    const applied = await runner({
+      dbClient: client,
+      dir,
+      direction: 'up',
+      schema,
+      createSchema: true,
+      migrationsTable: 'pgmigrations',
+      migrationsSchema: schema,
+      createMigrationsSchema: true,
+      checkOrder: true,
+      log: (message: string) => logger.debug({ schema }, message),
+    });
+    const names = applied.map((m) => m.name);
+    if (names.length > 0) logger.info({ schema, migrations: names }, 'applied migrations');
+    return names;
+  } finally {
+    client.release();
+  }
+}
+
+/** Run `work` in a transaction on one client; roll back on any error. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export async function pingPostgres(pool: pg.Pool): Promise<boolean> {
+  const result = await pool.query('SELECT 1 AS ok');
+  return result.rows.length === 1;
+}
