@@ -1,0 +1,43 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from './logger.js';
+
+export type { NatsConnection };
+
+export interface NatsLink {
+  nc: NatsConnection;
+  /** True while connected; flips false on disconnect and back on reconnect. */
+  isConnected(): boolean;
+}
+
+/**
+ * Connect with unlimited reconnects (a control plane must ride out a NATS restart)
+ * and track the connection state for readiness.
+ */
+export async function connectNats(servers: string, name: string, logger: Logger): Promise<NatsLink> {
+  const nc = await connect({
+    servers: servers.split(',').map((s) => s.trim()),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    pingInterval: 5_000,
+    maxPingOut: 2,
+  });
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        connected = false;
+        logger.warn({ server: status.server }, 'NATS disconnected');
+      } else if (status.type === 'reconnect') {
+        connected = true;
+        logger.info({ server: status.server }, 'NATS reconnected');
+      } else if (status.type === 'error') {
+        logger.warn({ err: status.error }, 'NATS error');
+      }
+    }
+  })();
+  void nc.closed().then(() => {
+    connected = false;
+  });
+  return { nc, isConnected: () => connected && !nc.isClosed() };
+}
