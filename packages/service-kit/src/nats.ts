@@ -9,18 +9,31 @@ export interface NatsLink {
   isConnected(): boolean;
 }
 
+export interface NatsLinkOptions {
+  /** How often the client pings the server; a silent server is declared stale after `maxPingOut` missed pongs. */
+  pingIntervalMs?: number;
+  maxPingOut?: number;
+  /** Pause between reconnect attempts. */
+  reconnectTimeWaitMs?: number;
+}
+
 /**
  * Connect with unlimited reconnects (a control plane must ride out a NATS restart)
  * and track the connection state for readiness.
  */
-export async function connectNats(servers: string, name: string, logger: Logger): Promise<NatsLink> {
+export async function connectNats(
+  servers: string,
+  name: string,
+  logger: Logger,
+  options: NatsLinkOptions = {},
+): Promise<NatsLink> {
   const nc = await connect({
     servers: servers.split(',').map((s) => s.trim()),
     name,
     maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    pingInterval: 5_000,
-    maxPingOut: 2,
+    reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
+    pingInterval: options.pingIntervalMs ?? 5_000,
+    maxPingOut: options.maxPingOut ?? 2,
   });
   let connected = true;
   void (async () => {

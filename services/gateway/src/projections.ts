@@ -1,0 +1,5 @@
+import type { ProjectionDefinition } from '@ttm/service-kit';
+import { tenantsProjection } from './tenants/projection.js';
+
+/** Every projection the gateway keeps; `npm run replay -- gateway` rebuilds them all. */
+export const projections: readonly ProjectionDefinition[] = [tenantsProjection];

@@ -1,0 +1,118 @@
+import {
+  Consumers,
+  consumerDefinitions,
+  type DataOf,
+  ProvisioningFailed,
+  ProvisioningStepCompleted,
+  TenantActivated,
+  TenantProvisioned,
+  TenantRegistered,
+  TenantSuspended,
+} from '@ttm/contracts';
+import type { PoolClient, ProjectionDefinition, ReceivedEvent } from '@ttm/service-kit';
+
+export const GATEWAY_SCHEMA = 'gateway';
+
+const consumer = consumerDefinitions.find((c) => c.durable === Consumers.gatewayTenants);
+if (!consumer) throw new Error(`consumer ${Consumers.gatewayTenants} is not defined in @ttm/contracts`);
+
+/**
+ * The gateway's tenant list: one row per tenant with its status and provisioning
+ * progress, for the admin API and provisioning status. Every statement is keyed by
+ * tenant id, so applying events in stream order always gives the same rows.
+ */
+export const tenantsProjection: ProjectionDefinition = {
+  name: 'gateway-tenants',
+  schema: GATEWAY_SCHEMA,
+  consumer,
+  async apply(client, event) {
+    const handler = handlers[event.meta.type];
+    if (handler) await handler(client, event);
+  },
+  async reset(client) {
+    await client.query(`TRUNCATE ${GATEWAY_SCHEMA}.tenants`);
+  },
+};
+
+type Handler = (client: PoolClient, event: ReceivedEvent) => Promise<void>;
+
+const handlers: Record<string, Handler> = {
+  [TenantRegistered.type]: async (client, event) => {
+    const e = event.data as DataOf<typeof TenantRegistered>;
+    await client.query(
+      `INSERT INTO ${GATEWAY_SCHEMA}.tenants
+         (tenant_id, provisioning_id, organization_name, admin_email, plan, region, status, progress, step,
+          registered_at, updated_at, last_event_seq)
+       VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, NULL, $7, $8, $9)
+       ON CONFLICT (tenant_id) DO NOTHING`,
+      [
+        e.tenantId,
+        e.provisioningId,
+        e.organizationName,
+        e.adminEmail,
+        e.plan,
+        e.region,
+        e.registeredAt,
+        event.meta.time,
+        event.seq,
+      ],
+    );
+  },
+  [ProvisioningStepCompleted.type]: async (client, event) => {
+    const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = CASE WHEN status = 'pending' THEN 'provisioning' ELSE status END,
+              progress = GREATEST(progress, $2), step = $3,
+              slug = COALESCE($4, slug), placement = COALESCE($5::jsonb, placement),
+              updated_at = $6, last_event_seq = $7
+        WHERE tenant_id = $1`,
+      [
+        e.tenantId,
+        e.progress,
+        e.step,
+        e.slug ?? null,
+        e.placement ? JSON.stringify(e.placement) : null,
+        event.meta.time,
+        event.seq,
+      ],
+    );
+  },
+  [TenantProvisioned.type]: async (client, event) => {
+    const e = event.data as DataOf<typeof TenantProvisioned>;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = 'active', progress = 100, step = 'activate', slug = $2, placement = $3::jsonb,
+              provisioned_at = $4, updated_at = $5, last_event_seq = $6
+        WHERE tenant_id = $1`,
+      [e.tenantId, e.slug, JSON.stringify(e.placement), e.provisionedAt, event.meta.time, event.seq],
+    );
+  },
+  [ProvisioningFailed.type]: async (client, event) => {
+    const e = event.data as DataOf<typeof ProvisioningFailed>;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = 'failed', step = $2, error = $3, updated_at = $4, last_event_seq = $5
+        WHERE tenant_id = $1`,
+      [e.tenantId, e.step, e.reason, event.meta.time, event.seq],
+    );
+  },
+  [TenantSuspended.type]: async (client, event) => {
+    const e = event.data as DataOf<typeof TenantSuspended>;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = 'suspended', suspended_reason = $2, updated_at = $3, last_event_seq = $4
+        WHERE tenant_id = $1`,
+      [e.tenantId, e.reason, event.meta.time, event.seq],
+    );
+  },
+  [TenantActivated.type]: async (client, event) => {
+    const e = event.data as DataOf<typeof TenantActivated>;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = 'active', suspended_reason = NULL, updated_at = $2, last_event_seq = $3
+        WHERE tenant_id = $1`,
+      [e.tenantId, event.meta.time, event.seq],
+    );
+  },
+};
