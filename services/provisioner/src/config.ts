@@ -1,0 +1,24 @@
+import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { z } from 'zod';
+
+export const provisionerEnv = commonEnv.extend({
+  ...catalogEnv,
+  PROVISIONER_PORT: portEnv.port(servicePorts.provisioner).describe('HTTP port of the provisioner health and metrics'),
+  PROVISIONER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32).describe('Tenants provisioned at once'),
+  PROVISIONING_STEP_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(20)
+    .default(3)
+    .describe('Attempts per saga step before compensation'),
+  PROVISIONING_RETRY_DELAY: portEnv.duration('200ms').describe('First delay between attempts of a step (doubles)'),
+  DATA_PLANE_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(8)
+    .describe('Connections per data-plane database'),
+});
+export type ProvisionerConfig = z.output<typeof provisionerEnv>;

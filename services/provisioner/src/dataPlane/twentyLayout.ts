@@ -1,0 +1,167 @@
+/**
+ * The Twenty data-plane layout (DESIGN.md "what a provisioned tenant is"): rows in the
+ * cluster's `core` schema and one `workspace_<base36>` schema with the standard objects.
+ * Identifiers are quoted camelCase, as Twenty (TypeORM) names them.
+ */
+
+/** Bumped when the workspace tables change; the fleet upgrade walks tenants below it. */
+export const WORKSPACE_SCHEMA_VERSION = 1;
+
+/** Twenty's schema name: `workspace_` + the uuid read as one base-36 number. */
+export function workspaceSchemaName(workspaceId: string): string {
+  const hex = workspaceId.replace(/-/g, '');
+  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new Error(`"${workspaceId}" is not a uuid`);
+  return `workspace_${BigInt(`0x${hex}`).toString(36)}`;
+}
+
+/** The cluster-wide `core` tables; idempotent, run when the provisioner opens a cluster. */
+export const CORE_SCHEMA_SQL = `
+CREATE SCHEMA IF NOT EXISTS core;
+CREATE TABLE IF NOT EXISTS core.workspace (
+  id uuid PRIMARY KEY,
+  "displayName" text NOT NULL,
+  subdomain text NOT NULL,
+  "activationStatus" text NOT NULL
+    CHECK ("activationStatus" IN ('PENDING_CREATION','ONGOING_CREATION','ACTIVE','SUSPENDED','INACTIVE')),
+  "databaseSchema" text NOT NULL,
+  "createdAt" timestamptz NOT NULL DEFAULT now(),
+  "updatedAt" timestamptz NOT NULL DEFAULT now(),
+  "deletedAt" timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS "workspace_subdomain_key" ON core.workspace (subdomain) WHERE "deletedAt" IS NULL;
+CREATE TABLE IF NOT EXISTS core."user" (
+  id uuid PRIMARY KEY,
+  email text NOT NULL,
+  "firstName" text NOT NULL DEFAULT '',
+  "lastName" text NOT NULL DEFAULT '',
+  "passwordHash" text NOT NULL,
+  "defaultWorkspaceId" uuid NOT NULL REFERENCES core.workspace (id) ON DELETE CASCADE,
+  "createdAt" timestamptz NOT NULL DEFAULT now(),
+  "updatedAt" timestamptz NOT NULL DEFAULT now(),
+  "deletedAt" timestamptz
+);
+CREATE INDEX IF NOT EXISTS "user_email_idx" ON core."user" (lower(email));
+CREATE TABLE IF NOT EXISTS core."userWorkspace" (
+  id uuid PRIMARY KEY,
+  "userId" uuid NOT NULL REFERENCES core."user" (id) ON DELETE CASCADE,
+  "workspaceId" uuid NOT NULL REFERENCES core.workspace (id) ON DELETE CASCADE,
+  "createdAt" timestamptz NOT NULL DEFAULT now(),
+  "updatedAt" timestamptz NOT NULL DEFAULT now(),
+  "deletedAt" timestamptz,
+  UNIQUE ("userId", "workspaceId")
+);
+CREATE TABLE IF NOT EXISTS core.role (
+  id uuid PRIMARY KEY,
+  "workspaceId" uuid NOT NULL REFERENCES core.workspace (id) ON DELETE CASCADE,
+  label text NOT NULL,
+  "canUpdateAllSettings" boolean NOT NULL DEFAULT false,
+  "isEditable" boolean NOT NULL DEFAULT true,
+  "createdAt" timestamptz NOT NULL DEFAULT now(),
+  "updatedAt" timestamptz NOT NULL DEFAULT now(),
+  UNIQUE ("workspaceId", label)
+);
+CREATE TABLE IF NOT EXISTS core."roleTarget" (
+  id uuid PRIMARY KEY,
+  "workspaceId" uuid NOT NULL REFERENCES core.workspace (id) ON DELETE CASCADE,
+  "roleId" uuid NOT NULL REFERENCES core.role (id) ON DELETE CASCADE,
+  "userWorkspaceId" uuid NOT NULL REFERENCES core."userWorkspace" (id) ON DELETE CASCADE,
+  "createdAt" timestamptz NOT NULL DEFAULT now(),
+  UNIQUE ("userWorkspaceId", "roleId")
+);
+CREATE TABLE IF NOT EXISTS core."dataSource" (
+  id uuid PRIMARY KEY,
+  "workspaceId" uuid NOT NULL UNIQUE REFERENCES core.workspace (id) ON DELETE CASCADE,
+  schema text NOT NULL,
+  type text NOT NULL DEFAULT 'postgres',
+  "schemaVersion" integer NOT NULL,
+  "createdAt" timestamptz NOT NULL DEFAULT now(),
+  "updatedAt" timestamptz NOT NULL DEFAULT now()
+);
+`;
+
+const base = `id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  "createdAt" timestamptz NOT NULL DEFAULT now(),
+  "updatedAt" timestamptz NOT NULL DEFAULT now(),
+  "deletedAt" timestamptz,
+  position double precision`;
+
+/** The standard objects of a workspace, in dependency order. */
+export const WORKSPACE_TABLES: readonly { name: string; columns: string }[] = [
+  {
+    name: 'workspaceMember',
+    columns: `${base}, "nameFirstName" text NOT NULL DEFAULT '', "nameLastName" text NOT NULL DEFAULT '',
+      "userId" uuid NOT NULL UNIQUE, "userEmail" text NOT NULL, locale text NOT NULL DEFAULT 'en',
+      "colorScheme" text NOT NULL DEFAULT 'System', "timeZone" text NOT NULL DEFAULT 'system'`,
+  },
+  {
+    name: 'company',
+    columns: `${base}, name text NOT NULL DEFAULT '', "domainNamePrimaryLinkUrl" text, employees integer,
+      "annualRecurringRevenueAmountMicros" bigint, "annualRecurringRevenueCurrencyCode" text,
+      "addressAddressCity" text, "addressAddressCountry" text, "idealCustomerProfile" boolean NOT NULL DEFAULT false,
+      "accountOwnerId" uuid REFERENCES "workspaceMember" (id) ON DELETE SET NULL`,
+  },
+  {
+    name: 'person',
+    columns: `${base}, "nameFirstName" text NOT NULL DEFAULT '', "nameLastName" text NOT NULL DEFAULT '',
+      "emailsPrimaryEmail" text, "phonesPrimaryPhoneNumber" text, "jobTitle" text NOT NULL DEFAULT '', city text,
+      "companyId" uuid REFERENCES company (id) ON DELETE SET NULL`,
+  },
+  {
+    name: 'opportunity',
+    columns: `${base}, name text NOT NULL DEFAULT '', "amountAmountMicros" bigint, "amountCurrencyCode" text,
+      "closeDate" timestamptz, stage text NOT NULL DEFAULT 'NEW',
+      "companyId" uuid REFERENCES company (id) ON DELETE SET NULL,
+      "pointOfContactId" uuid REFERENCES person (id) ON DELETE SET NULL`,
+  },
+  { name: 'note', columns: `${base}, title text NOT NULL DEFAULT '', "bodyV2Markdown" text` },
+  {
+    name: 'noteTarget',
+    columns: `${base}, "noteId" uuid REFERENCES note (id) ON DELETE CASCADE,
+      "personId" uuid REFERENCES person (id) ON DELETE CASCADE,
+      "companyId" uuid REFERENCES company (id) ON DELETE CASCADE,
+      "opportunityId" uuid REFERENCES opportunity (id) ON DELETE CASCADE`,
+  },
+  {
+    name: 'task',
+    columns: `${base}, title text NOT NULL DEFAULT '', "bodyV2Markdown" text, "dueAt" timestamptz,
+      status text DEFAULT 'TODO', "assigneeId" uuid REFERENCES "workspaceMember" (id) ON DELETE SET NULL`,
+  },
+  {
+    name: 'taskTarget',
+    columns: `${base}, "taskId" uuid REFERENCES task (id) ON DELETE CASCADE,
+      "personId" uuid REFERENCES person (id) ON DELETE CASCADE,
+      "companyId" uuid REFERENCES company (id) ON DELETE CASCADE,
+      "opportunityId" uuid REFERENCES opportunity (id) ON DELETE CASCADE`,
+  },
+  {
+    name: 'attachment',
+    columns: `${base}, name text NOT NULL DEFAULT '', "fullPath" text NOT NULL DEFAULT '', type text,
+      "authorId" uuid REFERENCES "workspaceMember" (id) ON DELETE SET NULL,
+      "personId" uuid REFERENCES person (id) ON DELETE CASCADE,
+      "companyId" uuid REFERENCES company (id) ON DELETE CASCADE,
+      "noteId" uuid REFERENCES note (id) ON DELETE CASCADE,
+      "taskId" uuid REFERENCES task (id) ON DELETE CASCADE`,
+  },
+  {
+    name: 'favorite',
+    columns: `${base}, "workspaceMemberId" uuid REFERENCES "workspaceMember" (id) ON DELETE CASCADE,
+      "personId" uuid REFERENCES person (id) ON DELETE CASCADE,
+      "companyId" uuid REFERENCES company (id) ON DELETE CASCADE,
+      "opportunityId" uuid REFERENCES opportunity (id) ON DELETE CASCADE`,
+  },
+  {
+    name: 'timelineActivity',
+    columns: `${base}, name text NOT NULL, "happensAt" timestamptz NOT NULL DEFAULT now(), properties jsonb,
+      "workspaceMemberId" uuid REFERENCES "workspaceMember" (id) ON DELETE SET NULL,
+      "personId" uuid REFERENCES person (id) ON DELETE CASCADE,
+      "companyId" uuid REFERENCES company (id) ON DELETE CASCADE,
+      "opportunityId" uuid REFERENCES opportunity (id) ON DELETE CASCADE`,
+  },
+];
+
+/** The whole workspace schema as one statement batch (one round trip). */
+export function workspaceSchemaSql(schema: string): string {
+  const q = `"${schema}"`;
+  const tables = WORKSPACE_TABLES.map((t) => `CREATE TABLE "${t.name}" (${t.columns});`).join('\n');
+  return `CREATE SCHEMA ${q};\nSET LOCAL search_path TO ${q};\n${tables}\nSET LOCAL search_path TO DEFAULT;`;
+}

@@ -1,0 +1,217 @@
+import {
+  type DataOf,
+  ProvisioningFailed,
+  type ProvisioningStep,
+  ProvisioningStepCompleted,
+  TenantActivated,
+  TenantProvisioned,
+  TenantRegistered,
+  TenantSuspended,
+} from '@ttm/contracts';
+
+/** The events of the tenant aggregate, as the decider sees them. */
+export type TenantEvent =
+  | { type: typeof TenantRegistered.type; data: DataOf<typeof TenantRegistered> }
+  | { type: typeof ProvisioningStepCompleted.type; data: DataOf<typeof ProvisioningStepCompleted> }
+  | { type: typeof TenantProvisioned.type; data: DataOf<typeof TenantProvisioned> }
+  | { type: typeof ProvisioningFailed.type; data: DataOf<typeof ProvisioningFailed> }
+  | { type: typeof TenantSuspended.type; data: DataOf<typeof TenantSuspended> }
+  | { type: typeof TenantActivated.type; data: DataOf<typeof TenantActivated> };
+
+type Placement = NonNullable<DataOf<typeof ProvisioningStepCompleted>['placement']>;
+type Actor = DataOf<typeof TenantSuspended>['actor'];
+
+export type TenantCommand =
+  | { kind: 'Register'; data: Omit<DataOf<typeof TenantRegistered>, 'registeredAt'>; at: Date }
+  | {
+      kind: 'CompleteStep';
+      provisioningId: string;
+      step: ProvisioningStep;
+      slug?: string;
+      placement?: Placement;
+      at: Date;
+    }
+  | { kind: 'FailProvisioning'; provisioningId: string; step: ProvisioningStep; reason: string; at: Date }
+  | { kind: 'Suspend'; reason: string; actor: Actor; at: Date }
+  | { kind: 'Activate'; actor: Actor; at: Date };
+
+export type TenantStatus = 'none' | 'provisioning' | 'active' | 'failed' | 'suspended';
+
+export interface TenantState {
+  status: TenantStatus;
+  tenantId?: string;
+  provisioningId?: string;
+  organizationName?: string;
+  adminEmail?: string;
+  plan?: string;
+  region?: string;
+  slug?: string;
+  placement?: Placement;
+  registeredAt?: string;
+  completedSteps: ProvisioningStep[];
+}
+
+/** The saga's steps in order, with the progress reported when each completes. */
+export const PROVISIONING_STEPS: readonly { step: ProvisioningStep; progress: number }[] = [
+  { step: 'reserve-slug', progress: 20 },
+  { step: 'place', progress: 40 },
+  { step: 'create-workspace', progress: 75 },
+  { step: 'apply-quotas', progress: 90 },
+  { step: 'activate', progress: 100 },
+];
+
+/** A command the tenant's current state does not allow; `code` is stable for API errors. */
+export class TenantRuleViolation extends Error {
+  constructor(
+    readonly code: 'not-found' | 'invalid-state' | 'provisioning-mismatch',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TenantRuleViolation';
+  }
+}
+
+export const initialState = (): TenantState => ({ status: 'none', completedSteps: [] });
+
+export function evolve(state: TenantState, event: TenantEvent): TenantState {
+  switch (event.type) {
+    case TenantRegistered.type: {
+      const e = event.data;
+      return {
+        status: 'provisioning',
+        tenantId: e.tenantId,
+        provisioningId: e.provisioningId,
+        organizationName: e.organizationName,
+        adminEmail: e.adminEmail,
+        plan: e.plan,
+        region: e.region,
+        registeredAt: e.registeredAt,
+        completedSteps: [],
+      };
+    }
+    case ProvisioningStepCompleted.type: {
+      const e = event.data;
+      return {
+        ...state,
+        ...(e.slug === undefined ? {} : { slug: e.slug }),
+        ...(e.placement === undefined ? {} : { placement: e.placement }),
+        completedSteps: [...state.completedSteps, e.step],
+      };
+    }
+    case TenantProvisioned.type:
+      return {
+        ...state,
+        status: 'active',
+        slug: event.data.slug,
+        placement: event.data.placement,
+        completedSteps: [...state.completedSteps, 'activate'],
+      };
+    case ProvisioningFailed.type:
+      return { ...state, status: 'failed' };
+    case TenantSuspended.type:
+      return { ...state, status: 'suspended' };
+    case TenantActivated.type:
+      return { ...state, status: 'active' };
+  }
+}
+
+/**
+ * Pure rules of the tenant aggregate. A command that was already carried out
+ * decides no events, which is what makes every redelivery harmless.
+ */
+export function decide(command: TenantCommand, state: TenantState): TenantEvent[] {
+  const at = command.at.toISOString();
+  switch (command.kind) {
+    case 'Register': {
+      if (state.status !== 'none') {
+        if (state.provisioningId === command.data.provisioningId) return [];
+        throw new TenantRuleViolation('invalid-state', `tenant ${command.data.tenantId} is already registered`);
+      }
+      return [{ type: TenantRegistered.type, data: { ...command.data, registeredAt: at } }];
+    }
+    case 'CompleteStep': {
+      requireProvisioning(state, command.provisioningId);
+      if (state.completedSteps.includes(command.step) || state.status !== 'provisioning') return [];
+      const progress = PROVISIONING_STEPS.find((s) => s.step === command.step)?.progress ?? 0;
+      const base = { tenantId: state.tenantId!, provisioningId: command.provisioningId };
+      if (command.step === 'activate') {
+        const placement = command.placement ?? state.placement;
+        const slug = command.slug ?? state.slug;
+        if (!placement || !slug) {
+          throw new TenantRuleViolation(
+            'invalid-state',
+            'a tenant is activated only once it has a slug and a placement',
+          );
+        }
+        const durationMs = Math.max(0, command.at.getTime() - Date.parse(state.registeredAt ?? at));
+        return [{ type: TenantProvisioned.type, data: { ...base, slug, placement, durationMs, provisionedAt: at } }];
+      }
+      return [
+        {
+          type: ProvisioningStepCompleted.type,
+          data: {
+            ...base,
+            step: command.step,
+            progress,
+            ...(command.slug === undefined ? {} : { slug: command.slug }),
+            ...(command.placement === undefined ? {} : { placement: command.placement }),
+            completedAt: at,
+          },
+        },
+      ];
+    }
+    case 'FailProvisioning': {
+      requireProvisioning(state, command.provisioningId);
+      if (state.status !== 'provisioning') return [];
+      return [
+        {
+          type: ProvisioningFailed.type,
+          data: {
+            tenantId: state.tenantId!,
+            provisioningId: command.provisioningId,
+            step: command.step,
+            reason: command.reason,
+            failedAt: at,
+          },
+        },
+      ];
+    }
+    case 'Suspend': {
+      if (state.status === 'suspended') return [];
+      if (state.status !== 'active') throw notAllowed(state, 'suspended');
+      return [
+        {
+          type: TenantSuspended.type,
+          data: { tenantId: state.tenantId!, reason: command.reason, actor: command.actor, suspendedAt: at },
+        },
+      ];
+    }
+    case 'Activate': {
+      if (state.status === 'active') return [];
+      if (state.status !== 'suspended') throw notAllowed(state, 'activated');
+      return [
+        { type: TenantActivated.type, data: { tenantId: state.tenantId!, actor: command.actor, activatedAt: at } },
+      ];
+    }
+  }
+}
+
+function requireProvisioning(state: TenantState, provisioningId: string): void {
+  if (state.status === 'none') throw new TenantRuleViolation('not-found', 'the tenant is not registered');
+  if (state.provisioningId !== provisioningId) {
+    throw new TenantRuleViolation('provisioning-mismatch', `provisioning ${provisioningId} is not this tenant's`);
+  }
+}
+
+function notAllowed(state: TenantState, what: string): TenantRuleViolation {
+  if (state.status === 'none') return new TenantRuleViolation('not-found', 'no such tenant');
+  return new TenantRuleViolation('invalid-state', `a tenant in status ${state.status} cannot be ${what}`);
+}
+
+export const tenantDecider = { decide, evolve, initialState };
+
+/** The next saga step not yet completed, or undefined when provisioning is over. */
+export function nextStep(state: TenantState): ProvisioningStep | undefined {
+  if (state.status !== 'provisioning') return undefined;
+  return PROVISIONING_STEPS.find((s) => !state.completedSteps.includes(s.step))?.step;
+}

@@ -1,0 +1,29 @@
+import { ActivateTenant, type DataOf, RegisterOrganization, SuspendTenant } from '@ttm/contracts';
+import type { ReceivedEvent } from '@ttm/service-kit';
+import { TenantRuleViolation } from './decider.js';
+import { activateTenant, provisionTenant, type SagaDeps, suspendTenant } from './saga.js';
+
+/**
+ * The provisioner's command handlers, by command type. Each is idempotent: the
+ * tenant's events decide what is left to do, so a redelivery only finishes the job.
+ */
+export function tenantCommandHandlers(deps: SagaDeps): Record<string, (command: ReceivedEvent) => Promise<void>> {
+  const refused = (command: ReceivedEvent, error: unknown) => {
+    // A rule violation will not change on retry: record it and drop the command.
+    if (!(error instanceof TenantRuleViolation)) throw error;
+    deps.logger.warn({ type: command.meta.type, id: command.meta.id, reason: error.message }, 'command refused');
+  };
+  return {
+    [RegisterOrganization.type]: async (command) => {
+      await provisionTenant(deps, command.data as DataOf<typeof RegisterOrganization>).catch((e) =>
+        refused(command, e),
+      );
+    },
+    [SuspendTenant.type]: async (command) => {
+      await suspendTenant(deps, command.data as DataOf<typeof SuspendTenant>).catch((e) => refused(command, e));
+    },
+    [ActivateTenant.type]: async (command) => {
+      await activateTenant(deps, command.data as DataOf<typeof ActivateTenant>).catch((e) => refused(command, e));
+    },
+  };
+}
