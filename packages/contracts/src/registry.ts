@@ -1,8 +1,9 @@
+import { auditEvents } from './audit/events.js';
 import type { CommandDefinition, EventDefinition, MessageDefinition } from './message.js';
 import { tenantCommands } from './tenant/commands.js';
 import { tenantEvents } from './tenant/events.js';
 
-export const eventDefinitions: readonly EventDefinition[] = [...tenantEvents];
+export const eventDefinitions: readonly EventDefinition[] = [...tenantEvents, ...auditEvents];
 export const commandDefinitions: readonly CommandDefinition[] = [...tenantCommands];
 export const messageDefinitions: readonly MessageDefinition[] = [...commandDefinitions, ...eventDefinitions];
 

@@ -75,6 +75,11 @@ export interface StreamDefinition {
   denyPurge: boolean;
   /** Which configuration knob bounds the age of messages, if any (see service-kit config). */
   maxAgeSetting?: 'usageMaxAge' | 'deadLetterMaxAge';
+  /**
+   * What a full stream does when a size bound is configured: a source of truth refuses
+   * new writes (`new`) rather than silently dropping its history (`old`).
+   */
+  discard: 'old' | 'new';
   /** How long JetStream remembers a Nats-Msg-Id to drop duplicates. */
   duplicateWindowSeconds: number;
 }
@@ -87,6 +92,7 @@ export const streamDefinitions: readonly StreamDefinition[] = [
     retention: 'workqueue',
     denyDelete: false,
     denyPurge: false,
+    discard: 'new',
     duplicateWindowSeconds: 120,
   },
   {
@@ -96,6 +102,7 @@ export const streamDefinitions: readonly StreamDefinition[] = [
     retention: 'limits',
     denyDelete: true,
     denyPurge: true,
+    discard: 'new',
     duplicateWindowSeconds: 120,
   },
   {
@@ -106,6 +113,7 @@ export const streamDefinitions: readonly StreamDefinition[] = [
     denyDelete: false,
     denyPurge: false,
     maxAgeSetting: 'usageMaxAge',
+    discard: 'old',
     duplicateWindowSeconds: 600,
   },
   {
@@ -115,6 +123,7 @@ export const streamDefinitions: readonly StreamDefinition[] = [
     retention: 'limits',
     denyDelete: false,
     denyPurge: false,
+    discard: 'new',
     duplicateWindowSeconds: 3600,
   },
   {
@@ -124,6 +133,7 @@ export const streamDefinitions: readonly StreamDefinition[] = [
     retention: 'limits',
     denyDelete: true,
     denyPurge: true,
+    discard: 'new',
     duplicateWindowSeconds: 120,
   },
   {
@@ -134,6 +144,7 @@ export const streamDefinitions: readonly StreamDefinition[] = [
     denyDelete: false,
     denyPurge: false,
     maxAgeSetting: 'deadLetterMaxAge',
+    discard: 'old',
     duplicateWindowSeconds: 120,
   },
 ];
@@ -165,6 +176,7 @@ export const Consumers = {
   quotaCommands: 'quota-commands',
   backupCommands: 'backup-commands',
   gatewayTenants: 'gateway-tenants',
+  gatewayAudit: 'gateway-audit',
   quotaTenants: 'quota-tenants',
   meteringTenants: 'metering-tenants',
   backupTenants: 'backup-tenants',
@@ -203,6 +215,17 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   tenantProjection('quota', Consumers.quotaTenants),
   tenantProjection('metering', Consumers.meteringTenants),
   tenantProjection('backup', Consumers.backupTenants),
+  {
+    stream: Streams.AUDIT,
+    durable: Consumers.gatewayAudit,
+    description: 'gateway: audit log projection (ordered, one in flight)',
+    filterSubject: SubjectFilters.allAudit,
+    maxDeliver: 10,
+    ackWaitSeconds: 30,
+    maxAckPending: 1,
+    owner: 'gateway',
+    kind: 'projection',
+  },
 ];
 
 export const Buckets = {

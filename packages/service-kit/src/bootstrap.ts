@@ -77,7 +77,7 @@ export function streamConfigFor(def: StreamDefinition, settings: TopologySetting
     subjects: [...def.subjects],
     retention: def.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
     storage: StorageType.File,
-    discard: DiscardPolicy.Old,
+    discard: def.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
     num_replicas: settings.replicas,
     max_age: nanos(maxAge),
     max_bytes: settings.maxBytes,

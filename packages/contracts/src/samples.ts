@@ -1,0 +1,151 @@
+import type { z } from 'zod';
+import { MAX_DELIVERIES_ADVISORY_TYPE, type MaxDeliveriesAdvisoryData } from './advisories.js';
+import { AuditRecorded } from './audit/events.js';
+import type { CloudEventAttributes } from './cloudEventAttributes.js';
+import type { MessageDefinition } from './message.js';
+import { ActivateTenant, RegisterOrganization, SuspendTenant } from './tenant/commands.js';
+import {
+  ProvisioningFailed,
+  ProvisioningStepCompleted,
+  TenantActivated,
+  TenantProvisioned,
+  TenantRegistered,
+  TenantSuspended,
+} from './tenant/events.js';
+
+/**
+ * One valid payload per message type, for tests, examples and the generated docs. Values are
+ * already in their parsed form (trimmed strings), so `decodeData(encodeMessage(sample))` equals them.
+ */
+
+const tenantId = '0b7c4a52-6f1e-4c1a-9d3e-2f5a8b9c0d1e';
+const provisioningId = '5d2f8e91-3b4c-4a7d-8e6f-1a2b3c4d5e6f';
+const placement = {
+  region: 'eu-west',
+  cluster: 'eu-west-1',
+  kind: 'schema',
+  database: 'twenty_eu_west_1_a',
+  schema: 'workspace_1a2b3c4d5e6f7g8h9i0j',
+} as const;
+
+const entries: (readonly [MessageDefinition, unknown])[] = [];
+/** Type-checks `data` against the definition's schema input type. */
+function sample<D extends MessageDefinition>(def: D, data: z.input<D['schema']>): void {
+  entries.push([def, data]);
+}
+
+sample(RegisterOrganization, {
+  provisioningId,
+  tenantId,
+  organizationName: 'Acme Corporation',
+  adminEmail: 'admin@acme.example',
+  adminPasswordHash:
+    '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$RdescudvJCsgt3ub+b+dWRWJTmaaJObGRdescudvJCs',
+  plan: 'pro',
+  region: 'eu-west',
+  requestedAt: '2025-01-15T10:00:00.000Z',
+});
+sample(SuspendTenant, {
+  tenantId,
+  reason: 'Invoice 2025-001 unpaid after 30 days',
+  actor: { kind: 'admin', id: 'ops@operator.example' },
+});
+sample(ActivateTenant, { tenantId, actor: { kind: 'admin', id: 'ops@operator.example' } });
+
+sample(TenantRegistered, {
+  tenantId,
+  provisioningId,
+  organizationName: 'Acme Corporation',
+  adminEmail: 'admin@acme.example',
+  plan: 'pro',
+  region: 'eu-west',
+  registeredAt: '2025-01-15T10:00:00.120Z',
+});
+sample(ProvisioningStepCompleted, {
+  tenantId,
+  provisioningId,
+  step: 'place',
+  progress: 40,
+  slug: 'acme',
+  placement,
+  completedAt: '2025-01-15T10:00:00.480Z',
+});
+sample(TenantProvisioned, {
+  tenantId,
+  provisioningId,
+  slug: 'acme',
+  placement,
+  durationMs: 1840,
+  provisionedAt: '2025-01-15T10:00:01.960Z',
+});
+sample(ProvisioningFailed, {
+  tenantId,
+  provisioningId,
+  step: 'create-workspace',
+  reason: 'cluster eu-west-1 refused connections after 5 attempts',
+  failedAt: '2025-01-15T10:00:31.000Z',
+});
+sample(TenantSuspended, {
+  tenantId,
+  reason: 'Invoice 2025-001 unpaid after 30 days',
+  actor: { kind: 'admin', id: 'ops@operator.example' },
+  suspendedAt: '2025-02-15T09:00:00.000Z',
+});
+sample(TenantActivated, {
+  tenantId,
+  actor: { kind: 'admin', id: 'ops@operator.example' },
+  activatedAt: '2025-02-20T09:00:00.000Z',
+});
+
+sample(AuditRecorded, {
+  actor: { kind: 'admin', id: 'ops@operator.example' },
+  action: 'tenant-suspended',
+  scope: tenantId,
+  target: { kind: 'tenant', id: tenantId },
+  clientAddress: '203.0.113.7',
+  requestId: 'req-7f3a',
+  outcome: 'success',
+  detail: 'Invoice 2025-001 unpaid after 30 days',
+  at: '2025-02-15T09:00:00.010Z',
+});
+
+/** A valid payload for every command and event, keyed by `ce-type`. */
+export const sampleData: Readonly<Record<string, unknown>> = Object.freeze(
+  Object.fromEntries(entries.map(([def, data]) => [def.type, data])),
+);
+
+/** The sample for a definition; throws if there is none (the contracts tests require one each). */
+export function sampleFor<D extends MessageDefinition>(def: D): z.input<D['schema']> {
+  if (!(def.type in sampleData))
+    throw new Error(`no sample for ${def.type}: add one to packages/contracts/src/samples.ts`);
+  return structuredClone(sampleData[def.type]) as z.input<D['schema']>;
+}
+
+/** A max-deliveries advisory as nats-server publishes it. */
+export const sampleMaxDeliveriesAdvisory: MaxDeliveriesAdvisoryData = {
+  type: MAX_DELIVERIES_ADVISORY_TYPE,
+  id: 'ajvtL7DmZZ3vJrOCPbc5hL',
+  timestamp: '2025-01-15T10:05:00.123456789Z',
+  stream: 'COMMANDS',
+  consumer: 'provisioner-commands',
+  stream_seq: 42,
+  deliveries: 5,
+};
+
+/** Samples of the messages we read but do not define, keyed by their `type`. */
+export const sampleExternalData: Readonly<Record<string, unknown>> = Object.freeze({
+  [MAX_DELIVERIES_ADVISORY_TYPE]: sampleMaxDeliveriesAdvisory,
+});
+
+/** The headers `encodeMessage` writes for a `ttm.tenant.registered.v1` event, plus a traceparent. */
+export const sampleCloudEventHeaders: CloudEventAttributes = {
+  'ce-id': '9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f',
+  'ce-type': 'ttm.tenant.registered.v1',
+  'ce-source': '/ttm/provisioner',
+  'ce-specversion': '1.0',
+  'ce-time': '2025-01-15T10:00:00.120Z',
+  'ce-subject': tenantId,
+  'content-type': 'application/json',
+  'Nats-Msg-Id': '9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f',
+  traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+};
