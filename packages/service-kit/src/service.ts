@@ -27,6 +27,8 @@ export interface ServiceOptions<S extends z.ZodObject> {
   redis?: boolean;
   /** The gateway mounts the ops routes on its public app; everyone else gets a small ops server. */
   opsServer?: boolean;
+  /** SIGTERM/SIGINT stop the process (default). Tests running services in-process turn it off. */
+  handleSignals?: boolean;
 }
 
 export interface ServiceContext<C> {
@@ -113,7 +115,7 @@ export async function startService<S extends z.ZodObject>(
   });
   lifecycle.onStop('nats-service', () => registration.stop());
 
-  lifecycle.installSignalHandlers();
+  if (options.handleSignals !== false) lifecycle.installSignalHandlers();
   return { name: options.name, config, logger, metrics, health, lifecycle, nats, js, pool, redis, ops };
 }
 

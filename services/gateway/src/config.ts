@@ -1,10 +1,47 @@
-import { commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
+export const DEFAULT_ADMIN_KEY = 'dev-admin-key-change-me';
+
 export const gatewayEnv = commonEnv.extend({
+  ...catalogEnv,
   PORT: portEnv.port(servicePorts.gateway).describe('HTTP port of the gateway (REST, docs, health, metrics)'),
   HOST: z.string().default('0.0.0.0').describe('Address the gateway listens on'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest accepted request body'),
   TRUST_PROXY: portEnv.flag(false).describe('Take the client address from X-Forwarded-For'),
+  NODE_ENV: z.string().default('development'),
+  SUPER_ADMIN_KEY: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .default(DEFAULT_ADMIN_KEY)
+    .describe('Key admin endpoints take in X-Admin-Key (the default is refused when NODE_ENV=production)'),
+  JWT_ISSUER: z.string().default('ttm').describe('`iss` of access tokens'),
+  ACCESS_TOKEN_TTL: portEnv.duration('15m').describe('Lifetime of access tokens'),
+  REFRESH_TOKEN_TTL: portEnv.duration('30d').describe('Lifetime of refresh tokens'),
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(8192).default(19_456).describe('argon2id memory cost (OWASP: 19 MiB)'),
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2).describe('argon2id iterations (OWASP: 2)'),
+  LOGIN_MAX_FAILURES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5)
+    .describe('Failed logins per email (and per address x4) before 429'),
+  LOGIN_FAILURE_WINDOW: portEnv.duration('15m').describe('Window of the failed-login limit'),
+  IDEMPOTENCY_TTL: portEnv.duration('24h').describe('How long an Idempotency-Key answer is kept'),
+  DATA_PLANE_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(10)
+    .describe('Gateway connections per data-plane cluster'),
 });
 export type GatewayConfig = z.output<typeof gatewayEnv>;
+
+/** Refuse settings that are fine on a laptop and dangerous in production. */
+export function productionProblems(config: GatewayConfig): string[] {
+  if (config.NODE_ENV !== 'production') return [];
+  return config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY
+    ? ['SUPER_ADMIN_KEY is the development default: set a secret']
+    : [];
+}

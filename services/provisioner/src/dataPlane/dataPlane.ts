@@ -44,7 +44,9 @@ export class DataPlane {
   /** Where a new workspace goes, given the cluster the placement step chose. */
   placementFor(region: string, cluster: Cluster, kind: 'schema' | 'database', workspaceId: string): WorkspacePlacement {
     const schema = workspaceSchemaName(workspaceId);
-    const database = kind === 'database' ? `ws_${schema.slice('workspace_'.length)}` : databaseOf(cluster.url);
+    // A dedicated database is named after the cluster's, so one cluster's databases sort together.
+    const shared = databaseOf(cluster.url);
+    const database = kind === 'database' ? `${shared}_ws_${schema.slice('workspace_'.length)}` : shared;
     return { region, cluster: cluster.name, kind, database, schema };
   }
 

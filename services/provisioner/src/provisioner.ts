@@ -1,0 +1,82 @@
+import { fileURLToPath } from 'node:url';
+import { Kvm } from '@nats-io/kv';
+import { Buckets, Consumers, consumerDefinitions } from '@ttm/contracts';
+import { createCatalog, runCommandConsumer, type ServiceContext, startService } from '@ttm/service-kit';
+import { Counter, Histogram } from 'prom-client';
+import { type ProvisionerConfig, provisionerEnv } from './config.js';
+import { DataPlane } from './dataPlane/dataPlane.js';
+import { tenantCommandHandlers } from './tenant/handlers.js';
+
+export interface Provisioner {
+  service: ServiceContext<ProvisionerConfig>;
+  stop(): Promise<void>;
+}
+
+/** The provisioner, started: `main.ts` runs it as a process, tests in-process. */
+export async function startProvisioner(
+  env: NodeJS.ProcessEnv,
+  options: { handleSignals?: boolean } = {},
+): Promise<Provisioner> {
+  const service = await startService(
+    {
+      name: 'provisioner',
+      version: '0.1.0',
+      description: 'Provisions tenant workspaces on the data plane: a saga of idempotent steps',
+      env: provisionerEnv,
+      port: (config) => config.PROVISIONER_PORT,
+      postgres: { schema: 'provisioner', migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
+      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+    },
+    env,
+  );
+  const { config, logger, lifecycle, js, metrics } = service;
+  const catalog = createCatalog(config);
+
+  const dataPlane = new DataPlane(catalog, logger, config.DATA_PLANE_POOL_MAX);
+  lifecycle.onStop('data plane', () => dataPlane.close());
+  const kvm = new Kvm(service.nats.nc);
+  const [slugs, quotaState] = await Promise.all([kvm.open(Buckets.slugs), kvm.open(Buckets.quotaState)]);
+
+  const created = new Counter({ name: 'tenant_created_total', help: 'Tenants provisioned', registers: [metrics] });
+  const failed = new Counter({
+    name: 'tenant_provisioning_failed_total',
+    help: 'Provisionings that failed and were compensated, by step',
+    labelNames: ['step'],
+    registers: [metrics],
+  });
+  const duration = new Histogram({
+    name: 'provisioning_duration_seconds',
+    help: 'Registration to active',
+    buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
+    registers: [metrics],
+  });
+
+  const consumer = consumerDefinitions.find((c) => c.durable === Consumers.provisionerCommands)!;
+  const commands = runCommandConsumer({
+    js,
+    consumer,
+    logger,
+    signal: lifecycle.signal,
+    concurrency: config.PROVISIONER_CONCURRENCY,
+    metrics,
+    handlers: tenantCommandHandlers({
+      js,
+      pool: service.pool!,
+      catalog,
+      dataPlane,
+      slugs,
+      quotaState,
+      logger,
+      stepAttempts: config.PROVISIONING_STEP_ATTEMPTS,
+      retryDelayMs: config.PROVISIONING_RETRY_DELAY,
+      onProvisioned: (ms) => {
+        created.inc();
+        duration.observe(ms / 1000);
+      },
+      onFailed: (step) => failed.inc({ step }),
+    }),
+  });
+  lifecycle.onStop('commands', () => commands);
+  logger.info({ port: config.PROVISIONER_PORT, regions: catalog.regions.map((r) => r.name) }, 'provisioner ready');
+  return { service, stop: () => lifecycle.stop('stop requested') };
+}

@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { bootstrapTopology, commonEnv, createLogger, loadConfig, topologySettingsFrom } from '@ttm/service-kit';
+import { connectNats } from '@ttm/service-kit';
+import { PrivateNatsServer, TEST_POSTGRES_URL, type TestDatabase, createTestDatabase } from '@ttm/service-kit/testing';
+import { type Gateway, startGateway } from '../../services/gateway/src/gateway.js';
+import { type Provisioner, startProvisioner } from '../../services/provisioner/src/provisioner.js';
+
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+
+export interface TestStack {
+  env: Record<string, string>;
+  nats: PrivateNatsServer;
+  db: TestDatabase;
+  /** Data-plane databases of the two test regions (created on first use by the provisioner). */
+  clusterUrls: { 'us-east-1': string; 'eu-west-1': string };
+  gateway: Gateway | undefined;
+  provisioner: Provisioner | undefined;
+  /** Gateway base URL. */
+  url: string;
+  startGateway(): Promise<Gateway>;
+  startProvisioner(): Promise<Provisioner>;
+  stopProvisioner(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  gateway?: boolean;
+  provisioner?: boolean;
+  /** Extra environment, e.g. `{ LOGIN_MAX_FAILURES: '3' }`. */
+  env?: Record<string, string>;
+}
+
+/**
+ * A whole private deployment for one test file: its own nats-server (killable), its own
+ * control-plane database, its own data-plane databases and Redis key prefix; services run
+ * in-process on free ports. `stop()` removes all of it.
+ */
+export async function startStack(options: StackOptions = {}): Promise<TestStack> {
+  const nats = await PrivateNatsServer.start();
+  const db = await createTestDatabase();
+  const server = new URL(TEST_POSTGRES_URL);
+  const clusterUrl = (suffix: string) => {
+    const u = new URL(server.toString());
+    u.pathname = `/${db.name}_${suffix}`;
+    return u.toString();
+  };
+  const clusterUrls = { 'us-east-1': clusterUrl('use1'), 'eu-west-1': clusterUrl('euw1') } as const;
+  const redisPrefix = `ttm-test:${randomBytes(4).toString('hex')}:`;
+  const env: Record<string, string> = {
+    NATS_URL: nats.url,
+    DATABASE_URL: db.url,
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: redisPrefix,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    PROVISIONER_PORT: '0',
+    METERING_PORT: '0',
+    QUOTA_PORT: '0',
+    BACKUP_PORT: '0',
+    SUPER_ADMIN_KEY: TEST_ADMIN_KEY,
+    PROVISIONING_RETRY_DELAY: '20ms',
+    SHUTDOWN_TIMEOUT: '5s',
+    REGIONS: JSON.stringify([
+      { name: 'us-east-1', clusters: [{ name: 'use1-a', url: clusterUrls['us-east-1'], capacity: 1000 }] },
+      { name: 'eu-west-1', clusters: [{ name: 'euw1-a', url: clusterUrls['eu-west-1'], capacity: 1000 }] },
+    ]),
+    ...options.env,
+  };
+
+  const logger = createLogger('test-stack', 'silent');
+  const config = loadConfig(commonEnv, env);
+  const link = await connectNats(nats.url, 'ttm-test-bootstrap', logger);
+  await bootstrapTopology(link.nc, topologySettingsFrom(config), logger);
+  await link.nc.close();
+
+  const stack: TestStack = {
+    env,
+    nats,
+    db,
+    clusterUrls,
+    gateway: undefined,
+    provisioner: undefined,
+    url: '',
+    async startGateway() {
+      stack.gateway = await startGateway(env, { handleSignals: false });
+      stack.url = stack.gateway.url;
+      return stack.gateway;
+    },
+    async startProvisioner() {
+      stack.provisioner = await startProvisioner(env, { handleSignals: false });
+      return stack.provisioner;
+    },
+    async stopProvisioner() {
+      await stack.provisioner?.stop();
+      stack.provisioner = undefined;
+    },
+    async stop() {
+      await stack.gateway?.stop().catch(() => undefined);
+      await stack.provisioner?.stop().catch(() => undefined);
+      await nats.stop();
+      await dropDatabases([`${db.name}_use1`, `${db.name}_euw1`], db.name);
+      await db.drop();
+      await deleteRedisKeys(env.REDIS_URL!, redisPrefix);
+    },
+  };
+  if (options.provisioner !== false) await stack.startProvisioner();
+  if (options.gateway !== false) await stack.startGateway();
+  return stack;
+}
+
+/** Drop the data-plane databases, including dedicated ones named after the test database. */
+async function dropDatabases(names: string[], prefix: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname = ANY($1) OR datname LIKE $2`,
+      [names, `${prefix}%`],
+    );
+    for (const { datname } of rows) {
+      if (datname === prefix) continue;
+      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // Redis down at cleanup: the keys carry a random prefix and expire on their own.
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Poll until `check` returns a value (not undefined) or time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}
