@@ -59,9 +59,18 @@ export const commonEnv = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/ttm').describe(
     'Control-plane PostgreSQL database (each service keeps its own schema in it)',
   ),
-  DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10).describe('Largest number of PostgreSQL connections this service opens'),
+  DB_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .default(10)
+    .describe('Largest number of PostgreSQL connections this service opens'),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379').describe('Redis for rate limits and caches'),
-  REDIS_KEY_PREFIX: z.string().default('ttm:').describe('Prefix of every Redis key (lets several deployments or test runs share one Redis)'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .default('ttm:')
+    .describe('Prefix of every Redis key (lets several deployments or test runs share one Redis)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NATS_STREAM_REPLICAS: z.coerce
     .number()
