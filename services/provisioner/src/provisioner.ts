@@ -6,6 +6,7 @@ import { Counter, Histogram } from 'prom-client';
 import { type ProvisionerConfig, provisionerEnv } from './config.js';
 import { DataPlane } from './dataPlane/dataPlane.js';
 import { tenantCommandHandlers } from './tenant/handlers.js';
+import type { SagaDeps } from './tenant/saga.js';
 
 export interface Provisioner {
   service: ServiceContext<ProvisionerConfig>;
@@ -15,7 +16,7 @@ export interface Provisioner {
 /** The provisioner, started: `main.ts` runs it as a process, tests in-process. */
 export async function startProvisioner(
   env: NodeJS.ProcessEnv,
-  options: { handleSignals?: boolean } = {},
+  options: { handleSignals?: boolean; afterStepEffect?: SagaDeps['afterStepEffect'] } = {},
 ): Promise<Provisioner> {
   const service = await startService(
     {
@@ -74,6 +75,7 @@ export async function startProvisioner(
         duration.observe(ms / 1000);
       },
       onFailed: (step) => failed.inc({ step }),
+      ...(options.afterStepEffect ? { afterStepEffect: options.afterStepEffect } : {}),
     }),
   });
   lifecycle.onStop('commands', () => commands);

@@ -38,6 +38,8 @@ export interface SagaDeps {
   retryDelayMs: number;
   onProvisioned?: (durationMs: number) => void;
   onFailed?: (step: ProvisioningStep) => void;
+  /** Test hook: runs after a step's effect and before its event is appended (the riskiest moment to crash). */
+  afterStepEffect?: (step: ProvisioningStep) => void | Promise<void>;
 }
 
 /** Load the tenant, decide, append with the expected sequence; conflicts reload and retry. */
@@ -105,6 +107,7 @@ export async function provisionTenant(
       deps.onFailed?.(step);
       return state;
     }
+    await deps.afterStepEffect?.(step);
     ({ state } = await executeTenantCommand(deps, tenantId, {
       kind: 'CompleteStep',
       provisioningId,
