@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import {
+  bootstrapTopology,
+  commonEnv,
+  connectNats,
+  createLogger,
+  loadConfig,
+  topologySettingsFrom,
+} from '@ttm/service-kit';
+import { createTestDatabase, PrivateNatsServer, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
+import getPort from 'get-port';
+import pg from 'pg';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const tsx = `${root}node_modules/.bin/tsx`;
+
+export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
+
+export interface ProcessStack {
+  env: Record<string, string>;
+  gatewayUrl: string;
+  nats: PrivateNatsServer;
+  db: TestDatabase;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private deployment for one benchmark: its own nats-server and databases, the
+ * services as separate processes started exactly as `npm start` starts them.
+ */
+export async function startProcessStack(
+  services: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<ProcessStack> {
+  const nats = await PrivateNatsServer.start();
+  const db = await createTestDatabase('ttm_bench');
+  const cluster = (suffix: string) => {
+    const u = new URL(TEST_POSTGRES_URL);
+    u.pathname = `/${db.name}_${suffix}`;
+    return u.toString();
+  };
+  const ports: Record<string, number> = {};
+  for (const s of ['gateway', 'provisioner', 'metering', 'quota', 'backup']) ports[s] = await getPort();
+  const env: Record<string, string> = {
+    NATS_URL: nats.url,
+    DATABASE_URL: db.url,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: `ttm-bench:${randomBytes(4).toString('hex')}:`,
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(ports.gateway),
+    PROVISIONER_PORT: String(ports.provisioner),
+    METERING_PORT: String(ports.metering),
+    QUOTA_PORT: String(ports.quota),
+    BACKUP_PORT: String(ports.backup),
+    SUPER_ADMIN_KEY: BENCH_ADMIN_KEY,
+    REGIONS: JSON.stringify([
+      { name: 'us-east-1', clusters: [{ name: 'use1-a', url: cluster('use1'), capacity: 100_000 }] },
+      { name: 'eu-west-1', clusters: [{ name: 'euw1-a', url: cluster('euw1'), capacity: 100_000 }] },
+    ]),
+    ...extraEnv,
+  };
+  const logger = createLogger('bench', 'silent');
+  const link = await connectNats(nats.url, 'ttm-bench-bootstrap', logger);
+  await bootstrapTopology(link.nc, topologySettingsFrom(loadConfig(commonEnv, env)), logger);
+  await link.nc.close();
+
+  const children: ChildProcess[] = services.map((service) =>
+    spawn(tsx, [`${root}services/${service}/src/main.ts`], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  );
+  await Promise.all(services.map((s) => waitReady(`http://127.0.0.1:${ports[s]}/health/ready`, 60_000)));
+  return {
+    env,
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+    nats,
+    db,
+    async stop() {
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null) return resolve();
+              child.once('exit', () => resolve());
+              child.kill('SIGTERM');
+              setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+            }),
+        ),
+      );
+      await nats.stop();
+      const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query<{ datname: string }>(
+          'SELECT datname FROM pg_database WHERE datname LIKE $1',
+          [`${db.name}_%`],
+        );
+        for (const { datname } of rows)
+          await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+      await db.drop();
+    },
+  };
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
