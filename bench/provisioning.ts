@@ -1,0 +1,84 @@
+/**
+ * Register -> active through the real path: HTTP POST to the gateway (validation, argon2id,
+ * command publish), the provisioner's saga on the data plane, events back. Keeps 50
+ * registrations in flight (closed loop) and times each from request to the
+ * `provisioned` event; throughput is completed tenants per second over the run.
+ */
+import { connect } from '@nats-io/transport-node';
+import { CloudEventHeaders, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
+import { BenchReport, quantile } from './lib/report.js';
+import { startProcessStack } from './lib/processStack.js';
+
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 50);
+const TOTAL = Number(process.env.BENCH_TENANTS ?? 600);
+const WARMUP = 50;
+
+export async function run(): Promise<void> {
+  const report = new BenchReport('provisioning');
+  report.describe({ in_flight: IN_FLIGHT, tenants: TOTAL, warmup: WARMUP, services: 'gateway + provisioner as processes' });
+  const stack = await startProcessStack(['gateway', 'provisioner']);
+  const nc = await connect({ servers: stack.nats.url });
+  const waiting = new Map<string, () => void>();
+  const subscription = nc.subscribe(SubjectFilters.tenantEvents, {
+    callback: (_err, msg) => {
+      if (msg.headers?.get(CloudEventHeaders.type) !== TenantProvisioned.type) return;
+      const tenantId = msg.subject.slice('evt.tenant.'.length);
+      waiting.get(tenantId)?.();
+    },
+  });
+
+  const register = async (i: number): Promise<number> => {
+    const started = performance.now();
+    const response = await fetch(`${stack.gatewayUrl}/api/auth/register-organization`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        organization_name: `Bench Org ${i}`,
+        admin_email: `admin${i}@bench.test`,
+        admin_password: `Correct-Horse-${i}-Battery`,
+        plan: i % 10 === 0 ? 'free' : 'pro',
+        region: i % 2 === 0 ? 'us-east-1' : 'eu-west-1',
+      }),
+    });
+    if (response.status !== 202) throw new Error(`register answered ${response.status}: ${await response.text()}`);
+    const { tenant_id: tenantId } = (await response.json()) as { tenant_id: string };
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`tenant ${tenantId} not active after 30 s`)), 30_000);
+      waiting.set(tenantId, () => {
+        clearTimeout(timer);
+        waiting.delete(tenantId);
+        resolve();
+      });
+    });
+    return performance.now() - started;
+  };
+
+  const closedLoop = async (count: number, offset: number) => {
+    const latencies: number[] = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < count) {
+          const i = next++;
+          latencies.push(await register(offset + i));
+        }
+      }),
+    );
+    return { latencies, seconds: (performance.now() - started) / 1000 };
+  };
+
+  try {
+    await closedLoop(WARMUP, 0);
+    const { latencies, seconds } = await closedLoop(TOTAL, WARMUP);
+    report.figure('register->active p50', quantile(latencies, 0.5), 'ms');
+    report.figure('register->active p95', quantile(latencies, 0.95), 'ms', '< 1000 ms');
+    report.figure('register->active p99', quantile(latencies, 0.99), 'ms');
+    report.figure('sustained throughput', TOTAL / seconds, 'tenants/s', '>= 20 tenants/s');
+  } finally {
+    subscription.unsubscribe();
+    await nc.close();
+    await stack.stop();
+  }
+  await report.save();
+}

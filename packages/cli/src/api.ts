@@ -1,0 +1,92 @@
+/** The gateway's JSON shapes, as far as the CLI reads them. */
+
+export type ProvisioningStatus = 'pending' | 'provisioning' | 'active' | 'failed';
+
+export interface RegistrationAccepted {
+  provisioning_id: string;
+  tenant_id: string;
+  status: ProvisioningStatus;
+}
+
+export interface ProvisioningState {
+  provisioning_id: string;
+  tenant_id: string;
+  status: ProvisioningStatus;
+  progress: number;
+  step: string | null;
+  slug: string | null;
+  error?: string;
+}
+
+export interface Operation {
+  id: string;
+  kind: string;
+  status: 'pending' | 'running' | 'succeeded' | 'failed';
+  progress: number;
+  step: string | null;
+  started_at: string;
+  updated_at: string;
+  result?: { tenant_id: string; slug: string };
+  error?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Tenant {
+  id: string;
+  organization_name: string;
+  slug: string | null;
+  admin_email: string;
+  plan: string;
+  region: string;
+  status: string;
+  progress: number;
+  registered_at: string;
+  updated_at: string;
+}
+
+export interface TenantDetail extends Tenant {
+  placement: { region: string; cluster: string; kind: string; database: string; schema: string } | null;
+  quotas: { storage_bytes: number; users: number; api_calls_per_month: number } | null;
+  provisioning: {
+    id: string;
+    status: string;
+    progress: number;
+    step: string | null;
+    error: string | null;
+    started_at: string | null;
+    finished_at: string | null;
+    duration_ms: number | null;
+  } | null;
+  timeline: { seq: number; type: string; time: string; data: unknown }[];
+}
+
+export interface Stats {
+  tenants: {
+    total: number;
+    by_status: Record<string, number>;
+    by_plan: Record<string, number>;
+    by_region: Record<string, number>;
+  };
+  provisioning: {
+    queue_depth: number;
+    completed: number;
+    failed: number;
+    duration_seconds: { p50: number | null; p95: number | null; p99: number | null };
+  };
+}
+
+export interface AuditEntry {
+  id: string;
+  time: string;
+  actor: { kind: string; id: string | null };
+  action: string;
+  target: string | null;
+  client_address: string | null;
+  request_id: string | null;
+  outcome: 'success' | 'failure';
+  detail?: unknown;
+}

@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import type { Tenant } from '../api.js';
+import { contextOf, type Environment, withJson } from '../context.js';
+import { json, status } from '../render.js';
+import { resolveTenantId, tenantPath } from '../tenantRef.js';
+
+export function activateCommand(env: Environment): Command {
+  return withJson(
+    new Command('activate').description('reactivate a suspended tenant').argument('<tenant>', 'tenant id or slug'),
+  ).action(async (ref: string, _options: unknown, command: Command) => {
+    const ctx = contextOf(command, env);
+    const id = await resolveTenantId(ctx.client, ref);
+    const tenant = await ctx.client.post<Tenant>(`${tenantPath(id)}/activate`, undefined, { admin: true });
+    console.log(ctx.json ? json(tenant) : `${tenant.slug ?? tenant.id} (${tenant.id}) is ${status(tenant.status)}`);
+  });
+}
