@@ -71,7 +71,10 @@ export const commonEnv = z.object({
     .string()
     .default('ttm:')
     .describe('Prefix of every Redis key (lets several deployments or test runs share one Redis)'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Least severe log level written (JSON lines on stdout)'),
   NATS_STREAM_REPLICAS: z.coerce
     .number()
     .int()

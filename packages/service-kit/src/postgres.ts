@@ -62,6 +62,8 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string, logger
       migrationsSchema: schema,
       createMigrationsSchema: true,
       checkOrder: true,
+      // Five services start together against one database: wait for the lock, don't fail.
+      advisoryLockMode: 'wait',
       log: (message: string) => logger.debug({ schema }, message),
     });
     const names = applied.map((m) => m.name);

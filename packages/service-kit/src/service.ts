@@ -58,6 +58,8 @@ export async function startService<S extends z.ZodObject>(
   const config = loadConfig(options.env, env) as z.output<S> & CommonConfig;
   const logger = createLogger(options.name, config.LOG_LEVEL);
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_TIMEOUT);
+  // First thing: a SIGTERM during start-up closes what is open so far and exits 0.
+  if (options.handleSignals !== false) lifecycle.installSignalHandlers();
   const telemetry = await startTelemetry(options.name, config.OTEL_ENABLED, logger);
   lifecycle.onStop('telemetry', () => telemetry.shutdown());
 
@@ -115,7 +117,6 @@ export async function startService<S extends z.ZodObject>(
   });
   lifecycle.onStop('nats-service', () => registration.stop());
 
-  if (options.handleSignals !== false) lifecycle.installSignalHandlers();
   return { name: options.name, config, logger, metrics, health, lifecycle, nats, js, pool, redis, ops };
 }
 

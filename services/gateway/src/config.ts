@@ -9,7 +9,10 @@ export const gatewayEnv = commonEnv.extend({
   HOST: z.string().default('0.0.0.0').describe('Address the gateway listens on'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest accepted request body'),
   TRUST_PROXY: portEnv.flag(false).describe('Take the client address from X-Forwarded-For'),
-  NODE_ENV: z.string().default('development'),
+  NODE_ENV: z
+    .string()
+    .default('development')
+    .describe('`production` refuses development defaults such as the admin key'),
   SUPER_ADMIN_KEY: z
     .string()
     .min(16, 'must be at least 16 characters')
@@ -34,7 +37,7 @@ export const gatewayEnv = commonEnv.extend({
     .min(1)
     .max(100)
     .default(10)
-    .describe('Gateway connections per data-plane cluster'),
+    .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
 });
 export type GatewayConfig = z.output<typeof gatewayEnv>;
 

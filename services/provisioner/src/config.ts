@@ -19,6 +19,6 @@ export const provisionerEnv = commonEnv.extend({
     .min(1)
     .max(100)
     .default(8)
-    .describe('Connections per data-plane database'),
+    .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
 });
 export type ProvisionerConfig = z.output<typeof provisionerEnv>;

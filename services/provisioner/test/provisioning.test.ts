@@ -125,7 +125,7 @@ describe('provisioning saga', () => {
       racers.map(async (r) => {
         const events = await untilSettled(r.tenantId, 30_000);
         const provisioned = events.find((e) => e.type === 'ttm.tenant.provisioned.v1');
-        return (provisioned?.data as { slug: string }).slug;
+        return (provisioned?.data as { slug: string } | undefined)?.slug;
       }),
     );
     expect(new Set(slugs).size).toBe(racers.length);

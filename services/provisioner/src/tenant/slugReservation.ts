@@ -21,7 +21,7 @@ export async function reserveSlug(slugs: KV, tenantId: string, organizationName:
       return slug;
     } catch (error) {
       const holder = await slugs.get(slug);
-      if (holder && holder.operation === 'PUT' && holder.string() === tenantId) return slug;
+      if (holder?.operation === 'PUT' && holder.string() === tenantId) return slug;
       if (!holder || holder.operation !== 'PUT') throw error; // not a "key exists" refusal: let the step retry
     }
   }

@@ -1,0 +1,245 @@
+/**
+ * `npm start`: the whole control plane on one machine.
+ *
+ * 1. PostgreSQL (DATABASE_URL), NATS (NATS_URL) and Redis (REDIS_URL): use them if
+ *    they answer; if one does not and its URL is local, start a private instance
+ *    under .data/; otherwise stop with one line naming the variable to set.
+ * 2. `tsx scripts/bootstrap.ts`: streams, consumers, buckets, the database.
+ * 3. The five services, output prefixed by name, a banner once all are ready.
+ * Ctrl-C (SIGINT) or SIGTERM stops the services (SIGTERM, up to 15 s each), then
+ * the private instances, and exits 0 when every service stopped cleanly.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { address, type BackingService, backingServicesFromEnv, isLocalHost, redact } from './stack/backingServices.js';
+import { runBootstrap } from './stack/bootstrapRunner.js';
+import {
+  CannotStart,
+  describe,
+  type PrivateInstance,
+  startPrivateInstance,
+  whyNoPrivateInstance,
+} from './stack/privateInstances.js';
+import { probe } from './stack/probe.js';
+import { dataRoot, runningStackPid, shown, stackPidFile, watchLaunchers } from './stack/processes.js';
+import { runServices, type ServiceRun, STOP_GRACE_MS } from './stack/serviceRunner.js';
+import {
+  describeNotReady,
+  httpBase,
+  portsInUse,
+  type TtmService,
+  ttmServicesFromEnv,
+  waitUntilReady,
+} from './stack/ttmServices.js';
+
+const READY_TIMEOUT_MS = 60_000;
+
+const say = (line: string) => console.log(`[stack] ${line}`);
+const complain = (line: string) => console.error(`[stack] ${line}`);
+
+// ---------------------------------------------------------------- signals
+
+const stopRequest = new AbortController();
+let firstSignalAt = 0;
+let run: ServiceRun | undefined;
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (!stopRequest.signal.aborted) {
+    firstSignalAt = Date.now();
+    say(`${signal}: stopping (services get up to ${STOP_GRACE_MS / 1000} s, then private instances stop)`);
+    stopRequest.abort();
+    return;
+  }
+  // One Ctrl-C can arrive twice (from the terminal and relayed by npm or tsx): ignore the echo.
+  if (Date.now() - firstSignalAt < 2_000) return;
+  say(`${signal} again: killing the services now`);
+  run?.kill();
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+watchLaunchers(() => {
+  if (stopRequest.signal.aborted) return;
+  say('the process that started the stack went away: stopping');
+  stopRequest.abort();
+});
+
+// ---------------------------------------------------------------- backing services
+
+/** Use, or start privately, one backing service. Returns a one-line problem, or undefined when usable. */
+async function ensure(service: BackingService, started: PrivateInstance[]): Promise<string | undefined> {
+  const result = await probe(service);
+  const where = address(service.endpoints[0]!);
+  if (result.state === 'up') {
+    say(`${service.label}: using ${address(result.endpoint)}${result.note ? ` (${result.note})` : ''}`);
+    return undefined;
+  }
+  if (result.state === 'unusable') {
+    return `${service.label} at ${address(result.endpoint)} cannot be used (${result.reason}): set ${service.variable}`;
+  }
+  const local = service.endpoints.length === 1 && isLocalHost(service.endpoints[0]!.host);
+  const why = local ? await whyNoPrivateInstance(service) : undefined;
+  if (!local || why) {
+    return `${service.label} is not reachable at ${where} and no local server can be started${why ? ` (${why})` : ''}: set ${service.variable}`;
+  }
+  try {
+    const instance = await startPrivateInstance(service);
+    started.push(instance);
+    say(`${service.label} is not reachable at ${where}: started a private instance (${describe(instance)})`);
+    return undefined;
+  } catch (error) {
+    const reason = error instanceof CannotStart ? error.message : String(error);
+    return `${service.label} is not reachable at ${where} and the private instance did not start (${reason}): set ${service.variable}`;
+  }
+}
+
+async function stopInstances(instances: PrivateInstance[]): Promise<void> {
+  for (const instance of [...instances].reverse()) {
+    await instance.stop();
+    say(`stopped the private ${instance.service.label}`);
+  }
+}
+
+// ---------------------------------------------------------------- banner
+
+function banner(services: TtmService[], backing: BackingService[], privateOnes: PrivateInstance[], ms: number): string {
+  const gateway = services.find((s) => s.name === 'gateway') ?? services[0]!;
+  const width = Math.max(...services.map((s) => s.name.length));
+  const lines = [
+    '',
+    `  Twenty Tenant Manager is ready: ${services.length} services in ${(ms / 1000).toFixed(1)} s`,
+    '',
+    `  Gateway   ${httpBase(gateway)}`,
+    `  API docs  ${httpBase(gateway)}/docs`,
+    '  Metrics   (Prometheus; health at /health/live and /health/ready on the same ports)',
+    ...services.map((s) => `    ${s.name.padEnd(width)}  ${httpBase(s)}/metrics`),
+    '  Backing services',
+    ...backing.map((b) => {
+      const own = privateOnes.find((p) => p.service.kind === b.kind);
+      return `    ${b.label.padEnd(10)}  ${redact(b.url)}${own ? `  (private instance, ${describe(own)})` : ''}`;
+    }),
+    '',
+    `  Ctrl-C stops everything (from elsewhere: kill -INT $(cat ${shown(stackPidFile)})).`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function announceWhenReady(
+  services: TtmService[],
+  backing: BackingService[],
+  privateOnes: PrivateInstance[],
+  until: AbortSignal,
+): Promise<void> {
+  const started = Date.now();
+  let report = await waitUntilReady(services, READY_TIMEOUT_MS, until);
+  if (until.aborted) return;
+  if (!report.ready) {
+    complain(`not ready after ${READY_TIMEOUT_MS / 1000} s: ${describeNotReady(report)}; still running, watching`);
+    report = await waitUntilReady(services, Number.POSITIVE_INFINITY, until);
+    if (until.aborted) return;
+  }
+  console.log(banner(services, backing, privateOnes, Date.now() - started));
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  let backing: BackingService[];
+  let services: TtmService[];
+  try {
+    backing = backingServicesFromEnv();
+    services = ttmServicesFromEnv();
+  } catch (error) {
+    // StackConfigError and bad port numbers: one line naming the variable.
+    complain(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+
+  const other = runningStackPid();
+  if (other !== undefined && other !== process.pid) {
+    complain(`the stack is already running (pid ${other}, see ${shown(stackPidFile)}): stop it first`);
+    return 1;
+  }
+  mkdirSync(dataRoot, { recursive: true });
+  writeFileSync(stackPidFile, `${process.pid}\n`);
+
+  const privateOnes: PrivateInstance[] = [];
+  const cleanUpAtExit = () => {
+    for (const instance of privateOnes) instance.kill();
+    removePidFile();
+  };
+  process.on('exit', cleanUpAtExit);
+  try {
+    const problems = (await Promise.all(backing.map((service) => ensure(service, privateOnes)))).filter(
+      (p): p is string => p !== undefined,
+    );
+    // A Ctrl-C during start-up also interrupts initdb (same terminal): not a problem to report.
+    if (stopRequest.signal.aborted) return 0;
+    if (problems.length > 0) {
+      for (const problem of problems) complain(problem);
+      return 1;
+    }
+
+    // The services and the bootstrap see exactly the addresses probed above.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const service of backing) env[service.variable] = service.url;
+
+    const bootstrap = await runBootstrap(env, stopRequest.signal);
+    if (stopRequest.signal.aborted) return 0;
+    if (!bootstrap.ok) {
+      complain(`bootstrap failed (${bootstrap.message}): not starting the services`);
+      return 1;
+    }
+
+    const busy = await portsInUse(services);
+    if (busy.length > 0) {
+      for (const s of busy) {
+        complain(
+          `port ${s.port} of ${s.name} is already in use (is the stack already running?): stop what uses it or set ${s.portVariable}`,
+        );
+      }
+      return 1;
+    }
+
+    run = runServices(services, env);
+    const serviceRun = run;
+    const finishedOrStopped = new AbortController();
+    stopRequest.signal.addEventListener('abort', () => void serviceRun.stop(), { once: true });
+    void serviceRun.finished.then(() => finishedOrStopped.abort());
+    stopRequest.signal.addEventListener('abort', () => finishedOrStopped.abort(), { once: true });
+    void announceWhenReady(services, backing, privateOnes, finishedOrStopped.signal);
+
+    const exits = await serviceRun.finished;
+    const failed = exits.filter((exit) => exit.exitCode !== 0);
+    if (!stopRequest.signal.aborted) {
+      complain(
+        `${failed.map((f) => `${f.name} exited with ${f.exitCode}`).join(', ') || 'every service exited'}: stopped the stack`,
+      );
+      return 1;
+    }
+    if (failed.length > 0) {
+      complain(`not a clean stop: ${failed.map((f) => `${f.name} exited with ${f.exitCode}`).join(', ')}`);
+      return 1;
+    }
+    say('all services stopped');
+    return 0;
+  } finally {
+    await stopInstances(privateOnes);
+    process.off('exit', cleanUpAtExit);
+    removePidFile();
+  }
+}
+
+function removePidFile(): void {
+  try {
+    if (readFileSync(stackPidFile, 'utf8').trim() === String(process.pid)) rmSync(stackPidFile);
+  } catch {
+    // already gone
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    complain(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);
