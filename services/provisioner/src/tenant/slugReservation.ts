@@ -22,7 +22,7 @@ export async function reserveSlug(slugs: KV, tenantId: string, organizationName:
     } catch (error) {
       const holder = await slugs.get(slug);
       if (holder?.operation === 'PUT' && holder.string() === tenantId) return slug;
-      if (!holder || holder.operation !== 'PUT') throw error; // not a "key exists" refusal: let the step retry
+      if (holder?.operation !== 'PUT') throw error; // not a "key exists" refusal: let the step retry
     }
   }
   throw new Error(`no free subdomain for "${organizationName}" after ${MAX_ATTEMPTS} candidates`);
