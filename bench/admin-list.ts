@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Subjects, TenantProvisioned, TenantRegistered, TenantSuspended, encodeMessage } from '@ttm/contracts';
+import { encodeMessage, Subjects, TenantProvisioned, TenantRegistered, TenantSuspended } from '@ttm/contracts';
 import { natsHeadersFrom } from '@ttm/service-kit';
 import pg from 'pg';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
@@ -50,14 +50,25 @@ export async function run(): Promise<void> {
           tenantId,
           provisioningId,
           slug: `organization-${i}`,
-          placement: { region: regions[i % regions.length], cluster: 'c1', kind: 'schema', database: 'db', schema: `ws_${i}` },
+          placement: {
+            region: regions[i % regions.length],
+            cluster: 'c1',
+            kind: 'schema',
+            database: 'db',
+            schema: `ws_${i}`,
+          },
           durationMs: 120,
           provisionedAt: at,
         }),
       );
       if (i % 10 === 0) {
         pending.push(
-          publish(TenantSuspended, { tenantId, reason: 'bench', actor: { kind: 'admin', id: 'bench' }, suspendedAt: at }),
+          publish(TenantSuspended, {
+            tenantId,
+            reason: 'bench',
+            actor: { kind: 'admin', id: 'bench' },
+            suspendedAt: at,
+          }),
         );
       }
       if (pending.length >= 2_000) await Promise.all(pending.splice(0));
@@ -120,4 +131,3 @@ async function waitForCheckpoint(client: pg.Client, events: number): Promise<voi
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-

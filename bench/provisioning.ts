@@ -6,8 +6,8 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { CloudEventHeaders, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
-import { BenchReport, quantile } from './lib/report.js';
 import { startProcessStack } from './lib/processStack.js';
+import { BenchReport, quantile } from './lib/report.js';
 
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 50);
 const TOTAL = Number(process.env.BENCH_TENANTS ?? 600);
@@ -15,7 +15,12 @@ const WARMUP = 50;
 
 export async function run(): Promise<void> {
   const report = new BenchReport('provisioning');
-  report.describe({ in_flight: IN_FLIGHT, tenants: TOTAL, warmup: WARMUP, services: 'gateway + provisioner as processes' });
+  report.describe({
+    in_flight: IN_FLIGHT,
+    tenants: TOTAL,
+    warmup: WARMUP,
+    services: 'gateway + provisioner as processes',
+  });
   const stack = await startProcessStack(['gateway', 'provisioner']);
   const nc = await connect({ servers: stack.nats.url });
   const waiting = new Map<string, () => void>();

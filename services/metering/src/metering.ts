@@ -8,7 +8,10 @@ export interface Metering {
 }
 
 /** The metering service, started: `main.ts` runs it as a process, tests in-process. */
-export async function startMetering(env: NodeJS.ProcessEnv, options: { handleSignals?: boolean } = {}): Promise<Metering> {
+export async function startMetering(
+  env: NodeJS.ProcessEnv,
+  options: { handleSignals?: boolean } = {},
+): Promise<Metering> {
   const service = await startService(
     {
       name: 'metering',
