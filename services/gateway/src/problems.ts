@@ -122,3 +122,125 @@ export function isDomainProblem(error: unknown): error is DomainProblem {
     typeof (error as Partial<DomainProblem>).statusCode === 'number'
   );
 }
+
+/* Registration and sign-in problems (POST /api/auth/*, bearer-token routes). */
+
+/** Problem types of registration, login, tokens and `Idempotency-Key`. Add kinds; never rename one. */
+export const authProblemTypes = {
+  unknownPlan: `${base}/unknown-plan`,
+  unknownRegion: `${base}/unknown-region`,
+  weakPassword: `${base}/weak-password`,
+  invalidIdempotencyKey: `${base}/invalid-idempotency-key`,
+  /** The same `Idempotency-Key` came with another body (IETF draft: 422). */
+  idempotencyKeyReused: `${base}/idempotency-key-reused`,
+  /** The first request with this `Idempotency-Key` is still being answered (IETF draft: 409). */
+  idempotencyKeyInFlight: `${base}/idempotency-key-in-flight`,
+  invalidCredentials: `${base}/invalid-credentials`,
+  /** The email administers several organizations: the `tenants` member lists them; pass `tenant`. */
+  tenantChoiceRequired: `${base}/tenant-choice-required`,
+  tenantSuspended: `${base}/tenant-suspended`,
+  tooManyLoginFailures: `${base}/too-many-login-failures`,
+  invalidRefreshToken: `${base}/invalid-refresh-token`,
+  /** A refresh token was presented twice: its whole family is revoked, log in again. */
+  refreshTokenReused: `${base}/refresh-token-reused`,
+  /** Bearer token missing, malformed, expired, or signed by a key we do not know. */
+  invalidAccessToken: `${base}/invalid-access-token`,
+} as const;
+
+export const UnknownPlan = createProblem<[plan: string, allowed: string]>({
+  code: 'TTM_UNKNOWN_PLAN',
+  status: 400,
+  type: authProblemTypes.unknownPlan,
+  title: 'Unknown plan',
+  detail: 'plan "%s" is not offered; choose one of: %s',
+});
+
+export const UnknownRegion = createProblem<[region: string, allowed: string]>({
+  code: 'TTM_UNKNOWN_REGION',
+  status: 400,
+  type: authProblemTypes.unknownRegion,
+  title: 'Unknown region',
+  detail: 'region "%s" is not served; choose one of: %s',
+});
+
+export const WeakPassword = createProblem<[reasons: string]>({
+  code: 'TTM_WEAK_PASSWORD',
+  status: 400,
+  type: authProblemTypes.weakPassword,
+  title: 'Password too weak',
+  detail: 'admin_password is too weak: %s',
+});
+
+export const InvalidIdempotencyKey = createProblem({
+  code: 'TTM_INVALID_IDEMPOTENCY_KEY',
+  status: 400,
+  type: authProblemTypes.invalidIdempotencyKey,
+  title: 'Invalid Idempotency-Key',
+  detail:
+    'Idempotency-Key must be 1-255 visible ASCII characters (a uuid is a good choice), optionally in double quotes',
+});
+
+export const IdempotencyKeyReused = createProblem({
+  code: 'TTM_IDEMPOTENCY_KEY_REUSED',
+  status: 422,
+  type: authProblemTypes.idempotencyKeyReused,
+  title: 'Idempotency-Key reused with another request',
+  detail: 'This Idempotency-Key was already used with a different request body; use a new key for a new request',
+});
+
+export const IdempotencyKeyInFlight = createProblem({
+  code: 'TTM_IDEMPOTENCY_KEY_IN_FLIGHT',
+  status: 409,
+  type: authProblemTypes.idempotencyKeyInFlight,
+  title: 'Request with this Idempotency-Key in progress',
+  detail: 'The first request with this Idempotency-Key is still being processed; retry in a moment to get its answer',
+});
+
+export const InvalidCredentials = createProblem({
+  code: 'TTM_INVALID_CREDENTIALS',
+  status: 401,
+  type: authProblemTypes.invalidCredentials,
+  title: 'Login failed',
+  detail: 'email or password is wrong',
+});
+
+/** Not the contracts event of the same concept: this is the 403 its users get. */
+export const TenantSuspendedProblem = createProblem<[slug: string]>({
+  code: 'TTM_TENANT_SUSPENDED',
+  status: 403,
+  type: authProblemTypes.tenantSuspended,
+  title: 'Tenant suspended',
+  detail: 'The organization %s is suspended; its users cannot sign in until an operator reactivates it',
+});
+
+export const TooManyLoginFailures = createProblem<[retryAfterSeconds: number]>({
+  code: 'TTM_TOO_MANY_LOGIN_FAILURES',
+  status: 429,
+  type: authProblemTypes.tooManyLoginFailures,
+  title: 'Too many failed logins',
+  detail: 'Too many failed logins for this email or from this address; try again in %d seconds',
+});
+
+export const InvalidRefreshToken = createProblem({
+  code: 'TTM_INVALID_REFRESH_TOKEN',
+  status: 401,
+  type: authProblemTypes.invalidRefreshToken,
+  title: 'Invalid refresh token',
+  detail: 'The refresh token is unknown, expired or revoked; log in again',
+});
+
+export const RefreshTokenReused = createProblem({
+  code: 'TTM_REFRESH_TOKEN_REUSED',
+  status: 401,
+  type: authProblemTypes.refreshTokenReused,
+  title: 'Refresh token reused',
+  detail: 'This refresh token was already used, so every token of its session is now revoked; log in again',
+});
+
+export const InvalidAccessToken = createProblem<[reason: string]>({
+  code: 'TTM_INVALID_ACCESS_TOKEN',
+  status: 401,
+  type: authProblemTypes.invalidAccessToken,
+  title: 'Invalid access token',
+  detail: 'The bearer token is not accepted: %s',
+});

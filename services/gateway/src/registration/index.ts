@@ -1,0 +1,1 @@
+export { provisioningStatusPath, registrationPath, registrationRoutes } from './routes.js';
