@@ -1,10 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { createCatalog, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
 import type { FastifyInstance } from 'fastify';
+import { adminRoutes, auditProjection, fleetMetrics } from './admin/index.js';
 import { buildGatewayApp } from './app.js';
 import { AuditRecorder } from './audit/recorder.js';
+import { type AuthDeps, authRoutes, openAuth } from './auth/index.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
 import type { GatewayDeps } from './deps.js';
+import { operationRoutes } from './operations/index.js';
+import { registrationRoutes } from './registration/routes.js';
 import { TenantDirectory } from './tenants/directory.js';
 import { GATEWAY_SCHEMA, tenantsProjection } from './tenants/projection.js';
 
@@ -51,6 +55,8 @@ export async function startGateway(
 
   const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal });
   lifecycle.onStop('tenants projection', () => tenants);
+  const auditLog = runProjection({ js, pool, projection: auditProjection, logger, signal: lifecycle.signal });
+  lifecycle.onStop('audit log projection', () => auditLog);
 
   const directory = new TenantDirectory();
   await directory.load(pool);
@@ -80,7 +86,9 @@ export async function startGateway(
     trustProxy: config.TRUST_PROXY,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
   });
-  await registerFeatures(app, deps);
+  const auth = await openAuth(deps);
+  lifecycle.onStop('auth', () => auth.close());
+  await registerFeatures(app, { ...deps, keys: auth.keys, clusterPools: auth.clusterPools });
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   lifecycle.onStop('http', () => app.close());
   logger.info({ address, tenants: directory.size }, 'gateway listening');
@@ -89,4 +97,10 @@ export async function startGateway(
 }
 
 /** Every feature's routes, each a fastify plugin given the gateway's dependencies. */
-async function registerFeatures(_app: FastifyInstance, _deps: GatewayDeps): Promise<void> {}
+async function registerFeatures(app: FastifyInstance, deps: AuthDeps): Promise<void> {
+  await app.register(fleetMetrics, deps);
+  await app.register(registrationRoutes, deps);
+  await app.register(authRoutes, deps);
+  await app.register(operationRoutes, deps);
+  await app.register(adminRoutes, deps);
+}

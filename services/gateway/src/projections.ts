@@ -1,5 +1,6 @@
 import type { ProjectionDefinition } from '@ttm/service-kit';
+import { auditProjection } from './admin/auditLog.js';
 import { tenantsProjection } from './tenants/projection.js';
 
 /** Every projection the gateway keeps; `npm run replay -- gateway` rebuilds them all. */
-export const projections: readonly ProjectionDefinition[] = [tenantsProjection];
+export const projections: readonly ProjectionDefinition[] = [tenantsProjection, auditProjection];

@@ -18,8 +18,10 @@ if (!consumer) throw new Error(`consumer ${Consumers.gatewayTenants} is not defi
 
 /**
  * The gateway's tenant list: one row per tenant with its status and provisioning
- * progress, for the admin API and provisioning status. Every statement is keyed by
- * tenant id, so applying events in stream order always gives the same rows.
+ * progress, for the admin API and provisioning status, and each tenant's provisioning as
+ * a row of `operations` (the model every long-running operation shares). Every statement
+ * is keyed by tenant or operation id, so applying events in stream order always gives the
+ * same rows.
  */
 export const tenantsProjection: ProjectionDefinition = {
   name: 'gateway-tenants',
@@ -30,7 +32,7 @@ export const tenantsProjection: ProjectionDefinition = {
     if (handler) await handler(client, event);
   },
   async reset(client) {
-    await client.query(`TRUNCATE ${GATEWAY_SCHEMA}.tenants`);
+    await client.query(`TRUNCATE ${GATEWAY_SCHEMA}.tenants, ${GATEWAY_SCHEMA}.operations`);
   },
 };
 
@@ -57,6 +59,13 @@ const handlers: Record<string, Handler> = {
         event.seq,
       ],
     );
+    await client.query(
+      `INSERT INTO ${GATEWAY_SCHEMA}.operations
+         (operation_id, kind, tenant_id, status, progress, step, started_at, updated_at, last_event_seq)
+       VALUES ($1, 'provisioning', $2, 'pending', 0, NULL, $3, $4, $5)
+       ON CONFLICT (operation_id) DO NOTHING`,
+      [e.provisioningId, e.tenantId, e.registeredAt, event.meta.time, event.seq],
+    );
   },
   [ProvisioningStepCompleted.type]: async (client, event) => {
     const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
@@ -77,6 +86,13 @@ const handlers: Record<string, Handler> = {
         event.seq,
       ],
     );
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.operations
+          SET status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
+              progress = GREATEST(progress, $2), step = $3, updated_at = $4, last_event_seq = $5
+        WHERE operation_id = $1`,
+      [e.provisioningId, e.progress, e.step, event.meta.time, event.seq],
+    );
   },
   [TenantProvisioned.type]: async (client, event) => {
     const e = event.data as DataOf<typeof TenantProvisioned>;
@@ -87,6 +103,19 @@ const handlers: Record<string, Handler> = {
         WHERE tenant_id = $1`,
       [e.tenantId, e.slug, JSON.stringify(e.placement), e.provisionedAt, event.meta.time, event.seq],
     );
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.operations
+          SET status = 'succeeded', progress = 100, step = 'activate', result = $2::jsonb, error = NULL,
+              finished_at = $3, updated_at = $4, last_event_seq = $5
+        WHERE operation_id = $1`,
+      [
+        e.provisioningId,
+        JSON.stringify({ tenant_id: e.tenantId, slug: e.slug }),
+        e.provisionedAt,
+        event.meta.time,
+        event.seq,
+      ],
+    );
   },
   [ProvisioningFailed.type]: async (client, event) => {
     const e = event.data as DataOf<typeof ProvisioningFailed>;
@@ -95,6 +124,12 @@ const handlers: Record<string, Handler> = {
           SET status = 'failed', step = $2, error = $3, updated_at = $4, last_event_seq = $5
         WHERE tenant_id = $1`,
       [e.tenantId, e.step, e.reason, event.meta.time, event.seq],
+    );
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.operations
+          SET status = 'failed', step = $2, error = $3, finished_at = $4, updated_at = $5, last_event_seq = $6
+        WHERE operation_id = $1`,
+      [e.provisioningId, e.step, e.reason, e.failedAt, event.meta.time, event.seq],
     );
   },
   [TenantSuspended.type]: async (client, event) => {

@@ -1,0 +1,32 @@
+import { OperationId, Slug, TenantId } from '@ttm/contracts';
+import { z } from 'zod';
+
+export const OperationParams = z.object({ id: OperationId });
+export type OperationParams = z.output<typeof OperationParams>;
+
+export const OperationBody = z
+  .object({
+    id: OperationId,
+    kind: z.enum(['provisioning']).describe('What the operation does; backups, restores and migrations come later'),
+    tenant_id: TenantId,
+    status: z.enum(['pending', 'running', 'succeeded', 'failed']),
+    progress: z.number().int().min(0).max(100),
+    step: z.string().nullable().describe('The step done last (provisioning: reserve-slug, place, …, activate)'),
+    started_at: z.iso.datetime({ offset: true }),
+    updated_at: z.iso.datetime({ offset: true }),
+    result: z.object({ tenant_id: TenantId, slug: Slug }).optional().describe('What a succeeded operation produced'),
+    error: z.string().optional().describe('Why a failed operation failed'),
+  })
+  .describe('A long-running operation');
+
+export const ProvisioningStatusBody = z
+  .object({
+    provisioning_id: OperationId,
+    tenant_id: TenantId,
+    status: z.enum(['pending', 'provisioning', 'active', 'failed']),
+    progress: z.number().int().min(0).max(100),
+    step: z.string().nullable(),
+    slug: Slug.nullable().describe('Workspace subdomain, once reserved'),
+    error: z.string().optional().describe('Why provisioning failed'),
+  })
+  .describe('Where the provisioning of a registered organization stands');
