@@ -140,6 +140,12 @@ export interface HandleCommandOptions<State, Command, Event> {
   backoff?: BackoffPolicy;
   /** The stream holding the subject; default EVENTS. */
   stream?: string;
+  /**
+   * State and sequence the caller already holds (from its previous command): the first
+   * attempt appends on them without reading the aggregate; a conflict falls back to a read.
+   * `{ state: initialState(), lastSeq: 0 }` suits a command that creates the aggregate.
+   */
+  known?: { state: State; lastSeq: number };
 }
 
 /**
@@ -155,10 +161,11 @@ export async function handleCommand<State, Command, Event>(
   const maxAttempts = options.maxAttempts ?? 8;
   const backoff = options.backoff ?? { baseMs: 20, maxMs: 1_000 };
   for (let attempt = 1; ; attempt++) {
-    const stored = await readAggregate(js, subject, options.stream ? { stream: options.stream } : {});
-    const state = stored.events
-      .map(options.toEvent)
-      .reduce((current: State, event: Event) => decider.evolve(current, event), decider.initialState());
+    const stored =
+      attempt === 1 && options.known
+        ? { lastSeq: options.known.lastSeq, state: options.known.state }
+        : await load(options);
+    const state = stored.state;
     const events = decider.decide(command, state);
     if (events.length === 0) return { events, lastSeq: stored.lastSeq, state };
     try {
@@ -166,7 +173,18 @@ export async function handleCommand<State, Command, Event>(
       return { events, lastSeq, state: events.reduce((current, event) => decider.evolve(current, event), state) };
     } catch (error) {
       if (!(error instanceof ConcurrencyConflict) || attempt >= maxAttempts) throw error;
-      await pause(backoffDelay(attempt, backoff));
+      // A stale `known` state is expected to conflict: reload at once instead of backing off.
+      if (!(attempt === 1 && options.known)) await pause(backoffDelay(attempt, backoff));
     }
   }
+}
+
+async function load<State, Command, Event>(
+  options: HandleCommandOptions<State, Command, Event>,
+): Promise<{ lastSeq: number; state: State }> {
+  const stored = await readAggregate(options.js, options.subject, options.stream ? { stream: options.stream } : {});
+  const state = stored.events
+    .map(options.toEvent)
+    .reduce((current: State, event: Event) => options.decider.evolve(current, event), options.decider.initialState());
+  return { lastSeq: stored.lastSeq, state };
 }

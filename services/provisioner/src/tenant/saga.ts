@@ -13,6 +13,7 @@ import {
 import { type Catalog, handleCommand, type Logger, type Pool } from '@ttm/service-kit';
 import type { DataPlane, WorkspacePlacement } from '../dataPlane/dataPlane.js';
 import {
+  initialState,
   nextStep,
   type TenantCommand,
   type TenantEvent,
@@ -47,8 +48,10 @@ export async function executeTenantCommand(
   deps: Pick<SagaDeps, 'js'>,
   tenantId: string,
   command: TenantCommand,
-): Promise<{ state: TenantState; events: TenantEvent[] }> {
+  known?: Known,
+): Promise<{ state: TenantState; events: TenantEvent[]; lastSeq: number }> {
   const result = await handleCommand({
+    ...(known ? { known } : {}),
     js: deps.js,
     subject: Subjects.tenantEvents(tenantId),
     decider: tenantDecider,
@@ -60,8 +63,11 @@ export async function executeTenantCommand(
       return encodeMessage(def, event.data, { source: SOURCE, subject: tenantId });
     },
   });
-  return { state: result.state, events: result.events };
+  return { state: result.state, events: result.events, lastSeq: result.lastSeq };
 }
+
+/** The tenant as the saga last saw it: the next append expects `lastSeq`, a conflict reloads. */
+type Known = { state: TenantState; lastSeq: number };
 
 type StepOutcome = { slug?: string; placement?: WorkspacePlacement };
 
@@ -75,18 +81,26 @@ export async function provisionTenant(
   command: DataOf<typeof RegisterOrganization>,
 ): Promise<TenantState> {
   const { tenantId, provisioningId } = command;
-  let { state } = await executeTenantCommand(deps, tenantId, {
-    kind: 'Register',
-    data: {
-      tenantId,
-      provisioningId,
-      organizationName: command.organizationName,
-      adminEmail: command.adminEmail,
-      plan: command.plan,
-      region: command.region,
+  // Optimistic: a new tenant has no events yet. A redelivered command conflicts once and reloads.
+  let known: Known = { state: initialState(), lastSeq: 0 };
+  let { state, lastSeq } = await executeTenantCommand(
+    deps,
+    tenantId,
+    {
+      kind: 'Register',
+      data: {
+        tenantId,
+        provisioningId,
+        organizationName: command.organizationName,
+        adminEmail: command.adminEmail,
+        plan: command.plan,
+        region: command.region,
+      },
+      at: new Date(),
     },
-    at: new Date(),
-  });
+    known,
+  );
+  known = { state, lastSeq };
   if (state.provisioningId !== provisioningId) return state;
 
   for (let step = nextStep(state); step !== undefined; step = nextStep(state)) {
@@ -97,24 +111,23 @@ export async function provisionTenant(
       const reason = describe(error);
       deps.logger.warn({ tenantId, step, err: error }, 'provisioning step failed; compensating');
       await compensate(deps, state);
-      ({ state } = await executeTenantCommand(deps, tenantId, {
-        kind: 'FailProvisioning',
-        provisioningId,
-        step,
-        reason: `${step} failed: ${reason}`,
-        at: new Date(),
-      }));
+      ({ state } = await executeTenantCommand(
+        deps,
+        tenantId,
+        { kind: 'FailProvisioning', provisioningId, step, reason: `${step} failed: ${reason}`, at: new Date() },
+        known,
+      ));
       deps.onFailed?.(step);
       return state;
     }
     await deps.afterStepEffect?.(step);
-    ({ state } = await executeTenantCommand(deps, tenantId, {
-      kind: 'CompleteStep',
-      provisioningId,
-      step,
-      ...outcome,
-      at: new Date(),
-    }));
+    ({ state, lastSeq } = await executeTenantCommand(
+      deps,
+      tenantId,
+      { kind: 'CompleteStep', provisioningId, step, ...outcome, at: new Date() },
+      known,
+    ));
+    known = { state, lastSeq };
     if (step === 'activate' && state.status === 'active') {
       deps.onProvisioned?.(Date.now() - Date.parse(state.registeredAt ?? new Date().toISOString()));
     }
