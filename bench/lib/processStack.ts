@@ -14,12 +14,13 @@ import getPort from 'get-port';
 import pg from 'pg';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const tsx = `${root}node_modules/.bin/tsx`;
 
 export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789';
 
 export interface ProcessStack {
   env: Record<string, string>;
+  /** Process id of each service, for CPU accounting. */
+  pids: Record<string, number>;
   gatewayUrl: string;
   nats: PrivateNatsServer;
   db: TestDatabase;
@@ -68,7 +69,9 @@ export async function startProcessStack(
   await link.nc.close();
 
   const children: ChildProcess[] = services.map((service) =>
-    spawn(tsx, [`${root}services/${service}/src/main.ts`], {
+    // `node --import tsx` as npm start runs them: one process per service (no tsx parent).
+    spawn(process.execPath, ['--import', 'tsx', `${root}services/${service}/src/main.ts`], {
+      cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     }),
@@ -76,6 +79,7 @@ export async function startProcessStack(
   await Promise.all(services.map((s) => waitReady(`http://127.0.0.1:${ports[s]}/health/ready`, 60_000)));
   return {
     env,
+    pids: Object.fromEntries(services.map((s, i) => [s, children[i]?.pid ?? 0])),
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     nats,
     db,

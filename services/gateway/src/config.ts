@@ -21,8 +21,13 @@ export const gatewayEnv = commonEnv.extend({
   JWT_ISSUER: z.string().default('ttm').describe('`iss` of access tokens'),
   ACCESS_TOKEN_TTL: portEnv.duration('15m').describe('Lifetime of access tokens'),
   REFRESH_TOKEN_TTL: portEnv.duration('30d').describe('Lifetime of refresh tokens'),
-  ARGON2_MEMORY_KIB: z.coerce.number().int().min(8192).default(19_456).describe('argon2id memory cost (OWASP: 19 MiB)'),
-  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2).describe('argon2id iterations (OWASP: 2)'),
+  ARGON2_MEMORY_KIB: z.coerce
+    .number()
+    .int()
+    .min(7168)
+    .default(12_288)
+    .describe('argon2id memory cost in KiB (OWASP profile m=12 MiB, t=3, p=1)'),
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(3).describe('argon2id iterations (OWASP profile: 3 with 12 MiB)'),
   LOGIN_MAX_FAILURES: z.coerce
     .number()
     .int()

@@ -13,6 +13,13 @@ export const provisionerEnv = commonEnv.extend({
     .default(3)
     .describe('Attempts per saga step before compensation'),
   PROVISIONING_RETRY_DELAY: portEnv.duration('200ms').describe('First delay between attempts of a step (doubles)'),
+  WORKSPACE_WARM_POOL: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(64)
+    .describe('Workspace schemas kept ready per cluster database, created while idle (0: off)'),
   DATA_PLANE_POOL_MAX: z.coerce
     .number()
     .int()

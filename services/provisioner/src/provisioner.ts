@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
-import { Buckets, Consumers, consumerDefinitions } from '@ttm/contracts';
+import { Buckets, Consumers, consumerDefinitions, RegisterOrganization } from '@ttm/contracts';
 import { createCatalog, runCommandConsumer, type ServiceContext, startService } from '@ttm/service-kit';
 import { Counter, Histogram } from 'prom-client';
 import { type ProvisionerConfig, provisionerEnv } from './config.js';
@@ -10,6 +10,7 @@ import type { SagaDeps } from './tenant/saga.js';
 
 export interface Provisioner {
   service: ServiceContext<ProvisionerConfig>;
+  dataPlane: DataPlane;
   stop(): Promise<void>;
 }
 
@@ -52,6 +53,10 @@ export async function startProvisioner(
     registers: [metrics],
   });
 
+  // Registrations being provisioned right now: the warm pool refills only when there are none.
+  let provisioning = 0;
+  await dataPlane.startWarmPools({ size: config.WORKSPACE_WARM_POOL, busy: () => provisioning > 0, logger });
+
   const consumer = consumerDefinitions.find((c) => c.durable === Consumers.provisionerCommands)!;
   const commands = runCommandConsumer({
     js,
@@ -60,25 +65,50 @@ export async function startProvisioner(
     signal: lifecycle.signal,
     concurrency: config.PROVISIONER_CONCURRENCY,
     metrics,
-    handlers: tenantCommandHandlers({
-      js,
-      pool: service.pool!,
-      catalog,
-      dataPlane,
-      slugs,
-      quotaState,
-      logger,
-      stepAttempts: config.PROVISIONING_STEP_ATTEMPTS,
-      retryDelayMs: config.PROVISIONING_RETRY_DELAY,
-      onProvisioned: (ms) => {
-        created.inc();
-        duration.observe(ms / 1000);
+    handlers: countingRegistrations(
+      tenantCommandHandlers({
+        js,
+        pool: service.pool!,
+        catalog,
+        dataPlane,
+        slugs,
+        quotaState,
+        logger,
+        stepAttempts: config.PROVISIONING_STEP_ATTEMPTS,
+        retryDelayMs: config.PROVISIONING_RETRY_DELAY,
+        onProvisioned: (ms) => {
+          created.inc();
+          duration.observe(ms / 1000);
+        },
+        onFailed: (step) => failed.inc({ step }),
+        ...(options.afterStepEffect ? { afterStepEffect: options.afterStepEffect } : {}),
+      }),
+      (delta) => {
+        provisioning += delta;
       },
-      onFailed: (step) => failed.inc({ step }),
-      ...(options.afterStepEffect ? { afterStepEffect: options.afterStepEffect } : {}),
-    }),
+    ),
   });
   lifecycle.onStop('commands', () => commands);
   logger.info({ port: config.PROVISIONER_PORT, regions: catalog.regions.map((r) => r.name) }, 'provisioner ready');
-  return { service, stop: () => lifecycle.stop('stop requested') };
+  return { service, dataPlane, stop: () => lifecycle.stop('stop requested') };
+}
+
+/** Wraps the register handler to keep count of provisionings in progress. */
+function countingRegistrations(
+  handlers: ReturnType<typeof tenantCommandHandlers>,
+  count: (delta: 1 | -1) => void,
+): ReturnType<typeof tenantCommandHandlers> {
+  const register = handlers[RegisterOrganization.type];
+  if (!register) return handlers;
+  return {
+    ...handlers,
+    [RegisterOrganization.type]: async (command) => {
+      count(1);
+      try {
+        await register(command);
+      } finally {
+        count(-1);
+      }
+    },
+  };
 }

@@ -102,6 +102,35 @@ describe('provisioning saga', () => {
     expect(members).toEqual([{ userEmail: 'admin@acme.test' }]);
   });
 
+  it('takes a warm schema from the pool when one is ready, with every table', async () => {
+    await stack.provisioner!.dataPlane.fillWarmPools();
+    const url = stack.clusterUrls['us-east-1'];
+    // The pool refills in the background, so look at names rather than counts.
+    const warm = async () =>
+      (await query<{ name: string }>(url, 'SELECT name FROM ttm_internal.warm_schemas')).map((r) => r.name);
+    const before = await warm();
+    expect(before.length).toBeGreaterThan(0);
+    const data = registration({ organizationName: 'Warm Start' });
+    await send(data);
+    await untilSettled(data.tenantId);
+    const after = new Set(await warm());
+    expect(before.filter((name) => !after.has(name))).toHaveLength(1);
+    const schema = workspaceSchemaName(data.tenantId);
+    const tables = await query<{ table_name: string }>(
+      url,
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+      [schema],
+    );
+    expect(tables.map((t) => t.table_name).sort()).toEqual(WORKSPACE_TABLES.map((t) => t.name).sort());
+    const fks = await query<{ n: number }>(
+      url,
+      `SELECT count(*)::int AS n FROM information_schema.table_constraints
+        WHERE table_schema = $1 AND constraint_type = 'FOREIGN KEY'`,
+      [schema],
+    );
+    expect(fks[0]!.n).toBeGreaterThan(10);
+  });
+
   it('makes one tenant from a command delivered twice', async () => {
     const data = registration({ organizationName: 'Twice Inc' });
     await send(data);

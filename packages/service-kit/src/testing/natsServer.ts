@@ -17,6 +17,11 @@ export class PrivateNatsServer {
     readonly storeDir: string,
   ) {}
 
+  /** Process id while running (for CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }

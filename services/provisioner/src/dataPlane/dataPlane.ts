@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Catalog, Cluster, Logger } from '@ttm/service-kit';
 import pg from 'pg';
 import { CORE_SCHEMA_SQL, WORKSPACE_SCHEMA_VERSION, workspaceSchemaName, workspaceSchemaSql } from './twentyLayout.js';
+import { claimWarmSchema, WARM_POOL_SQL, WarmPoolFiller, type WarmPoolOptions } from './warmPool.js';
 
 export interface WorkspacePlacement {
   region: string;
@@ -28,6 +29,7 @@ export type ActivationStatus = 'ACTIVE' | 'SUSPENDED' | 'INACTIVE';
 export class DataPlane {
   private readonly pools = new Map<string, pg.Pool>();
   private readonly prepared = new Map<string, Promise<void>>();
+  private readonly fillers: WarmPoolFiller[] = [];
 
   constructor(
     private readonly catalog: Catalog,
@@ -75,7 +77,12 @@ export class DataPlane {
          VALUES ($1, $2, $3, 'ONGOING_CREATION', $4)`,
         [input.workspaceId, input.displayName, input.subdomain, placement.schema],
       );
-      await client.query(workspaceSchemaSql(placement.schema));
+      const warm = placement.kind === 'schema' ? await claimWarmSchema(client) : undefined;
+      if (warm) {
+        await client.query(`ALTER SCHEMA ${pg.escapeIdentifier(warm)} RENAME TO ${schema}`);
+      } else {
+        await client.query(workspaceSchemaSql(placement.schema));
+      }
       await client.query(
         `WITH u AS (
            INSERT INTO core."user" (id, email, "passwordHash", "defaultWorkspaceId") VALUES ($1, $2, $3, $4)
@@ -152,7 +159,38 @@ export class DataPlane {
     }
   }
 
+  /**
+   * Keep a pool of warm workspace schemas in every shared cluster database that takes
+   * schema placements; filled in the background while provisioning is idle.
+   */
+  async startWarmPools(options: WarmPoolOptions): Promise<void> {
+    if (options.size <= 0) return;
+    for (const region of this.catalog.regions) {
+      for (const cluster of region.clusters) {
+        if (!cluster.placements.includes('schema')) continue;
+        const placement = this.placementFor(region.name, cluster, 'schema', '00000000-0000-0000-0000-000000000000');
+        try {
+          const pool = await this.open(placement);
+          const filler = new WarmPoolFiller(pool, placement.database, options);
+          this.fillers.push(filler);
+          filler.start();
+        } catch (error) {
+          options.logger.warn(
+            { err: error, cluster: cluster.name },
+            'no warm schema pool for this cluster (unreachable)',
+          );
+        }
+      }
+    }
+  }
+
+  /** Fill every warm pool now (tests and benchmarks start from a full pool). */
+  async fillWarmPools(): Promise<void> {
+    await Promise.all(this.fillers.map((f) => f.fill()));
+  }
+
   async close(): Promise<void> {
+    for (const filler of this.fillers) filler.stop();
     await Promise.all([...this.pools.keys()].map((db) => this.closePool(db)));
   }
 
@@ -181,6 +219,7 @@ export class DataPlane {
       await client.query('BEGIN');
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('ttm-core-schema'))`);
       await client.query(CORE_SCHEMA_SQL);
+      await client.query(WARM_POOL_SQL);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
