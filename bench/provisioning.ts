@@ -40,12 +40,12 @@ async function warmPoolsFull(env: Record<string, string>, size: number): Promise
 export async function run(): Promise<void> {
   const report = new BenchReport('provisioning');
   report.describe({
-    in_flight: IN_FLIGHT,
-    tenants: TOTAL,
-    warmup: WARMUP,
+    burst: `${BURSTS} bursts of ${IN_FLIGHT} registrations at once, warm pool refilled in between`,
+    sustained: `${TOTAL} registrations, ${IN_FLIGHT} in flight (closed loop), warm pool drained`,
+    warm_pool: WARM_POOL,
     services: 'gateway + provisioner as processes',
   });
-  const stack = await startProcessStack(['gateway', 'provisioner']);
+  const stack = await startProcessStack(['gateway', 'provisioner'], { WORKSPACE_WARM_POOL: String(WARM_POOL) });
   const nc = await connect({ servers: stack.nats.url });
   const waiting = new Map<string, () => void>();
   const subscription = nc.subscribe(SubjectFilters.tenantEvents, {

@@ -25,9 +25,9 @@ export const gatewayEnv = commonEnv.extend({
     .number()
     .int()
     .min(7168)
-    .default(12_288)
-    .describe('argon2id memory cost in KiB (OWASP profile m=12 MiB, t=3, p=1)'),
-  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(3).describe('argon2id iterations (OWASP profile: 3 with 12 MiB)'),
+    .default(19_456)
+    .describe('argon2id memory cost in KiB (OWASP first profile: m=19 MiB, t=2, p=1)'),
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2).describe('argon2id iterations (OWASP: 2 with 19 MiB, 3 with 12 MiB)'),
   LOGIN_MAX_FAILURES: z.coerce
     .number()
     .int()

@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const provisionerEnv = commonEnv.extend({
   ...catalogEnv,
   PROVISIONER_PORT: portEnv.port(servicePorts.provisioner).describe('HTTP port of the provisioner health and metrics'),
-  PROVISIONER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32).describe('Tenants provisioned at once'),
+  PROVISIONER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64).describe('Tenants provisioned at once'),
   PROVISIONING_STEP_ATTEMPTS: z.coerce
     .number()
     .int()
