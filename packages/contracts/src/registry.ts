@@ -1,10 +1,25 @@
 import { auditEvents } from './audit/events.js';
+import { backupCommands } from './backup/commands.js';
+import { backupEvents } from './backup/events.js';
 import type { CommandDefinition, EventDefinition, MessageDefinition } from './message.js';
+import { quotaCommands } from './quota/commands.js';
+import { quotaEvents } from './quota/events.js';
 import { tenantCommands } from './tenant/commands.js';
 import { tenantEvents } from './tenant/events.js';
+import { usageEvents } from './usage/events.js';
 
-export const eventDefinitions: readonly EventDefinition[] = [...tenantEvents, ...auditEvents];
-export const commandDefinitions: readonly CommandDefinition[] = [...tenantCommands];
+export const eventDefinitions: readonly EventDefinition[] = [
+  ...tenantEvents,
+  ...auditEvents,
+  ...usageEvents,
+  ...quotaEvents,
+  ...backupEvents,
+];
+export const commandDefinitions: readonly CommandDefinition[] = [
+  ...tenantCommands,
+  ...quotaCommands,
+  ...backupCommands,
+];
 export const messageDefinitions: readonly MessageDefinition[] = [...commandDefinitions, ...eventDefinitions];
 
 const byType = new Map<string, MessageDefinition>(messageDefinitions.map((d) => [d.type, d]));

@@ -1,8 +1,11 @@
 import type { z } from 'zod';
 import { MAX_DELIVERIES_ADVISORY_TYPE, type MaxDeliveriesAdvisoryData } from './advisories.js';
 import { AuditRecorded } from './audit/events.js';
+import { backupSamples } from './backup/samples.js';
 import type { CloudEventAttributes } from './cloudEventAttributes.js';
 import type { MessageDefinition } from './message.js';
+import { OverrideQuotas } from './quota/commands.js';
+import { QuotaCleared, QuotaExceeded, QuotasOverridden, QuotaWarning } from './quota/events.js';
 import { ActivateTenant, RegisterOrganization, SuspendTenant } from './tenant/commands.js';
 import {
   ProvisioningFailed,
@@ -12,6 +15,7 @@ import {
   TenantRegistered,
   TenantSuspended,
 } from './tenant/events.js';
+import { UsageRecorded, WindowClosed } from './usage/events.js';
 
 /**
  * One valid payload per message type, for tests, examples and the generated docs. Values are
@@ -108,6 +112,63 @@ sample(AuditRecorded, {
   detail: 'Invoice 2025-001 unpaid after 30 days',
   at: '2025-02-15T09:00:00.010Z',
 });
+
+sample(UsageRecorded, {
+  tenantId,
+  meter: 'api_calls',
+  kind: 'count',
+  value: 1287,
+  at: '2025-02-15T09:00:01.000Z',
+  dedupKey: 'gateway-7f3a:000000042',
+});
+sample(WindowClosed, {
+  tenantId,
+  meter: 'api_calls',
+  kind: 'count',
+  granularity: 'hour',
+  windowStart: '2025-02-15T09:00:00.000Z',
+  windowEnd: '2025-02-15T10:00:00.000Z',
+  value: 48213,
+});
+sample(OverrideQuotas, {
+  tenantId,
+  limits: { api_calls_per_month: 10_000_000, storage_bytes: null },
+  actor: { kind: 'admin', id: 'ops@operator.example' },
+});
+sample(QuotasOverridden, {
+  tenantId,
+  limits: { api_calls_per_month: 10_000_000, storage_bytes: null },
+  actor: { kind: 'admin', id: 'ops@operator.example' },
+  overriddenAt: '2025-02-16T08:00:00.000Z',
+});
+sample(QuotaWarning, {
+  tenantId,
+  meter: 'api_calls',
+  window: '2025-02-01T00:00:00.000Z',
+  used: 4_000_120,
+  limit: 5_000_000,
+  thresholdPercent: 80,
+  at: '2025-02-15T09:00:01.200Z',
+});
+sample(QuotaExceeded, {
+  tenantId,
+  meter: 'api_calls',
+  window: '2025-02-01T00:00:00.000Z',
+  used: 5_000_310,
+  limit: 5_000_000,
+  at: '2025-02-15T16:20:02.400Z',
+});
+sample(QuotaCleared, {
+  tenantId,
+  meter: 'api_calls',
+  window: '2025-02-01T00:00:00.000Z',
+  used: 5_000_310,
+  limit: 10_000_000,
+  reason: 'limit-raised',
+  at: '2025-02-16T08:00:00.300Z',
+});
+
+entries.push(...backupSamples);
 
 /** A valid payload for every command and event, keyed by `ce-type`. */
 export const sampleData: Readonly<Record<string, unknown>> = Object.freeze(

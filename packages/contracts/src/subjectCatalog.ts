@@ -62,6 +62,7 @@ const filterMeta: Partial<Record<keyof typeof SubjectFilters, EntryMeta>> = {
   allEvents: { description: 'Every domain event (the EVENTS stream)' },
   tenantEvents: { description: 'Every tenant event, the input of the tenant projections' },
   backupEvents: { description: 'Every backup event' },
+  quotaEvents: { description: 'Every quota event: overrides, warnings, exceeded and cleared notices' },
   allUsage: { description: 'Every usage sample (the USAGE stream)' },
   allBilling: { description: 'Every closed usage window (the BILLING stream)' },
   allAudit: { description: 'Every audit record (the AUDIT stream)' },
@@ -88,10 +89,16 @@ const builderMeta: Partial<Record<keyof typeof Subjects, BuilderMeta>> = {
     producers: ['provisioner'],
   },
   backupEvents: { params: ['backupId'], description: "One backup's events, in order", producers: ['backup'] },
+  quotaEvents: {
+    params: ['tenantId'],
+    description: "One tenant's quota events: overrides, warnings, exceeded and cleared notices",
+    producers: ['quota'],
+  },
   usage: {
     params: ['tenantId', 'meter'],
-    description: 'Raw usage samples and counts of one tenant and meter',
-    producers: ['metering'],
+    description:
+      'Raw usage of one tenant and meter: batch counts of API calls (gateway) and storage/user samples (metering)',
+    producers: ['gateway', 'metering'],
   },
   billing: {
     params: ['tenantId', 'meter'],
@@ -136,6 +143,8 @@ export const parameterDescriptions: Readonly<Record<string, string>> = {
  */
 export const eventSubjectOverrides: Readonly<Record<string, string>> = {
   'ttm.audit.recorded.v1': 'audit.{scope}.{action}',
+  'ttm.usage.recorded.v1': 'usage.{tenantId}.{meter}',
+  'ttm.billing.window-closed.v1': 'billing.{tenantId}.{meter}',
 };
 
 /** The subject pattern a message is published on, with `{param}` placeholders. */

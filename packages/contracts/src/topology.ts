@@ -23,6 +23,7 @@ export const Subjects = {
   event: (aggregate: string, id: string) => `evt.${token(aggregate)}.${token(id)}`,
   tenantEvents: (tenantId: string) => `evt.tenant.${token(tenantId)}`,
   backupEvents: (backupId: string) => `evt.backup.${token(backupId)}`,
+  quotaEvents: (tenantId: string) => `evt.quota.${token(tenantId)}`,
   usage: (tenantId: string, meter: string) => `usage.${token(tenantId)}.${token(meter)}`,
   billing: (tenantId: string, meter: string) => `billing.${token(tenantId)}.${token(meter)}`,
   /** `audit.<tenantId or system>.<action>` */
@@ -37,6 +38,11 @@ export const CommandSubjects = {
   tenantRegister: 'cmd.tenant.register',
   tenantSuspend: 'cmd.tenant.suspend',
   tenantActivate: 'cmd.tenant.activate',
+  backupCreate: 'cmd.backup.create',
+  backupDelete: 'cmd.backup.delete',
+  backupVerify: 'cmd.backup.verify',
+  backupRestore: 'cmd.backup.restore',
+  quotaOverride: 'cmd.quota.override',
 } as const;
 
 /** Wildcards used by stream definitions and consumer filters. */
@@ -49,6 +55,7 @@ export const SubjectFilters = {
   allEvents: 'evt.>',
   tenantEvents: 'evt.tenant.>',
   backupEvents: 'evt.backup.>',
+  quotaEvents: 'evt.quota.>',
   allUsage: 'usage.>',
   allBilling: 'billing.>',
   allAudit: 'audit.>',
@@ -180,6 +187,10 @@ export const Consumers = {
   quotaTenants: 'quota-tenants',
   meteringTenants: 'metering-tenants',
   backupTenants: 'backup-tenants',
+  backupBackups: 'backup-backups',
+  meteringUsage: 'metering-usage',
+  quotaEvents: 'quota-events',
+  quotaBilling: 'quota-billing',
 } as const;
 
 const commandConsumer = (owner: ServiceName, durable: string, filterSubject: string): ConsumerDefinition => ({
@@ -216,6 +227,11 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   tenantProjection('metering', Consumers.meteringTenants),
   tenantProjection('backup', Consumers.backupTenants),
   {
+    ...tenantProjection('backup', Consumers.backupBackups),
+    description: 'backup: backup projection (ordered, one in flight)',
+    filterSubject: SubjectFilters.backupEvents,
+  },
+  {
     stream: Streams.AUDIT,
     durable: Consumers.gatewayAudit,
     description: 'gateway: audit log projection (ordered, one in flight)',
@@ -224,6 +240,40 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
     ackWaitSeconds: 30,
     maxAckPending: 1,
     owner: 'gateway',
+    kind: 'projection',
+  },
+  {
+    // Batches, not order: aggregation is commutative and metering dedups by key in its database.
+    stream: Streams.USAGE,
+    durable: Consumers.meteringUsage,
+    description: 'metering: usage counts and samples, pulled in batches and aggregated into windows',
+    filterSubject: SubjectFilters.allUsage,
+    maxDeliver: 10,
+    ackWaitSeconds: 60,
+    maxAckPending: 50_000,
+    owner: 'metering',
+    kind: 'reactor',
+  },
+  {
+    stream: Streams.EVENTS,
+    durable: Consumers.quotaEvents,
+    description: 'quota: limit overrides projection from the quota events (ordered, one in flight)',
+    filterSubject: SubjectFilters.quotaEvents,
+    maxDeliver: 10,
+    ackWaitSeconds: 30,
+    maxAckPending: 1,
+    owner: 'quota',
+    kind: 'projection',
+  },
+  {
+    stream: Streams.BILLING,
+    durable: Consumers.quotaBilling,
+    description: 'quota: settles closed monthly windows against the limits (ordered, one in flight)',
+    filterSubject: SubjectFilters.allBilling,
+    maxDeliver: 10,
+    ackWaitSeconds: 30,
+    maxAckPending: 1,
+    owner: 'quota',
     kind: 'projection',
   },
 ];
@@ -235,6 +285,8 @@ export const Buckets = {
   tenantDirectory: 'ttm-tenant-directory',
   /** tenantId.meter -> enforcement state written by quota, read by the gateway. */
   quotaState: 'ttm-quota-state',
+  /** tenantId.meter -> usage so far this month (counts) or latest sample (gauges), written by metering, read by quota. */
+  usageTotals: 'ttm-usage-totals',
 } as const;
 
 export interface BucketDefinition {
@@ -251,6 +303,11 @@ export const bucketDefinitions: readonly BucketDefinition[] = [
     history: 1,
   },
   { bucket: Buckets.quotaState, description: 'Quota enforcement state per tenant and meter', history: 1 },
+  {
+    bucket: Buckets.usageTotals,
+    description: 'Usage so far per tenant and meter (month-to-date counts, latest samples)',
+    history: 1,
+  },
 ];
 
 export const ObjectStores = {

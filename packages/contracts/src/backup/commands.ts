@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { defineCommand } from '../message.js';
+import { Actor, TenantId, Timestamp } from '../tenant/fields.js';
+import { CommandSubjects } from '../topology.js';
+import { BackupId, BackupTrigger, RestoreId, RestoreMode, VerificationId } from './fields.js';
+
+export const CreateBackup = defineCommand({
+  type: 'ttm.backup.create.v1',
+  subject: CommandSubjects.backupCreate,
+  description: 'Back up a tenant: its workspace schema and its core rows, at one instant',
+  schema: z.object({
+    backupId: BackupId,
+    tenantId: TenantId,
+    trigger: BackupTrigger,
+    actor: Actor,
+    requestedAt: Timestamp,
+  }),
+});
+
+export const DeleteBackup = defineCommand({
+  type: 'ttm.backup.delete.v1',
+  subject: CommandSubjects.backupDelete,
+  description: 'Delete a backup: it is no longer listed, and its artifact is removed from the store',
+  schema: z.object({ backupId: BackupId, actor: Actor, reason: z.string().trim().min(1).max(500).optional() }),
+});
+
+export const VerifyBackup = defineCommand({
+  type: 'ttm.backup.verify.v1',
+  subject: CommandSubjects.backupVerify,
+  description: 'Restore a backup into a scratch schema and compare its counts and checksums with the manifest',
+  schema: z.object({ backupId: BackupId, verificationId: VerificationId, actor: Actor }),
+});
+
+export const RestoreBackup = defineCommand({
+  type: 'ttm.backup.restore.v1',
+  subject: CommandSubjects.backupRestore,
+  description: 'Restore a backup into a new tenant schema (clone) or over the own data of the tenant (in place)',
+  schema: z.object({
+    backupId: BackupId,
+    restoreId: RestoreId,
+    mode: RestoreMode,
+    /** Clone only: the new tenant id (default: the restore id). In place always restores the tenant of the backup. */
+    targetTenantId: TenantId.optional(),
+    actor: Actor,
+    requestedAt: Timestamp,
+  }),
+});
+
+export const backupCommands = [CreateBackup, DeleteBackup, VerifyBackup, RestoreBackup] as const;
