@@ -1,7 +1,45 @@
-import { commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
-import type { z } from 'zod';
+import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { z } from 'zod';
+
+const { duration } = portEnv;
 
 export const meteringEnv = commonEnv.extend({
+  ...catalogEnv,
   METERING_PORT: portEnv.port(servicePorts.metering).describe('HTTP port of the metering health and metrics endpoints'),
+  METERING_BATCH_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(20_000)
+    .default(10_000)
+    .describe('Usage messages counted per transaction'),
+  METERING_BATCH_LINGER: duration('20ms').describe(
+    'How long a partial batch waits for more usage before it is counted',
+  ),
+  METERING_BATCH_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(8)
+    .default(2)
+    .describe('Usage batches counted at once, each in its own transaction'),
+  METERING_DEDUP_RETENTION: duration('35d').describe(
+    'How long a counted usage key is remembered (keep it at least USAGE_MAX_AGE, so no redelivery or replay counts twice)',
+  ),
+  METERING_SAMPLE_INTERVAL: duration('5m').describe('How often the storage and user count of each tenant are sampled'),
+  METERING_WINDOW_GRACE: duration('5m').describe(
+    'How long after a window ends its late usage is still counted in it before it closes',
+  ),
+  METERING_CLOSE_INTERVAL: duration('30s').describe('How often metering looks for windows to close and publish'),
+  METERING_TOTALS_INTERVAL: duration('250ms').describe(
+    'Least time between two writes of usage totals to the ttm-usage-totals bucket (quota enforcement reads them)',
+  ),
+  METERING_DATA_PLANE_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(20)
+    .default(2)
+    .describe('Connections per data-plane database metering samples'),
 });
 export type MeteringConfig = z.output<typeof meteringEnv>;

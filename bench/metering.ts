@@ -1,0 +1,272 @@
+/**
+ * Usage metering throughput: N usage events (batch counts of api_calls, as the gateway
+ * publishes them) for T tenants, published as fast as pipelined JetStream publishing goes,
+ * timed from the first publish until metering's hourly windows hold all of them (a SUM polled
+ * every 50 ms). Then the duplicate check: 10 % republished with the same ce-id (JetStream drops
+ * them) and 10 % with the same dedup keys but new message ids (a producer retrying after the
+ * USAGE duplicate window: metering's keys drop them); the totals must not move.
+ */
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, createInbox, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { Consumers, encodeMessage, Streams, Subjects, UsageRecorded, usageEventId } from '@ttm/contracts';
+import { natsHeadersFrom } from '@ttm/service-kit';
+import pg from 'pg';
+import { startProcessStack } from './lib/processStack.js';
+import { BenchReport } from './lib/report.js';
+
+const EVENTS = Number(process.env.BENCH_USAGE_EVENTS ?? 500_000);
+const TENANTS = Number(process.env.BENCH_USAGE_TENANTS ?? 1_000);
+const IN_FLIGHT = Number(process.env.BENCH_USAGE_IN_FLIGHT ?? 2_000);
+const DUPLICATE_SHARE = 0.1;
+
+interface Event {
+  tenantId: string;
+  value: number;
+  dedupKey: string;
+}
+
+export async function run(): Promise<void> {
+  const report = new BenchReport('metering');
+  const env = {
+    METERING_SAMPLE_INTERVAL: '1h',
+    METERING_CLOSE_INTERVAL: '1h',
+    USAGE_MAX_AGE: '1d',
+    LOG_LEVEL: 'warn',
+  };
+  const stack = await startProcessStack(['metering'], env);
+  const nc = await connect({ servers: stack.nats.url });
+  const db = new pg.Client({ connectionString: stack.db.url });
+  await db.connect();
+  try {
+    const tenants = Array.from({ length: TENANTS }, () => randomUUID());
+    const event = (i: number): Event => ({
+      tenantId: tenants[i % TENANTS]!,
+      value: 1 + (i % 5),
+      dedupKey: `bench-gw-${i % 8}:${i}`,
+    });
+    let expected = 0;
+    for (let i = 0; i < EVENTS; i++) expected += event(i).value;
+    report.describe({
+      events: EVENTS,
+      tenants: TENANTS,
+      publishes_in_flight: IN_FLIGHT,
+      batch_size: process.env.METERING_BATCH_SIZE ?? '10000 (default)',
+      batch_concurrency: process.env.METERING_BATCH_CONCURRENCY ?? '2 (default)',
+      services: 'metering as a process; nats-server, PostgreSQL and this publisher share the machine',
+    });
+
+    const total = () =>
+      db
+        .query<{ total: string }>(
+          `SELECT coalesce(sum(value), 0)::bigint AS total FROM metering.usage_windows
+            WHERE granularity = 'hour' AND meter = 'api_calls'`,
+        )
+        .then((r) => Number(r.rows[0]!.total));
+
+    const messages = prepare(EVENTS, event);
+    const cpuBefore = cpuSnapshot(['metering']);
+    const started = performance.now();
+    const done = waitForTotal(total, expected, 300_000);
+    const published = await publishAll(nc, messages, () => undefined);
+    const publishedAt = performance.now();
+    const finishedAt = await done;
+    const seconds = (finishedAt - started) / 1_000;
+    report.figure('usage events per second, publish to aggregated window', EVENTS / seconds, 'events/s', '>= 50000');
+    report.figure(
+      'publish rate (pipelined JetStream publish, acknowledged)',
+      published / ((publishedAt - started) / 1_000),
+      'events/s',
+    );
+    report.figure('aggregation lag after the last publish', finishedAt - publishedAt, 'ms');
+    report.figure('total time for all events', seconds, 's');
+    // Where the machine's cores went during the timed run, per 1,000 events.
+    for (const [role, used] of cpuBetween(cpuBefore, cpuSnapshot(['metering']))) {
+      if (role !== 'other' && used > 0) report.figure(`CPU per 1000 events: ${role}`, (used / EVENTS) * 1e6, 'ms');
+    }
+
+    // Duplicates: the same ce-id inside the window, and the same dedup keys past it.
+    const share = Math.floor(EVENTS * DUPLICATE_SHARE);
+    let droppedByJetStream = 0;
+    await publishAll(nc, messages.slice(0, share), (duplicate) => {
+      if (duplicate) droppedByJetStream++;
+    });
+    const late = prepare(share, (i) => event(share + i), '#late');
+    const lateStarted = performance.now();
+    await publishAll(nc, late, () => undefined);
+    await drained(nc);
+    const lateSeconds = (performance.now() - lateStarted) / 1_000;
+    const after = await total();
+    report.figure(
+      'duplicates dropped by JetStream (same ce-id, 10 %)',
+      (droppedByJetStream / share) * 100,
+      '%',
+      '100 %',
+    );
+    report.figure(
+      'duplicates past the duplicate window dropped by metering (same dedup keys, 10 %)',
+      after === expected ? 100 : (1 - (after - expected) / share) * 100,
+      '%',
+      '100 %',
+    );
+    report.figure('late duplicates handled per second', share / lateSeconds, 'events/s');
+    report.figure('totals unchanged after the duplicates', after === expected ? 1 : 0, 'bool', '1');
+    const { rows } = await db.query<{ keys: string }>('SELECT count(*)::bigint AS keys FROM metering.usage_dedup');
+    report.figure('dedup keys stored', Number(rows[0]!.keys), 'keys', String(EVENTS));
+    await report.save();
+  } finally {
+    await db.end();
+    await nc.close();
+    await stack.stop();
+  }
+}
+
+interface Prepared {
+  subject: string;
+  headers: MsgHdrs;
+  body: Uint8Array;
+}
+
+/**
+ * Encode events before the clock starts, as CloudEvents with their headers already serialized:
+ * the timed loop then only frames and writes them, so the figure measures the pipeline (NATS,
+ * metering, PostgreSQL) rather than this load generator's header building.
+ */
+function prepare(count: number, event: (i: number) => Event, msgIdSuffix = ''): Prepared[] {
+  const at = new Date().toISOString();
+  const prepared: Prepared[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const e = event(i);
+    const id = usageEventId(e.tenantId, 'api_calls', e.dedupKey);
+    const message = encodeMessage(
+      UsageRecorded,
+      { tenantId: e.tenantId, meter: 'api_calls', kind: 'count', value: e.value, at, dedupKey: e.dedupKey },
+      { source: '/ttm/bench', id, subject: e.tenantId },
+    );
+    const headers = natsHeadersFrom(message.headers);
+    headers.set('Nats-Msg-Id', `${id}${msgIdSuffix}`);
+    const encoded = (headers as unknown as { encode(): Uint8Array }).encode();
+    prepared[i] = {
+      subject: Subjects.usage(e.tenantId, 'api_calls'),
+      // The client only calls encode() on the headers it publishes.
+      headers: { encode: () => encoded } as unknown as MsgHdrs,
+      body: message.body,
+    };
+  }
+  return prepared;
+}
+
+/**
+ * Publish prepared messages to JetStream with at most IN_FLIGHT unacknowledged, and resolve
+ * once the stream acknowledged all of them: `js.publish` pipelined by hand. Each message carries
+ * a reply subject under one inbox and the PubAcks arrive on one subscription, which spares the
+ * client a request (inbox, timer, promise) per message; the stream and its acks are the same.
+ */
+async function publishAll(
+  nc: NatsConnection,
+  messages: Prepared[],
+  onAck: (duplicate: boolean) => void,
+): Promise<number> {
+  const inbox = createInbox();
+  const decoder = new TextDecoder();
+  let acked = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const acks = nc.subscribe(`${inbox}.*`, {
+    callback: (_error, msg) => {
+      const ack = JSON.parse(decoder.decode(msg.data)) as { duplicate?: boolean; error?: { description: string } };
+      if (ack.error) failure ??= new Error(`JetStream refused a usage message: ${ack.error.description}`);
+      onAck(ack.duplicate === true);
+      acked++;
+      wake?.();
+    },
+  });
+  const waitForAcks = async (upTo: number) => {
+    const deadline = Date.now() + 30_000;
+    while (acked < upTo && !failure) {
+      if (Date.now() > deadline) throw new Error(`${upTo - acked} usage messages not acknowledged within 30 s`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 1_000).unref();
+      });
+    }
+    if (failure) throw failure;
+  };
+  try {
+    for (let i = 0; i < messages.length; i++) {
+      if (i - acked >= IN_FLIGHT) await waitForAcks(i - IN_FLIGHT + 1);
+      const m = messages[i]!;
+      nc.publish(m.subject, m.body, { headers: m.headers, reply: `${inbox}.${i}` });
+    }
+    await waitForAcks(messages.length);
+    return acked;
+  } finally {
+    acks.unsubscribe();
+  }
+}
+
+async function waitForTotal(total: () => Promise<number>, expected: number, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let last = 0;
+  while (performance.now() < deadline) {
+    last = await total();
+    if (last >= expected) return performance.now();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`metering aggregated ${last} of ${expected} within ${timeoutMs} ms`);
+}
+
+async function drained(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (;;) {
+    const info = await jsm.consumers.info(Streams.USAGE, Consumers.meteringUsage);
+    if (info.num_pending === 0 && info.num_ack_pending === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** CPU seconds used so far, per role, from /proc (Linux); empty elsewhere. */
+type CpuSnapshot = Map<string, number>;
+
+/**
+ * Classify every process by what it is to the benchmark: this process, a service of the stack
+ * (by its command line), nats-server, postgres, or other. Clock ticks are 1/100 s on Linux.
+ */
+function cpuSnapshot(services: string[]): CpuSnapshot {
+  const totals: CpuSnapshot = new Map();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return totals;
+  }
+  for (const pid of entries) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+      let role = 'other';
+      if (Number(pid) === process.pid) role = 'load generator (this process)';
+      else if (name === 'nats-server') role = 'nats-server';
+      else if (name === 'postgres') role = 'postgres';
+      else {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        const service = services.find((s) => cmdline.includes(`services/${s}/src/main.ts`));
+        if (service && name === 'node') role = service;
+      }
+      totals.set(role, (totals.get(role) ?? 0) + seconds);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return totals;
+}
+
+/** CPU seconds each role used between two snapshots (processes that ended in between are missed). */
+function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): Map<string, number> {
+  const used = new Map<string, number>();
+  for (const [role, seconds] of after) used.set(role, seconds - (before.get(role) ?? 0));
+  return used;
+}

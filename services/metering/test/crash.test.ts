@@ -1,0 +1,141 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { Consumers, Streams } from '@ttm/contracts';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { publishUsage, type Usage, usageDrained, windowTotals } from './support/usage.js';
+
+const crashing = fileURLToPath(new URL('./support/crashingMetering.ts', import.meta.url));
+const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+
+let stack: TestStack;
+let nc: NatsConnection;
+let js: JetStreamClient;
+
+beforeAll(async () => {
+  stack = await startStack({
+    gateway: false,
+    provisioner: false,
+    env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_BATCH_SIZE: '500' },
+  });
+  nc = await connect({ servers: stack.nats.url });
+  js = jetstream(nc);
+  // A killed metering never acks: shorten the wait before its batch is redelivered.
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.update(Streams.USAGE, Consumers.meteringUsage, { ack_wait: nanos(1_500) });
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await stack?.stop();
+});
+
+function spawnMetering(env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<string> } {
+  const child = spawn(tsx, [crashing], {
+    env: { ...process.env, ...stack.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  // tsx runs the script in a child node: it reports the kill as exit code 137.
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) =>
+      resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),
+    ),
+  );
+  return { child, exited };
+}
+
+function usageFor(tenants: string[], count: number, source: string): Usage[] {
+  return Array.from({ length: count }, (_, i) => ({
+    tenantId: tenants[i % tenants.length]!,
+    value: 1 + (i % 9),
+    dedupKey: `${source}:${i}`,
+  }));
+}
+
+async function keysCounted(): Promise<number> {
+  const client = new pg.Client({ connectionString: stack.db.url });
+  await client.connect();
+  try {
+    // Before metering first started, its migrations have not run.
+    const { rows } = await client.query<{ t: string | null }>("SELECT to_regclass('metering.usage_dedup')::text AS t");
+    if (!rows[0]?.t) return 0;
+    return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM metering.usage_dedup')).rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
+async function expectExactlyOnce(usages: Usage[]) {
+  const expected = new Map<string, number>();
+  for (const u of usages) expected.set(u.tenantId, (expected.get(u.tenantId) ?? 0) + u.value);
+  const totals = await windowTotals(stack.db.url);
+  for (const [tenantId, sum] of expected)
+    expect(totals.get(tenantId), tenantId).toEqual({ hour: sum, day: sum, month: sum });
+  const client = new pg.Client({ connectionString: stack.db.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM metering.usage_dedup WHERE tenant_id = ANY($1::uuid[])',
+      [[...expected.keys()]],
+    );
+    expect(rows[0]!.n).toBe(usages.length);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('metering killed mid-batch', () => {
+  it('loses and doubles nothing when killed after a commit, before the acks', async () => {
+    const tenants = Array.from({ length: 7 }, () => randomUUID());
+    const usages = usageFor(tenants, 3_000, 'gw-crash-a');
+    await publishUsage(js, usages);
+    const before = await keysCounted();
+    const { exited } = spawnMetering({ CRASH_AFTER_BATCHES: '2' });
+    expect(await exited).toBe('killed');
+    // Two batches committed, the second never acknowledged: it comes again and must count nothing.
+    expect(await keysCounted()).toBeGreaterThan(before);
+
+    await stack.startMetering();
+    try {
+      await usageDrained(nc);
+      await expectExactlyOnce(usages);
+    } finally {
+      await stack.stopMetering();
+    }
+  }, 40_000);
+
+  it('loses and doubles nothing when killed at any moment while usage streams in', async () => {
+    const tenants = Array.from({ length: 13 }, () => randomUUID());
+    const usages = usageFor(tenants, 20_000, 'gw-crash-b');
+    const before = await keysCounted();
+    const jsm = await jetstreamManager(nc);
+    const ackFloor = async () =>
+      (await jsm.consumers.info(Streams.USAGE, Consumers.meteringUsage)).ack_floor.stream_seq;
+    const floorBefore = await ackFloor();
+    const { child, exited } = spawnMetering();
+    const publishing = publishUsage(js, usages);
+    // Kill it once it is counting, somewhere in the middle of the stream.
+    await eventually(async () => ((await ackFloor()) > floorBefore ? true : undefined), 20_000);
+    await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('killed');
+    expect(await keysCounted()).toBeGreaterThan(before);
+    await publishing;
+
+    await stack.startMetering();
+    try {
+      await usageDrained(nc, 30_000);
+      await expectExactlyOnce(usages);
+    } finally {
+      await stack.stopMetering();
+    }
+  }, 50_000);
+});

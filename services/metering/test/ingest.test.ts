@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  Buckets,
+  Consumers,
+  encodeMessage,
+  Streams,
+  Subjects,
+  UsageQuerySubjects,
+  UsageRecorded,
+  UsageWindowsReply,
+  usageTotalKey,
+} from '@ttm/contracts';
+import { publishMessage } from '@ttm/service-kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { messageHeaders, rawHeaderBlock } from '../src/ingest/messageHeaders.js';
+import { publishUsage, republishPastDuplicateWindow, type Usage, usageDrained, windowTotals } from './support/usage.js';
+
+let stack: TestStack;
+let nc: NatsConnection;
+let js: JetStreamClient;
+
+beforeAll(async () => {
+  stack = await startStack({
+    gateway: false,
+    provisioner: false,
+    env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_BATCH_SIZE: '200' },
+  });
+  nc = await connect({ servers: stack.nats.url });
+  js = jetstream(nc);
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await stack?.stop();
+});
+
+function expected(usages: Usage[]): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const u of usages) sums.set(u.tenantId, (sums.get(u.tenantId) ?? 0) + u.value);
+  return sums;
+}
+
+async function expectCountedOnce(usages: Usage[]) {
+  const totals = await windowTotals(stack.db.url);
+  for (const [tenantId, sum] of expected(usages)) {
+    expect(totals.get(tenantId), tenantId).toEqual({ hour: sum, day: sum, month: sum });
+  }
+}
+
+describe('reading usage messages', () => {
+  it('takes the fast header path with this NATS client, and reads what msg.headers reads', async () => {
+    const tenant = randomUUID();
+    await publishUsage(js, [{ tenantId: tenant, value: 1, dedupKey: 'hdr:1' }]);
+    const consumer = await js.consumers.get(Streams.USAGE, { filter_subjects: Subjects.usage(tenant, 'api_calls') });
+    const msg = await consumer.next({ expires: 2_000 });
+    await consumer.delete();
+    expect(msg).not.toBeNull();
+    expect(rawHeaderBlock(msg!)).toBeDefined();
+    const fromClient = new Map([...msg!.headers!].map(([name, values]) => [name, values[0]!]));
+    expect(messageHeaders(msg!)).toEqual(fromClient);
+    expect(fromClient.get('ce-type')).toBe(UsageRecorded.type);
+  });
+});
+
+describe('usage is counted exactly once', () => {
+  it('counts batches into hour, day and month windows, and drops duplicates however they come', async () => {
+    await stack.startMetering();
+    try {
+      const tenants = Array.from({ length: 10 }, () => randomUUID());
+      const usages: Usage[] = Array.from({ length: 2_000 }, (_, i) => ({
+        tenantId: tenants[i % tenants.length]!,
+        value: 1 + (i % 7),
+        dedupKey: `gw-1:${i}`,
+      }));
+      expect(await publishUsage(js, usages)).toBe(0);
+      // The same batches again: inside the duplicate window JetStream drops them ...
+      expect(await publishUsage(js, usages.slice(0, 300))).toBe(300);
+      // ... after it, the stream stores them and metering's keys drop them.
+      await republishPastDuplicateWindow(js, usages.slice(300, 700));
+      await usageDrained(nc);
+      await expectCountedOnce(usages);
+
+      const totals = await new Kvm(nc).open(Buckets.usageTotals);
+      const tenant = tenants[0]!;
+      const entry = await eventually(async () => {
+        const e = await totals.get(usageTotalKey(tenant, 'api_calls'));
+        const value = e?.json<{ value: number }>().value;
+        return value === expected(usages).get(tenant) ? e!.json<Record<string, unknown>>() : undefined;
+      }, 5_000);
+      expect(entry).toMatchObject({ tenantId: tenant, meter: 'api_calls', kind: 'count' });
+
+      // The gateway reads the same windows through metering's query subject.
+      const ask = async (request: unknown) =>
+        UsageWindowsReply.parse(
+          (await nc.request(UsageQuerySubjects.windows, JSON.stringify(request), { timeout: 2_000 })).json(),
+        );
+      const now = Date.now();
+      const reply = await ask({
+        tenantId: tenant,
+        granularity: 'month',
+        from: new Date(now - 40 * 86_400_000).toISOString(),
+        to: new Date(now + 3_600_000).toISOString(),
+      });
+      expect(reply).toMatchObject({
+        ok: true,
+        truncated: false,
+        windows: [
+          {
+            meter: 'api_calls',
+            kind: 'count',
+            granularity: 'month',
+            value: expected(usages).get(tenant),
+            closed: false,
+          },
+        ],
+      });
+      expect(await ask({ tenantId: 'nope', granularity: 'week' })).toMatchObject({
+        ok: false,
+        error: { code: 'bad-request', message: expect.stringContaining('granularity') },
+      });
+    } finally {
+      await stack.stopMetering();
+    }
+  });
+
+  it('counts a redelivered batch once (committed, then the acks never made it)', async () => {
+    let failures = 0;
+    await stack.startMetering({
+      afterCommit: () => {
+        // The first batch commits, then its messages are given back as if the acks were lost.
+        if (failures++ === 0) throw new Error('acks lost');
+      },
+    });
+    try {
+      const tenant = randomUUID();
+      const usages = Array.from({ length: 150 }, (_, i) => ({ tenantId: tenant, value: 3, dedupKey: `gw-2:${i}` }));
+      await publishUsage(js, usages);
+      await usageDrained(nc);
+      expect(failures).toBeGreaterThan(1);
+      await expectCountedOnce(usages);
+    } finally {
+      await stack.stopMetering();
+    }
+  });
+
+  it('dead-letters a message that breaks its contract and counts the rest', async () => {
+    await stack.startMetering();
+    try {
+      const tenant = randomUUID();
+      const other = randomUUID();
+      const good = [{ tenantId: tenant, value: 5, dedupKey: 'gw-3:1' }];
+      await publishUsage(js, good);
+      // A gauge claiming to be a count, and one tenant's usage on another tenant's subject.
+      const wrongKind = encodeMessage(
+        UsageRecorded,
+        { tenantId: tenant, meter: 'users', kind: 'count', value: 9, at: new Date().toISOString(), dedupKey: 'x:1' },
+        { source: '/test' },
+      );
+      await publishMessage(js, Subjects.usage(tenant, 'users'), wrongKind);
+      const wrongSubject = encodeMessage(
+        UsageRecorded,
+        {
+          tenantId: tenant,
+          meter: 'api_calls',
+          kind: 'count',
+          value: 9,
+          at: new Date().toISOString(),
+          dedupKey: 'x:2',
+        },
+        { source: '/test' },
+      );
+      await publishMessage(js, Subjects.usage(other, 'api_calls'), wrongSubject);
+      await usageDrained(nc);
+      await expectCountedOnce(good);
+      expect((await windowTotals(stack.db.url, 'users')).get(tenant)).toBeUndefined();
+      const jsm = await jetstreamManager(nc);
+      const dead = await jsm.streams.info(Streams.DEADLETTER, {
+        subjects_filter: Subjects.deadLetter(Streams.USAGE, Consumers.meteringUsage),
+      });
+      expect(dead.state.messages).toBe(2);
+    } finally {
+      await stack.stopMetering();
+    }
+  });
+});
