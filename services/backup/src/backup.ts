@@ -1,14 +1,31 @@
 import { fileURLToPath } from 'node:url';
-import { type ServiceContext, startService } from '@ttm/service-kit';
+import { Consumers, consumerDefinitions } from '@ttm/contracts';
+import { createCatalog, runCommandConsumer, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
+import { cleanUpAfterCrashes } from './backup/cleanup.js';
+import { backupCommandHandlers } from './backup/handlers.js';
 import { type BackupConfig, backupEnv } from './config.js';
+import { ClusterPools } from './dataPlane/clusterPools.js';
+import type { BackupDeps, BackupHooks } from './deps.js';
+import { createBackupMetrics } from './metrics.js';
+import { BACKUP_SCHEMA, backupsProjection } from './projections/backups.js';
+import { tenantsProjection } from './projections/tenants.js';
+import { runScheduler } from './schedule/scheduler.js';
+import { openBackupStore } from './store/index.js';
+
+export interface BackupOptions {
+  /** SIGTERM/SIGINT stop the process (default); tests running it in-process turn it off. */
+  handleSignals?: boolean;
+  hooks?: BackupHooks;
+}
 
 export interface Backup {
   service: ServiceContext<BackupConfig>;
+  deps: BackupDeps;
   stop(): Promise<void>;
 }
 
 /** The backup service, started: `main.ts` runs it as a process, tests in-process. */
-export async function startBackup(env: NodeJS.ProcessEnv, options: { handleSignals?: boolean } = {}): Promise<Backup> {
+export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions = {}): Promise<Backup> {
   const service = await startService(
     {
       name: 'backup',
@@ -16,11 +33,68 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: { handleSigna
       description: 'Backs up, verifies, restores and migrates tenant workspaces',
       env: backupEnv,
       port: (config) => config.BACKUP_PORT,
-      postgres: { schema: 'backup', migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
+      postgres: { schema: BACKUP_SCHEMA, migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
       ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
     },
     env,
   );
-  service.logger.info({ port: service.config.BACKUP_PORT }, 'backup ready');
-  return { service, stop: () => service.lifecycle.stop('stop requested') };
+  const { config, logger, lifecycle, js, metrics } = service;
+  const pool = service.pool!;
+  const catalog = createCatalog(config);
+  const clusters = new ClusterPools(catalog, logger, config.DATA_PLANE_POOL_MAX);
+  lifecycle.onStop('data plane', () => clusters.close());
+  const store = await openBackupStore(config, service.nats.nc);
+
+  const deps: BackupDeps = {
+    js,
+    pool,
+    store,
+    clusters,
+    catalog,
+    logger,
+    metrics: createBackupMetrics(metrics),
+    batchRows: config.BACKUP_BATCH_ROWS,
+    attempts: config.BACKUP_ATTEMPTS,
+    retryDelayMs: config.BACKUP_RETRY_DELAY,
+    verifyAfterBackup: config.BACKUP_VERIFY_AFTER_BACKUP,
+    hooks: options.hooks ?? {},
+  };
+
+  const projection = runProjection({
+    js,
+    pool,
+    projection: backupsProjection,
+    logger,
+    signal: lifecycle.signal,
+    metrics,
+  });
+  lifecycle.onStop('backups projection', () => projection);
+
+  const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal, metrics });
+  lifecycle.onStop('tenants projection', () => tenants);
+
+  const consumer = consumerDefinitions.find((c) => c.durable === Consumers.backupCommands)!;
+  const commands = runCommandConsumer({
+    js,
+    consumer,
+    logger,
+    signal: lifecycle.signal,
+    concurrency: config.BACKUP_CONCURRENCY,
+    metrics,
+    handlers: backupCommandHandlers(deps, consumer.maxDeliver),
+  });
+  lifecycle.onStop('commands', () => commands);
+
+  const cleanup = cleanUpAfterCrashes(deps, config.BACKUP_STALE_AFTER).catch((error: unknown) => {
+    logger.warn({ err: error }, 'start-up cleanup of crashed backups failed; the next start tries again');
+  });
+  lifecycle.onStop('start-up cleanup', async () => {
+    await cleanup;
+  });
+
+  const scheduler = runScheduler(deps, config.BACKUP_SCHEDULE_EVERY, lifecycle.signal);
+  lifecycle.onStop('scheduler', () => scheduler);
+
+  logger.info({ port: config.BACKUP_PORT, store: store.kind }, 'backup ready');
+  return { service, deps, stop: () => lifecycle.stop('stop requested') };
 }

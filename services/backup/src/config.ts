@@ -1,7 +1,55 @@
-import { commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
-import type { z } from 'zod';
+import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { z } from 'zod';
 
 export const backupEnv = commonEnv.extend({
+  ...catalogEnv,
   BACKUP_PORT: portEnv.port(servicePorts.backup).describe('HTTP port of the backup health and metrics endpoints'),
+  BACKUP_STORE: z
+    .enum(['nats', 'file'])
+    .default('nats')
+    .describe('Where backup artifacts go: the NATS object store bucket ttm-backups, or files under BACKUP_DIR'),
+  BACKUP_DIR: z
+    .string()
+    .min(1)
+    .default('./.data/backups')
+    .describe('Directory of the artifacts when BACKUP_STORE=file'),
+  BACKUP_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(32)
+    .default(2)
+    .describe('Backups, verifications and restores run at once by one instance'),
+  BACKUP_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe('Attempts at taking a backup before it is recorded as failed'),
+  BACKUP_RETRY_DELAY: portEnv.duration('1s').describe('First delay between attempts of a backup (doubles)'),
+  BACKUP_STALE_AFTER: portEnv
+    .duration('6h')
+    .describe('A backup still running after this long was abandoned: the start-up cleanup records it failed'),
+  BACKUP_VERIFY_AFTER_BACKUP: portEnv.flag(true).describe('Verify every backup right after it completes'),
+  BACKUP_SCHEDULE_EVERY: portEnv
+    .duration('1m')
+    .describe(
+      'How often the scheduler looks for tenants due a scheduled backup (plans set the interval; 0 turns it off)',
+    ),
+  BACKUP_BATCH_ROWS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(100_000)
+    .default(5_000)
+    .describe('Rows read or written per round trip while backing up and restoring'),
+  DATA_PLANE_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(4)
+    .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
 });
 export type BackupConfig = z.output<typeof backupEnv>;

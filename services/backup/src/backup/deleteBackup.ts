@@ -1,0 +1,41 @@
+import type { BackupDeps } from '../deps.js';
+import { backupObjectPrefix } from '../store/index.js';
+import { executeBackupCommand } from './aggregate.js';
+import { type BackupCommand, BackupRuleViolation } from './decider.js';
+
+type DeleteCommand = Extract<BackupCommand, { kind: 'Delete' }>;
+
+/**
+ * Record the deletion, then remove the artifacts (every attempt's). In that order: a crash in
+ * between leaves an artifact of a deleted backup, which the start-up cleanup removes; the
+ * other order could leave a backup listed as good without its artifact. A refused deletion
+ * (a running backup, one being restored) is logged and returns false.
+ */
+export async function deleteBackup(
+  deps: BackupDeps,
+  backupId: string,
+  command: Omit<DeleteCommand, 'kind' | 'at'>,
+): Promise<boolean> {
+  let tenantId: string | undefined;
+  try {
+    const { state } = await executeBackupCommand(deps.js, backupId, { kind: 'Delete', ...command, at: new Date() });
+    tenantId = state.tenantId;
+  } catch (error) {
+    if (!(error instanceof BackupRuleViolation)) throw error;
+    deps.logger.warn({ backupId, reason: error.message }, 'backup not deleted');
+    return false;
+  }
+  if (tenantId) await removeArtifacts(deps, backupObjectPrefix(tenantId, backupId));
+  deps.logger.info({ backupId, reason: command.reason }, 'backup deleted');
+  return true;
+}
+
+/** Remove every object under `prefix` but `keep`. */
+export async function removeArtifacts(deps: Pick<BackupDeps, 'store'>, prefix: string, keep?: string): Promise<number> {
+  let removed = 0;
+  for (const object of await deps.store.list(prefix)) {
+    if (object.name === keep) continue;
+    if (await deps.store.delete(object.name)) removed++;
+  }
+  return removed;
+}

@@ -1,0 +1,33 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Catalog, Logger } from '@ttm/service-kit';
+import type pg from 'pg';
+import type { ClusterPools } from './dataPlane/clusterPools.js';
+import type { BackupMetrics } from './metrics.js';
+import type { BackupStore } from './store/index.js';
+
+/** Test hooks: moments to crash at. */
+export interface BackupHooks {
+  /** After the artifact is whole in the store and before the completed event is appended. */
+  afterObjectWritten?: (backupId: string, objectName: string) => void | Promise<void>;
+}
+
+/** What the backup service's operations are given, built once at start. */
+export interface BackupDeps {
+  js: JetStreamClient;
+  /** Control-plane database: the `backup` schema (projections). */
+  pool: pg.Pool;
+  store: BackupStore;
+  clusters: ClusterPools;
+  catalog: Catalog;
+  logger: Logger;
+  metrics: BackupMetrics;
+  batchRows: number;
+  /** Attempts at a backup before it is recorded failed; the delay doubles from `retryDelayMs`. */
+  attempts: number;
+  retryDelayMs: number;
+  verifyAfterBackup: boolean;
+  hooks: BackupHooks;
+}
+
+/** The actor of what the service does on its own (retention, scheduled backups, verification after a backup). */
+export const SYSTEM_ACTOR = { kind: 'system', id: 'backup' } as const;

@@ -1,0 +1,47 @@
+import {
+  Consumers,
+  consumerDefinitions,
+  type DataOf,
+  ProvisioningFailed,
+  TenantActivated,
+  TenantProvisioned,
+  TenantRegistered,
+  TenantSuspended,
+} from '@ttm/contracts';
+import type { ProjectionDefinition } from '@ttm/service-kit';
+import { BACKUP_SCHEMA } from './backups.js';
+
+const statusOf: Record<string, string> = {
+  [TenantProvisioned.type]: 'active',
+  [ProvisioningFailed.type]: 'failed',
+  [TenantSuspended.type]: 'suspended',
+  [TenantActivated.type]: 'active',
+};
+
+/** `backup.tenants`: each tenant's plan and status, for the scheduler. */
+export const tenantsProjection: ProjectionDefinition = {
+  name: 'tenants',
+  schema: BACKUP_SCHEMA,
+  consumer: consumerDefinitions.find((c) => c.durable === Consumers.backupTenants)!,
+  async apply(client, event) {
+    if (event.meta.type === TenantRegistered.type) {
+      const e = event.data as DataOf<typeof TenantRegistered>;
+      await client.query(
+        `INSERT INTO backup.tenants (tenant_id, plan, status, last_seq) VALUES ($1, $2, 'provisioning', $3)
+         ON CONFLICT (tenant_id) DO NOTHING`,
+        [e.tenantId, e.plan, event.seq],
+      );
+      return;
+    }
+    const status = statusOf[event.meta.type];
+    if (!status) return;
+    await client.query('UPDATE backup.tenants SET status = $2, last_seq = $3 WHERE tenant_id = $1', [
+      (event.data as { tenantId: string }).tenantId,
+      status,
+      event.seq,
+    ]);
+  },
+  async reset(client) {
+    await client.query('TRUNCATE backup.tenants');
+  },
+};

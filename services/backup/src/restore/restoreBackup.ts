@@ -1,0 +1,153 @@
+import type { DataOf, RestoreBackup, RestoreStep } from '@ttm/contracts';
+import { isTransientDatabaseError } from '@ttm/service-kit';
+import { workspaceSchemaName } from '../../../provisioner/src/dataPlane/twentyLayout.js';
+import { executeBackupCommand, readBackup } from '../backup/aggregate.js';
+import type { BackupState } from '../backup/decider.js';
+import { isDataError } from '../backup/verify.js';
+import type { WorkspacePlacement } from '../dataPlane/clusterPools.js';
+import type { BackupDeps } from '../deps.js';
+import { readTenantInfo } from '../tenants/tenantInfo.js';
+import { RestoreRefused, restoreClone, restoreInPlace } from './restore.js';
+
+/**
+ * Carry out a `ttm.backup.restore.v1` command: check it, record the start (with where the
+ * rows go), restore with progress events, record the end. A redelivery of a finished restore
+ * does nothing; of a running one, runs it again (both modes are safe to repeat). A refusal or
+ * a failure is recorded as `restore-failed`; only a database that cannot be reached is left
+ * to the command's redelivery, until its last delivery.
+ */
+export async function restoreBackup(
+  deps: BackupDeps,
+  command: DataOf<typeof RestoreBackup>,
+  options: { lastDelivery: boolean },
+): Promise<void> {
+  const { backupId, restoreId, mode } = command;
+  const log = deps.logger.child({ backupId, restoreId, mode });
+  let state = await readBackup(deps.js, backupId);
+  // In place: the backup's own tenant. A clone: the id asked for, else the restore id.
+  const targetTenantId =
+    mode === 'in-place'
+      ? (state.tenantId ?? command.targetTenantId ?? restoreId)
+      : (command.targetTenantId ?? restoreId);
+  const fail = async (reason: string) => {
+    log.error({ reason }, 'restore failed');
+    deps.metrics.failures.inc({ operation: 'restore' });
+    await executeBackupCommand(deps.js, backupId, {
+      kind: 'FailRestore',
+      restoreId,
+      mode,
+      targetTenantId,
+      reason: reason.slice(0, 2000),
+      at: new Date(),
+    });
+  };
+
+  let restore = state.restores[restoreId];
+  if (!restore) {
+    if (state.status === 'none') {
+      log.warn('restore of an unknown backup: nothing to record it on');
+      return;
+    }
+    let target: WorkspacePlacement;
+    try {
+      target = await targetOf(deps, state, command, targetTenantId);
+    } catch (error) {
+      if (!(error instanceof RestoreRefused)) throw error;
+      await fail(error.message);
+      return;
+    }
+    ({ state } = await executeBackupCommand(deps.js, backupId, {
+      kind: 'StartRestore',
+      restoreId,
+      mode,
+      targetTenantId,
+      targetPlacement: target,
+      actor: command.actor,
+      at: new Date(),
+    }));
+    restore = state.restores[restoreId];
+  }
+  if (restore?.status !== 'running' || !restore.targetPlacement || !state.manifest) return;
+
+  const started = performance.now();
+  const request = {
+    backupId,
+    manifest: state.manifest,
+    targetTenantId: restore.targetTenantId,
+    target: restore.targetPlacement,
+    batchRows: deps.batchRows,
+    progress: async (step: RestoreStep, progress: number) => {
+      await executeBackupCommand(deps.js, backupId, {
+        kind: 'ProgressRestore',
+        restoreId,
+        step,
+        progress,
+        at: new Date(),
+      });
+    },
+  };
+  let rows: number;
+  try {
+    const pool = deps.clusters.poolFor(restore.targetPlacement);
+    if (mode === 'clone') {
+      await deps.clusters.ensureCoreSchema(restore.targetPlacement);
+      ({ rows } = await restoreClone(pool, deps.store, request));
+    } else {
+      ({ rows } = await restoreInPlace(pool, deps.store, request));
+    }
+  } catch (error) {
+    const retry = isTransientDatabaseError(error) && !isDataError(error) && !options.lastDelivery;
+    if (retry && !(error instanceof RestoreRefused)) throw error;
+    await fail((error as Error).message);
+    return;
+  }
+  const durationMs = Math.round(performance.now() - started);
+  await executeBackupCommand(deps.js, backupId, {
+    kind: 'CompleteRestore',
+    restoreId,
+    rows,
+    durationMs,
+    at: new Date(),
+  });
+  deps.metrics.restoreDuration.observe({ mode }, durationMs / 1_000);
+  log.info(
+    {
+      rows,
+      durationMs,
+      rowsPerSecond: Math.round(rows / Math.max(durationMs / 1_000, 0.001)),
+      target: restore.targetPlacement,
+    },
+    'restore completed',
+  );
+}
+
+/** Where the rows go, or why they cannot. */
+async function targetOf(
+  deps: BackupDeps,
+  state: BackupState,
+  command: DataOf<typeof RestoreBackup>,
+  targetTenantId: string,
+): Promise<WorkspacePlacement> {
+  if (state.status !== 'completed' || !state.manifest) {
+    throw new RestoreRefused(`backup ${command.backupId} is ${state.status}; only a completed backup is restored`);
+  }
+  if (command.mode === 'in-place') {
+    if (command.targetTenantId && command.targetTenantId !== state.tenantId) {
+      throw new RestoreRefused(`an in-place restore goes to the backup's own tenant ${state.tenantId}; use a clone`);
+    }
+    const tenant = await readTenantInfo(deps.js, state.tenantId!);
+    if (!tenant?.placement || (tenant.status !== 'active' && tenant.status !== 'suspended')) {
+      throw new RestoreRefused(
+        `tenant ${state.tenantId} is ${tenant?.status ?? 'gone'}; it has no workspace to restore into`,
+      );
+    }
+    return tenant.placement;
+  }
+  if (targetTenantId === state.tenantId) {
+    throw new RestoreRefused('a clone needs a tenant id of its own; restore in place to overwrite the tenant');
+  }
+  if (await readTenantInfo(deps.js, targetTenantId)) {
+    throw new RestoreRefused(`tenant ${targetTenantId} is registered already; clone into a new tenant id`);
+  }
+  return deps.clusters.clonePlacement(state.manifest.placement, workspaceSchemaName(targetTenantId));
+}

@@ -1,0 +1,61 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import {
+  type DataOf,
+  ProvisioningFailed,
+  ProvisioningStepCompleted,
+  Subjects,
+  TenantActivated,
+  TenantProvisioned,
+  TenantRegistered,
+  TenantSuspended,
+} from '@ttm/contracts';
+import { readAggregate, type StoredEvent } from '@ttm/service-kit';
+import type { WorkspacePlacement } from '../dataPlane/clusterPools.js';
+
+/** What the backup service needs to know of a tenant, read from its events when a command comes. */
+export interface TenantInfo {
+  tenantId: string;
+  status: 'provisioning' | 'active' | 'suspended' | 'failed';
+  plan: string;
+  placement: WorkspacePlacement | undefined;
+}
+
+/** Fold a tenant's events (`evt.tenant.<id>`); undefined if it never registered. Pure. */
+export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>[]): TenantInfo | undefined {
+  let info: TenantInfo | undefined;
+  for (const event of events) {
+    switch (event.type) {
+      case TenantRegistered.type: {
+        const e = event.data as DataOf<typeof TenantRegistered>;
+        info = { tenantId: e.tenantId, status: 'provisioning', plan: e.plan, placement: undefined };
+        break;
+      }
+      case ProvisioningStepCompleted.type: {
+        const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
+        if (info && e.placement) info.placement = e.placement;
+        break;
+      }
+      case TenantProvisioned.type:
+        if (info) {
+          info.status = 'active';
+          info.placement = (event.data as DataOf<typeof TenantProvisioned>).placement;
+        }
+        break;
+      case ProvisioningFailed.type:
+        if (info) info.status = 'failed';
+        break;
+      case TenantSuspended.type:
+        if (info) info.status = 'suspended';
+        break;
+      case TenantActivated.type:
+        if (info) info.status = 'active';
+        break;
+    }
+  }
+  return info;
+}
+
+export async function readTenantInfo(js: JetStreamClient, tenantId: string): Promise<TenantInfo | undefined> {
+  const { events } = await readAggregate(js, Subjects.tenantEvents(tenantId));
+  return tenantInfoOf(events);
+}

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type BackupManifest, Consumers, CreateBackup, ObjectStores, Streams, SubjectFilters } from '@ttm/contracts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { backupObjectPrefix } from '../src/store/index.js';
+import {
+  ADMIN,
+  backupEvents,
+  registerTenant,
+  seedTenant,
+  send,
+  type TestTenant,
+  untilEvent,
+  withClient,
+} from './support/fixtures.js';
+
+const crashing = fileURLToPath(new URL('./support/crashingBackup.ts', import.meta.url));
+const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+
+let stack: TestStack;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let tenant: TestTenant;
+
+beforeAll(async () => {
+  stack = await startStack({ gateway: false, backup: false, env: { BACKUP_SCHEDULE_EVERY: '0' } });
+  nc = await connect({ servers: stack.nats.url });
+  js = jetstream(nc);
+  // A killed service never acks: shorten the wait before the command is redelivered.
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.update(Streams.COMMANDS, Consumers.backupCommands, { ack_wait: nanos(1_500) });
+  tenant = await registerTenant(stack, nc);
+  await seedTenant(tenant, 200);
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await stack?.stop();
+});
+
+/** Run the crashing service, send a backup command, and wait for the kill. */
+async function backupKilledMidway(): Promise<string> {
+  const child = spawn(tsx, [crashing], { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) =>
+      resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),
+    ),
+  );
+  const backupId = randomUUID();
+  await send(nc, CreateBackup, {
+    backupId,
+    tenantId: tenant.tenantId,
+    trigger: 'on-demand',
+    actor: ADMIN,
+    requestedAt: new Date().toISOString(),
+  });
+  expect(await exited).toBe('killed');
+  return backupId;
+}
+
+async function objectsOf(backupId: string): Promise<string[]> {
+  const bucket = await new Objm(nc).open(ObjectStores.backups);
+  const prefix = backupObjectPrefix(tenant.tenantId, backupId);
+  return (await bucket.list()).filter((o) => !o.deleted && o.name.startsWith(prefix)).map((o) => o.name);
+}
+
+describe('backup service killed mid-backup', () => {
+  it('lists nothing as good; the redelivered command takes the backup again and the stray artifact goes', async () => {
+    const backupId = await backupKilledMidway();
+    expect((await backupEvents(js, backupId)).map((e) => e.type)).toEqual(['ttm.backup.started.v1']);
+    const strays = await objectsOf(backupId);
+    expect(strays).toHaveLength(1);
+    // The projection the listings read from has it running at most, never completed.
+    const listed = await withClient(
+      stack.db.url,
+      async (c) =>
+        (await c.query<{ status: string }>('SELECT status FROM backup.backups WHERE id = $1', [backupId])).rows,
+    );
+    expect(listed.filter((r) => r.status !== 'running')).toEqual([]);
+
+    await stack.startBackup();
+    try {
+      const completed = await untilEvent(js, backupId, 'ttm.backup.completed.v1');
+      const manifest = (completed.data as { manifest: BackupManifest }).manifest;
+      await untilEvent(js, backupId, 'ttm.backup.verified.v1', (d) => d.result === 'ok');
+      expect(manifest.objectName).not.toBe(strays[0]);
+      expect(await objectsOf(backupId)).toEqual([manifest.objectName]);
+      const types = (await backupEvents(js, backupId)).map((e) => e.type);
+      expect(types.filter((t) => t === 'ttm.backup.completed.v1')).toHaveLength(1);
+    } finally {
+      await stack.stopBackup();
+    }
+  }, 40_000);
+
+  it('a killed backup whose command is gone is recorded failed at the next start, and its artifact removed', async () => {
+    const backupId = await backupKilledMidway();
+    expect(await objectsOf(backupId)).toHaveLength(1);
+    // As if the command had been dead-lettered: nothing will finish this backup.
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.purge(Streams.COMMANDS, { filter: SubjectFilters.backupCommands });
+
+    stack.env.BACKUP_STALE_AFTER = '1ms';
+    await stack.startBackup();
+    try {
+      const failed = await untilEvent(js, backupId, 'ttm.backup.failed.v1');
+      expect(failed.data).toMatchObject({ reason: expect.stringContaining('abandoned') });
+      expect((await backupEvents(js, backupId)).map((e) => e.type)).not.toContain('ttm.backup.completed.v1');
+      expect(await objectsOf(backupId)).toEqual([]);
+    } finally {
+      await stack.stopBackup();
+      delete stack.env.BACKUP_STALE_AFTER;
+    }
+  }, 40_000);
+});
