@@ -27,7 +27,12 @@ export const gatewayEnv = commonEnv.extend({
     .min(7168)
     .default(19_456)
     .describe('argon2id memory cost in KiB (OWASP first profile: m=19 MiB, t=2, p=1)'),
-  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2).describe('argon2id iterations (OWASP: 2 with 19 MiB, 3 with 12 MiB)'),
+  ARGON2_TIME_COST: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2)
+    .describe('argon2id iterations (OWASP: 2 with 19 MiB, 3 with 12 MiB)'),
   LOGIN_MAX_FAILURES: z.coerce
     .number()
     .int()

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { backupRoutes } from '../backups/routes.js';
 import type { GatewayDeps } from '../deps.js';
 import { operationTrackerOf } from '../operations/tracker.js';
 import { adminActorHeader, adminAuth } from '../plugins/adminAuth.js';
@@ -50,6 +51,8 @@ export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =>
   const tracker = operationTrackerOf(deps);
   const backlog = consumerBacklogOf(deps.js);
   await app.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
+  // Child plugins inherit the guard above.
+  await app.register(backupRoutes, deps);
 
   app.get<{ Querystring: TenantListQuery }>(
     '/api/admin/tenants',

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { backupIndexOf } from '../backups/backupIndex.js';
 import type { GatewayDeps } from '../deps.js';
 import { problemJsonSchema } from '../problems.js';
 import { zodSchema } from '../schema.js';
 import { streamOperation } from './eventStream.js';
-import { provisioningState } from './operation.js';
+import { type AnyOperation, provisioningOperation, provisioningState } from './operation.js';
 import { OperationNotFound } from './problems.js';
 import { OperationBody, OperationParams, ProvisioningStatusBody } from './schemas.js';
 import { operationTrackerOf } from './tracker.js';
@@ -25,11 +26,48 @@ const badRequest = { ...problemJsonSchema, description: 'The id is not a uuid' }
 /**
  * Long-running operations, one model for every kind: `GET /api/operations/{id}`, its live
  * updates as Server-Sent Events at `GET /api/operations/{id}/events`, and the seed's
- * `GET /api/auth/provisioning-status/{id}`. All answer from the tenant directory in memory:
+ * `GET /api/auth/provisioning-status/{id}`. All answer from memory (the tenant directory and the
+ * backup index):
  * they are polled.
  */
 export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   const tracker = operationTrackerOf(deps);
+  const backups = backupIndexOf(deps);
+
+  /** The operation, from the tenant directory or the backup index, waiting up to the grace for either. */
+  async function lookUp(id: string, signal?: AbortSignal): Promise<AnyOperation | undefined> {
+    const known = (await tracker.find(id)) ?? backups.operation(id);
+    if (known) return known;
+    const settled = new AbortController();
+    const stop = () => settled.abort();
+    signal?.addEventListener('abort', stop, { once: true });
+    const found = (operation: AnyOperation | undefined) => {
+      if (!operation) throw new Error('not yet');
+      return operation;
+    };
+    try {
+      return await Promise.any([
+        tracker.awaitOperation(id, UNKNOWN_OPERATION_GRACE_MS, settled.signal).then(found),
+        backups.awaitOperation(id, UNKNOWN_OPERATION_GRACE_MS, settled.signal).then(found),
+      ]);
+    } catch {
+      return undefined;
+    } finally {
+      settled.abort();
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  /** Every change of an operation of either kind. */
+  function watch(first: AnyOperation, send: (operation: AnyOperation) => void): () => void {
+    if (first.kind === 'provisioning') {
+      return tracker.watchOperation(first.id, (entry, event) =>
+        send(provisioningOperation(entry, { startedAt: first.started_at, updatedAt: event.meta.time })),
+      );
+    }
+    return backups.watchOperation(first.id, send);
+  }
+
   const openStreams = new Set<() => void>();
   // An open event stream would hold the server's close until the client leaves.
   app.addHook('preClose', async () => {
@@ -40,14 +78,14 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
     '/api/operations/:id',
     {
       schema: {
-        summary: 'A long-running operation (provisioning, later backups, restores, migrations)',
+        summary: 'A long-running operation: a provisioning, backup, restore or verification',
         tags: ['operations'],
         params,
         response: { 200: zodSchema(OperationBody, { io: 'output' }), 400: badRequest, 404: notFound },
       },
     },
     async (request) => {
-      const operation = await tracker.awaitOperation(request.params.id, UNKNOWN_OPERATION_GRACE_MS);
+      const operation = await lookUp(request.params.id);
       if (!operation) throw new OperationNotFound(request.params.id);
       return operation;
     },
@@ -78,11 +116,9 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
       const abandoned = new AbortController();
       const leave = () => abandoned.abort();
       reply.raw.once('close', leave);
-      const first = await tracker
-        .awaitOperation(request.params.id, UNKNOWN_OPERATION_GRACE_MS, abandoned.signal)
-        .finally(() => reply.raw.off('close', leave));
+      const first = await lookUp(request.params.id, abandoned.signal).finally(() => reply.raw.off('close', leave));
       if (!first) throw new OperationNotFound(request.params.id);
-      streamOperation({ request, reply, tracker, first, openStreams });
+      streamOperation({ request, reply, watch: (send) => watch(first, send), first, openStreams });
       return reply;
     },
   );

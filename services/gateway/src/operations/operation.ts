@@ -1,3 +1,4 @@
+import type { BackupOperation } from '../backups/view.js';
 import type { DirectoryEntry, TenantStatus } from '../tenants/directory.js';
 
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
@@ -15,6 +16,9 @@ export interface Operation {
   result?: { tenant_id: string; slug: string };
   error?: string;
 }
+
+/** Any operation a status route can show: a provisioning, or a backup, restore or verification. */
+export type AnyOperation = Operation | BackupOperation;
 
 /** The seed's provisioning status (`GET /api/auth/provisioning-status/{id}`). */
 export interface ProvisioningState {
@@ -75,7 +79,7 @@ export function provisioningState(entry: DirectoryEntry): ProvisioningState {
 }
 
 /** Whether a client watching the operation needs to hear about the change. */
-export function operationChanged(before: Operation | undefined, after: Operation): boolean {
+export function operationChanged(before: AnyOperation | undefined, after: AnyOperation): boolean {
   return (
     before === undefined ||
     before.status !== after.status ||

@@ -7,14 +7,18 @@ export type OperationParams = z.output<typeof OperationParams>;
 export const OperationBody = z
   .object({
     id: OperationId,
-    kind: z.enum(['provisioning']).describe('What the operation does; backups, restores and migrations come later'),
+    kind: z.enum(['provisioning', 'backup', 'restore', 'verification']).describe('What the operation does'),
     tenant_id: TenantId,
+    backup_id: z.uuid().optional().describe('The backup a backup, restore or verification operation is about'),
     status: z.enum(['pending', 'running', 'succeeded', 'failed']),
     progress: z.number().int().min(0).max(100),
     step: z.string().nullable().describe('The step done last (provisioning: reserve-slug, place, …, activate)'),
     started_at: z.iso.datetime({ offset: true }),
     updated_at: z.iso.datetime({ offset: true }),
-    result: z.object({ tenant_id: TenantId, slug: Slug }).optional().describe('What a succeeded operation produced'),
+    result: z
+      .union([z.object({ tenant_id: TenantId, slug: Slug }), z.record(z.string(), z.unknown())])
+      .optional()
+      .describe('What a succeeded operation produced (provisioning: the tenant id and slug)'),
     error: z.string().optional().describe('Why a failed operation failed'),
   })
   .describe('A long-running operation');
