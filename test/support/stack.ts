@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import {
+  bootstrapTopology,
+  commonEnv,
+  connectNats,
+  createLogger,
+  loadConfig,
+  topologySettingsFrom,
+} from '@ttm/service-kit';
+import { createTestDatabase, PrivateNatsServer, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { bootstrapTopology, commonEnv, createLogger, loadConfig, topologySettingsFrom } from '@ttm/service-kit';
-import { connectNats } from '@ttm/service-kit';
-import { PrivateNatsServer, TEST_POSTGRES_URL, type TestDatabase, createTestDatabase } from '@ttm/service-kit/testing';
+import { type Backup, type BackupOptions, startBackup } from '../../services/backup/src/backup.js';
 import { type Gateway, startGateway } from '../../services/gateway/src/gateway.js';
+import { type Metering, type MeteringOptions, startMetering } from '../../services/metering/src/metering.js';
 import { type Provisioner, startProvisioner } from '../../services/provisioner/src/provisioner.js';
+import { type Quota, startQuota } from '../../services/quota/src/quota.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -22,12 +31,27 @@ export interface TestStack {
   startGateway(): Promise<Gateway>;
   startProvisioner(): Promise<Provisioner>;
   stopProvisioner(): Promise<void>;
+  metering: Metering | undefined;
+  quota: Quota | undefined;
+  startMetering(options?: Omit<MeteringOptions, 'handleSignals'>): Promise<Metering>;
+  stopMetering(): Promise<void>;
+  startQuota(): Promise<Quota>;
+  stopQuota(): Promise<void>;
+  backup: Backup | undefined;
+  startBackup(options?: BackupOptions): Promise<Backup>;
+  stopBackup(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface StackOptions {
+  /** Start the backup service (default: no). */
+  backup?: boolean;
   gateway?: boolean;
   provisioner?: boolean;
+  /** Start metering (default: no). */
+  metering?: boolean;
+  /** Start quota (default: no). */
+  quota?: boolean;
   /** Extra environment, e.g. `{ LOGIN_MAX_FAILURES: '3' }`. */
   env?: Record<string, string>;
 }
@@ -62,6 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     BACKUP_PORT: '0',
     SUPER_ADMIN_KEY: TEST_ADMIN_KEY,
     PROVISIONING_RETRY_DELAY: '20ms',
+    WORKSPACE_WARM_POOL: '2',
     SHUTDOWN_TIMEOUT: '5s',
     REGIONS: JSON.stringify([
       { name: 'us-east-1', clusters: [{ name: 'use1-a', url: clusterUrls['us-east-1'], capacity: 1000 }] },
@@ -97,7 +122,37 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       await stack.provisioner?.stop();
       stack.provisioner = undefined;
     },
+    metering: undefined,
+    quota: undefined,
+    async startMetering(meteringOptions = {}) {
+      stack.metering = await startMetering(env, { ...meteringOptions, handleSignals: false });
+      return stack.metering;
+    },
+    async stopMetering() {
+      await stack.metering?.stop();
+      stack.metering = undefined;
+    },
+    async startQuota() {
+      stack.quota = await startQuota(env, { handleSignals: false });
+      return stack.quota;
+    },
+    async stopQuota() {
+      await stack.quota?.stop();
+      stack.quota = undefined;
+    },
+    backup: undefined,
+    async startBackup(backupOptions = {}) {
+      stack.backup = await startBackup(env, { ...backupOptions, handleSignals: false });
+      return stack.backup;
+    },
+    async stopBackup() {
+      await stack.backup?.stop();
+      stack.backup = undefined;
+    },
     async stop() {
+      await stack.backup?.stop().catch(() => undefined);
+      await stack.metering?.stop().catch(() => undefined);
+      await stack.quota?.stop().catch(() => undefined);
       await stack.gateway?.stop().catch(() => undefined);
       await stack.provisioner?.stop().catch(() => undefined);
       await nats.stop();
@@ -108,6 +163,9 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   };
   if (options.provisioner !== false) await stack.startProvisioner();
   if (options.gateway !== false) await stack.startGateway();
+  if (options.backup) await stack.startBackup();
+  if (options.metering) await stack.startMetering();
+  if (options.quota) await stack.startQuota();
   return stack;
 }
 
@@ -147,7 +205,10 @@ async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
 }
 
 /** Poll until `check` returns a value (not undefined) or time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
