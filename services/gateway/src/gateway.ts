@@ -1,14 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { createCatalog, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { adminRoutes, auditProjection, fleetMetrics } from './admin/index.js';
 import { buildGatewayApp } from './app.js';
 import { AuditRecorder } from './audit/recorder.js';
-import { type AuthDeps, authRoutes, openAuth } from './auth/index.js';
+import { type AuthDeps, authRoutes, decoratePrincipal, openAuth } from './auth/index.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
 import type { GatewayDeps } from './deps.js';
+import { writeFreeze } from './freeze/index.js';
 import { operationRoutes } from './operations/index.js';
+import { tenantQuotaRoutes } from './quotas/routes.js';
 import { registrationRoutes } from './registration/routes.js';
+import { tenantRequestPath } from './requestPath/index.js';
+import { tenantAuthenticate } from './tenantApi/authenticate.js';
+import { tenantRoutes } from './tenantApi/routes.js';
 import { TenantDirectory } from './tenants/directory.js';
 import { GATEWAY_SCHEMA, tenantsProjection } from './tenants/projection.js';
 
@@ -103,4 +108,18 @@ async function registerFeatures(app: FastifyInstance, deps: AuthDeps): Promise<v
   await app.register(authRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(adminRoutes, deps);
+  await app.register(tenantScope, deps);
 }
+
+/**
+ * Every `/api/tenant/*` route but the sign-in ones, in one scope whose hooks run in this order:
+ * authenticate (bearer token or API key) → write freeze → rate limit, quota, metering → route.
+ */
+const tenantScope: FastifyPluginAsync<AuthDeps> = async (tenant, deps) => {
+  decoratePrincipal(tenant);
+  tenant.addHook('onRequest', tenantAuthenticate(deps));
+  await tenant.register(writeFreeze, deps);
+  await tenant.register(tenantRequestPath, deps);
+  await tenant.register(tenantRoutes, deps);
+  await tenant.register(tenantQuotaRoutes, deps);
+};

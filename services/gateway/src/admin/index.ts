@@ -2,10 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { backupRoutes } from '../backups/routes.js';
 import type { GatewayDeps } from '../deps.js';
+import { migrationRoutes } from '../migration/routes.js';
 import { operationTrackerOf } from '../operations/tracker.js';
 import { adminActorHeader, adminAuth } from '../plugins/adminAuth.js';
 import { securitySchemes } from '../plugins/openapi.js';
 import { problemJsonSchema } from '../problems.js';
+import { adminQuotaRoutes } from '../quotas/routes.js';
 import { type JsonSchema, zodSchema } from '../schema.js';
 import { searchAuditLog } from './auditLog.js';
 import { consumerBacklogOf } from './backlog.js';
@@ -53,6 +55,8 @@ export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =>
   await app.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
   // Child plugins inherit the guard above.
   await app.register(backupRoutes, deps);
+  await app.register(adminQuotaRoutes, deps);
+  await app.register(migrationRoutes, deps);
 
   app.get<{ Querystring: TenantListQuery }>(
     '/api/admin/tenants',
