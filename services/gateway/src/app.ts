@@ -11,6 +11,7 @@ import { httpMetrics } from './plugins/metrics.js';
 import { docsPath, openApi, openApiDocumentPath } from './plugins/openapi.js';
 import { frameworkErrorProblem, problemDetails } from './plugins/problemDetails.js';
 import { genRequestId, requestId } from './plugins/requestId.js';
+import { httpTracing } from './plugins/tracing.js';
 import { buildJsonSchema2020Validator } from './schema.js';
 
 export interface GatewayAppOptions {
@@ -22,6 +23,8 @@ export interface GatewayAppOptions {
   trustProxy?: boolean;
   /** Largest request body accepted; larger ones get 413. Default 1 MiB. */
   bodyLimitBytes?: number;
+  /** A server span per request, child of the caller's `traceparent` (`OTEL_ENABLED`). Default false. */
+  tracing?: boolean;
 }
 
 const defaultBodyLimitBytes = 1024 * 1024;
@@ -47,6 +50,7 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
   app.removeContentTypeParser('text/plain');
 
   await app.register(requestId);
+  if (options.tracing) await app.register(httpTracing);
   await app.register(problemDetails);
   await app.register(httpMetrics, { registry: options.metrics });
   await app.register(openApi, { version: options.version });
