@@ -7,6 +7,7 @@ export * from './docsExport.js';
 export * from './envelope.js';
 export * from './jsonSchema.js';
 export * from './message.js';
+export * from './migration/index.js';
 export * from './quota/commands.js';
 export * from './quota/events.js';
 export * from './quota/fields.js';

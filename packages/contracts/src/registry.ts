@@ -2,6 +2,8 @@ import { auditEvents } from './audit/events.js';
 import { backupCommands } from './backup/commands.js';
 import { backupEvents } from './backup/events.js';
 import type { CommandDefinition, EventDefinition, MessageDefinition } from './message.js';
+import { migrationCommands } from './migration/commands.js';
+import { migrationEvents } from './migration/events.js';
 import { quotaCommands } from './quota/commands.js';
 import { quotaEvents } from './quota/events.js';
 import { tenantCommands } from './tenant/commands.js';
@@ -14,11 +16,13 @@ export const eventDefinitions: readonly EventDefinition[] = [
   ...usageEvents,
   ...quotaEvents,
   ...backupEvents,
+  ...migrationEvents,
 ];
 export const commandDefinitions: readonly CommandDefinition[] = [
   ...tenantCommands,
   ...quotaCommands,
   ...backupCommands,
+  ...migrationCommands,
 ];
 export const messageDefinitions: readonly MessageDefinition[] = [...commandDefinitions, ...eventDefinitions];
 

@@ -4,6 +4,7 @@ import { AuditRecorded } from './audit/events.js';
 import { backupSamples } from './backup/samples.js';
 import type { CloudEventAttributes } from './cloudEventAttributes.js';
 import type { MessageDefinition } from './message.js';
+import { migrationSamples } from './migration/samples.js';
 import { OverrideQuotas } from './quota/commands.js';
 import { QuotaCleared, QuotaExceeded, QuotasOverridden, QuotaWarning } from './quota/events.js';
 import { ActivateTenant, RegisterOrganization, SuspendTenant } from './tenant/commands.js';
@@ -11,6 +12,7 @@ import {
   ProvisioningFailed,
   ProvisioningStepCompleted,
   TenantActivated,
+  TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
@@ -168,7 +170,16 @@ sample(QuotaCleared, {
   at: '2025-02-16T08:00:00.300Z',
 });
 
+sample(TenantPlacementChanged, {
+  tenantId,
+  migrationId: '6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d',
+  from: placement,
+  to: { ...placement, region: 'us-east', cluster: 'us-east-1', database: 'twenty_us_east_1_a' },
+  changedAt: '2025-04-01T08:00:01.300Z',
+});
+
 entries.push(...backupSamples);
+entries.push(...migrationSamples);
 
 /** A valid payload for every command and event, keyed by `ce-type`. */
 export const sampleData: Readonly<Record<string, unknown>> = Object.freeze(

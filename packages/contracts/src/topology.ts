@@ -24,6 +24,7 @@ export const Subjects = {
   tenantEvents: (tenantId: string) => `evt.tenant.${token(tenantId)}`,
   backupEvents: (backupId: string) => `evt.backup.${token(backupId)}`,
   quotaEvents: (tenantId: string) => `evt.quota.${token(tenantId)}`,
+  migrationEvents: (migrationId: string) => `evt.migration.${token(migrationId)}`,
   usage: (tenantId: string, meter: string) => `usage.${token(tenantId)}.${token(meter)}`,
   billing: (tenantId: string, meter: string) => `billing.${token(tenantId)}.${token(meter)}`,
   /** `audit.<tenantId or system>.<action>` */
@@ -43,6 +44,7 @@ export const CommandSubjects = {
   backupVerify: 'cmd.backup.verify',
   backupRestore: 'cmd.backup.restore',
   quotaOverride: 'cmd.quota.override',
+  migrationStart: 'cmd.migration.start',
 } as const;
 
 /** Wildcards used by stream definitions and consumer filters. */
@@ -52,10 +54,12 @@ export const SubjectFilters = {
   usageCommands: 'cmd.usage.>',
   quotaCommands: 'cmd.quota.>',
   backupCommands: 'cmd.backup.>',
+  migrationCommands: 'cmd.migration.>',
   allEvents: 'evt.>',
   tenantEvents: 'evt.tenant.>',
   backupEvents: 'evt.backup.>',
   quotaEvents: 'evt.quota.>',
+  migrationEvents: 'evt.migration.>',
   allUsage: 'usage.>',
   allBilling: 'billing.>',
   allAudit: 'audit.>',
@@ -182,12 +186,14 @@ export const Consumers = {
   meteringCommands: 'metering-commands',
   quotaCommands: 'quota-commands',
   backupCommands: 'backup-commands',
+  backupMigrations: 'backup-migrations',
   gatewayTenants: 'gateway-tenants',
   gatewayAudit: 'gateway-audit',
   quotaTenants: 'quota-tenants',
   meteringTenants: 'metering-tenants',
   backupTenants: 'backup-tenants',
   backupBackups: 'backup-backups',
+  backupMigrationEvents: 'backup-migration-events',
   meteringUsage: 'metering-usage',
   quotaEvents: 'quota-events',
   quotaBilling: 'quota-billing',
@@ -222,6 +228,7 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   commandConsumer('metering', Consumers.meteringCommands, SubjectFilters.usageCommands),
   commandConsumer('quota', Consumers.quotaCommands, SubjectFilters.quotaCommands),
   commandConsumer('backup', Consumers.backupCommands, SubjectFilters.backupCommands),
+  commandConsumer('backup', Consumers.backupMigrations, SubjectFilters.migrationCommands),
   tenantProjection('gateway', Consumers.gatewayTenants),
   tenantProjection('quota', Consumers.quotaTenants),
   tenantProjection('metering', Consumers.meteringTenants),
@@ -230,6 +237,11 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
     ...tenantProjection('backup', Consumers.backupBackups),
     description: 'backup: backup projection (ordered, one in flight)',
     filterSubject: SubjectFilters.backupEvents,
+  },
+  {
+    ...tenantProjection('backup', Consumers.backupMigrationEvents),
+    description: 'backup: migration projection, for the removal of sources after their grace period (ordered)',
+    filterSubject: SubjectFilters.migrationEvents,
   },
   {
     stream: Streams.AUDIT,
@@ -287,6 +299,8 @@ export const Buckets = {
   quotaState: 'ttm-quota-state',
   /** tenantId.meter -> usage so far this month (counts) or latest sample (gauges), written by metering, read by quota. */
   usageTotals: 'ttm-usage-totals',
+  /** tenantId -> write freeze (restore or migration in progress), set by backup, read by the gateway. */
+  writeFreeze: 'ttm-write-freeze',
 } as const;
 
 export interface BucketDefinition {
@@ -306,6 +320,11 @@ export const bucketDefinitions: readonly BucketDefinition[] = [
   {
     bucket: Buckets.usageTotals,
     description: 'Usage so far per tenant and meter (month-to-date counts, latest samples)',
+    history: 1,
+  },
+  {
+    bucket: Buckets.writeFreeze,
+    description: 'Write freezes: tenant id -> reason, operation, since, retry-after (writes get 503 meanwhile)',
     history: 1,
   },
 ];

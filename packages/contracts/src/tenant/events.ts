@@ -87,6 +87,20 @@ export const TenantActivated = defineEvent({
   schema: z.object({ tenantId: TenantId, actor: Actor, activatedAt: Timestamp }),
 });
 
+export const TenantPlacementChanged = defineEvent({
+  type: 'ttm.tenant.placement-changed.v1',
+  aggregate,
+  description:
+    'A migration moved the tenant workspace: from now on it lives at `to` (every tenant projection follows it)',
+  schema: z.object({
+    tenantId: TenantId,
+    migrationId: OperationId,
+    from: Placement,
+    to: Placement,
+    changedAt: Timestamp,
+  }),
+});
+
 export const tenantEvents = [
   TenantRegistered,
   ProvisioningStepCompleted,
@@ -94,4 +108,5 @@ export const tenantEvents = [
   ProvisioningFailed,
   TenantSuspended,
   TenantActivated,
+  TenantPlacementChanged,
 ] as const;
