@@ -17,6 +17,11 @@ export const PlanSchema = z.object({
     users: z.number().int().positive(),
     api_calls_per_month: z.number().int().positive(),
   }),
+  /**
+   * Tenant API requests per tenant, enforced by every gateway together (GCRA in Redis):
+   * `requests` per `windowMs` on average, all of them usable at once (burst = requests),
+   * advertised as `RateLimit-Policy: "tenant";q=<requests>;w=<windowMs in s>`.
+   */
   rateLimit: z.object({
     requests: z.number().int().positive(),
     windowMs: z.number().int().positive(),

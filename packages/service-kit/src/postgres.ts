@@ -1,5 +1,6 @@
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
 export type { Pool, PoolClient } from 'pg';
@@ -93,4 +94,45 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
 export async function pingPostgres(pool: pg.Pool): Promise<boolean> {
   const result = await pool.query('SELECT 1 AS ok');
   return result.rows.length === 1;
+}
+
+/** Pools to report: one pool, or a map of them (data-plane pools by database) read at each scrape. */
+export type PoolSource = pg.Pool | (() => Iterable<readonly [string, pg.Pool]>);
+
+const trackedPools = new WeakMap<Registry, Map<string, PoolSource>>();
+
+/**
+ * Report a pool's connections on `registry` as gauges labelled `pool` (`control-plane`, or
+ * `<name>:<region>/<cluster>/<database>` for each pool of a map): `database_connections_total`
+ * (open), `_idle`, `_waiting` (callers queued for a connection) and `_max`. Read at scrape time.
+ */
+export function trackPools(registry: Registry, name: string, source: PoolSource): void {
+  let sources = trackedPools.get(registry);
+  if (!sources) {
+    const tracked = new Map<string, PoolSource>();
+    sources = tracked;
+    trackedPools.set(registry, tracked);
+    const each = (visit: (label: string, pool: pg.Pool) => void) => {
+      for (const [prefix, s] of tracked) {
+        if (s instanceof pg.Pool) visit(prefix, s);
+        else for (const [key, pool] of s()) visit(`${prefix}:${key}`, pool);
+      }
+    };
+    const gauge = (suffix: string, help: string, read: (pool: pg.Pool) => number) =>
+      new Gauge({
+        name: `database_connections${suffix}`,
+        help,
+        labelNames: ['pool'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          each((label, pool) => this.set({ pool: label }, read(pool)));
+        },
+      });
+    gauge('_total', 'PostgreSQL connections open in the pool', (p) => p.totalCount);
+    gauge('_idle', 'PostgreSQL connections open and idle in the pool', (p) => p.idleCount);
+    gauge('_waiting', 'Queries waiting for a connection of the pool', (p) => p.waitingCount);
+    gauge('_max', 'Most connections the pool opens', (p) => p.options.max ?? 10);
+  }
+  sources.set(name, source);
 }

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
 import { connectNats, type NatsLink } from './nats.js';
 import { registerNatsService } from './natsService.js';
-import { createPool, migrate, pingPostgres } from './postgres.js';
+import { createPool, migrate, pingPostgres, trackPools } from './postgres.js';
 import { createRedis, type Redis, redisIsReady } from './redis.js';
 import { startTelemetry } from './telemetry.js';
 
@@ -83,6 +83,7 @@ export async function startService<S extends z.ZodObject>(
       logger,
     );
     const opened = pool;
+    trackPools(metrics, 'control-plane', opened);
     lifecycle.onStop('postgres', () => opened.end());
     await migrate(opened, pg.schema, pg.migrationsDir, logger).catch((error: Error) => {
       throw new DependencyError('PostgreSQL', 'DATABASE_URL', config.DATABASE_URL, error);

@@ -1,12 +1,24 @@
 import { fileURLToPath } from 'node:url';
 import { Consumers, consumerDefinitions } from '@ttm/contracts';
-import { createCatalog, runCommandConsumer, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
+import {
+  createCatalog,
+  runCommandConsumer,
+  runProjection,
+  type ServiceContext,
+  startService,
+  trackPools,
+} from '@ttm/service-kit';
 import { cleanUpAfterCrashes } from './backup/cleanup.js';
 import { backupCommandHandlers } from './backup/handlers.js';
 import { type BackupConfig, backupEnv } from './config.js';
 import { ClusterPools } from './dataPlane/clusterPools.js';
 import type { BackupDeps, BackupHooks } from './deps.js';
-import { createBackupMetrics } from './metrics.js';
+import { createBackupMetrics, seedBackupMetrics } from './metrics.js';
+import { WriteFreezes } from './migration/freeze.js';
+import { migrationCommandHandlers } from './migration/handlers.js';
+import { createMigrationMetrics } from './migration/metrics.js';
+import { migrationsProjection } from './migration/projection.js';
+import { runSourceSweeper } from './migration/saga.js';
 import { BACKUP_SCHEMA, backupsProjection } from './projections/backups.js';
 import { tenantsProjection } from './projections/tenants.js';
 import { runScheduler } from './schedule/scheduler.js';
@@ -42,8 +54,14 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const pool = service.pool!;
   const catalog = createCatalog(config);
   const clusters = new ClusterPools(catalog, logger, config.DATA_PLANE_POOL_MAX);
+  trackPools(metrics, 'data-plane', () => clusters.openPools());
   lifecycle.onStop('data plane', () => clusters.close());
   const store = await openBackupStore(config, service.nats.nc);
+
+  const backupMetrics = createBackupMetrics(metrics);
+  await seedBackupMetrics(pool, BACKUP_SCHEMA, backupMetrics).catch((error: unknown) =>
+    logger.warn({ err: error }, 'reading the last backups for the metrics failed'),
+  );
 
   const deps: BackupDeps = {
     js,
@@ -52,12 +70,18 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     clusters,
     catalog,
     logger,
-    metrics: createBackupMetrics(metrics),
+    metrics: backupMetrics,
     batchRows: config.BACKUP_BATCH_ROWS,
     attempts: config.BACKUP_ATTEMPTS,
     retryDelayMs: config.BACKUP_RETRY_DELAY,
     verifyAfterBackup: config.BACKUP_VERIFY_AFTER_BACKUP,
     hooks: options.hooks ?? {},
+    freezes: await WriteFreezes.open(service.nats.nc),
+    migration: {
+      sourceGraceMs: config.MIGRATION_SOURCE_GRACE,
+      retryAfterS: Math.max(1, Math.ceil(config.WRITE_FREEZE_RETRY_AFTER / 1_000)),
+    },
+    migrationMetrics: createMigrationMetrics(metrics),
   };
 
   const projection = runProjection({
@@ -69,6 +93,16 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     metrics,
   });
   lifecycle.onStop('backups projection', () => projection);
+
+  const migrationEvents = runProjection({
+    js,
+    pool,
+    projection: migrationsProjection,
+    logger,
+    signal: lifecycle.signal,
+    metrics,
+  });
+  lifecycle.onStop('migrations projection', () => migrationEvents);
 
   const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal, metrics });
   lifecycle.onStop('tenants projection', () => tenants);
@@ -84,6 +118,20 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     handlers: backupCommandHandlers(deps, consumer.maxDeliver),
   });
   lifecycle.onStop('commands', () => commands);
+
+  const migrationConsumer = consumerDefinitions.find((c) => c.durable === Consumers.backupMigrations)!;
+  const migrations = runCommandConsumer({
+    js,
+    consumer: migrationConsumer,
+    logger,
+    signal: lifecycle.signal,
+    concurrency: config.MIGRATION_CONCURRENCY,
+    metrics,
+    handlers: migrationCommandHandlers(deps, migrationConsumer.maxDeliver),
+  });
+  lifecycle.onStop('migration commands', () => migrations);
+  const sweeper = runSourceSweeper(deps, config.MIGRATION_SWEEP_EVERY, lifecycle.signal);
+  lifecycle.onStop('migration source sweeper', () => sweeper);
 
   const cleanup = cleanUpAfterCrashes(deps, config.BACKUP_STALE_AFTER).catch((error: unknown) => {
     logger.warn({ err: error }, 'start-up cleanup of crashed backups failed; the next start tries again');

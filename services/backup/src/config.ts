@@ -44,6 +44,22 @@ export const backupEnv = commonEnv.extend({
     .max(100_000)
     .default(5_000)
     .describe('Rows read or written per round trip while backing up and restoring'),
+  MIGRATION_SOURCE_GRACE: portEnv
+    .duration('24h')
+    .describe('How long a migrated tenant keeps its old copy before it is removed (0: at once)'),
+  MIGRATION_SWEEP_EVERY: portEnv
+    .duration('1m')
+    .describe('How often the backup service looks for migration sources whose grace period is over'),
+  MIGRATION_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(2)
+    .describe('Tenant migrations run at once by one instance'),
+  WRITE_FREEZE_RETRY_AFTER: portEnv
+    .duration('5s')
+    .describe('Retry-After given to tenant writes refused during a restore or migration (whole seconds)'),
   DATA_PLANE_POOL_MAX: z.coerce
     .number()
     .int()

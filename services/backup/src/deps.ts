@@ -1,14 +1,29 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Catalog, Logger } from '@ttm/service-kit';
 import type pg from 'pg';
-import type { ClusterPools } from './dataPlane/clusterPools.js';
+import type { ClusterPools, WorkspacePlacement } from './dataPlane/clusterPools.js';
 import type { BackupMetrics } from './metrics.js';
+import type { WriteFreezes } from './migration/freeze.js';
+import type { MigrationMetrics } from './migration/metrics.js';
 import type { BackupStore } from './store/index.js';
 
 /** Test hooks: moments to crash at. */
 export interface BackupHooks {
   /** After the artifact is whole in the store and before the completed event is appended. */
   afterObjectWritten?: (backupId: string, objectName: string) => void | Promise<void>;
+  /** An in-place restore has frozen the tenant writes and is about to replace its data. */
+  afterRestoreFrozen?: (restoreId: string) => void | Promise<void>;
+  /** After a migration step's effect and before its event is appended. */
+  afterMigrationStep?: (migrationId: string, step: string) => void | Promise<void>;
+  /** Before a migration compares the target with the source (a test tampers with the target here). */
+  beforeMigrationVerify?: (migrationId: string, target: WorkspacePlacement) => void | Promise<void>;
+}
+
+export interface MigrationSettings {
+  /** How long the old copy is kept after the switch (0: removed at once). */
+  sourceGraceMs: number;
+  /** `Retry-After` of the writes refused while frozen, in seconds. */
+  retryAfterS: number;
 }
 
 /** What the backup service's operations are given, built once at start. */
@@ -27,6 +42,10 @@ export interface BackupDeps {
   retryDelayMs: number;
   verifyAfterBackup: boolean;
   hooks: BackupHooks;
+  /** Tenant write freezes (in-place restores and migrations). */
+  freezes: WriteFreezes;
+  migration: MigrationSettings;
+  migrationMetrics: MigrationMetrics;
 }
 
 /** The actor of what the service does on its own (retention, scheduled backups, verification after a backup). */

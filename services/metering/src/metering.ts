@@ -1,7 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
-import { createCatalog, type Logger, pause, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
+import {
+  createCatalog,
+  type Logger,
+  pause,
+  runProjection,
+  type ServiceContext,
+  startService,
+  trackPools,
+} from '@ttm/service-kit';
 import { WindowCloser } from './closing/windowCloser.js';
 import { type MeteringConfig, meteringEnv } from './config.js';
 import type { BatchOutcome } from './ingest/applyBatch.js';
@@ -87,6 +95,7 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
 
   const catalog = createCatalog(config);
   const reader = new DataPlaneReader(catalog, logger, config.METERING_DATA_PLANE_POOL_MAX);
+  trackPools(metrics, 'data-plane', () => reader.openPools());
   lifecycle.onStop('data plane', () => reader.close());
   const sampler = new UsageSampler({ js, pool, reader, logger, now, metrics });
   const closer = new WindowCloser({

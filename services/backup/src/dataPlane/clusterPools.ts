@@ -24,6 +24,11 @@ export class ClusterPools {
     private readonly maxConnectionsPerDatabase: number,
   ) {}
 
+  /** The pools open now, by `<region>/<cluster>/<database>` (for the connection gauges). */
+  openPools(): Iterable<readonly [string, pg.Pool]> {
+    return this.pools.entries();
+  }
+
   cluster(region: string, clusterName: string): Cluster {
     const cluster = this.catalog.region(region)?.clusters.find((c) => c.name === clusterName);
     if (!cluster) throw new Error(`cluster ${clusterName} is not configured in region ${region} (REGIONS)`);
@@ -74,6 +79,14 @@ export class ClusterPools {
     } finally {
       client.release();
     }
+  }
+
+  /** Close the pool of one database (before it is dropped). */
+  async closePool(placement: Pick<WorkspacePlacement, 'region' | 'cluster' | 'database'>): Promise<void> {
+    const key = `${placement.region}/${placement.cluster}/${placement.database}`;
+    const pool = this.pools.get(key);
+    this.pools.delete(key);
+    await pool?.end();
   }
 
   async close(): Promise<void> {

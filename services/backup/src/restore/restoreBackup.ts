@@ -29,6 +29,10 @@ export async function restoreBackup(
     mode === 'in-place'
       ? (state.tenantId ?? command.targetTenantId ?? restoreId)
       : (command.targetTenantId ?? restoreId);
+  // In place, the tenant writes are refused from the start to the end of the restore.
+  const unfreeze = async () => {
+    if (mode === 'in-place' && state.tenantId) await deps.freezes.release(state.tenantId, restoreId);
+  };
   const fail = async (reason: string) => {
     log.error({ reason }, 'restore failed');
     deps.metrics.failures.inc({ operation: 'restore' });
@@ -40,6 +44,7 @@ export async function restoreBackup(
       reason: reason.slice(0, 2000),
       at: new Date(),
     });
+    await unfreeze();
   };
 
   let restore = state.restores[restoreId];
@@ -67,7 +72,25 @@ export async function restoreBackup(
     }));
     restore = state.restores[restoreId];
   }
-  if (restore?.status !== 'running' || !restore.targetPlacement || !state.manifest) return;
+  if (restore?.status !== 'running' || !restore.targetPlacement || !state.manifest) {
+    await unfreeze();
+    return;
+  }
+  if (mode === 'in-place') {
+    const frozen = await deps.freezes.acquire(restore.targetTenantId, {
+      reason: 'restore',
+      operation_id: restoreId,
+      since: new Date().toISOString(),
+      retry_after_s: deps.migration.retryAfterS,
+    });
+    if (!frozen.acquired) {
+      await fail(
+        `the tenant writes are frozen by a ${frozen.heldBy.reason} (${frozen.heldBy.operation_id}); restore once it ends`,
+      );
+      return;
+    }
+    await deps.hooks.afterRestoreFrozen?.(restoreId);
+  }
 
   const started = performance.now();
   const request = {
@@ -109,7 +132,10 @@ export async function restoreBackup(
     durationMs,
     at: new Date(),
   });
+  await unfreeze();
   deps.metrics.restoreDuration.observe({ mode }, durationMs / 1_000);
+  deps.metrics.lastRestore.set({ mode }, durationMs / 1_000);
+  deps.metrics.restoreRows.inc(rows);
   log.info(
     {
       rows,

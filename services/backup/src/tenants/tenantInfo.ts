@@ -5,6 +5,7 @@ import {
   ProvisioningStepCompleted,
   Subjects,
   TenantActivated,
+  TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
@@ -50,6 +51,9 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
       case TenantActivated.type:
         if (info) info.status = 'active';
         break;
+      case TenantPlacementChanged.type:
+        if (info) info.placement = (event.data as DataOf<typeof TenantPlacementChanged>).to;
+        break;
     }
   }
   return info;
@@ -58,4 +62,13 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
 export async function readTenantInfo(js: JetStreamClient, tenantId: string): Promise<TenantInfo | undefined> {
   const { events } = await readAggregate(js, Subjects.tenantEvents(tenantId));
   return tenantInfoOf(events);
+}
+
+/** The tenant and the stream sequence of its last event (to append after it). */
+export async function readTenantInfoAt(
+  js: JetStreamClient,
+  tenantId: string,
+): Promise<{ info: TenantInfo | undefined; lastSeq: number; events: StoredEvent[] }> {
+  const { events, lastSeq } = await readAggregate(js, Subjects.tenantEvents(tenantId));
+  return { info: tenantInfoOf(events), lastSeq, events };
 }

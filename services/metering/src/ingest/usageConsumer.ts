@@ -97,6 +97,7 @@ class UsageBatcher {
   private readonly events: Counter<'outcome'> | undefined;
   private readonly batchSeconds: Histogram | undefined;
   private readonly lag: Gauge | undefined;
+  private readonly received: Counter | undefined;
 
   constructor(
     private readonly options: UsageConsumerOptions,
@@ -122,6 +123,26 @@ class UsageBatcher {
         name: 'metering_lag_seconds',
         help: 'Age of the newest usage message of the last batch when it was counted (publish to aggregated window)',
         registers,
+      });
+      this.received = new Counter({
+        name: 'metering_usage_received_total',
+        help: 'Usage messages delivered to metering from the USAGE stream (redeliveries included)',
+        registers,
+      });
+      const js = options.js;
+      new Gauge({
+        name: 'metering_usage_backlog_messages',
+        help: 'Usage messages not yet aggregated: pending on the metering consumer plus delivered and unacknowledged',
+        registers,
+        async collect() {
+          try {
+            const jsm = await js.jetstreamManager();
+            const info = await jsm.consumers.info(usageConsumer.stream, usageConsumer.durable);
+            this.set(info.num_pending + info.num_ack_pending);
+          } catch {
+            // NATS unreachable during the scrape: keep the last value.
+          }
+        },
       });
     }
   }
@@ -203,6 +224,7 @@ class UsageBatcher {
 
   private async count(batch: JsMsg[]): Promise<void> {
     const started = performance.now();
+    this.received?.inc(batch.length);
     const records: UsageRecord[] = [];
     const kept: JsMsg[] = [];
     const deadLetters: Promise<void>[] = [];

@@ -15,6 +15,11 @@ export class DataPlaneReader {
     private readonly maxConnectionsPerDatabase: number,
   ) {}
 
+  /** The pools open now, by `<region>/<cluster>/<database>` (for the connection gauges). */
+  openPools(): Iterable<readonly [string, pg.Pool]> {
+    return this.pools.entries();
+  }
+
   pool(region: string, clusterName: string, database: string): pg.Pool {
     const cluster = this.catalog.region(region)?.clusters.find((c) => c.name === clusterName);
     if (!cluster) throw new Error(`cluster ${clusterName} is not configured in region ${region} (REGIONS)`);

@@ -5,6 +5,7 @@ import {
   ProvisioningFailed,
   ProvisioningStepCompleted,
   TenantActivated,
+  TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
@@ -100,5 +101,10 @@ const handlers: Record<string, Handler> = {
   [TenantActivated.type]: async (client, event) => {
     const e = event.data as DataOf<typeof TenantActivated>;
     await setStatus(client, event, e.tenantId, 'active');
+  },
+  [TenantPlacementChanged.type]: async (client, event) => {
+    // A migration moved the workspace: storage is sampled at the new placement from now on.
+    const e = event.data as DataOf<typeof TenantPlacementChanged>;
+    await place(client, event, e.tenantId, e.to);
   },
 };

@@ -4,6 +4,7 @@ import {
   type ProvisioningStep,
   ProvisioningStepCompleted,
   TenantActivated,
+  TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
@@ -16,7 +17,9 @@ export type TenantEvent =
   | { type: typeof TenantProvisioned.type; data: DataOf<typeof TenantProvisioned> }
   | { type: typeof ProvisioningFailed.type; data: DataOf<typeof ProvisioningFailed> }
   | { type: typeof TenantSuspended.type; data: DataOf<typeof TenantSuspended> }
-  | { type: typeof TenantActivated.type; data: DataOf<typeof TenantActivated> };
+  | { type: typeof TenantActivated.type; data: DataOf<typeof TenantActivated> }
+  /** Appended by the backup service when a migration switches the tenant to its new placement. */
+  | { type: typeof TenantPlacementChanged.type; data: DataOf<typeof TenantPlacementChanged> };
 
 type Placement = NonNullable<DataOf<typeof ProvisioningStepCompleted>['placement']>;
 type Actor = DataOf<typeof TenantSuspended>['actor'];
@@ -112,6 +115,11 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
       return { ...state, status: 'suspended' };
     case TenantActivated.type:
       return { ...state, status: 'active' };
+    case TenantPlacementChanged.type:
+      return { ...state, region: event.data.to.region, placement: event.data.to };
+    default:
+      // A tenant event this build does not know changes nothing the provisioner decides on.
+      return state;
   }
 }
 

@@ -15,7 +15,7 @@ import {
   Subjects,
 } from '@ttm/contracts';
 import { inTransaction, type Logger, type Pool, publishMessage } from '@ttm/service-kit';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { assess, type MeterRecord, type Notice, noticeId } from './assess.js';
 import type { QuotaBook, TenantReadings } from './quotaBook.js';
 
@@ -93,6 +93,29 @@ export class Enforcer {
         help: 'From metering publishing a usage total to quota writing the state it changed',
         buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5],
         registers,
+      });
+      const records = this.records;
+      new Gauge({
+        name: 'quota_meters',
+        help: 'Tenant meters in each enforcement state now (ok, warning, exceeded), by meter',
+        labelNames: ['meter', 'state'],
+        registers,
+        collect() {
+          this.reset();
+          const counts = new Map<string, number>();
+          for (const meter of Meters)
+            for (const level of ['ok', 'warning', 'exceeded']) counts.set(`${meter}/${level}`, 0);
+          for (const tenant of records.values()) {
+            for (const meter of Meters) {
+              const level = tenant[meter]?.level;
+              if (level) counts.set(`${meter}/${level}`, (counts.get(`${meter}/${level}`) ?? 0) + 1);
+            }
+          }
+          for (const [key, count] of counts) {
+            const [meter, state] = key.split('/') as [string, string];
+            this.set({ meter, state }, count);
+          }
+        },
       });
     }
   }

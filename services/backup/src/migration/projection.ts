@@ -1,0 +1,60 @@
+import {
+  Consumers,
+  consumerDefinitions,
+  type DataOf,
+  MigrationCompleted,
+  MigrationFailed,
+  MigrationSourceRemoved,
+  MigrationStarted,
+} from '@ttm/contracts';
+import type { ProjectionDefinition } from '@ttm/service-kit';
+import { BACKUP_SCHEMA } from '../projections/backups.js';
+
+/** `backup.migrations` from the migration events: where each stands, and when its source is due for removal. */
+export const migrationsProjection: ProjectionDefinition = {
+  name: 'migrations',
+  schema: BACKUP_SCHEMA,
+  consumer: consumerDefinitions.find((c) => c.durable === Consumers.backupMigrationEvents)!,
+  async apply(client, event) {
+    switch (event.meta.type) {
+      case MigrationStarted.type: {
+        const e = event.data as DataOf<typeof MigrationStarted>;
+        await client.query(
+          `INSERT INTO backup.migrations (migration_id, tenant_id, status, last_seq) VALUES ($1, $2, 'running', $3)
+           ON CONFLICT (migration_id) DO NOTHING`,
+          [e.migrationId, e.tenantId, event.seq],
+        );
+        return;
+      }
+      case MigrationCompleted.type: {
+        const e = event.data as DataOf<typeof MigrationCompleted>;
+        await client.query(
+          `UPDATE backup.migrations SET status = 'completed', source_removal_due_at = $2, last_seq = $3
+            WHERE migration_id = $1`,
+          [e.migrationId, e.sourceRemovalDueAt, event.seq],
+        );
+        return;
+      }
+      case MigrationSourceRemoved.type: {
+        const e = event.data as DataOf<typeof MigrationSourceRemoved>;
+        await client.query(
+          'UPDATE backup.migrations SET source_removed = true, last_seq = $2 WHERE migration_id = $1',
+          [e.migrationId, event.seq],
+        );
+        return;
+      }
+      case MigrationFailed.type: {
+        const e = event.data as DataOf<typeof MigrationFailed>;
+        await client.query(
+          `INSERT INTO backup.migrations (migration_id, tenant_id, status, last_seq) VALUES ($1, $2, 'failed', $3)
+           ON CONFLICT (migration_id) DO UPDATE SET status = 'failed', last_seq = EXCLUDED.last_seq`,
+          [e.migrationId, e.tenantId, event.seq],
+        );
+        return;
+      }
+    }
+  },
+  async reset(client) {
+    await client.query('TRUNCATE backup.migrations');
+  },
+};

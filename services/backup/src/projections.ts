@@ -1,0 +1,11 @@
+import type { ProjectionDefinition } from '@ttm/service-kit';
+import { migrationsProjection } from './migration/projection.js';
+import { backupsProjection } from './projections/backups.js';
+import { tenantsProjection } from './projections/tenants.js';
+
+/** Every projection of the backup service, for `npm run replay -- backup`. */
+export const projections: readonly ProjectionDefinition[] = [
+  backupsProjection,
+  tenantsProjection,
+  migrationsProjection,
+];

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { Consumers, MigrateTenant, Streams, Subjects } from '@ttm/contracts';
+import { readAggregate } from '@ttm/service-kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { readTenantInfo } from '../src/tenants/tenantInfo.js';
+import { ADMIN, registerTenant, schemaChecksums, seedTenant, send } from './support/fixtures.js';
+import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from './support/migrationFixtures.js';
+
+const crashing = fileURLToPath(new URL('./support/crashingMigration.ts', import.meta.url));
+const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+
+let stack: TestStack;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  stack = await startStack({
+    gateway: false,
+    env: { BACKUP_SCHEDULE_EVERY: '0', MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
+  });
+  nc = await connect({ servers: stack.nats.url });
+  // A killed backup service never acks: shorten the wait before the command is redelivered.
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.update(Streams.COMMANDS, Consumers.backupMigrations, { ack_wait: nanos(1_500) });
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await stack?.stop();
+});
+
+describe('backup service killed mid-migration', () => {
+  for (const step of ['freeze', 'copy', 'verify', 'switch', 'unfreeze', 'remove-source']) {
+    it(`ends with exactly one live copy after a crash right after ${step}`, async () => {
+      const tenant = await registerTenant(stack, nc);
+      await seedTenant(tenant, 80, 10);
+      const before = await schemaChecksums(tenant.url, tenant.schema);
+      const source = (await readTenantInfo(jetstream(nc), tenant.tenantId))!.placement!;
+      const euDatabase = new URL(stack.clusterUrls['eu-west-1']).pathname.slice(1);
+      const migrationId = randomUUID();
+
+      const child = spawn(tsx, [crashing], {
+        env: { ...process.env, ...stack.env, CRASH_AFTER_MIGRATION_STEP: step },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = new Promise<string>((resolve) =>
+        child.once('exit', (code, signal) =>
+          resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),
+        ),
+      );
+      await send(nc, MigrateTenant, {
+        migrationId,
+        tenantId: tenant.tenantId,
+        source,
+        target: { ...source, region: 'eu-west-1', cluster: 'euw1-a', database: euDatabase },
+        actor: ADMIN,
+        requestedAt: new Date().toISOString(),
+      });
+      expect(await exited).toBe('killed');
+
+      await stack.startBackup();
+      try {
+        const events = await untilMigration(nc, migrationId, [
+          'ttm.migration.source-removed.v1',
+          'ttm.migration.failed.v1',
+        ]);
+        const types = events.map((e) => e.type);
+        expect(types[0]).toBe('ttm.migration.started.v1');
+        expect(types.filter((t) => t === 'ttm.migration.step-completed.v1')).toHaveLength(5);
+        expect(types.slice(-2)).toEqual(['ttm.migration.completed.v1', 'ttm.migration.source-removed.v1']);
+
+        const tenantEvents = (await readAggregate(jetstream(nc), Subjects.tenantEvents(tenant.tenantId))).events;
+        expect(tenantEvents.filter((e) => e.type === 'ttm.tenant.placement-changed.v1')).toHaveLength(1);
+        expect((await readTenantInfo(jetstream(nc), tenant.tenantId))?.placement?.region).toBe('eu-west-1');
+
+        expect(await tenantRowsIn(stack, 'eu-west-1', tenant.tenantId, tenant.schema)).toMatchObject({
+          workspace: 1,
+          users: 1,
+          memberships: 1,
+          roles: 2,
+          roleTargets: 1,
+          dataSources: 1,
+          schema: true,
+        });
+        expect(await tenantRowsIn(stack, 'us-east-1', tenant.tenantId, tenant.schema)).toEqual(NO_ROWS);
+        expect(await schemaChecksums(regionUrl(stack, 'eu-west-1'), tenant.schema)).toEqual(before);
+        expect(await freezeOf(nc, tenant.tenantId)).toBeUndefined();
+      } finally {
+        await stack.stopBackup();
+      }
+    }, 60_000);
+  }
+});
