@@ -3,6 +3,7 @@ import {
   ProvisioningFailed,
   ProvisioningStepCompleted,
   TenantActivated,
+  TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
@@ -93,6 +94,13 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         item.status = 'active';
         suspendedReason = null;
         break;
+      case TenantPlacementChanged.type: {
+        // A migration moved the workspace.
+        const e = event.data as DataOf<typeof TenantPlacementChanged>;
+        placement = e.to;
+        item.region = e.to.region;
+        break;
+      }
     }
   }
   item.progress = provisioning.progress;

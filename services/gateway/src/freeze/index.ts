@@ -1,9 +1,51 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { Counter, type Registry } from 'prom-client';
+import { withHeaders } from '../auth/problemHeaders.js';
 import type { AuthDeps } from '../auth/runtime.js';
+import { TenantWritesFrozen } from './problems.js';
+import { freezeWatcherOf } from './watcher.js';
+
+export { type FreezeEntry, FreezeWatcher, freezeWatcherOf } from './watcher.js';
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** What the plugin needs of the gateway's dependencies. */
+export type WriteFreezeDeps = Pick<AuthDeps, 'nc' | 'logger' | 'metrics' | 'directory'>;
+
+function refusedCounter(registry: Registry): Counter<'reason'> {
+  const name = 'gateway_tenant_writes_frozen_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
+    new Counter({
+      name,
+      help: 'Tenant writes refused with 503 because the tenant was frozen, by reason (restore, migration)',
+      labelNames: ['reason'],
+      registers: [registry],
+    })
+  );
+}
 
 /**
  * Tenant writes refused with 503 and `Retry-After` while the tenant is frozen (an in-place
- * restore, a migration's copy). Registered in the tenant scope after authentication.
+ * restore, a migration's copy). Registered in the tenant scope after authentication, so
+ * `request.principal` is set; reads (GET, HEAD, OPTIONS) are always served.
  */
-export const writeFreeze: FastifyPluginAsync<AuthDeps> = fp(async () => {}, { name: 'write-freeze' });
+const plugin: FastifyPluginAsync<WriteFreezeDeps> = async (app, deps) => {
+  const watcher = await freezeWatcherOf(deps);
+  app.addHook('onClose', () => watcher.stop());
+  const refused = refusedCounter(deps.metrics);
+  app.addHook('onRequest', async (request) => {
+    if (!WRITE_METHODS.has(request.method)) return;
+    const tenantId = request.principal?.tenantId;
+    if (!tenantId) return;
+    const freeze = watcher.check(tenantId);
+    if (!freeze) return;
+    refused.inc({ reason: freeze.reason });
+    throw withHeaders(new TenantWritesFrozen(freeze.reason, freeze.since), {
+      'retry-after': String(freeze.retry_after_s),
+    });
+  });
+};
+
+export const writeFreeze = fp(plugin, { name: 'write-freeze' });

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { backupIndexOf } from '../backups/backupIndex.js';
 import type { GatewayDeps } from '../deps.js';
+import { migrationIndexOf } from '../migration/migrationIndex.js';
 import { problemJsonSchema } from '../problems.js';
 import { zodSchema } from '../schema.js';
 import { streamOperation } from './eventStream.js';
@@ -33,10 +34,12 @@ const badRequest = { ...problemJsonSchema, description: 'The id is not a uuid' }
 export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   const tracker = operationTrackerOf(deps);
   const backups = backupIndexOf(deps);
+  const migrations = migrationIndexOf(deps);
+  app.addHook('onClose', () => migrations.stop());
 
   /** The operation, from the tenant directory or the backup index, waiting up to the grace for either. */
   async function lookUp(id: string, signal?: AbortSignal): Promise<AnyOperation | undefined> {
-    const known = (await tracker.find(id)) ?? backups.operation(id);
+    const known = (await tracker.find(id)) ?? backups.operation(id) ?? migrations.get(id);
     if (known) return known;
     const settled = new AbortController();
     const stop = () => settled.abort();
@@ -49,6 +52,7 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
       return await Promise.any([
         tracker.awaitOperation(id, UNKNOWN_OPERATION_GRACE_MS, settled.signal).then(found),
         backups.awaitOperation(id, UNKNOWN_OPERATION_GRACE_MS, settled.signal).then(found),
+        migrations.awaitOperation(id, UNKNOWN_OPERATION_GRACE_MS, settled.signal).then(found),
       ]);
     } catch {
       return undefined;
@@ -65,6 +69,7 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
         send(provisioningOperation(entry, { startedAt: first.started_at, updatedAt: event.meta.time })),
       );
     }
+    if (first.kind === 'migration') return migrations.watchOperation(first.id, send);
     return backups.watchOperation(first.id, send);
   }
 
@@ -78,7 +83,7 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
     '/api/operations/:id',
     {
       schema: {
-        summary: 'A long-running operation: a provisioning, backup, restore or verification',
+        summary: 'A long-running operation: a provisioning, backup, restore, verification or migration',
         tags: ['operations'],
         params,
         response: { 200: zodSchema(OperationBody, { io: 'output' }), 400: badRequest, 404: notFound },

@@ -1,4 +1,5 @@
 import type { BackupOperation } from '../backups/view.js';
+import type { MigrationOperation } from '../migration/view.js';
 import type { DirectoryEntry, TenantStatus } from '../tenants/directory.js';
 
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
@@ -18,7 +19,7 @@ export interface Operation {
 }
 
 /** Any operation a status route can show: a provisioning, or a backup, restore or verification. */
-export type AnyOperation = Operation | BackupOperation;
+export type AnyOperation = Operation | BackupOperation | MigrationOperation;
 
 /** The seed's provisioning status (`GET /api/auth/provisioning-status/{id}`). */
 export interface ProvisioningState {

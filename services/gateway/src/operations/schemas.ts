@@ -7,19 +7,38 @@ export type OperationParams = z.output<typeof OperationParams>;
 export const OperationBody = z
   .object({
     id: OperationId,
-    kind: z.enum(['provisioning', 'backup', 'restore', 'verification']).describe('What the operation does'),
+    kind: z
+      .enum(['provisioning', 'backup', 'restore', 'verification', 'migration'])
+      .describe('What the operation does'),
     tenant_id: TenantId,
     backup_id: z.uuid().optional().describe('The backup a backup, restore or verification operation is about'),
     status: z.enum(['pending', 'running', 'succeeded', 'failed']),
     progress: z.number().int().min(0).max(100),
-    step: z.string().nullable().describe('The step done last (provisioning: reserve-slug, place, …, activate)'),
+    step: z
+      .string()
+      .nullable()
+      .describe(
+        'The step done last (provisioning: reserve-slug, place, …, activate; migration: freeze, copy, verify, switch, unfreeze, remove-source)',
+      ),
     started_at: z.iso.datetime({ offset: true }),
     updated_at: z.iso.datetime({ offset: true }),
     result: z
       .union([z.object({ tenant_id: TenantId, slug: Slug }), z.record(z.string(), z.unknown())])
       .optional()
-      .describe('What a succeeded operation produced (provisioning: the tenant id and slug)'),
+      .describe(
+        'What a succeeded operation produced (provisioning: the tenant id and slug; migration: source, target, rows, freeze_ms, duration_ms, source removal)',
+      ),
     error: z.string().optional().describe('Why a failed operation failed'),
+    source: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .describe('Migration: the placement the tenant is moved from'),
+    target: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .describe('Migration: the placement the tenant is moved to'),
   })
   .describe('A long-running operation');
 

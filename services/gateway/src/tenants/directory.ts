@@ -8,6 +8,7 @@ import {
   Streams,
   SubjectFilters,
   TenantActivated,
+  TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
@@ -212,6 +213,13 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
       case TenantActivated.type:
         entry.status = 'active';
         break;
+      case TenantPlacementChanged.type: {
+        // A migration switched the tenant: every request from now on goes to the new placement.
+        const e = event.data as DataOf<typeof TenantPlacementChanged>;
+        entry.placement = e.to;
+        entry.region = e.to.region;
+        break;
+      }
       default:
         return undefined;
     }

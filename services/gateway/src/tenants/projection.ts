@@ -5,6 +5,7 @@ import {
   ProvisioningFailed,
   ProvisioningStepCompleted,
   TenantActivated,
+  TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
@@ -139,6 +140,15 @@ const handlers: Record<string, Handler> = {
           SET status = 'suspended', suspended_reason = $2, updated_at = $3, last_event_seq = $4
         WHERE tenant_id = $1`,
       [e.tenantId, e.reason, event.meta.time, event.seq],
+    );
+  },
+  [TenantPlacementChanged.type]: async (client, event) => {
+    const e = event.data as DataOf<typeof TenantPlacementChanged>;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET placement = $2::jsonb, region = $3, updated_at = $4, last_event_seq = $5
+        WHERE tenant_id = $1`,
+      [e.tenantId, JSON.stringify(e.to), e.to.region, event.meta.time, event.seq],
     );
   },
   [TenantActivated.type]: async (client, event) => {
