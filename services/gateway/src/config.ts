@@ -48,6 +48,48 @@ export const gatewayEnv = commonEnv.extend({
     .max(100)
     .default(10)
     .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
+  DATA_PLANE_CONNECTIONS_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(20)
+    .describe('Connections to every data-plane database together (dedicated databases add pools, not connections)'),
+  API_KEY_CACHE_TTL: portEnv
+    .duration('10s')
+    .describe('How long a verified tenant API key is trusted from memory (revocations also arrive over NATS at once)'),
+  ENABLE_RATE_LIMITING: portEnv
+    .flag(true)
+    .describe('Limit tenant API requests per tenant (GCRA in Redis, shared by every gateway instance)'),
+  RATE_LIMIT_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(60_000)
+    .describe('Rate limit window in ms for tenants whose plan the catalog does not know (plans: PLANS[].rateLimit)'),
+  RATE_LIMIT_MAX_REQUESTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(100)
+    .describe('Requests per window for tenants whose plan the catalog does not know'),
+  RATE_LIMIT_FAILURE_MODE: z
+    .enum(['open', 'closed'])
+    .default('open')
+    .describe('Redis unreachable or slow: `open` lets tenant requests through, `closed` answers 503'),
+  RATE_LIMIT_REDIS_TIMEOUT: portEnv
+    .duration('50ms')
+    .describe('Longest wait for the rate limiter in Redis before RATE_LIMIT_FAILURE_MODE applies'),
+  USAGE_FLUSH_INTERVAL: portEnv
+    .duration('1s')
+    .describe('How often counted tenant API calls are published to USAGE (one message per tenant per flush)'),
+  QUOTA_WARNING_THRESHOLD: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(80)
+    .describe('Percent of a limit at which a warning event is sent'),
 });
 export type GatewayConfig = z.output<typeof gatewayEnv>;
 

@@ -34,7 +34,11 @@ export interface Gateway {
  */
 export async function startGateway(
   env: NodeJS.ProcessEnv,
-  options: { handleSignals?: boolean } = {},
+  options: {
+    handleSignals?: boolean;
+    /** Tests: more routes in the tenant scope (behind authentication and the request path). */
+    extraTenantRoutes?: FastifyPluginAsync<AuthDeps>;
+  } = {},
 ): Promise<Gateway> {
   const service = await startService(
     {
@@ -90,10 +94,11 @@ export async function startGateway(
     version: VERSION,
     trustProxy: config.TRUST_PROXY,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    tracing: config.OTEL_ENABLED,
   });
   const auth = await openAuth(deps);
   lifecycle.onStop('auth', () => auth.close());
-  await registerFeatures(app, { ...deps, keys: auth.keys, clusterPools: auth.clusterPools });
+  await registerFeatures(app, { ...deps, keys: auth.keys, clusterPools: auth.clusterPools }, options.extraTenantRoutes);
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   lifecycle.onStop('http', () => app.close());
   logger.info({ address, tenants: directory.size }, 'gateway listening');
@@ -102,24 +107,32 @@ export async function startGateway(
 }
 
 /** Every feature's routes, each a fastify plugin given the gateway's dependencies. */
-async function registerFeatures(app: FastifyInstance, deps: AuthDeps): Promise<void> {
+async function registerFeatures(
+  app: FastifyInstance,
+  deps: AuthDeps,
+  extraTenantRoutes?: FastifyPluginAsync<AuthDeps>,
+): Promise<void> {
   await app.register(fleetMetrics, deps);
   await app.register(registrationRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(adminRoutes, deps);
-  await app.register(tenantScope, deps);
+  await app.register(tenantScope, { ...deps, ...(extraTenantRoutes ? { extraTenantRoutes } : {}) });
 }
 
 /**
  * Every `/api/tenant/*` route but the sign-in ones, in one scope whose hooks run in this order:
  * authenticate (bearer token or API key) → write freeze → rate limit, quota, metering → route.
  */
-const tenantScope: FastifyPluginAsync<AuthDeps> = async (tenant, deps) => {
+const tenantScope: FastifyPluginAsync<AuthDeps & { extraTenantRoutes?: FastifyPluginAsync<AuthDeps> }> = async (
+  tenant,
+  deps,
+) => {
   decoratePrincipal(tenant);
   tenant.addHook('onRequest', tenantAuthenticate(deps));
   await tenant.register(writeFreeze, deps);
   await tenant.register(tenantRequestPath, deps);
   await tenant.register(tenantRoutes, deps);
   await tenant.register(tenantQuotaRoutes, deps);
+  if (deps.extraTenantRoutes) await tenant.register(deps.extraTenantRoutes, deps);
 };

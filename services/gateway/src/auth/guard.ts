@@ -6,12 +6,17 @@ import type { SigningKeyRing } from './keys.js';
 import { withHeaders } from './problemHeaders.js';
 import { AccessTokens } from './tokens.js';
 
-/** Who calls a tenant route: set by `requireTenantToken` from a verified access token. */
+/** Who calls a tenant route: set by `requireTenantToken` from a verified access token, or from a tenant API key. */
 export interface TenantPrincipal {
   tenantId: string;
+  /** The signed-in user; with an API key, the user who created the key. */
   userId: string;
-  /** `jti` of the access token. */
+  /** `jti` of the access token; with an API key, the key id. */
   tokenId: string;
+  /** How the caller proved who it is. */
+  via: 'token' | 'api-key';
+  /** The API key's id when `via` is `api-key`. */
+  apiKeyId?: string;
 }
 
 declare module 'fastify' {
@@ -64,7 +69,7 @@ export function requireTenantToken(deps: TenantGuardDeps): preHandlerAsyncHookHa
       });
     }
     if (tenant.status === 'suspended') throw new TenantSuspendedProblem(tenant.slug ?? tenant.tenantId);
-    request.principal = { tenantId: claims.tenantId, userId: claims.userId, tokenId: claims.tokenId };
+    request.principal = { tenantId: claims.tenantId, userId: claims.userId, tokenId: claims.tokenId, via: 'token' };
   };
 }
 

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { securitySchemes } from '../plugins/openapi.js';
 import { type ProblemBody, sendProblem } from '../plugins/problemDetails.js';
 import {
   authProblemTypes,
@@ -13,7 +12,7 @@ import {
 } from '../problems.js';
 import { zodSchema } from '../schema.js';
 import type { DirectoryEntry } from '../tenants/directory.js';
-import { decoratePrincipal, requireTenantToken } from './guard.js';
+import { decoratePrincipal } from './guard.js';
 import { checkCredentials } from './login.js';
 import { LoginLimiter } from './loginLimiter.js';
 import { type LoginOutcome, loginAttempts } from './metrics.js';
@@ -64,19 +63,10 @@ const Jwks = z.object({
   ),
 });
 
-const TenantMe = z.object({
-  tenant_id: z.uuid(),
-  user_id: z.uuid(),
-  slug: z.string().nullable(),
-  plan: z.string(),
-  status: z.string(),
-});
-
 const problem = problemJsonSchema;
 
 /**
- * Sign-in for organization admins: login, refresh, logout, the public keys of access tokens,
- * and `GET /api/tenant/me` (the smallest route behind `requireTenantToken`).
+ * Sign-in for organization admins: login, refresh, logout, the public keys of access tokens.
  */
 export const authRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
   const { config } = deps;
@@ -250,30 +240,7 @@ export const authRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
     },
     async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(deps.keys.jwks()),
   );
-
-  app.get(
-    '/api/tenant/me',
-    {
-      preHandler: requireTenantToken(deps),
-      schema: {
-        summary: 'Who the access token belongs to',
-        tags: ['tenant'],
-        security: [{ [securitySchemes.bearer]: [] }],
-        response: { 200: zodSchema(TenantMe, { io: 'output' }), 401: problem, 403: problem },
-      },
-    },
-    async (request) => {
-      const principal = request.principal!;
-      const tenant = deps.directory.get(principal.tenantId)!;
-      return {
-        tenant_id: tenant.tenantId,
-        user_id: principal.userId,
-        slug: tenant.slug,
-        plan: tenant.plan,
-        status: tenant.status,
-      };
-    },
-  );
+  // `GET /api/tenant/me` lives in the tenant scope (tenantApi/routes.ts): it takes API keys too.
 };
 
 function tenantChoiceProblem(

@@ -1,3 +1,4 @@
+import { trackPools } from '@ttm/service-kit';
 import { ClusterPools } from '../dataPlane/clusterPools.js';
 import type { GatewayDeps } from '../deps.js';
 import { SigningKeyRing } from './keys.js';
@@ -30,7 +31,11 @@ export async function openAuth(deps: GatewayDeps): Promise<AuthRuntime> {
     logger: deps.logger,
     accessTokenTtlMs: deps.config.ACCESS_TOKEN_TTL,
   });
-  const clusterPools = new ClusterPools(deps.catalog, deps.logger, { maxConnections: deps.config.DATA_PLANE_POOL_MAX });
+  const clusterPools = new ClusterPools(deps.catalog, deps.logger, {
+    maxConnections: deps.config.DATA_PLANE_POOL_MAX,
+    maxTotalConnections: deps.config.DATA_PLANE_CONNECTIONS_MAX,
+  });
+  trackPools(deps.metrics, 'data-plane', () => clusterPools.openPools());
   const refreshTokens = new RefreshTokens(deps.pool, deps.config.REFRESH_TOKEN_TTL);
   const purge = setInterval(() => {
     refreshTokens

@@ -1,2 +1,8 @@
-export { ClusterPools, type ClusterPoolsOptions, withDatabase } from './clusterPools.js';
+export {
+  ClusterPools,
+  type ClusterPoolsOptions,
+  DATA_PLANE_APPLICATION_NAME,
+  type DataPlanePool,
+  withDatabase,
+} from './clusterPools.js';
 export { findWorkspaceUser, type WorkspaceUser } from './workspaceUsers.js';

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { DataPlanePool } from './clusterPools.js';
 
 /** A Twenty user as the login needs it: who, and the argon2id hash to check the password against. */
 export interface WorkspaceUser {
@@ -13,7 +13,7 @@ export interface WorkspaceUser {
  * workspace is part of the key. Emails compare case-insensitively, as Twenty compares them.
  */
 export async function findWorkspaceUser(
-  pool: Pool,
+  pool: DataPlanePool,
   workspaceId: string,
   email: string,
 ): Promise<WorkspaceUser | undefined> {

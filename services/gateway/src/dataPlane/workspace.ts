@@ -1,0 +1,50 @@
+import type { Placement } from '@ttm/contracts';
+import pg from 'pg';
+import type { z } from 'zod';
+import type { ClusterPools, DataPlanePool } from './clusterPools.js';
+
+type TenantPlacement = z.output<typeof Placement>;
+
+/** Twenty's workspace schema names: `workspace_` + the workspace uuid in base 36. */
+const WORKSPACE_SCHEMA = /^workspace_[0-9a-z]{1,30}$/;
+
+/**
+ * One tenant's Twenty workspace as the tenant API reaches it: the shared pool of its database,
+ * its workspace id (the tenant id) for the `core` tables, and its schema, already quoted.
+ * Built only from the tenant directory's placement of the authenticated tenant, never from
+ * anything a client sent, so every query of a request stays inside the caller's workspace.
+ */
+export interface Workspace {
+  pool: DataPlanePool;
+  workspaceId: string;
+  /** The workspace schema as a quoted identifier, ready to qualify table names. */
+  schema: string;
+}
+
+export function workspaceOf(pools: ClusterPools, workspaceId: string, placement: TenantPlacement): Workspace {
+  if (!WORKSPACE_SCHEMA.test(placement.schema)) {
+    throw new Error(`tenant ${workspaceId} has the placement schema "${placement.schema}", not a workspace schema`);
+  }
+  return { pool: pools.poolFor(placement), workspaceId, schema: pg.escapeIdentifier(placement.schema) };
+}
+
+/** `"schema"."table"`, both identifiers quoted. */
+export function qualified(workspace: Workspace, table: string): string {
+  return `${workspace.schema}.${pg.escapeIdentifier(table)}`;
+}
+
+/** Run `work` in one transaction on a connection of the workspace's pool; rolled back if it throws. */
+export async function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await workspace.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
