@@ -90,3 +90,28 @@ export interface AuditEntry {
   outcome: 'success' | 'failure';
   detail?: unknown;
 }
+
+/** `POST …/backups`, `…/restore`, `…/migrate`: 202 with the operation to follow. */
+export interface AcceptedOperation {
+  operation_id: string;
+  backup_id?: string;
+  restore_id?: string;
+  mode?: 'in-place' | 'clone';
+  target_tenant_id?: string;
+}
+
+export interface BackupItem {
+  id: string;
+  tenant_id: string;
+  status: 'running' | 'completed' | 'failed' | 'deleted';
+  trigger: string | null;
+  plan: string | null;
+  created_at: string;
+  completed_at: string | null;
+  duration_ms: number | null;
+  size_bytes: number | null;
+  rows: number | null;
+  snapshot_at: string | null;
+  error: string | null;
+  verification: { id: string; result: 'ok' | 'mismatch'; verified_at: string } | null;
+}

@@ -2,8 +2,10 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { activateCommand } from './commands/activate.js';
 import { auditCommand } from './commands/audit.js';
+import { backupCommand, backupsCommand, restoreCommand } from './commands/backup.js';
 import { healthCommand } from './commands/health.js';
 import { listCommand } from './commands/list.js';
+import { migrateCommand } from './commands/migrate.js';
 import { registerCommand } from './commands/register.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
@@ -21,7 +23,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('tenant-cli')
-  .description('Operate the Twenty Tenant Manager: register, inspect, suspend and check tenants and services.')
+  .description(
+    'Operate the Twenty Tenant Manager: register, inspect, suspend, back up, restore, move and check tenants and services.',
+  )
   .version(version)
   .option('--url <url>', `gateway base URL (default: TTM_URL or ${defaultUrl})`)
   .option('--admin-key <key>', 'admin key for admin routes (default: TTM_ADMIN_KEY)')
@@ -35,6 +39,10 @@ program
   .addCommand(activateCommand(env))
   .addCommand(statsCommand(env))
   .addCommand(auditCommand(env))
+  .addCommand(backupCommand(env))
+  .addCommand(backupsCommand(env))
+  .addCommand(restoreCommand(env))
+  .addCommand(migrateCommand(env))
   .addCommand(healthCommand(env));
 // addCommand, unlike command(), does not pass the error format down.
 for (const command of program.commands) command.copyInheritedSettings(program);

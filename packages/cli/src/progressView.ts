@@ -1,5 +1,4 @@
 import { Presets, SingleBar } from 'cli-progress';
-import type { ProvisioningState } from './api.js';
 
 /** How progress is shown: a live bar on a terminal, a line per change otherwise, nothing for --json. */
 export type ProgressMode = 'bar' | 'lines' | 'quiet';
@@ -9,7 +8,14 @@ export function progressMode(json: boolean, stream: NodeJS.WriteStream): Progres
   return stream.isTTY ? 'bar' : 'lines';
 }
 
-/** Shows provisioning progress on stderr, so stdout carries only the result. */
+/** What a progress view shows: a provisioning state, or any operation's (backup, restore, migration). */
+export interface ProgressState {
+  status: string;
+  progress: number;
+  step: string | null;
+}
+
+/** Shows provisioning or operation progress on stderr, so stdout carries only the result. */
 export class ProgressView {
   private bar: SingleBar | undefined;
 
@@ -18,7 +24,7 @@ export class ProgressView {
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  update(state: ProvisioningState): void {
+  update(state: ProgressState): void {
     const step = state.step ?? '';
     if (this.mode === 'lines') {
       this.stream.write(`${state.status} ${state.progress}%${step ? ` ${step}` : ''}\n`);

@@ -135,7 +135,20 @@ describe('tenant-cli admin verbs', () => {
   it('--help lists every verb', async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
-    for (const verb of ['register', 'list', 'show', 'suspend', 'activate', 'stats', 'audit', 'health']) {
+    for (const verb of [
+      'register',
+      'list',
+      'show',
+      'suspend',
+      'activate',
+      'stats',
+      'audit',
+      'backup',
+      'backups',
+      'restore',
+      'migrate',
+      'health',
+    ]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
     }
   });

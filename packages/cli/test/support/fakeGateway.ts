@@ -79,7 +79,52 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       .send({ provisioning_id: id, tenant_id: tenantId, status: 'pending' });
   });
 
+  // Migrations: cluster "broken" fails at the copy step; region "mars-1" is refused.
+  const migrations = new Map<string, { tenantId: string; cluster: string }>();
+  app.post('/api/admin/tenants/:id/migrate', async (request: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    const body = (request.body ?? {}) as { target_region?: string; target_cluster?: string };
+    if (body.target_region === 'mars-1') {
+      return problem(
+        reply,
+        400,
+        'Unknown region',
+        'region "mars-1" is not served; choose one of: eu-west-1, us-east-1',
+      );
+    }
+    const id = `0b3f8a4e-aaaa-4aaa-8aaa-00000000000${migrations.size + 1}`;
+    migrations.set(id, { tenantId: request.params.id, cluster: body.target_cluster ?? 'euw1-b' });
+    return reply.code(202).header('location', `/api/operations/${id}`).send({ operation_id: id, migration_id: id });
+  });
   app.get('/api/operations/:id/events', async (request: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    const migration = migrations.get(request.params.id);
+    if (migration) {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const op = (status: string, progress: number, step: string | null) => ({
+        ...operation(request.params.id, status, progress, step),
+        kind: 'migration',
+        tenant_id: migration.tenantId,
+        source: { region: 'eu-west-1', cluster: 'euw1-a' },
+        target: { region: 'eu-west-1', cluster: migration.cluster },
+      });
+      const states =
+        migration.cluster === 'broken'
+          ? [op('running', 10, 'freeze'), { ...op('failed', 40, 'copy'), error: 'copy failed: checksum mismatch' }]
+          : [
+              op('pending', 0, null),
+              op('running', 10, 'freeze'),
+              op('running', 60, 'copy'),
+              op('running', 80, 'verify'),
+              op('running', 90, 'switch'),
+              { ...op('succeeded', 100, 'remove-source'), result: { rows: 1234, freeze_ms: 850 } },
+            ];
+      for (const state of states) {
+        reply.raw.write(`event: operation\ndata: ${JSON.stringify(state)}\n\n`);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      reply.raw.end();
+      return;
+    }
     const run = runs.get(request.params.id);
     if (!run?.sse) return problem(reply, 404, 'Not Found', `Route GET ${request.url} not found`);
     reply.hijack();
