@@ -29,6 +29,11 @@ export interface TestStack {
   /** Gateway base URL. */
   url: string;
   startGateway(): Promise<Gateway>;
+  /**
+   * Another gateway instance on the same NATS, database and Redis prefix (`env` overrides some
+   * variables, e.g. its own REDIS_URL); stopped by `stop()`.
+   */
+  startExtraGateway(env?: Record<string, string>): Promise<Gateway>;
   startProvisioner(): Promise<Provisioner>;
   stopProvisioner(): Promise<void>;
   metering: Metering | undefined;
@@ -54,6 +59,8 @@ export interface StackOptions {
   quota?: boolean;
   /** Extra environment, e.g. `{ LOGIN_MAX_FAILURES: '3' }`. */
   env?: Record<string, string>;
+  /** Options of every gateway the stack starts (e.g. test routes in the tenant scope). */
+  gatewayOptions?: Omit<NonNullable<Parameters<typeof startGateway>[1]>, 'handleSignals'>;
 }
 
 /**
@@ -101,6 +108,8 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   await bootstrapTopology(link.nc, topologySettingsFrom(config), logger);
   await link.nc.close();
 
+  const gatewayOptions = { ...options.gatewayOptions, handleSignals: false };
+  const extraGateways: Gateway[] = [];
   const stack: TestStack = {
     env,
     nats,
@@ -110,9 +119,14 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     provisioner: undefined,
     url: '',
     async startGateway() {
-      stack.gateway = await startGateway(env, { handleSignals: false });
+      stack.gateway = await startGateway(env, gatewayOptions);
       stack.url = stack.gateway.url;
       return stack.gateway;
+    },
+    async startExtraGateway(extraEnv = {}) {
+      const gateway = await startGateway({ ...env, ...extraEnv }, gatewayOptions);
+      extraGateways.push(gateway);
+      return gateway;
     },
     async startProvisioner() {
       stack.provisioner = await startProvisioner(env, { handleSignals: false });
@@ -153,6 +167,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       await stack.backup?.stop().catch(() => undefined);
       await stack.metering?.stop().catch(() => undefined);
       await stack.quota?.stop().catch(() => undefined);
+      for (const gateway of extraGateways) await gateway.stop().catch(() => undefined);
       await stack.gateway?.stop().catch(() => undefined);
       await stack.provisioner?.stop().catch(() => undefined);
       await nats.stop();

@@ -1,0 +1,365 @@
+/**
+ * The tenant API under many tenants: TENANTS organizations (default 2,000) provisioned through
+ * the real path (HTTP register → provisioner saga with the warm schema pool → active), each given
+ * an API key, then all of them calling the tenant API at once (closed loop, IN_FLIGHT requests in
+ * flight, every request for a random tenant): list, get, create and change companies, and
+ * `GET /api/tenant/me` (no database) as the bare comparison, alternating in one run.
+ *
+ * Headline: the most PostgreSQL connections the gateway held on the data plane while serving
+ * them (pg_stat_activity by application_name, sampled every 50 ms): one bounded pool per cluster
+ * database, never one per tenant, so it stays at DATA_PLANE_POOL_MAX x clusters (2 here) however
+ * many tenants call. Also rps and latency quantiles.
+ *
+ * API keys are inserted straight into the gateway's `api_keys` table (sha256 of a random secret,
+ * exactly what `POST /api/tenant/api-keys` stores), rather than logging 2,000 admins in (argon2id,
+ * ~25 s of both cores) and minting keys over HTTP: the calls measured then authenticate with the
+ * real API-key path (cache miss on the first call of each key, memory after).
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { connect } from '@nats-io/transport-node';
+import { CloudEventHeaders, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
+import pg from 'pg';
+import { DATA_PLANE_APPLICATION_NAME } from '../services/gateway/src/dataPlane/clusterPools.js';
+import { cpuSecondsOf } from './lib/cpu.js';
+import { startProcessStack } from './lib/processStack.js';
+import { BenchReport, quantile } from './lib/report.js';
+
+const TENANTS = Number(process.env.BENCH_TENANTS ?? 2_000);
+const REGISTER_IN_FLIGHT = Number(process.env.BENCH_REGISTER_IN_FLIGHT ?? 50);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+/** 2 clusters x 6 data-plane connections + 8 control-plane ones: at most 20 from the gateway in all. */
+const POOL_MAX = Number(process.env.BENCH_DATA_PLANE_POOL_MAX ?? 6);
+const CONTROL_POOL_MAX = Number(process.env.BENCH_DB_POOL_MAX ?? 8);
+const CONNECTION_LIMIT = 20;
+/**
+ * The load's HTTP client: keep-alive sockets, at most MAX_SOCKETS of them. Requests beyond that
+ * wait in the client (thousands of simultaneous new connections would overflow the server's
+ * accept backlog, which measures the kernel, not the API).
+ */
+const MAX_SOCKETS = Number(process.env.BENCH_SOCKETS ?? 256);
+const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+
+interface Tenant {
+  tenantId: string;
+  key: string;
+  companies: string[];
+}
+
+type Kind = 'list' | 'get' | 'create' | 'patch' | 'me';
+
+export async function run(): Promise<void> {
+  const report = new BenchReport('tenant-api');
+  const stack = await startProcessStack(['gateway', 'provisioner'], {
+    WORKSPACE_WARM_POOL: '64',
+    DATA_PLANE_POOL_MAX: String(POOL_MAX),
+    DATA_PLANE_CONNECTIONS_MAX: String(POOL_MAX * 2),
+    DB_POOL_MAX: String(CONTROL_POOL_MAX),
+  });
+  report.describe({
+    tenants: TENANTS,
+    in_flight: IN_FLIGHT,
+    seconds: SECONDS,
+    data_plane_pool_max: POOL_MAX,
+    control_plane_pool_max: CONTROL_POOL_MAX,
+    clusters: 2,
+    phases: `every tenant in flight at once for ${Math.max(5, Math.round(SECONDS / 2))} s, then ${IN_FLIGHT} in flight for ${SECONDS} s`,
+    mix: 'list 45 %, get 15 %, create 15 %, patch 15 %, me (no database) 10 %',
+    client_sockets: MAX_SOCKETS,
+    services: 'gateway + provisioner as processes; PostgreSQL, nats-server, Redis and this client share the machine',
+  });
+  const admin = new pg.Client({ connectionString: stack.db.url });
+  await admin.connect();
+  const nc = await connect({ servers: stack.nats.url });
+  try {
+    // 1. Provision the tenants through the real path.
+    const provisioningStarted = performance.now();
+    const tenantIds = await provision(stack.gatewayUrl, nc, TENANTS);
+    const provisioningSeconds = (performance.now() - provisioningStarted) / 1000;
+    report.figure('provisioning: tenants active', tenantIds.length, 'tenants');
+    report.figure('provisioning: throughput', tenantIds.length / provisioningSeconds, 'tenants/s');
+
+    // 2. One API key per tenant, acting as its admin.
+    const tenants = await mintKeys(admin, stack.env, tenantIds);
+
+    // 3. Warm-up: every tenant calls once (its key verified and cached, pools and JIT warm).
+    await warmUp(stack.gatewayUrl, tenants);
+
+    // 4. Two phases, each sampled for connections: every tenant with a call in flight at once
+    //    (one closed-loop client per tenant), then IN_FLIGHT clients walking all the tenants.
+    let worst = 0;
+    for (const phase of [
+      { label: `${tenants.length} in flight`, inFlight: tenants.length, seconds: Math.max(5, Math.round(SECONDS / 2)) },
+      { label: `${IN_FLIGHT} in flight`, inFlight: IN_FLIGHT, seconds: SECONDS },
+    ]) {
+      const sampler = connectionSampler(admin, stack.db.name);
+      const cpuBefore = cpuSecondsOf(stack.pids.gateway!);
+      const result = await load(stack.gatewayUrl, tenants, phase.inFlight, phase.seconds);
+      const cpuAfter = cpuSecondsOf(stack.pids.gateway!);
+      const connections = await sampler.stop();
+      worst = Math.max(worst, connections.allMax);
+      const figure = (name: string, value: number, unit: string, target?: string) =>
+        report.figure(`${phase.label}: ${name}`, value, unit, target);
+
+      figure(
+        'data-plane connections from the gateway, max',
+        connections.dataPlaneMax,
+        'connections',
+        `<= ${POOL_MAX * 2}`,
+      );
+      figure('all gateway PostgreSQL connections, max', connections.allMax, 'connections', `<= ${CONNECTION_LIMIT}`);
+      figure('tenants served', result.tenantsServed, 'tenants', `${tenants.length}`);
+      figure('requests', result.total, 'requests');
+      figure('errors', result.errors, 'requests', '0');
+      figure('throughput', result.total / result.seconds, 'rps');
+      const all = Object.values(result.latencies).flat();
+      figure('latency p50', quantile(all, 0.5), 'ms');
+      figure('latency p99', quantile(all, 0.99), 'ms');
+      for (const kind of ['list', 'get', 'create', 'patch', 'me'] as const) {
+        figure(`latency p99 ${kind}`, quantile(result.latencies[kind], 0.99), 'ms');
+      }
+      const dbKinds = (['list', 'get', 'create', 'patch'] as const).flatMap((k) => result.latencies[k]);
+      figure('p50 ratio record calls / GET me', quantile(dbKinds, 0.5) / quantile(result.latencies.me, 0.5), 'x');
+      figure('gateway cpu per request', ((cpuAfter - cpuBefore) / result.total) * 1000, 'ms');
+    }
+    if (worst > CONNECTION_LIMIT) {
+      throw new Error(`the gateway held ${worst} PostgreSQL connections (limit ${CONNECTION_LIMIT})`);
+    }
+  } finally {
+    await nc.close();
+    await admin.end();
+    await stack.stop();
+  }
+  await report.save();
+}
+
+/** Register `count` organizations, REGISTER_IN_FLIGHT at a time, each awaited until provisioned. */
+async function provision(
+  gatewayUrl: string,
+  nc: Awaited<ReturnType<typeof connect>>,
+  count: number,
+): Promise<string[]> {
+  const waiting = new Map<string, () => void>();
+  const provisioned = new Set<string>();
+  const subscription = nc.subscribe(SubjectFilters.tenantEvents, {
+    callback: (_err, msg) => {
+      if (msg.headers?.get(CloudEventHeaders.type) !== TenantProvisioned.type) return;
+      const tenantId = msg.subject.slice('evt.tenant.'.length);
+      provisioned.add(tenantId);
+      waiting.get(tenantId)?.();
+    },
+  });
+  const ids: string[] = [];
+  let next = 0;
+  const register = async (i: number) => {
+    const response = await fetch(`${gatewayUrl}/api/auth/register-organization`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        organization_name: `Tenant API Bench ${i}`,
+        admin_email: `admin${i}@tenant-api.bench`,
+        admin_password: `Correct-Horse-${i}-Battery`,
+        plan: 'pro',
+        region: i % 2 === 0 ? 'us-east-1' : 'eu-west-1',
+      }),
+    });
+    if (response.status !== 202) throw new Error(`register answered ${response.status}: ${await response.text()}`);
+    const { tenant_id: tenantId } = (await response.json()) as { tenant_id: string };
+    if (!provisioned.has(tenantId)) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`tenant ${tenantId} not active after 60 s`)), 60_000);
+        waiting.set(tenantId, () => {
+          clearTimeout(timer);
+          waiting.delete(tenantId);
+          resolve();
+        });
+      });
+    }
+    ids.push(tenantId);
+    if (ids.length % 250 === 0) console.log(`  ${ids.length}/${count} tenants active`);
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: REGISTER_IN_FLIGHT }, async () => {
+        while (next < count) await register(next++);
+      }),
+    );
+  } finally {
+    subscription.unsubscribe();
+  }
+  return ids;
+}
+
+/** An API key per tenant, stored as the gateway stores one, for the tenant's admin user. */
+async function mintKeys(admin: pg.Client, env: Record<string, string>, tenantIds: string[]): Promise<Tenant[]> {
+  const admins = new Map<string, string>();
+  const regions = JSON.parse(env.REGIONS!) as { clusters: { url: string }[] }[];
+  for (const url of regions.flatMap((r) => r.clusters.map((c) => c.url))) {
+    const cluster = new pg.Client({ connectionString: url });
+    await cluster.connect();
+    try {
+      const { rows } = await cluster.query<{ workspace: string; user: string }>(
+        `SELECT "workspaceId"::text AS workspace, "userId"::text AS user FROM core."userWorkspace"`,
+      );
+      for (const row of rows) admins.set(row.workspace, row.user);
+    } finally {
+      await cluster.end();
+    }
+  }
+  const tenants: Tenant[] = [];
+  const rows: unknown[][] = [];
+  for (const tenantId of tenantIds) {
+    const id = randomUUID();
+    const secret = randomBytes(32).toString('base64url');
+    const userId = admins.get(tenantId);
+    if (!userId) throw new Error(`tenant ${tenantId} has no user in its workspace`);
+    rows.push([id, tenantId, 'bench', createHash('sha256').update(secret).digest(), userId]);
+    tenants.push({ tenantId, key: `ttm_${id.replaceAll('-', '')}_${secret}`, companies: [] });
+  }
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    await admin.query(
+      `INSERT INTO gateway.api_keys (id, tenant_id, name, secret_hash, created_by)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::uuid[])`,
+      [0, 1, 2, 3, 4].map((c) => chunk.map((r) => r[c])),
+    );
+  }
+  return tenants;
+}
+
+/** Max connections held, sampled every 50 ms: the gateway's data-plane pools, and everything the gateway holds. */
+function connectionSampler(admin: pg.Client, controlDatabase: string) {
+  let dataPlaneMax = 0;
+  let allMax = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const { rows } = await admin.query<{ data_plane: number; all: number }>(
+        // This run's databases only: other runs on the server use the same application names.
+        `SELECT count(*) FILTER (WHERE application_name = $1)::int AS data_plane,
+                count(*) FILTER (WHERE application_name LIKE 'ttm-gateway%')::int AS all
+           FROM pg_stat_activity WHERE datname = $2 OR datname LIKE $3`,
+        [DATA_PLANE_APPLICATION_NAME, controlDatabase, `${controlDatabase}\\_%`],
+      );
+      dataPlaneMax = Math.max(dataPlaneMax, rows[0]!.data_plane);
+      allMax = Math.max(allMax, rows[0]!.all);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { dataPlaneMax, allMax };
+    },
+  };
+}
+
+function send(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method, headers, agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+async function warmUp(gatewayUrl: string, tenants: Tenant[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < tenants.length) {
+        const tenant = tenants[next++]!;
+        const response = await send('GET', `${gatewayUrl}/api/tenant/objects/company?limit=1`, {
+          'x-api-key': tenant.key,
+        });
+        if (response.status !== 200) throw new Error(`warm-up answered ${response.status}: ${response.text}`);
+      }
+    }),
+  );
+}
+
+async function load(gatewayUrl: string, tenants: Tenant[], inFlight: number, seconds: number) {
+  const latencies: Record<Kind, number[]> = { list: [], get: [], create: [], patch: [], me: [] };
+  const served = new Set<string>();
+  let total = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let round = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+
+  const pick = (n: number): Kind => {
+    const r = n % 20;
+    if (r < 2) return 'me';
+    if (r < 11) return 'list';
+    if (r < 14) return 'get';
+    if (r < 17) return 'create';
+    return 'patch';
+  };
+
+  const one = async (tenant: Tenant, kind: Kind): Promise<void> => {
+    const headers: Record<string, string> = { 'x-api-key': tenant.key };
+    const known = tenant.companies[Math.floor(Math.random() * tenant.companies.length)];
+    let url = `${gatewayUrl}/api/tenant/objects/company`;
+    let method = 'GET';
+    let body: string | undefined;
+    if (kind === 'me') url = `${gatewayUrl}/api/tenant/me`;
+    else if (kind === 'list') url += '?limit=20';
+    else if ((kind === 'get' || kind === 'patch') && known === undefined) kind = 'create';
+    if (kind === 'get') url += `/${known}`;
+    if (kind === 'create') {
+      method = 'POST';
+      body = JSON.stringify({
+        name: `Company ${total}`,
+        employees: total % 500,
+        idealCustomerProfile: total % 2 === 0,
+      });
+    }
+    if (kind === 'patch') {
+      method = 'PATCH';
+      url += `/${known}`;
+      body = JSON.stringify({ employees: total % 1000 });
+    }
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const t0 = performance.now();
+    const response = await send(method, url, headers, body);
+    const text = response.text;
+    const ms = performance.now() - t0;
+    total++;
+    if (response.status >= 400) {
+      errors++;
+      firstError ??= `${method} ${url} → ${response.status} ${text.slice(0, 300)}`;
+      return;
+    }
+    latencies[kind].push(ms);
+    served.add(tenant.tenantId);
+    if (kind === 'create') tenant.companies.push((JSON.parse(text) as { id: string }).id);
+  };
+
+  await Promise.all(
+    Array.from({ length: inFlight }, async (_, worker) => {
+      // Each worker walks the tenants from its own offset, so all of them are busy from the start.
+      let i = Math.floor((worker * tenants.length) / inFlight);
+      while (performance.now() < deadline) {
+        const tenant = tenants[i++ % tenants.length]!;
+        await one(tenant, pick(round++)).catch((error: unknown) => {
+          errors++;
+          firstError ??= `${String(error)} (${String((error as { cause?: unknown }).cause ?? '')})`;
+        });
+      }
+    }),
+  );
+  if (firstError) console.log(`  first error: ${firstError}`);
+  return { latencies, total, errors, tenantsServed: served.size, seconds: (performance.now() - started) / 1000 };
+}
