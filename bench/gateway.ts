@@ -48,31 +48,10 @@ const PLANS = [
 /** In the child: the gateway with one trivial route in the tenant scope. */
 async function serveGateway(): Promise<void> {
   const { startGateway } = await import('../services/gateway/src/gateway.js');
-  if (process.env.BENCH_GATEWAY_TOKEN_CACHE === '1') await cacheVerifiedTokens();
   const probe: FastifyPluginAsync = async (app) => {
     app.get(PROBE, async () => ({ ok: true }));
   };
   await startGateway(process.env, { extraTenantRoutes: probe });
-}
-
-/**
- * Experiment (BENCH_GATEWAY_TOKEN_CACHE=1, this bench's gateway process only): remember each
- * verified access token until it expires, to measure what the ES256 signature check costs the
- * path. Not what the gateway does; a real cache would also drop tokens of revoked keys.
- */
-async function cacheVerifiedTokens(): Promise<void> {
-  const { AccessTokens } = await import('../services/gateway/src/auth/tokens.js');
-  type Claims = Awaited<ReturnType<InstanceType<typeof AccessTokens>['verify']>>;
-  const verify = AccessTokens.prototype.verify;
-  const cache = new Map<string, Claims>();
-  AccessTokens.prototype.verify = async function (this: InstanceType<typeof AccessTokens>, token: string) {
-    const hit = cache.get(token);
-    if (hit && hit.expiresAt * 1_000 > Date.now()) return hit;
-    const claims = await verify.call(this, token);
-    if (cache.size >= 10_000) cache.clear();
-    cache.set(token, claims);
-    return claims;
-  };
 }
 
 if (process.env.BENCH_GATEWAY_CHILD === '1') await serveGateway();
@@ -104,8 +83,7 @@ export async function run(): Promise<void> {
       seconds_per_round: SECONDS,
       connections: CONNECTIONS,
       bare: 'GET / (same gateway, no tenant path)',
-      full: `GET ${PROBE} (JWT ES256, directory, GCRA in Redis, quota, metering)`,
-      token_cache_experiment: process.env.BENCH_GATEWAY_TOKEN_CACHE === '1',
+      full: `GET ${PROBE} (JWT ES256 verified once then remembered, directory, GCRA in Redis, quota, metering)`,
       services: 'gateway and provisioner as processes; autocannon, nats-server, PostgreSQL and Redis share the machine',
     });
 

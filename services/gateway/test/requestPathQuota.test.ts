@@ -114,6 +114,14 @@ describe('api_calls quota, end to end with metering and quota', () => {
     await eventually(async () => ((await stateOf())?.api_calls.state === 'exceeded' ? true : undefined), 15_000);
     expect((await read()).statusCode).toBe(429);
 
+    // A blocked tenant can still see why: its quotas and usage are served.
+    const headers = { authorization: `Bearer ${tenant.token}` };
+    for (const url of ['/api/tenant/quotas', '/api/tenant/usage?granularity=month']) {
+      const answer = await stack.gateway!.app.inject({ method: 'GET', url, headers });
+      expect(answer.statusCode, `${url}: ${answer.body}`).toBe(200);
+      if (url === '/api/tenant/quotas') expect(answer.body).toContain('exceeded');
+    }
+
     // The operator raises the limit: quota writes the state back to ok and calls are served.
     await override(tenant.tenantId, 1_000);
     await eventually(async () => ((await read()).statusCode === 200 ? true : undefined), 15_000);

@@ -159,6 +159,12 @@ export class SigningKeyRing {
     return entry && this.accepts(entry) ? entry.key : undefined;
   }
 
+  /** Whether `kid` is loaded and still accepted (no reload): for tokens verified before. */
+  acceptsKid(kid: string): boolean {
+    const entry = this.verifying.get(kid);
+    return entry !== undefined && this.accepts(entry);
+  }
+
   /** Reread the table; concurrent calls share one read. */
   reload(): Promise<void> {
     this.reloading ??= this.load().finally(() => {

@@ -33,6 +33,7 @@ export const tenantQuotaRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps)
   app.get(
     '/api/tenant/quotas',
     {
+      config: { quotaExempt: true },
       schema: {
         summary: "The caller's organization: each quota's limit, use, what remains and its state",
         description:
@@ -54,6 +55,7 @@ export const tenantQuotaRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps)
   app.get<{ Querystring: UsageQuery }>(
     '/api/tenant/usage',
     {
+      config: { quotaExempt: true },
       schema: {
         summary: "The caller's organization: usage per meter in hourly, daily or monthly windows",
         description: usageDescription,

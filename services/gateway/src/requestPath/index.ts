@@ -26,6 +26,12 @@ declare module 'fastify' {
      * the tenant is over that quota. Routes without it are never refused for the users quota.
      */
     quotaMeter?: 'users';
+    /**
+     * An account route a tenant over its api_calls quota must still reach to see why (its quotas
+     * and usage): never refused for the api_calls quota, and not counted as an API call. Still
+     * rate limited.
+     */
+    quotaExempt?: boolean;
   }
 }
 
@@ -148,9 +154,12 @@ export const tenantRequestPath: FastifyPluginAsync<AuthDeps> = fp(
       const { tenantId } = principal;
       const limit = limitOf(deps.directory.get(tenantId)?.plan);
 
+      const routeConfig = request.routeOptions.config;
+      const exempt = routeConfig?.quotaExempt === true;
       const refusal = gate.check(tenantId, {
         write: writeMethods.has(request.method),
-        routeMeter: request.routeOptions.config?.quotaMeter,
+        routeMeter: routeConfig?.quotaMeter,
+        apiCallExempt: exempt,
       });
       if (refusal) {
         metrics.quotaRefusals.inc({ meter: refusal.meter });
@@ -181,6 +190,7 @@ export const tenantRequestPath: FastifyPluginAsync<AuthDeps> = fp(
       }
 
       metrics.requests.inc({ plan: limit.label, outcome: 'allowed' });
+      if (exempt) return;
       gate.counted(tenantId);
       meter.count(tenantId);
     });

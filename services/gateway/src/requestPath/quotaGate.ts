@@ -29,6 +29,8 @@ export interface GatedRequest {
   write: boolean;
   /** `config.quotaMeter` of the route (`users` on the invitation route). */
   routeMeter: Meter | undefined;
+  /** `config.quotaExempt` of the route: never refused for api_calls. */
+  apiCallExempt?: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export class QuotaGate {
     const tenant = this.tenants.get(tenantId);
     if (!tenant) return undefined;
     const { entry } = tenant;
-    if (now < tenant.periodEnd) {
+    if (now < tenant.periodEnd && !request.apiCallExempt) {
       const calls = entry.api_calls;
       if (calls.state === 'exceeded' || calls.used + tenant.callsSince >= calls.limit) {
         return {
