@@ -159,9 +159,18 @@ export const WORKSPACE_TABLES: readonly { name: string; columns: string }[] = [
   },
 ];
 
+/**
+ * The objects the tenant API lists: each gets an index in its list order (keyset pagination on
+ * "createdAt", id over live rows), so a page costs the same at 100 rows or 100,000.
+ */
+export const LISTED_TABLES: readonly string[] = ['company', 'person', 'opportunity', 'note', 'task'];
+
 /** The whole workspace schema as one statement batch (one round trip). */
 export function workspaceSchemaSql(schema: string): string {
   const q = `"${schema}"`;
   const tables = WORKSPACE_TABLES.map((t) => `CREATE TABLE "${t.name}" (${t.columns});`).join('\n');
-  return `CREATE SCHEMA ${q};\nSET LOCAL search_path TO ${q};\n${tables}\nSET LOCAL search_path TO DEFAULT;`;
+  const indexes = LISTED_TABLES.map(
+    (t) => `CREATE INDEX "${t}_list_idx" ON "${t}" ("createdAt", id) WHERE "deletedAt" IS NULL;`,
+  ).join('\n');
+  return `CREATE SCHEMA ${q};\nSET LOCAL search_path TO ${q};\n${tables}\n${indexes}\nSET LOCAL search_path TO DEFAULT;`;
 }
