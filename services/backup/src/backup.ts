@@ -72,6 +72,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     logger,
     metrics: backupMetrics,
     batchRows: config.BACKUP_BATCH_ROWS,
+    backupRowsPerSecond: config.BACKUP_MAX_ROWS_PER_SECOND,
     attempts: config.BACKUP_ATTEMPTS,
     retryDelayMs: config.BACKUP_RETRY_DELAY,
     verifyAfterBackup: config.BACKUP_VERIFY_AFTER_BACKUP,

@@ -44,6 +44,14 @@ export const backupEnv = commonEnv.extend({
     .max(100_000)
     .default(5_000)
     .describe('Rows read or written per round trip while backing up and restoring'),
+  BACKUP_MAX_ROWS_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5_000)
+    .describe(
+      'Backups read at most this many rows a second, to leave the database to tenant traffic (0: unthrottled; restores and migrations never are)',
+    ),
   MIGRATION_SOURCE_GRACE: portEnv
     .duration('24h')
     .describe('How long a migrated tenant keeps its old copy before it is removed (0: at once)'),

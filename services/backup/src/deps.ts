@@ -37,6 +37,8 @@ export interface BackupDeps {
   logger: Logger;
   metrics: BackupMetrics;
   batchRows: number;
+  /** `BACKUP_MAX_ROWS_PER_SECOND`: the pace of backups (0: unthrottled). */
+  backupRowsPerSecond: number;
   /** Attempts at a backup before it is recorded failed; the delay doubles from `retryDelayMs`. */
   attempts: number;
   retryDelayMs: number;

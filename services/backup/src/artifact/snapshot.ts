@@ -21,6 +21,12 @@ export interface SnapshotRequest {
   schema: string;
   objectName: string;
   batchRows: number;
+  /**
+   * Read at most this many rows a second (0 or absent: as fast as it goes), so a backup beside
+   * tenant traffic leaves the database and the CPU to it. Migrations copy unthrottled: they
+   * hold the tenant's writes.
+   */
+  maxRowsPerSecond?: number;
 }
 
 export interface Snapshot {
@@ -65,6 +71,7 @@ export async function takeSnapshot(pool: pg.Pool, request: SnapshotRequest, stor
     const tables: TableChecksum[] = [];
     let uncompressedBytes = 0;
     let totalRows = 0;
+    const pace = pacer(request.maxRowsPerSecond ?? 0);
     async function* artifact(): AsyncGenerator<Buffer> {
       let parts: string[] = [];
       let size = 0;
@@ -105,6 +112,7 @@ export async function takeSnapshot(pool: pg.Pool, request: SnapshotRequest, stor
         const cursor = await CanonicalCursor.open(client, source.select, source.params, request.batchRows);
         for (let rows = await cursor.next(); rows.length > 0; rows = await cursor.next()) {
           for (const row of rows) take(`${row}\n`);
+          await pace(rows.length);
           // Yield between fetches, so gzip and the store work while PostgreSQL reads on.
           if (size >= FLUSH_BYTES) yield drain();
         }
@@ -137,6 +145,18 @@ export async function takeSnapshot(pool: pg.Pool, request: SnapshotRequest, stor
     // A client that failed mid-cursor goes away rather than back to the pool.
     client.release(broken);
   }
+}
+
+/** Wait after each batch as long as it takes to stay at `rowsPerSecond` on average (0: never). */
+function pacer(rowsPerSecond: number): (rows: number) => Promise<void> {
+  if (rowsPerSecond <= 0) return async () => undefined;
+  const started = performance.now();
+  let rows = 0;
+  return async (batch) => {
+    rows += batch;
+    const ahead = (rows / rowsPerSecond) * 1_000 - (performance.now() - started);
+    if (ahead > 1) await new Promise((resolve) => setTimeout(resolve, ahead));
+  };
 }
 
 /** The tables of a workspace schema: Twenty's in dependency order, then any others by name. */

@@ -92,7 +92,13 @@ async function run(deps: BackupDeps, state: BackupState): Promise<{ state: Backu
     try {
       const snapshot = await takeSnapshot(
         deps.clusters.poolFor(placement),
-        { backupId, tenantId, schema: placement.schema, objectName, batchRows: deps.batchRows },
+        {
+          backupId,
+          tenantId,
+          schema: placement.schema,
+          objectName,
+          ...pacing(deps.batchRows, deps.backupRowsPerSecond),
+        },
         deps.store,
       );
       manifest = {
@@ -163,4 +169,16 @@ async function run(deps: BackupDeps, state: BackupState): Promise<{ state: Backu
   deps.metrics.failures.inc({ operation: 'backup' });
   log.error({ reason }, 'backup failed');
   return { state: failed };
+}
+
+/**
+ * Batch size and pace of a backup: throttled, it reads small batches often (about 50 a second)
+ * rather than large ones with long pauses, so tenant traffic never meets a long full-speed burst.
+ */
+export function pacing(batchRows: number, rowsPerSecond: number): { batchRows: number; maxRowsPerSecond: number } {
+  if (rowsPerSecond <= 0) return { batchRows, maxRowsPerSecond: 0 };
+  return {
+    batchRows: Math.max(100, Math.min(batchRows, Math.floor(rowsPerSecond / 50))),
+    maxRowsPerSecond: rowsPerSecond,
+  };
 }
