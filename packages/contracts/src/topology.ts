@@ -183,6 +183,7 @@ export type ServiceName = (typeof Services)[number];
 
 export const Consumers = {
   provisionerCommands: 'provisioner-commands',
+  provisionerPlacements: 'provisioner-placements',
   meteringCommands: 'metering-commands',
   quotaCommands: 'quota-commands',
   backupCommands: 'backup-commands',
@@ -229,6 +230,10 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   commandConsumer('quota', Consumers.quotaCommands, SubjectFilters.quotaCommands),
   commandConsumer('backup', Consumers.backupCommands, SubjectFilters.backupCommands),
   commandConsumer('backup', Consumers.backupMigrations, SubjectFilters.migrationCommands),
+  {
+    ...tenantProjection('provisioner', Consumers.provisionerPlacements),
+    description: 'provisioner: follows migrations into its placement counts (ordered, one in flight)',
+  },
   tenantProjection('gateway', Consumers.gatewayTenants),
   tenantProjection('quota', Consumers.quotaTenants),
   tenantProjection('metering', Consumers.meteringTenants),

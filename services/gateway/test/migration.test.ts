@@ -173,6 +173,14 @@ describe('a migration from us-east-1 to eu-west-1', () => {
     );
     const completed = events.find((e) => e.type === 'ttm.migration.completed.v1')!.data as { freezeMs: number };
     expect(completed.freezeMs).toBeGreaterThan(0);
+    // The provisioner counts the tenant on its new cluster when it places the next ones.
+    await eventually(async () => {
+      const { rows } = await stack.provisioner!.service.pool!.query<{ region: string }>(
+        'SELECT region FROM provisioner.placements WHERE tenant_id = $1',
+        [tenant.tenantId],
+      );
+      return rows[0]?.region === 'eu-west-1' ? true : undefined;
+    });
   });
 
   it('keeps exactly one live copy, and no row on us-east-1 once the grace period is over', async () => {

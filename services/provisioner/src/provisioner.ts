@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { Buckets, Consumers, consumerDefinitions, RegisterOrganization } from '@ttm/contracts';
-import { createCatalog, runCommandConsumer, type ServiceContext, startService } from '@ttm/service-kit';
+import { createCatalog, runCommandConsumer, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
 import { Counter, Histogram } from 'prom-client';
 import { type ProvisionerConfig, provisionerEnv } from './config.js';
 import { DataPlane } from './dataPlane/dataPlane.js';
 import { tenantCommandHandlers } from './tenant/handlers.js';
+import { placementsProjection } from './tenant/placementsProjection.js';
 import type { SagaDeps } from './tenant/saga.js';
 
 export interface Provisioner {
@@ -89,6 +90,15 @@ export async function startProvisioner(
     ),
   });
   lifecycle.onStop('commands', () => commands);
+  const placements = runProjection({
+    js,
+    pool: service.pool!,
+    projection: placementsProjection,
+    logger,
+    signal: lifecycle.signal,
+    metrics,
+  });
+  lifecycle.onStop('placements projection', () => placements);
   logger.info({ port: config.PROVISIONER_PORT, regions: catalog.regions.map((r) => r.name) }, 'provisioner ready');
   return { service, dataPlane, stop: () => lifecycle.stop('stop requested') };
 }

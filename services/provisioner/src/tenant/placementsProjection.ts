@@ -1,0 +1,25 @@
+import { Consumers, consumerDefinitions, type DataOf, TenantPlacementChanged } from '@ttm/contracts';
+import type { ProjectionDefinition } from '@ttm/service-kit';
+
+const consumer = consumerDefinitions.find((c) => c.durable === Consumers.provisionerPlacements);
+if (!consumer) throw new Error(`consumer ${Consumers.provisionerPlacements} is not defined in @ttm/contracts`);
+
+/**
+ * Keeps `provisioner.placements` (which placement counts to find the cluster with the most room)
+ * where tenants live after a migration moved them. The rows themselves are the saga's: this only
+ * moves an existing row, so replaying from zero ends in the same place and `reset` keeps them.
+ */
+export const placementsProjection: ProjectionDefinition = {
+  name: 'provisioner-placements',
+  schema: 'provisioner',
+  consumer,
+  async apply(client, event) {
+    if (event.meta.type !== TenantPlacementChanged.type) return;
+    const { tenantId, to } = event.data as DataOf<typeof TenantPlacementChanged>;
+    await client.query(
+      `UPDATE provisioner.placements SET region = $2, cluster = $3, kind = $4, database = $5, schema = $6
+        WHERE tenant_id = $1`,
+      [tenantId, to.region, to.cluster, to.kind, to.database, to.schema],
+    );
+  },
+};
