@@ -150,3 +150,17 @@ export function createCatalog(config: { PLANS: Plan[]; REGIONS: Region[]; REGION
     region: (n) => regions.get(n),
   };
 }
+
+/** The database a cluster URL names; throws if it names none. */
+export function databaseOf(url: string): string {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  if (!name) throw new Error(`cluster URL ${new URL(url).origin} names no database`);
+  return name;
+}
+
+/** The cluster URL pointed at another database of the same server. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
 import type { AuditItem, FleetStats, TenantDetail, TenantItem } from '../src/admin/schemas.js';
 import { AUDITED_AUTH_FAILURES_PER_ADDRESS } from '../src/plugins/adminAuth.js';
-import type { Problem } from '../src/problems.js';
 import { projections } from '../src/projections.js';
+import { adminFetch, json, problem } from './support/http.js';
 
 const PASSWORD = 'Correct-Horse-Battery-9';
 let passwordHash: string;
@@ -36,27 +36,7 @@ const ids = new Map<string, string>();
 /** A tenant whose registration was recorded but never provisioned: it stays pending. */
 const pendingTenant = randomUUID();
 
-function admin(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: {
-      'x-admin-key': TEST_ADMIN_KEY,
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-      ...init.headers,
-    },
-  });
-}
-
-async function json<T>(response: Response, status = 200): Promise<T> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
-async function problem(response: Response, status: number): Promise<Problem> {
-  expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-  return json<Problem>(response, status);
-}
+const admin = adminFetch(() => stack.url);
 
 async function register(seed: Seed): Promise<string> {
   const tenantId = randomUUID();

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, seedTenant, type TestTenant } from '../../backup/test/support/fixtures.js';
 import type { AcceptedOperation, BackupDetail, BackupItem } from '../src/backups/schemas.js';
-import type { Problem } from '../src/problems.js';
+import { adminFetch, json, problem } from './support/http.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -29,27 +29,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function admin(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: {
-      'x-admin-key': TEST_ADMIN_KEY,
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-      ...init.headers,
-    },
-  });
-}
-
-async function json<T>(response: Response, status = 200): Promise<T> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
-async function problem(response: Response, status: number): Promise<Problem> {
-  expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-  return json<Problem>(response, status);
-}
+const admin = adminFetch(() => stack.url);
 
 async function backupUntil(backupId: string, done: (b: BackupDetail) => boolean): Promise<BackupDetail> {
   return eventually(async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../backup/test/support/fixtures.js';
 import {
   freezeOf,
@@ -12,7 +12,7 @@ import {
 } from '../../backup/test/support/migrationFixtures.js';
 import { freezeWatcherOf } from '../src/freeze/watcher.js';
 import type { MigrationOperation } from '../src/migration/view.js';
-import type { Problem } from '../src/problems.js';
+import { adminFetch, problem } from './support/http.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -55,26 +55,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function admin(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: {
-      'x-admin-key': TEST_ADMIN_KEY,
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-      ...init.headers,
-    },
-  });
-}
+const admin = adminFetch(() => stack.url);
 
 const migrate = (tenantId: string, body: unknown) =>
   admin(`/api/admin/tenants/${tenantId}/migrate`, { method: 'POST', body: JSON.stringify(body) });
-
-async function problem(response: Response, status: number): Promise<Problem> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-  return JSON.parse(text) as Problem;
-}
 
 async function operationUntil(id: string, done: (o: MigrationOperation) => boolean): Promise<MigrationOperation> {
   return eventually(async () => {

@@ -6,6 +6,7 @@ import { eventually, startStack, type TestStack } from '../../../test/support/st
 import type { Operation, ProvisioningState } from '../src/operations/operation.js';
 import { operationTrackerOf } from '../src/operations/tracker.js';
 import type { Problem } from '../src/problems.js';
+import { json } from './support/http.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
@@ -52,12 +53,6 @@ async function registerPending(): Promise<Registration> {
     encodeMessage(TenantRegistered, data, { source: '/test', subject: ids.tenantId }),
   );
   return ids;
-}
-
-async function json<T>(response: Response, status = 200): Promise<T> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  return JSON.parse(text) as T;
 }
 
 interface SseEvent {

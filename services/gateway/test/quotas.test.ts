@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { publishUsage } from '../../metering/test/support/usage.js';
-import type { Problem } from '../src/problems.js';
 import type { QuotaOverrideResult, QuotaReport, UsageReport } from '../src/quotas/schemas.js';
+import { adminFetch, json, problem } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 
@@ -50,31 +50,10 @@ async function signedUpTenant(name: string): Promise<{ tenantId: string; token: 
   return { tenantId, token: ((await login.json()) as { access_token: string }).access_token };
 }
 
-function admin(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: {
-      'x-admin-key': TEST_ADMIN_KEY,
-      'x-admin-actor': 'ops@quota.test',
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-      ...init.headers,
-    },
-  });
-}
+const admin = adminFetch(() => stack.url, { 'x-admin-actor': 'ops@quota.test' });
 
 function tenant(token: string, path: string): Promise<Response> {
   return fetch(`${stack.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-}
-
-async function json<T>(response: Response, status = 200): Promise<T> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
-async function problem(response: Response, status: number): Promise<Problem> {
-  expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-  return json<Problem>(response, status);
 }
 
 const tenantQuotas = async (token: string) => json<QuotaReport>(await tenant(token, '/api/tenant/quotas'));

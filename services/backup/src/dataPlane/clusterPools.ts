@@ -1,4 +1,4 @@
-import type { Catalog, Cluster, Logger } from '@ttm/service-kit';
+import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
 import pg from 'pg';
 import { CORE_SCHEMA_SQL } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 
@@ -96,14 +96,4 @@ export class ClusterPools {
   }
 }
 
-export function databaseOf(url: string): string {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1));
-  if (!name) throw new Error(`cluster URL ${new URL(url).origin} names no database`);
-  return name;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
-}
+export { databaseOf, withDatabase };

@@ -1,5 +1,5 @@
 import type { Placement } from '@ttm/contracts';
-import type { Catalog, Logger } from '@ttm/service-kit';
+import { type Catalog, type Logger, withDatabase } from '@ttm/service-kit';
 import pg from 'pg';
 import type { z } from 'zod';
 
@@ -206,9 +206,4 @@ export class ClusterPools {
   }
 }
 
-/** The cluster URL pointed at another database of the same server. */
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
-}
+export { withDatabase };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { encodeMessage, MigrateTenant, type Placement, RegionName } from '@ttm/contracts';
-import { publishMessage } from '@ttm/service-kit';
+import { databaseOf, publishMessage } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { TenantNotFound, TenantStateConflict } from '../admin/problems.js';
@@ -44,11 +44,6 @@ export const AcceptedMigration = z.object({
 });
 
 const problem = (description: string): JsonSchema => ({ ...problemJsonSchema, description });
-
-/** The database a cluster URL names. */
-function databaseOf(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.slice(1));
-}
 
 /** Where the tenant goes: the same kind of placement and schema name, on the target cluster. Throws 400s. */
 export function targetOf(deps: GatewayDeps, source: PlacementValue, body: MigrateBody): PlacementValue {

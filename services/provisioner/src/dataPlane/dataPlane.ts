@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Catalog, Cluster, Logger } from '@ttm/service-kit';
+import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
 import pg from 'pg';
 import { CORE_SCHEMA_SQL, WORKSPACE_SCHEMA_VERSION, workspaceSchemaName, workspaceSchemaSql } from './twentyLayout.js';
 import { claimWarmSchema, WARM_POOL_SQL, WarmPoolFiller, type WarmPoolOptions } from './warmPool.js';
@@ -264,14 +264,4 @@ export class DataPlane {
   }
 }
 
-export function databaseOf(url: string): string {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1));
-  if (!name) throw new Error(`cluster URL ${new URL(url).origin} names no database`);
-  return name;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
-}
+export { databaseOf, withDatabase };
