@@ -44,6 +44,12 @@ export interface ProjectionDefinition {
    * `max_deliver` attempts.
    */
   apply(client: pg.PoolClient, event: ReceivedEvent): Promise<void>;
+  /**
+   * The event types `apply` does anything with, when it ignores most of what its consumer
+   * delivers. Others are acknowledged without a transaction: the checkpoint stays behind them,
+   * and a restart that delivers them again skips them again, so the result is the same.
+   */
+  handles?: ReadonlySet<string>;
   /** Empty the projection's tables for a rebuild (`replayProjection`). */
   reset?(client: pg.PoolClient): Promise<void>;
 }
@@ -269,7 +275,7 @@ export async function replayProjection(
   return { applied, lastSeq };
 }
 
-type Outcome = 'applied' | 'duplicate' | 'retry' | 'dead-lettered' | 'abandoned' | 'stopped';
+type Outcome = 'applied' | 'duplicate' | 'skipped' | 'retry' | 'dead-lettered' | 'abandoned' | 'stopped';
 
 interface WorkerOptions extends Omit<RunProjectionOptions, 'signal'> {
   consumer: Consumer;
@@ -317,6 +323,11 @@ class ProjectionWorker {
       event = decodeReceived(msg, { kind: 'event' });
     } catch (error) {
       return this.deadLetter(msg, `event breaks its contract: ${(error as Error).message}`);
+    }
+    const { handles } = this.options.projection;
+    if (handles && !handles.has(event.meta.type)) {
+      await this.ack(msg);
+      return 'skipped';
     }
     const stopHolding = holdWhileWorking(msg, this.ackWaitMs);
     let outcome: 'applied' | 'duplicate';
@@ -530,7 +541,7 @@ function projectionCounter(registry: Registry): Counter<'projection' | 'outcome'
     (registry.getSingleMetric(name) as Counter<'projection' | 'outcome'> | undefined) ??
     new Counter({
       name,
-      help: 'Events a projection handled, by outcome (applied, duplicate, retry, dead-lettered, abandoned, stopped)',
+      help: 'Events a projection handled, by outcome (applied, duplicate, skipped, retry, dead-lettered, abandoned, stopped)',
       labelNames: ['projection', 'outcome'],
       registers: [registry],
     })

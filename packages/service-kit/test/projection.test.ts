@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type ConsumerDefinition, Streams, Subjects } from '@ttm/contracts';
+import {
+  type ConsumerDefinition,
+  encodeMessage,
+  Streams,
+  Subjects,
+  TenantActivated,
+  TenantSuspended,
+} from '@ttm/contracts';
 import pg from 'pg';
 import { type Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +138,34 @@ function start(projection: ProjectionDefinition, beforeAck?: (seq: number) => vo
 }
 
 describe('runProjection', () => {
+  it('acknowledges the event types it does not handle without a transaction, and applies the others in order', async () => {
+    const projection = { ...suspensionsProjection('selective'), handles: new Set([TenantSuspended.type]) };
+    const tenantId = randomUUID();
+    const activation = () =>
+      encodeMessage(
+        TenantActivated,
+        { tenantId, actor: { kind: 'system', id: 'test' }, activatedAt: new Date().toISOString() },
+        { source: '/ttm/test', subject: tenantId },
+      );
+    const subject = Subjects.event('selective', tenantId);
+    const seqs: number[] = [];
+    for (const message of [
+      activation(),
+      suspension(tenantId, 'a'),
+      activation(),
+      activation(),
+      suspension(tenantId, 'b'),
+    ]) {
+      seqs.push((await publishMessage(nats.js, subject, message)).seq);
+    }
+    const runner = start(projection);
+    await waitUntil('both suspensions applied', () => runner.applied.length === 2);
+    await waitUntil('the activations skipped', async () => (await runner.outcomes('skipped')) === 3);
+    await runner.stop();
+    expect((await rows('selective')).map((r) => r.reason)).toEqual(['a', 'b']);
+    expect(await readCheckpoint(pool, projection)).toBe(seqs[4]);
+  });
+
   it('applies once an event delivered twice (its ack came after AckWait, another instance got it again)', async () => {
     const projection = suspensionsProjection('twice');
     const seqs = await publish('twice', ['a', 'b', 'c']);

@@ -13,8 +13,8 @@ export const placementsProjection: ProjectionDefinition = {
   name: 'provisioner-placements',
   schema: 'provisioner',
   consumer,
+  handles: new Set([TenantPlacementChanged.type]),
   async apply(client, event) {
-    if (event.meta.type !== TenantPlacementChanged.type) return;
     const { tenantId, to } = event.data as DataOf<typeof TenantPlacementChanged>;
     await client.query(
       `UPDATE provisioner.placements SET region = $2, cluster = $3, kind = $4, database = $5, schema = $6
