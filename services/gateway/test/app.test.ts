@@ -242,6 +242,7 @@ describe('documentation', () => {
     expect(document.components.securitySchemes).toEqual({
       adminKey: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Admin-Key' }),
       bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }),
+      tenantApiKey: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }),
     });
     const body = document.paths['/test/widgets'].post.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(['name', 'slug', 'owner']);

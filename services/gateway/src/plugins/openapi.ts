@@ -10,7 +10,14 @@ export interface OpenApiOptions {
 export const securitySchemes = {
   adminKey: 'adminKey',
   bearer: 'bearerAuth',
+  tenantApiKey: 'tenantApiKey',
 } as const;
+
+/** Tenant routes: the access token, or a tenant API key (as a bearer credential or `X-Api-Key`). */
+export const tenantRouteSecurity: Record<string, string[]>[] = [
+  { [securitySchemes.bearer]: [] },
+  { [securitySchemes.tenantApiKey]: [] },
+];
 
 export const openApiDocumentPath = '/docs/openapi.json';
 export const docsPath = '/docs';
@@ -45,7 +52,15 @@ export const openApi = fp<OpenApiOptions>(
               type: 'http',
               scheme: 'bearer',
               bearerFormat: 'JWT',
-              description: 'Access token from the login endpoint; keys at /.well-known/jwks.json',
+              description:
+                'Access token from the login endpoint (keys at /.well-known/jwks.json); tenant routes also take a ' +
+                'tenant API key (`ttm_…`) here',
+            },
+            [securitySchemes.tenantApiKey]: {
+              type: 'apiKey',
+              in: 'header',
+              name: 'X-Api-Key',
+              description: 'A tenant API key (`ttm_…`, from POST /api/tenant/api-keys), for tenant routes',
             },
           },
         },

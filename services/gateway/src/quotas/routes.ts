@@ -4,7 +4,7 @@ import { TenantNotFound } from '../admin/problems.js';
 import type { AuthDeps } from '../auth/runtime.js';
 import type { GatewayDeps } from '../deps.js';
 import { adminActorHeader } from '../plugins/adminAuth.js';
-import { securitySchemes } from '../plugins/openapi.js';
+import { securitySchemes, tenantRouteSecurity } from '../plugins/openapi.js';
 import { problemJsonSchema } from '../problems.js';
 import { type JsonSchema, zodSchema } from '../schema.js';
 import { overrideQuotas, QUOTA_OVERRIDE_WAIT_MS } from './override.js';
@@ -25,7 +25,7 @@ const usageDescription =
 /** `GET /api/tenant/quotas`, `GET /api/tenant/usage`: registered in the tenant scope. */
 export const tenantQuotaRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
   const reader = new QuotaReader(deps);
-  const security = [{ [securitySchemes.bearer]: [] }];
+  const security = tenantRouteSecurity;
   const tags = ['tenant'];
   const unauthorized = problem('The bearer token is missing, invalid or expired');
   const suspended = problem('The organization is suspended');

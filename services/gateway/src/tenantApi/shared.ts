@@ -1,14 +1,14 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuthDeps } from '../auth/runtime.js';
-import { securitySchemes } from '../plugins/openapi.js';
+import { tenantRouteSecurity } from '../plugins/openapi.js';
 import { problemJsonSchema } from '../problems.js';
 import { principalOf } from './context.js';
 
 export const problem = problemJsonSchema;
 
 /** Tenant routes take the access token or an API key, both as a bearer credential (or the key as X-Api-Key). */
-export const tenantSecurity = [{ [securitySchemes.bearer]: [] }];
+export const tenantSecurity = tenantRouteSecurity;
 
 export const IdParams = z.object({ id: z.uuid() });
 export type IdParams = z.output<typeof IdParams>;
