@@ -1,16 +1,19 @@
 import { z } from 'zod';
-import { Subjects } from './topology.js';
+import { TenantId } from './tenant/fields.js';
+import { CoreSubjects, Subjects } from './topology.js';
+import { UsageWindowsReply, UsageWindowsRequest } from './usage/queries.js';
 
 /**
- * Messages the system reads but does not define: NATS server advisories. They are plain JSON
- * (no CloudEvents headers), published by nats-server itself on `$JS.EVENT.ADVISORY.…` subjects.
+ * Messages without CloudEvents headers, plain JSON: NATS server advisories (published by
+ * nats-server itself on `$JS.EVENT.ADVISORY.…` subjects), and the bodies of our core NATS
+ * request-reply queries and notices (`CoreSubjects`).
  */
 export interface ExternalMessageDefinition<S extends z.ZodType = z.ZodType> {
   kind: 'external';
-  /** The `type` field of the JSON body, which names the schema. */
+  /** Names the schema (for an advisory, the `type` field of its body). */
   type: string;
   description: string;
-  /** Who publishes it (not one of our services). */
+  /** Who publishes it. */
   publisher: string;
   /** The subject it arrives on, with `{param}` placeholders (a subject catalog pattern). */
   subjectPattern: string;
@@ -47,4 +50,36 @@ export const MaxDeliveriesAdvisory = defineExternal({
 });
 export type MaxDeliveriesAdvisoryData = z.infer<typeof MaxDeliveriesAdvisory.schema>;
 
-export const externalMessageDefinitions: readonly ExternalMessageDefinition[] = [MaxDeliveriesAdvisory];
+export const UsageWindowsQueried = defineExternal({
+  type: 'ttm.query.usage-windows.request.v1',
+  description: 'A request for usage windows of one tenant (answered by metering on the reply subject)',
+  publisher: 'gateway',
+  subjectPattern: CoreSubjects.usageWindowsQuery,
+  schema: UsageWindowsRequest,
+});
+
+export const UsageWindowsAnswered = defineExternal({
+  type: 'ttm.query.usage-windows.reply.v1',
+  description: "Metering's answer to a usage windows request, sent to the request's reply subject",
+  publisher: 'metering',
+  subjectPattern: CoreSubjects.usageWindowsQuery,
+  schema: UsageWindowsReply,
+});
+
+export const ApiKeyRevokedNotice = defineExternal({
+  type: 'ttm.gateway.api-key-revoked.v1',
+  description: 'A tenant API key was revoked: every gateway instance drops it from its cache at once',
+  publisher: 'gateway',
+  subjectPattern: CoreSubjects.apiKeyRevoked,
+  schema: z.object({
+    keyId: z.uuid().describe('The revoked key id (its 32 hex digits follow `ttm_` in the key)'),
+    tenantId: TenantId.optional(),
+  }),
+});
+
+export const externalMessageDefinitions: readonly ExternalMessageDefinition[] = [
+  MaxDeliveriesAdvisory,
+  UsageWindowsQueried,
+  UsageWindowsAnswered,
+  ApiKeyRevokedNotice,
+];

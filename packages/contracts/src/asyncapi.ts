@@ -183,7 +183,11 @@ function parameterObject(name: string): Json {
 }
 
 function channelDescription(entry: SubjectCatalogEntry): string {
-  const stream = entry.stream ? `Stream: ${entry.stream}.` : 'Stream: none (not captured by any stream).';
+  const stream = entry.stream
+    ? `Stream: ${entry.stream}.`
+    : entry.source === 'CoreSubjects'
+      ? 'Stream: none (core NATS: delivered at most once, to whoever listens then; plain JSON, no CloudEvents headers).'
+      : 'Stream: none (not captured by any stream).';
   const kind =
     entry.kind === 'filter'
       ? 'Wildcard filter: what a consumer subscribed to it receives.'

@@ -207,6 +207,32 @@ export const sampleMaxDeliveriesAdvisory: MaxDeliveriesAdvisoryData = {
 /** Samples of the messages we read but do not define, keyed by their `type`. */
 export const sampleExternalData: Readonly<Record<string, unknown>> = Object.freeze({
   [MAX_DELIVERIES_ADVISORY_TYPE]: sampleMaxDeliveriesAdvisory,
+  'ttm.query.usage-windows.request.v1': {
+    tenantId: '0b7f3c1e-5d2a-4e8b-9c6f-1a2b3c4d5e6f',
+    granularity: 'day',
+    from: '2026-11-01T00:00:00.000Z',
+    to: '2026-12-01T00:00:00.000Z',
+    meters: ['api_calls'],
+  },
+  'ttm.query.usage-windows.reply.v1': {
+    ok: true,
+    truncated: false,
+    windows: [
+      {
+        meter: 'api_calls',
+        kind: 'count',
+        granularity: 'day',
+        windowStart: '2026-11-26T00:00:00.000Z',
+        windowEnd: '2026-11-27T00:00:00.000Z',
+        value: 1234,
+        closed: true,
+      },
+    ],
+  },
+  'ttm.gateway.api-key-revoked.v1': {
+    keyId: '3f2a9c0d-4b1e-4f6a-8c7d-5e3b2a190f8e',
+    tenantId: '0b7f3c1e-5d2a-4e8b-9c6f-1a2b3c4d5e6f',
+  },
 });
 
 /** The headers `encodeMessage` writes for a `ttm.tenant.registered.v1` event, plus a traceparent. */

@@ -9,6 +9,7 @@ import { commandDefinitions } from './registry.js';
 import { patternParameters, patternToFilter, subjectCovers } from './subjectMatch.js';
 import {
   CommandSubjects,
+  CoreSubjects,
   consumerDefinitions,
   type ServiceName,
   Services,
@@ -19,10 +20,10 @@ import {
 } from './topology.js';
 
 /** Which constant an entry comes from: a fixed subject, a wildcard filter, or a builder. */
-export type SubjectSource = 'CommandSubjects' | 'SubjectFilters' | 'Subjects';
+export type SubjectSource = 'CommandSubjects' | 'CoreSubjects' | 'SubjectFilters' | 'Subjects';
 
-/** What travels on the subject: our CloudEvents, a copied poison message, or a NATS advisory. */
-export type SubjectPayload = 'cloudevent' | 'dead-letter' | 'advisory';
+/** What travels on the subject: our CloudEvents, a copied poison message, a NATS advisory, or core NATS JSON. */
+export type SubjectPayload = 'cloudevent' | 'dead-letter' | 'advisory' | 'json';
 
 export interface SubjectCatalogEntry {
   /** `<source>.<key>`, the TypeScript expression that spells it; also the AsyncAPI channel id. */
@@ -51,6 +52,18 @@ interface BuilderMeta extends EntryMeta {
   /** Placeholder names, one per builder argument. */
   params: readonly string[];
 }
+
+/** Descriptions and publishers of the core NATS subjects. A new CoreSubjects constant needs one (a test checks). */
+const coreMeta: Partial<Record<keyof typeof CoreSubjects, EntryMeta>> = {
+  usageWindowsQuery: {
+    description: 'Usage windows of one tenant: a request-reply query that metering answers (queue group `metering`)',
+    producers: ['gateway'],
+  },
+  apiKeyRevoked: {
+    description: 'A revoked tenant API key, announced so every gateway instance drops it from its cache',
+    producers: ['gateway'],
+  },
+};
 
 /** Descriptions of the wildcard filters. A new SubjectFilters constant needs one (a test checks). */
 const filterMeta: Partial<Record<keyof typeof SubjectFilters, EntryMeta>> = {
@@ -216,6 +229,12 @@ function buildCatalog(): SubjectCatalogEntry[] {
     const description = def ? `${def.description} (${def.type})` : 'Command subject';
     entries.push(entry('CommandSubjects', key, subject, 'subject', { description, producers: ['gateway'] }));
   }
+  for (const [key, subject] of Object.entries(CoreSubjects) as [keyof typeof CoreSubjects, string][]) {
+    entries.push({
+      ...entry('CoreSubjects', key, subject, 'subject', coreMeta[key] ?? { description: subject }),
+      payload: 'json',
+    });
+  }
   for (const [key, builder] of Object.entries(Subjects) as [keyof typeof Subjects, (...a: string[]) => string][]) {
     const meta = builderMeta[key];
     const params = meta?.params ?? Array.from({ length: builder.length }, (_, i) => `param${i + 1}`);
@@ -228,7 +247,7 @@ function buildCatalog(): SubjectCatalogEntry[] {
   return entries;
 }
 
-/** Every subject pattern of the system, in a stable order: commands, builders, filters. */
+/** Every subject pattern of the system, in a stable order: commands, core subjects, builders, filters. */
 export const subjectCatalog: readonly SubjectCatalogEntry[] = buildCatalog();
 
 /**
@@ -237,6 +256,9 @@ export const subjectCatalog: readonly SubjectCatalogEntry[] = buildCatalog();
  */
 export function catalogMetadataProblems(): string[] {
   const problems: string[] = [];
+  for (const key of Object.keys(CoreSubjects) as (keyof typeof CoreSubjects)[]) {
+    if (!coreMeta[key]) problems.push(`CoreSubjects.${key} has no entry in coreMeta (subjectCatalog.ts)`);
+  }
   for (const key of Object.keys(SubjectFilters) as (keyof typeof SubjectFilters)[]) {
     if (!filterMeta[key]) problems.push(`SubjectFilters.${key} has no entry in filterMeta (subjectCatalog.ts)`);
   }

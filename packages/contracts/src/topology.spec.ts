@@ -5,6 +5,7 @@ import {
   bucketDefinitions,
   CommandSubjects,
   Consumers,
+  CoreSubjects,
   consumerDefinitions,
   objectStoreDefinitions,
   Services,
@@ -169,7 +170,10 @@ describe('subject catalog', () => {
 
   it('has no entry that is not a constant', () => {
     expect(subjectCatalog).toHaveLength(
-      Object.keys(CommandSubjects).length + Object.keys(SubjectFilters).length + Object.keys(Subjects).length,
+      Object.keys(CommandSubjects).length +
+        Object.keys(CoreSubjects).length +
+        Object.keys(SubjectFilters).length +
+        Object.keys(Subjects).length,
     );
     expect(new Set(subjectCatalog.map((e) => e.id)).size).toBe(subjectCatalog.length);
   });
@@ -178,9 +182,18 @@ describe('subject catalog', () => {
     expect(catalogMetadataProblems()).toEqual([]);
   });
 
-  it('puts every entry in exactly one stream', () => {
-    const homeless = subjectCatalog.filter((e) => e.stream === undefined).map((e) => `${e.id} ${e.pattern}`);
+  it('puts every entry in exactly one stream, but the core NATS subjects in none', () => {
+    const homeless = subjectCatalog
+      .filter((e) => e.stream === undefined && e.source !== 'CoreSubjects')
+      .map((e) => `${e.id} ${e.pattern}`);
     expect(homeless).toEqual([]);
+    for (const subject of Object.values(CoreSubjects)) {
+      const capturing = streamDefinitions.filter((s) => s.subjects.some((f) => subjectCovers(f, subject)));
+      expect(
+        capturing.map((s) => s.name),
+        subject,
+      ).toEqual([]);
+    }
   });
 
   it('classifies entries by shape', () => {

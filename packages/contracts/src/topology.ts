@@ -224,6 +224,18 @@ const tenantProjection = (owner: ServiceName, durable: string): ConsumerDefiniti
   kind: 'projection',
 });
 
+/**
+ * Core NATS subjects that no stream keeps: request-reply queries and live notices, delivered at
+ * most once (a service that is not listening misses them; each use says why that is fine). Plain
+ * JSON bodies, no CloudEvents headers. No stream's subjects may cover them (a test checks).
+ */
+export const CoreSubjects = {
+  /** The gateway asks metering for usage windows (queue group `metering`); the reply goes to its inbox. */
+  usageWindowsQuery: 'query.usage.windows',
+  /** A gateway revoked a tenant API key: every gateway drops it from its cache (a reconnect clears the cache). */
+  apiKeyRevoked: 'ttm.gateway.api-key-revoked',
+} as const;
+
 export const consumerDefinitions: readonly ConsumerDefinition[] = [
   commandConsumer('provisioner', Consumers.provisionerCommands, SubjectFilters.tenantCommands),
   commandConsumer('metering', Consumers.meteringCommands, SubjectFilters.usageCommands),

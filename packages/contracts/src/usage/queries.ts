@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TenantId, Timestamp } from '../tenant/fields.js';
+import { CoreSubjects } from '../topology.js';
 import { Granularity, Meter, MeterKind, UsageValue } from './fields.js';
 
 /**
@@ -9,7 +10,7 @@ import { Granularity, Meter, MeterKind, UsageValue } from './fields.js';
  */
 export const UsageQuerySubjects = {
   /** UsageWindowsRequest -> UsageWindowsReply */
-  windows: 'query.usage.windows',
+  windows: CoreSubjects.usageWindowsQuery,
 } as const;
 
 /** Most windows one reply carries; ask again from the last windowStart for more. */

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { ApiKeyRevokedNotice, CoreSubjects } from '@ttm/contracts';
 import type { Logger, NatsConnection, Pool } from '@ttm/service-kit';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
 
@@ -6,7 +7,10 @@ import { GATEWAY_SCHEMA } from '../tenants/projection.js';
  * Core NATS subject (no stream keeps it) on which a gateway announces a revoked key id, so every
  * instance drops it from its cache at once. Gateway-internal: only gateways publish and listen.
  */
-export const API_KEY_REVOKED_SUBJECT = 'ttm.gateway.api-key-revoked';
+export const API_KEY_REVOKED_SUBJECT = CoreSubjects.apiKeyRevoked;
+
+/** The notice body (`ApiKeyRevokedNotice` in the contracts). */
+const revokedNotice = (keyId: string, tenantId?: string) => JSON.stringify(tenantId ? { keyId, tenantId } : { keyId });
 
 export const API_KEY_PREFIX = 'ttm_';
 /** `ttm_<key id: 32 hex>_<secret: 43 base64url characters (256 bits)>`. */
@@ -86,7 +90,16 @@ export class ApiKeys {
           options.logger.warn({ err: error }, 'API key revocation subscription failed');
           return;
         }
-        this.invalidate(message.string());
+        try {
+          const { keyId } = ApiKeyRevokedNotice.schema.parse(message.json());
+          this.invalidate(keyId);
+        } catch (cause) {
+          // Not ours to act on; the cache TTL still bounds how long a revoked key could live.
+          options.logger.warn(
+            { err: cause, subject: message.subject },
+            'ignored a malformed API key revocation notice',
+          );
+        }
       },
     });
     // Revocations announced while this instance was disconnected are lost: forget every cached key.
@@ -147,7 +160,7 @@ export class ApiKeys {
     if (!rows[0]) return 'not-found';
     this.invalidate(keyId);
     // Every instance (this one too) drops the key from its cache; flush so it leaves before we answer.
-    this.options.nc.publish(API_KEY_REVOKED_SUBJECT, keyId);
+    this.options.nc.publish(API_KEY_REVOKED_SUBJECT, revokedNotice(keyId, tenantId));
     await this.options.nc.flush();
     return rows[0].was_revoked ? 'already-revoked' : 'revoked';
   }
@@ -161,7 +174,7 @@ export class ApiKeys {
     );
     for (const { id } of rows) {
       this.invalidate(id);
-      this.options.nc.publish(API_KEY_REVOKED_SUBJECT, id);
+      this.options.nc.publish(API_KEY_REVOKED_SUBJECT, revokedNotice(id, tenantId));
     }
     if (rows.length > 0) await this.options.nc.flush();
     return rows.map((r) => r.id);
