@@ -22,7 +22,7 @@ import { runSourceSweeper } from './migration/saga.js';
 import { BACKUP_SCHEMA, backupsProjection } from './projections/backups.js';
 import { tenantsProjection } from './projections/tenants.js';
 import { runScheduler } from './schedule/scheduler.js';
-import { openBackupStore } from './store/index.js';
+import { openBackupStore, S3BackupStore } from './store/index.js';
 
 export interface BackupOptions {
   /** SIGTERM/SIGINT stop the process (default); tests running it in-process turn it off. */
@@ -57,6 +57,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   trackPools(metrics, 'data-plane', () => clusters.openPools());
   lifecycle.onStop('data plane', () => clusters.close());
   const store = await openBackupStore(config, service.nats.nc);
+  if (store instanceof S3BackupStore) lifecycle.onStop('backup store', () => store.close());
 
   const backupMetrics = createBackupMetrics(metrics);
   await seedBackupMetrics(pool, BACKUP_SCHEMA, backupMetrics).catch((error: unknown) =>

@@ -1,18 +1,47 @@
 import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
-export const backupEnv = commonEnv.extend({
+const backupFields = commonEnv.extend({
   ...catalogEnv,
   BACKUP_PORT: portEnv.port(servicePorts.backup).describe('HTTP port of the backup health and metrics endpoints'),
   BACKUP_STORE: z
-    .enum(['nats', 'file'])
+    .enum(['nats', 'file', 's3'])
     .default('nats')
-    .describe('Where backup artifacts go: the NATS object store bucket ttm-backups, or files under BACKUP_DIR'),
+    .describe(
+      'Where backup artifacts go: the NATS object store bucket ttm-backups, files under BACKUP_DIR, or the S3 bucket BACKUP_S3_BUCKET',
+    ),
   BACKUP_DIR: z
     .string()
     .min(1)
     .default('./.data/backups')
     .describe('Directory of the artifacts when BACKUP_STORE=file'),
+  BACKUP_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z, 0-9, dots and hyphens)')
+    .optional()
+    .describe('Bucket of the artifacts when BACKUP_STORE=s3 (required then; credentials come from the AWS_* chain)'),
+  BACKUP_S3_PREFIX: z
+    .string()
+    .default('')
+    .refine((v) => v === '' || (v.endsWith('/') && !v.startsWith('/')), 'must end with / and not start with one')
+    .describe("Prefix of the artifacts' keys in BACKUP_S3_BUCKET, such as backups/ (empty: none)"),
+  BACKUP_S3_ENDPOINT: z
+    .string()
+    .refine((v) => /^https?:\/\/[^/]/.test(v) && URL.canParse(v), 'must be a URL starting with http:// or https://')
+    .optional()
+    .describe('Endpoint of an S3-compatible server such as MinIO (empty: AWS S3)'),
+  BACKUP_S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'must be a region name such as eu-west-1')
+    .optional()
+    .describe(
+      'Region of BACKUP_S3_BUCKET (empty: AWS_REGION or the AWS profile; us-east-1 suits most S3-compatible servers)',
+    ),
+  BACKUP_S3_FORCE_PATH_STYLE: portEnv
+    .flag(false)
+    .describe(
+      'Address the bucket as <endpoint>/<bucket> rather than <bucket>.<endpoint> (MinIO and most S3-compatible servers need true)',
+    ),
   BACKUP_CONCURRENCY: z.coerce
     .number()
     .int()
@@ -76,4 +105,13 @@ export const backupEnv = commonEnv.extend({
     .default(4)
     .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
 });
+export const backupEnv = backupFields.superRefine(
+  (config, ctx) => {
+    if (config.BACKUP_STORE === 's3' && !config.BACKUP_S3_BUCKET) {
+      ctx.addIssue({ code: 'custom', path: ['BACKUP_S3_BUCKET'], message: 'required when BACKUP_STORE=s3' });
+    }
+  },
+  // Checked even when other variables are bad, so every problem is named at once.
+  { when: () => true },
+);
 export type BackupConfig = z.output<typeof backupEnv>;

@@ -45,7 +45,7 @@ export const BackupManifest = z
     uncompressedBytes: z.number().int().nonnegative(),
     /** Object name in the backup store. */
     objectName: z.string().min(1).max(255),
-    store: z.enum(['nats', 'file']),
+    store: z.enum(['nats', 'file', 's3']),
     /** When the snapshot transaction started: every row is as it was at this instant. */
     snapshotAt: Timestamp,
   })

@@ -13,7 +13,7 @@ export interface StoredObject {
  * `get` or `list` returns under that name), and replaces an object of the same name.
  */
 export interface BackupStore {
-  readonly kind: 'nats' | 'file';
+  readonly kind: 'nats' | 'file' | 's3';
   put(name: string, data: Readable): Promise<StoredObject>;
   /** The object's bytes; undefined if there is no such object. Throws mid-stream if it is damaged. */
   get(name: string): Promise<AsyncIterable<Uint8Array> | undefined>;
