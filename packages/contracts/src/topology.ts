@@ -224,6 +224,13 @@ const tenantProjection = (owner: ServiceName, durable: string): ConsumerDefiniti
   kind: 'projection',
 });
 
+/** The definition of a durable consumer; throws when the contracts do not define it. */
+export function consumerDefinition(durable: string): ConsumerDefinition {
+  const def = consumerDefinitions.find((c) => c.durable === durable);
+  if (!def) throw new Error(`consumer ${durable} is not defined in @ttm/contracts`);
+  return def;
+}
+
 /**
  * Core NATS subjects that no stream keeps: request-reply queries and live notices, delivered at
  * most once (a service that is not listening misses them; each use says why that is fine). Plain

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Consumers, consumerDefinitions } from '@ttm/contracts';
+import { Consumers, consumerDefinition } from '@ttm/contracts';
 import {
   createCatalog,
   runCommandConsumer,
@@ -109,7 +109,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal, metrics });
   lifecycle.onStop('tenants projection', () => tenants);
 
-  const consumer = consumerDefinitions.find((c) => c.durable === Consumers.backupCommands)!;
+  const consumer = consumerDefinition(Consumers.backupCommands);
   const commands = runCommandConsumer({
     js,
     consumer,
@@ -121,7 +121,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   });
   lifecycle.onStop('commands', () => commands);
 
-  const migrationConsumer = consumerDefinitions.find((c) => c.durable === Consumers.backupMigrations)!;
+  const migrationConsumer = consumerDefinition(Consumers.backupMigrations);
   const migrations = runCommandConsumer({
     js,
     consumer: migrationConsumer,

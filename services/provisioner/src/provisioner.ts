@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
-import { Buckets, Consumers, consumerDefinitions, RegisterOrganization } from '@ttm/contracts';
+import { Buckets, Consumers, consumerDefinition, RegisterOrganization } from '@ttm/contracts';
 import { createCatalog, runCommandConsumer, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
 import { Counter, Histogram } from 'prom-client';
 import { type ProvisionerConfig, provisionerEnv } from './config.js';
@@ -58,7 +58,7 @@ export async function startProvisioner(
   let provisioning = 0;
   await dataPlane.startWarmPools({ size: config.WORKSPACE_WARM_POOL, busy: () => provisioning > 0, logger });
 
-  const consumer = consumerDefinitions.find((c) => c.durable === Consumers.provisionerCommands)!;
+  const consumer = consumerDefinition(Consumers.provisionerCommands);
   const commands = runCommandConsumer({
     js,
     consumer,

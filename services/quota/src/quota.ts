@@ -3,7 +3,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import {
   Buckets,
   Consumers,
-  consumerDefinitions,
+  consumerDefinition,
   OverrideQuotas,
   QuotaLimitsEntry,
   QuotaStateKeys,
@@ -109,7 +109,7 @@ export async function startQuota(env: NodeJS.ProcessEnv, options: QuotaOptions =
 
   const commands = runCommandConsumer({
     js,
-    consumer: consumerDefinitions.find((c) => c.durable === Consumers.quotaCommands)!,
+    consumer: consumerDefinition(Consumers.quotaCommands),
     logger,
     signal,
     metrics,

@@ -1,6 +1,6 @@
 import {
   Consumers,
-  consumerDefinitions,
+  consumerDefinition,
   type DataOf,
   MigrationCompleted,
   MigrationFailed,
@@ -14,7 +14,7 @@ import { BACKUP_SCHEMA } from '../projections/backups.js';
 export const migrationsProjection: ProjectionDefinition = {
   name: 'migrations',
   schema: BACKUP_SCHEMA,
-  consumer: consumerDefinitions.find((c) => c.durable === Consumers.backupMigrationEvents)!,
+  consumer: consumerDefinition(Consumers.backupMigrationEvents),
   async apply(client, event) {
     switch (event.meta.type) {
       case MigrationStarted.type: {

@@ -5,7 +5,7 @@ import {
   BackupStarted,
   BackupVerified,
   Consumers,
-  consumerDefinitions,
+  consumerDefinition,
   type DataOf,
   RestoreCompleted,
   RestoreFailed,
@@ -24,7 +24,7 @@ export const BACKUP_SCHEMA = 'backup';
 export const backupsProjection: ProjectionDefinition = {
   name: 'backups',
   schema: BACKUP_SCHEMA,
-  consumer: consumerDefinitions.find((c) => c.durable === Consumers.backupBackups)!,
+  consumer: consumerDefinition(Consumers.backupBackups),
   apply: (client, event) => applyBackupEvent(client, event),
   async reset(client) {
     await client.query('TRUNCATE backup.backups, backup.restores');

@@ -1,6 +1,6 @@
 import {
   Consumers,
-  consumerDefinitions,
+  consumerDefinition,
   type DataOf,
   ProvisioningFailed,
   TenantActivated,
@@ -22,7 +22,7 @@ const statusOf: Record<string, string> = {
 export const tenantsProjection: ProjectionDefinition = {
   name: 'tenants',
   schema: BACKUP_SCHEMA,
-  consumer: consumerDefinitions.find((c) => c.durable === Consumers.backupTenants)!,
+  consumer: consumerDefinition(Consumers.backupTenants),
   async apply(client, event) {
     if (event.meta.type === TenantRegistered.type) {
       const e = event.data as DataOf<typeof TenantRegistered>;

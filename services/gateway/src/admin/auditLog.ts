@@ -1,12 +1,11 @@
-import { AuditRecorded, Consumers, consumerDefinitions, type DataOf } from '@ttm/contracts';
+import { AuditRecorded, Consumers, consumerDefinition, type DataOf } from '@ttm/contracts';
 import type { Pool, ProjectionDefinition } from '@ttm/service-kit';
 import { z } from 'zod';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { AuditItem, AuditQuery } from './schemas.js';
 
-const consumer = consumerDefinitions.find((c) => c.durable === Consumers.gatewayAudit);
-if (!consumer) throw new Error(`consumer ${Consumers.gatewayAudit} is not defined in @ttm/contracts`);
+const consumer = consumerDefinition(Consumers.gatewayAudit);
 
 /**
  * The audit log operators search (`GET /api/admin/audit`): one row per entry of the AUDIT

@@ -1,6 +1,6 @@
 import {
   Consumers,
-  consumerDefinitions,
+  consumerDefinition,
   type DataOf,
   ProvisioningFailed,
   ProvisioningStepCompleted,
@@ -14,8 +14,7 @@ import type { PoolClient, ProjectionDefinition, ReceivedEvent } from '@ttm/servi
 
 export const GATEWAY_SCHEMA = 'gateway';
 
-const consumer = consumerDefinitions.find((c) => c.durable === Consumers.gatewayTenants);
-if (!consumer) throw new Error(`consumer ${Consumers.gatewayTenants} is not defined in @ttm/contracts`);
+const consumer = consumerDefinition(Consumers.gatewayTenants);
 
 /**
  * The gateway's tenant list: one row per tenant with its status and provisioning

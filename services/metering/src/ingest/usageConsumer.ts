@@ -2,7 +2,7 @@ import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import {
   Consumers,
   ContractViolation,
-  consumerDefinitions,
+  consumerDefinition,
   decodeData,
   meterKinds,
   readMeta,
@@ -24,11 +24,7 @@ import { applyUsageBatch, type BatchOutcome } from './applyBatch.js';
 import { messageHeaders } from './messageHeaders.js';
 import type { UsageRecord } from './windowDeltas.js';
 
-export const usageConsumer = (() => {
-  const def = consumerDefinitions.find((c) => c.durable === Consumers.meteringUsage);
-  if (!def) throw new Error(`consumer ${Consumers.meteringUsage} is not defined in @ttm/contracts`);
-  return def;
-})();
+export const usageConsumer = consumerDefinition(Consumers.meteringUsage);
 
 export interface UsageConsumerOptions {
   js: JetStreamClient;

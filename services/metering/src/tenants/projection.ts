@@ -1,6 +1,6 @@
 import {
   Consumers,
-  consumerDefinitions,
+  consumerDefinition,
   type DataOf,
   ProvisioningFailed,
   ProvisioningStepCompleted,
@@ -14,8 +14,7 @@ import type { PoolClient, ProjectionDefinition, ReceivedEvent } from '@ttm/servi
 
 export const METERING_SCHEMA = 'metering';
 
-const consumer = consumerDefinitions.find((c) => c.durable === Consumers.meteringTenants);
-if (!consumer) throw new Error(`consumer ${Consumers.meteringTenants} is not defined in @ttm/contracts`);
+const consumer = consumerDefinition(Consumers.meteringTenants);
 
 /**
  * The tenants metering samples and where their data lives: one row per tenant with its status

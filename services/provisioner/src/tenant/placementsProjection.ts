@@ -1,8 +1,7 @@
-import { Consumers, consumerDefinitions, type DataOf, TenantPlacementChanged } from '@ttm/contracts';
+import { Consumers, consumerDefinition, type DataOf, TenantPlacementChanged } from '@ttm/contracts';
 import type { ProjectionDefinition } from '@ttm/service-kit';
 
-const consumer = consumerDefinitions.find((c) => c.durable === Consumers.provisionerPlacements);
-if (!consumer) throw new Error(`consumer ${Consumers.provisionerPlacements} is not defined in @ttm/contracts`);
+const consumer = consumerDefinition(Consumers.provisionerPlacements);
 
 /**
  * Keeps `provisioner.placements` (which placement counts to find the cluster with the most room)

@@ -1,6 +1,6 @@
 import {
   Consumers,
-  consumerDefinitions,
+  consumerDefinition,
   type DataOf,
   type QuotaLimitOverrides,
   QuotaNames,
@@ -11,11 +11,7 @@ import type { LimitOverrides } from '../enforcement/quotaBook.js';
 
 export const QUOTA_SCHEMA = 'quota';
 
-const consumer = (() => {
-  const def = consumerDefinitions.find((c) => c.durable === Consumers.quotaEvents);
-  if (!def) throw new Error(`consumer ${Consumers.quotaEvents} is not defined in @ttm/contracts`);
-  return def;
-})();
+const consumer = consumerDefinition(Consumers.quotaEvents);
 
 /**
  * The overrides in force per tenant, from the `ttm.quota.overridden.v1` events (the notices on

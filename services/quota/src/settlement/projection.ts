@@ -1,14 +1,10 @@
-import { Consumers, consumerDefinitions, type DataOf, WindowClosed } from '@ttm/contracts';
+import { Consumers, consumerDefinition, type DataOf, WindowClosed } from '@ttm/contracts';
 import type { ProjectionDefinition } from '@ttm/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import type { QuotaBook } from '../enforcement/quotaBook.js';
 import { QUOTA_SCHEMA } from '../overrides/projection.js';
 
-const consumer = (() => {
-  const def = consumerDefinitions.find((c) => c.durable === Consumers.quotaBilling);
-  if (!def) throw new Error(`consumer ${Consumers.quotaBilling} is not defined in @ttm/contracts`);
-  return def;
-})();
+const consumer = consumerDefinition(Consumers.quotaBilling);
 
 /**
  * Settles each closed month of a count meter (api_calls) against the limit in force: the final
