@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { publishUsage } from '../../metering/test/support/usage.js';
 import type { QuotaOverrideResult, QuotaReport, UsageReport } from '../src/quotas/schemas.js';
-import { adminFetch, json, problem } from './support/http.js';
+import { adminFetch, json, problem, signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 
@@ -30,24 +30,8 @@ afterAll(async () => {
 
 async function signedUpTenant(name: string): Promise<{ tenantId: string; token: string }> {
   const email = `admin-${randomUUID().slice(0, 8)}@quota.test`;
-  const registered = await fetch(`${stack.url}/api/auth/register-organization`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ organization_name: name, admin_email: email, admin_password: PASSWORD, plan: 'free' }),
-  });
-  expect(registered.status).toBe(202);
-  const { provisioning_id } = (await registered.json()) as { provisioning_id: string };
-  const tenantId = await eventually(() => {
-    const entry = stack.gateway!.deps.directory.byProvisioningId(provisioning_id);
-    return entry?.status === 'active' ? entry.tenantId : undefined;
-  }, 30_000);
-  const login = await fetch(`${stack.url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password: PASSWORD }),
-  });
-  expect(login.status).toBe(200);
-  return { tenantId, token: ((await login.json()) as { access_token: string }).access_token };
+  const { entry, token } = await signUp(stack.gateway!, { name, email, password: PASSWORD, plan: 'free' });
+  return { tenantId: entry.tenantId, token };
 }
 
 const admin = adminFetch(() => stack.url, { 'x-admin-actor': 'ops@quota.test' });

@@ -19,6 +19,7 @@ import { eventually, startStack, type TestStack } from '../../../test/support/st
 import type { AuthDeps } from '../src/auth/runtime.js';
 import type { Gateway } from '../src/gateway.js';
 import { requestPathProblemTypes } from '../src/requestPath/index.js';
+import { signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 /** free: 20 requests an hour (one every 3 minutes once the burst is spent), so no test sees it refill. */
@@ -75,25 +76,13 @@ interface Tenant {
 async function newTenant(plan: 'free' | 'pro' | 'enterprise'): Promise<Tenant> {
   const n = ++serial;
   const email = `owner${n}@request-path.test`;
-  const gateway = stack.gateway!;
-  const registered = await gateway.app.inject({
-    method: 'POST',
-    url: '/api/auth/register-organization',
-    payload: { organization_name: `Request Path ${n}`, admin_email: email, admin_password: PASSWORD, plan },
+  const { entry, token } = await signUp(stack.gateway!, {
+    name: `Request Path ${n}`,
+    email,
+    password: PASSWORD,
+    plan,
   });
-  expect(registered.statusCode).toBe(202);
-  const { provisioning_id } = registered.json<{ provisioning_id: string }>();
-  const tenantId = await eventually(() => {
-    const entry = gateway.deps.directory.byProvisioningId(provisioning_id);
-    return entry?.status === 'active' ? entry.tenantId : undefined;
-  }, 30_000);
-  const login = await gateway.app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { email, password: PASSWORD },
-  });
-  expect(login.statusCode).toBe(200);
-  return { tenantId, token: login.json<{ access_token: string }>().access_token };
+  return { tenantId: entry.tenantId, token };
 }
 
 function call(gateway: Gateway, tenant: Tenant, method: 'GET' | 'POST', path: 'read' | 'write' | 'invite') {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { AuthDeps } from '../src/auth/runtime.js';
 import { requestPathProblemTypes } from '../src/requestPath/index.js';
+import { signUp } from './support/http.js';
 
 /**
  * End to end: the gateway's api_calls usage → metering's totals → quota's enforcement state →
@@ -41,26 +42,13 @@ afterAll(async () => {
 });
 
 async function newTenant(): Promise<{ tenantId: string; token: string }> {
-  const gateway = stack.gateway!;
-  const email = 'owner@quota-path.test';
-  const registered = await gateway.app.inject({
-    method: 'POST',
-    url: '/api/auth/register-organization',
-    payload: { organization_name: 'Quota Path', admin_email: email, admin_password: PASSWORD, plan: 'pro' },
+  const { entry, token } = await signUp(stack.gateway!, {
+    name: 'Quota Path',
+    email: 'owner@quota-path.test',
+    password: PASSWORD,
+    plan: 'pro',
   });
-  expect(registered.statusCode).toBe(202);
-  const { provisioning_id } = registered.json<{ provisioning_id: string }>();
-  const tenantId = await eventually(() => {
-    const entry = gateway.deps.directory.byProvisioningId(provisioning_id);
-    return entry?.status === 'active' ? entry.tenantId : undefined;
-  }, 30_000);
-  const login = await gateway.app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { email, password: PASSWORD },
-  });
-  expect(login.statusCode).toBe(200);
-  return { tenantId, token: login.json<{ access_token: string }>().access_token };
+  return { tenantId: entry.tenantId, token };
 }
 
 async function override(tenantId: string, apiCalls: number | null) {

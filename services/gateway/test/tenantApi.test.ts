@@ -10,6 +10,7 @@ import type { Gateway } from '../src/gateway.js';
 import { type Problem, problemTypes } from '../src/problems.js';
 import { apiKeysOf } from '../src/tenantApi/context.js';
 import { tenantApiProblemTypes } from '../src/tenantApi/problems.js';
+import { signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 
@@ -57,30 +58,13 @@ function problemOf(response: LightMyRequestResponse): Problem & Record<string, u
 }
 
 async function activeOrganization(name: string, email: string): Promise<Org> {
-  const response = await stack.gateway!.app.inject({
-    method: 'POST',
-    url: '/api/auth/register-organization',
-    payload: { organization_name: name, admin_email: email, admin_password: PASSWORD, plan: 'pro' },
-  });
-  expect(response.statusCode).toBe(202);
-  const { provisioning_id } = response.json<{ provisioning_id: string }>();
-  const entry = await eventually(() => {
-    const e = stack.gateway!.deps.directory.byProvisioningId(provisioning_id);
-    return e?.status === 'active' ? e : undefined;
-  }, 20_000);
-  const login = await stack.gateway!.app.inject({
-    method: 'POST',
-    url: '/api/auth/login',
-    payload: { email, password: PASSWORD },
-  });
-  expect(login.statusCode).toBe(200);
-  const tokens = login.json<{ access_token: string; user: { id: string } }>();
+  const { entry, token, userId } = await signUp(stack.gateway!, { name, email, password: PASSWORD, plan: 'pro' });
   return {
     tenantId: entry.tenantId,
     slug: entry.slug!,
     email,
-    token: tokens.access_token,
-    userId: tokens.user.id,
+    token,
+    userId,
     schema: entry.placement!.schema,
     database: entry.placement!.database,
   };

@@ -1,8 +1,6 @@
-import { EventEmitter } from 'node:events';
-import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
-import { Streams, SubjectFilters } from '@ttm/contracts';
-import { decodeReceived, type Logger } from '@ttm/service-kit';
+import { SubjectFilters } from '@ttm/contracts';
 import type { GatewayDeps } from '../deps.js';
+import { FollowedIndex } from '../operations/followedIndex.js';
 import { applyBackupEvent, type BackupOperation, type BackupView, operationOf } from './view.js';
 
 /**
@@ -11,35 +9,14 @@ import { applyBackupEvent, type BackupOperation, type BackupView, operationOf } 
  * and operation lookups; a backup's full detail (its manifest) is read from its events.
  * Memory grows with the number of backups kept, not with their size: manifests are dropped.
  */
-export class BackupIndex extends EventEmitter<{ change: [BackupView] }> {
+export class BackupIndex extends FollowedIndex<BackupView> {
   private readonly views = new Map<string, BackupView>();
   private readonly byTenant = new Map<string, Set<string>>();
   /** Restore and verification ids -> their backup's id. */
   private readonly operations = new Map<string, string>();
-  private readonly stopping = new AbortController();
-  private markReady: () => void = () => undefined;
-  /** Resolves once the events stored at start are applied. */
-  readonly ready = new Promise<void>((resolve) => {
-    this.markReady = resolve;
-  });
-  private following: Promise<void> | undefined;
 
   constructor() {
-    super();
-    this.setMaxListeners(0);
-  }
-
-  start(js: JetStreamClient, logger: Logger): void {
-    this.following ??= this.follow(js, logger).catch((error: unknown) => {
-      // Answer from what is known rather than hang every route.
-      this.markReady();
-      logger.error({ err: error }, 'backup index stopped following events');
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.following;
+    super(SubjectFilters.backupEvents, 'backup index');
   }
 
   get(backupId: string): BackupView | undefined {
@@ -136,31 +113,6 @@ export class BackupIndex extends EventEmitter<{ change: [BackupView] }> {
     for (const r of kept.restores) this.operations.set(r.id, backupId);
     for (const v of kept.verifications) this.operations.set(v.id, backupId);
     this.emit('change', kept);
-  }
-
-  private async follow(js: JetStreamClient, logger: Logger): Promise<void> {
-    const consumer = await js.consumers.get(Streams.EVENTS, {
-      filter_subjects: SubjectFilters.backupEvents,
-      deliver_policy: DeliverPolicy.All,
-    });
-    if ((await consumer.info(true)).num_pending === 0) this.markReady();
-    const messages = await consumer.consume();
-    const stop = () => void messages.close();
-    this.stopping.signal.addEventListener('abort', stop, { once: true });
-    try {
-      for await (const msg of messages) {
-        try {
-          const event = decodeReceived(msg, { kind: 'event' });
-          this.apply({ type: event.meta.type, data: event.data });
-        } catch (error) {
-          logger.warn({ seq: msg.seq, err: error }, 'backup index skipped an event it cannot read');
-        }
-        if (msg.info.pending === 0) this.markReady();
-      }
-    } finally {
-      this.stopping.signal.removeEventListener('abort', stop);
-      this.markReady();
-    }
   }
 }
 

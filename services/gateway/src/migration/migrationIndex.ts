@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events';
-import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
-import { Streams, SubjectFilters } from '@ttm/contracts';
-import { decodeReceived, type Logger } from '@ttm/service-kit';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { SubjectFilters } from '@ttm/contracts';
+import type { Logger } from '@ttm/service-kit';
+import { FollowedIndex } from '../operations/followedIndex.js';
 import { applyMigrationEvent, type MigrationOperation } from './view.js';
 
 /**
@@ -9,31 +9,12 @@ import { applyMigrationEvent, type MigrationOperation } from './view.js';
  * service's database): the operations route answers migrations from it, and the migrate route
  * refuses a second migration of a tenant while one runs.
  */
-export class MigrationIndex extends EventEmitter<{ change: [MigrationOperation] }> {
+export class MigrationIndex extends FollowedIndex<MigrationOperation> {
   private readonly views = new Map<string, MigrationOperation>();
   private readonly running = new Map<string, string>();
-  private readonly stopping = new AbortController();
-  private markReady: () => void = () => undefined;
-  readonly ready = new Promise<void>((resolve) => {
-    this.markReady = resolve;
-  });
-  private following: Promise<void> | undefined;
 
   constructor() {
-    super();
-    this.setMaxListeners(0);
-  }
-
-  start(js: JetStreamClient, logger: Logger): void {
-    this.following ??= this.follow(js, logger).catch((error: unknown) => {
-      this.markReady();
-      logger.error({ err: error }, 'migration index stopped following events');
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.following;
+    super(SubjectFilters.migrationEvents, 'migration index');
   }
 
   get(migrationId: string): MigrationOperation | undefined {
@@ -84,31 +65,6 @@ export class MigrationIndex extends EventEmitter<{ change: [MigrationOperation] 
     if (after.status === 'running') this.running.set(after.tenant_id, id);
     else if (this.running.get(after.tenant_id) === id) this.running.delete(after.tenant_id);
     this.emit('change', after);
-  }
-
-  private async follow(js: JetStreamClient, logger: Logger): Promise<void> {
-    const consumer = await js.consumers.get(Streams.EVENTS, {
-      filter_subjects: SubjectFilters.migrationEvents,
-      deliver_policy: DeliverPolicy.All,
-    });
-    if ((await consumer.info(true)).num_pending === 0) this.markReady();
-    const messages = await consumer.consume();
-    const stop = () => void messages.close();
-    this.stopping.signal.addEventListener('abort', stop, { once: true });
-    try {
-      for await (const msg of messages) {
-        try {
-          const event = decodeReceived(msg, { kind: 'event' });
-          this.apply({ type: event.meta.type, data: event.data });
-        } catch (error) {
-          logger.warn({ seq: msg.seq, err: error }, 'migration index skipped an event it cannot read');
-        }
-        if (msg.info.pending === 0) this.markReady();
-      }
-    } finally {
-      this.stopping.signal.removeEventListener('abort', stop);
-      this.markReady();
-    }
   }
 }
 
