@@ -76,7 +76,10 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string, logger
 }
 
 /** Run `work` in a transaction on one client; roll back on any error. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: { connect(): Promise<pg.PoolClient> },
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -1,4 +1,5 @@
 import type { Placement } from '@ttm/contracts';
+import { inTransaction as inPoolTransaction } from '@ttm/service-kit';
 import pg from 'pg';
 import type { z } from 'zod';
 import type { ClusterPools, DataPlanePool } from './clusterPools.js';
@@ -34,17 +35,6 @@ export function qualified(workspace: Workspace, table: string): string {
 }
 
 /** Run `work` in one transaction on a connection of the workspace's pool; rolled back if it throws. */
-export async function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await workspace.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+export function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inPoolTransaction(workspace.pool, work);
 }
