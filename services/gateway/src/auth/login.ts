@@ -1,8 +1,6 @@
-import type { Pool } from '@ttm/service-kit';
 import type { ClusterPools } from '../dataPlane/clusterPools.js';
 import { findWorkspaceUser, type WorkspaceUser } from '../dataPlane/workspaceUsers.js';
 import type { DirectoryEntry, TenantDirectory } from '../tenants/directory.js';
-import { GATEWAY_SCHEMA } from '../tenants/projection.js';
 import type { PasswordHasher } from './passwords.js';
 
 /** Statuses whose admins may present credentials (a suspended one is then refused with 403). */
@@ -28,15 +26,14 @@ export type LoginVerdict =
   | { kind: 'rejected'; tenantId: string | undefined };
 
 export interface CredentialCheckDeps {
-  pool: Pool;
   directory: TenantDirectory;
   clusterPools: ClusterPools;
   passwords: PasswordHasher;
 }
 
 /**
- * Who is logging in: the organizations whose admin has this email (gateway projection, status
- * from the live directory), then the password checked against each one's Twenty user in its
+ * Who is logging in: the organizations whose admin has this email (from the live tenant
+ * directory), then the password checked against each one's Twenty user in its
  * data-plane database. Only organizations the password opens are ever named back, so an email
  * alone does not reveal its organizations. Every path spends at least one argon2 verification.
  */
@@ -75,13 +72,7 @@ export async function checkCredentials(deps: CredentialCheckDeps, request: Login
 }
 
 async function loginCandidates(deps: CredentialCheckDeps, email: string): Promise<DirectoryEntry[]> {
-  const { rows } = await deps.pool.query<{ tenant_id: string }>(
-    `SELECT tenant_id FROM ${GATEWAY_SCHEMA}.tenants WHERE lower(admin_email) = lower($1)
-      ORDER BY registered_at, tenant_id`,
-    [email],
-  );
-  // The projection finds them by email; the directory, which follows events live, says their status now.
-  return rows
-    .map((row) => deps.directory.get(row.tenant_id))
-    .filter((t): t is DirectoryEntry => t !== undefined && loginable.has(t.status) && t.placement !== null);
+  // From the directory, which follows events live: a tenant can sign in the moment it is active,
+  // before the tenants projection in PostgreSQL has caught up.
+  return deps.directory.byAdminEmail(email).filter((t) => loginable.has(t.status) && t.placement !== null);
 }

@@ -148,7 +148,7 @@ export const authRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
       }
 
       const verdict = await checkCredentials(
-        { pool: deps.pool, directory: deps.directory, clusterPools: deps.clusterPools, passwords },
+        { directory: deps.directory, clusterPools: deps.clusterPools, passwords },
         { email, password: request.body.password, tenant: request.body.tenant },
       );
       switch (verdict.kind) {

@@ -46,6 +46,8 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
   private readonly byId = new Map<string, DirectoryEntry>();
   private readonly slugs = new Map<string, string>();
   private readonly byProvisioning = new Map<string, string>();
+  /** Lower-cased admin e-mail -> tenant ids, in registration order. */
+  private readonly byEmail = new Map<string, string[]>();
   private hitCount = 0;
   private missCount = 0;
   private lastSeq = 0;
@@ -75,6 +77,11 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
     return id === undefined ? undefined : this.get(id);
   }
 
+  /** The tenants an e-mail administers (any case), in registration order. */
+  byAdminEmail(email: string): DirectoryEntry[] {
+    return (this.byEmail.get(email.toLowerCase()) ?? []).map((id) => this.byId.get(id)!);
+  }
+
   byProvisioningId(provisioningId: string): DirectoryEntry | undefined {
     const id = this.byProvisioning.get(provisioningId);
     return id === undefined ? undefined : this.byId.get(id);
@@ -90,7 +97,8 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
       );
       const rows = await client.query(
         `SELECT tenant_id, provisioning_id, organization_name, admin_email, plan, region, slug, status, progress,
-                step, placement, error, last_event_seq FROM ${GATEWAY_SCHEMA}.tenants`,
+                step, placement, error, last_event_seq FROM ${GATEWAY_SCHEMA}.tenants
+          ORDER BY registered_at, tenant_id`,
       );
       await client.query('COMMIT');
       for (const r of rows.rows) {
@@ -227,6 +235,12 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
   }
 
   private put(entry: DirectoryEntry): void {
+    if (!this.byId.has(entry.tenantId)) {
+      const email = entry.adminEmail.toLowerCase();
+      const ids = this.byEmail.get(email);
+      if (ids) ids.push(entry.tenantId);
+      else this.byEmail.set(email, [entry.tenantId]);
+    }
     this.byId.set(entry.tenantId, entry);
     this.byProvisioning.set(entry.provisioningId, entry.tenantId);
     if (entry.slug) this.slugs.set(entry.slug, entry.tenantId);
