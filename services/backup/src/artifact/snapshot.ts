@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createGzip, constants as zlib } from 'node:zlib';
+import { WORKSPACE_TABLES } from '@ttm/data-plane';
 import type pg from 'pg';
-import { WORKSPACE_TABLES } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import type { BackupStore, StoredObject } from '../store/index.js';
 import {
   CanonicalCursor,

@@ -1,6 +1,6 @@
 import type { BackupManifest, TableMismatch } from '@ttm/contracts';
+import { WORKSPACE_TABLES, workspaceSchemaSql } from '@ttm/data-plane';
 import type pg from 'pg';
-import { WORKSPACE_TABLES, workspaceSchemaSql } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import {
   CORE_TABLES,
   canonicalSelect,

@@ -1,6 +1,6 @@
+import { CORE_SCHEMA_SQL } from '@ttm/data-plane';
 import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
 import pg from 'pg';
-import { CORE_SCHEMA_SQL } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 
 /** Where a workspace lives (the `placement` of the tenant events). */
 export interface WorkspacePlacement {

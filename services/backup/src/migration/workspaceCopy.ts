@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { MigrationTableCheck } from '@ttm/contracts';
+import { workspaceSchemaSql } from '@ttm/data-plane';
 import pg from 'pg';
-import { workspaceSchemaSql } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import {
   CORE_TABLES,
   canonicalSelect,

@@ -1,10 +1,6 @@
 import type { BackupManifest, RestoreStep } from '@ttm/contracts';
+import { WORKSPACE_SCHEMA_VERSION, WORKSPACE_TABLES, workspaceSchemaSql } from '@ttm/data-plane';
 import type pg from 'pg';
-import {
-  WORKSPACE_SCHEMA_VERSION,
-  WORKSPACE_TABLES,
-  workspaceSchemaSql,
-} from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import {
   canonicalSelect,
   checksumOf,

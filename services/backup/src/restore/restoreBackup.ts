@@ -1,6 +1,6 @@
 import type { DataOf, RestoreBackup, RestoreStep } from '@ttm/contracts';
+import { workspaceSchemaName } from '@ttm/data-plane';
 import { isTransientDatabaseError } from '@ttm/service-kit';
-import { workspaceSchemaName } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import { executeBackupCommand, readBackup } from '../backup/aggregate.js';
 import type { BackupState } from '../backup/decider.js';
 import { isDataError } from '../backup/verify.js';

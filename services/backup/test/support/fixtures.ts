@@ -9,11 +9,11 @@ import {
   Subjects,
   TenantProvisioned,
 } from '@ttm/contracts';
+import { WORKSPACE_TABLES } from '@ttm/data-plane';
 import { publishMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
 import pg from 'pg';
 import type { z } from 'zod';
 import { eventually, type TestStack } from '../../../../test/support/stack.js';
-import { WORKSPACE_TABLES } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import { canonicalSelect, checksumOf, q, useCanonicalSession } from '../../src/artifact/canonicalRows.js';
 import { withDatabase } from '../../src/dataPlane/clusterPools.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { CORE_SCHEMA_SQL, WORKSPACE_SCHEMA_VERSION, workspaceSchemaName, workspaceSchemaSql } from '@ttm/data-plane';
 import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
 import pg from 'pg';
-import { CORE_SCHEMA_SQL, WORKSPACE_SCHEMA_VERSION, workspaceSchemaName, workspaceSchemaSql } from './twentyLayout.js';
 import { claimWarmSchema, WARM_POOL_SQL, WarmPoolFiller, type WarmPoolOptions } from './warmPool.js';
 
 export interface WorkspacePlacement {

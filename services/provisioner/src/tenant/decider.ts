@@ -1,5 +1,7 @@
 import {
+  checkLifecycleChange,
   type DataOf,
+  type LifecycleChange,
   ProvisioningFailed,
   type ProvisioningStep,
   ProvisioningStepCompleted,
@@ -185,8 +187,7 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
       ];
     }
     case 'Suspend': {
-      if (state.status === 'suspended') return [];
-      if (state.status !== 'active') throw notAllowed(state, 'suspended');
+      if (lifecycleAllows('suspend', state) === 'already') return [];
       return [
         {
           type: TenantSuspended.type,
@@ -195,8 +196,7 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
       ];
     }
     case 'Activate': {
-      if (state.status === 'active') return [];
-      if (state.status !== 'suspended') throw notAllowed(state, 'activated');
+      if (lifecycleAllows('activate', state) === 'already') return [];
       return [
         { type: TenantActivated.type, data: { tenantId: state.tenantId!, actor: command.actor, activatedAt: at } },
       ];
@@ -211,9 +211,11 @@ function requireProvisioning(state: TenantState, provisioningId: string): void {
   }
 }
 
-function notAllowed(state: TenantState, what: string): TenantRuleViolation {
-  if (state.status === 'none') return new TenantRuleViolation('not-found', 'no such tenant');
-  return new TenantRuleViolation('invalid-state', `a tenant in status ${state.status} cannot be ${what}`);
+/** The shared suspend/activate rule (`checkLifecycleChange` in the contracts): refusals throw. */
+function lifecycleAllows(change: LifecycleChange, state: TenantState): 'apply' | 'already' {
+  const check = checkLifecycleChange(change, state.status);
+  if (check.outcome === 'refused') throw new TenantRuleViolation(check.code, check.message);
+  return check.outcome;
 }
 
 export const tenantDecider = { decide, evolve, initialState };
