@@ -1,4 +1,5 @@
 import type { DataOf, MessageDefinition } from '@ttm/contracts';
+import type { PoolClient } from 'pg';
 import type { ReceivedEvent } from '../messaging.js';
 
 /**
@@ -64,4 +65,21 @@ export function commandHandlers(...entries: HandlerEntry[]): Record<string, (com
   return Object.fromEntries(
     Object.entries(byType).map(([type, handle]) => [type, (command: ReceivedEvent) => handle(command, undefined)]),
   );
+}
+
+/**
+ * A projection's `apply`, typed from the event definitions it handles; events of other types
+ * change nothing. `types` may serve as the projection's `handles`.
+ */
+export function eventAppliers(...entries: HandlerEntry<PoolClient>[]): {
+  types: ReadonlySet<string>;
+  apply: (client: PoolClient, event: ReceivedEvent) => Promise<void>;
+} {
+  const map = handlerMap(...entries);
+  return {
+    types: map.types,
+    apply: async (client, event) => {
+      await map.dispatch(event, client);
+    },
+  };
 }

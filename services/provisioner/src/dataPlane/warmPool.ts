@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { WORKSPACE_SCHEMA_VERSION, workspaceSchemaSql } from '@ttm/data-plane';
+import { type DataPlanePool, WORKSPACE_SCHEMA_VERSION, workspaceSchemaSql } from '@ttm/data-plane';
 import type { Logger } from '@ttm/service-kit';
 import type pg from 'pg';
 
@@ -45,7 +45,7 @@ export class WarmPoolFiller {
   private stopped = false;
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: DataPlanePool,
     private readonly database: string,
     private readonly options: WarmPoolOptions,
   ) {}
