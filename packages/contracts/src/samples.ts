@@ -7,7 +7,7 @@ import type { MessageDefinition } from './message.js';
 import { migrationSamples } from './migration/samples.js';
 import { OverrideQuotas } from './quota/commands.js';
 import { QuotaCleared, QuotaExceeded, QuotasOverridden, QuotaWarning } from './quota/events.js';
-import { ActivateTenant, RegisterOrganization, SuspendTenant } from './tenant/commands.js';
+import { ActivateTenant, ChangeTenantPlacement, RegisterOrganization, SuspendTenant } from './tenant/commands.js';
 import {
   ProvisioningFailed,
   ProvisioningStepCompleted,
@@ -168,6 +168,13 @@ sample(QuotaCleared, {
   limit: 10_000_000,
   reason: 'limit-raised',
   at: '2025-02-16T08:00:00.300Z',
+});
+
+sample(ChangeTenantPlacement, {
+  tenantId,
+  migrationId: '6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d',
+  from: placement,
+  to: { ...placement, region: 'us-east', cluster: 'us-east-1', database: 'twenty_us_east_1_a' },
 });
 
 sample(TenantPlacementChanged, {

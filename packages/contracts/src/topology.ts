@@ -39,6 +39,7 @@ export const CommandSubjects = {
   tenantRegister: 'cmd.tenant.register',
   tenantSuspend: 'cmd.tenant.suspend',
   tenantActivate: 'cmd.tenant.activate',
+  tenantChangePlacement: 'cmd.tenant.change-placement',
   backupCreate: 'cmd.backup.create',
   backupDelete: 'cmd.backup.delete',
   backupVerify: 'cmd.backup.verify',

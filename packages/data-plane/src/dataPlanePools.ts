@@ -14,7 +14,7 @@ export interface DataPlanePoolsOptions {
    * connection while the total open is at the bound first closes an idle one of another.
    */
   maxTotalConnections?: number;
-  /** Most pools kept open at once; beyond, the least recently used one is closed. Default 200. */
+  /** Most pools kept open at once; beyond, the least recently used one is closed. Default unbounded. */
   maxPools?: number;
   /** Idle connections close after this long, so a rarely used database holds none. Default 10 s. */
   idleTimeoutMs?: number;
@@ -219,7 +219,7 @@ export class DataPlanePools {
   }
 
   private evictBeyondLimit(): void {
-    const limit = this.options.maxPools ?? 200;
+    const limit = this.options.maxPools ?? Number.POSITIVE_INFINITY;
     for (const [key, pool] of this.pools) {
       if (this.pools.size <= limit) return;
       this.pools.delete(key);

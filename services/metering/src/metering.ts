@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
+import { DataPlanePools } from '@ttm/data-plane';
 import {
   createCatalog,
   type Logger,
@@ -16,7 +17,6 @@ import type { BatchOutcome } from './ingest/applyBatch.js';
 import { pruneDedupKeys } from './ingest/dedupRetention.js';
 import { runUsageConsumer } from './ingest/usageConsumer.js';
 import { serveUsageQueries } from './queries/usageQueries.js';
-import { DataPlaneReader } from './sampling/dataPlaneReader.js';
 import { type TenantSample, UsageSampler } from './sampling/usageSampler.js';
 import { meteringTenantsProjection } from './tenants/projection.js';
 import { PipelinedPublisher } from './totals/pipelinedPublisher.js';
@@ -94,7 +94,12 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
   lifecycle.onStop('tenants projection', () => tenants);
 
   const catalog = createCatalog(config);
-  const reader = new DataPlaneReader(catalog, logger, config.METERING_DATA_PLANE_POOL_MAX);
+  // Read-only sampling: one small pool per data-plane database, never one per tenant.
+  const reader = new DataPlanePools(catalog, logger, {
+    applicationName: 'ttm-metering',
+    maxConnections: config.METERING_DATA_PLANE_POOL_MAX,
+    connectionTimeoutMs: 5_000,
+  });
   trackPools(metrics, 'data-plane', () => reader.openPools());
   lifecycle.onStop('data plane', () => reader.close());
   const sampler = new UsageSampler({ js, pool, reader, logger, now, metrics });

@@ -11,12 +11,14 @@ import {
 } from '@ttm/contracts';
 import {
   backoffDelay,
+  commandHandlers,
   type Logger,
   pause,
   runCommandConsumer,
   runProjection,
   type ServiceContext,
   startService,
+  watchKv,
 } from '@ttm/service-kit';
 import { type QuotaConfig, quotaEnv } from './config.js';
 import { Enforcer } from './enforcement/enforcer.js';
@@ -113,7 +115,7 @@ export async function startQuota(env: NodeJS.ProcessEnv, options: QuotaOptions =
     logger,
     signal,
     metrics,
-    handlers: { [OverrideQuotas.type]: overrideQuotasHandler(js) },
+    handlers: commandHandlers(overrideQuotasHandler(js)),
   });
   lifecycle.onStop('commands', () => commands);
 
@@ -165,41 +167,24 @@ export async function startQuota(env: NodeJS.ProcessEnv, options: QuotaOptions =
 }
 
 /**
- * Follow a KV bucket: every current value first, then each change, as (tenant id, JSON value or
- * undefined once deleted). A broken watch (NATS restarting) is opened again.
+ * Follow a KV bucket keyed `<tenantId>.<...>` as (tenant id, JSON value or undefined once
+ * deleted): the shared watch loop, which reopens a broken watch.
  */
-async function watchBucket(
+function watchBucket(
   kv: KV,
   key: string,
   signal: AbortSignal,
   logger: Logger,
   onChange: (tenantId: string, value: unknown) => void,
 ): Promise<void> {
-  for (let attempt = 1; !signal.aborted; attempt++) {
-    try {
-      const watch = await kv.watch({ key });
-      const stop = () => watch.stop();
-      signal.addEventListener('abort', stop, { once: true });
-      try {
-        for await (const entry of watch) {
-          attempt = 1;
-          const tenantId = entry.key.split('.')[0]!;
-          if (entry.operation !== 'PUT') {
-            onChange(tenantId, undefined);
-            continue;
-          }
-          try {
-            onChange(tenantId, entry.json());
-          } catch (error) {
-            logger.error({ err: error, key: entry.key }, 'KV value is not JSON; ignored');
-          }
-        }
-      } finally {
-        signal.removeEventListener('abort', stop);
-      }
-    } catch (error) {
-      logger.warn({ err: error, key }, 'watching a bucket failed; watching again');
-    }
-    if (!signal.aborted) await pause(backoffDelay(attempt, { baseMs: 500, maxMs: 15_000 }), signal);
-  }
+  const tenantOf = (entryKey: string) => entryKey.split('.')[0] ?? entryKey;
+  return watchKv({
+    kv,
+    key,
+    signal,
+    logger,
+    what: `bucket key ${key}`,
+    onPut: (entryKey, value) => onChange(tenantOf(entryKey), value),
+    onDelete: (entryKey) => onChange(tenantOf(entryKey), undefined),
+  });
 }

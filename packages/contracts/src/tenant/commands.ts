@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCommand } from '../message.js';
 import { CommandSubjects } from '../topology.js';
-import { Actor, Email, OperationId, OrganizationName, PlanName, RegionName, TenantId } from './fields.js';
+import { Actor, Email, OperationId, OrganizationName, Placement, PlanName, RegionName, TenantId } from './fields.js';
 
 export const RegisterOrganization = defineCommand({
   type: 'ttm.tenant.register.v1',
@@ -37,4 +37,13 @@ export const ActivateTenant = defineCommand({
   schema: z.object({ tenantId: TenantId, actor: Actor }),
 });
 
-export const tenantCommands = [RegisterOrganization, SuspendTenant, ActivateTenant] as const;
+export const ChangeTenantPlacement = defineCommand({
+  type: 'ttm.tenant.change-placement.v1',
+  subject: CommandSubjects.tenantChangePlacement,
+  description:
+    'Point the tenant at a new placement (sent by a migration once the copy is verified); the tenant decider ' +
+    'records it as ttm.tenant.placement-changed.v1 only while the tenant still lives at `from`',
+  schema: z.object({ tenantId: TenantId, migrationId: OperationId, from: Placement, to: Placement }),
+});
+
+export const tenantCommands = [RegisterOrganization, SuspendTenant, ActivateTenant, ChangeTenantPlacement] as const;

@@ -83,3 +83,25 @@ export function eventAppliers(...entries: HandlerEntry<PoolClient>[]): {
     },
   };
 }
+
+/** A message of one of `Definitions`, discriminated by `type`: a `switch` on it types `data`. */
+export type KnownMessage<Definitions extends readonly MessageDefinition[]> = {
+  [K in keyof Definitions]: { type: Definitions[K]['type']; data: DataOf<Definitions[K]> };
+}[number];
+
+/** A received message (`meta.type`) or a stored event (`type`). */
+type Typed = { data: unknown } & ({ meta: { type: string } } | { type: string });
+
+/**
+ * The message as one of `definitions` (undefined for another type), so that
+ * `switch (known?.type) { case BackupStarted.type: known.data.backupId ... }` needs no cast.
+ * Decoding validated the data against the definition of its type, which is what makes this hold.
+ */
+export function knownMessage<const Definitions extends readonly MessageDefinition[]>(
+  message: Typed,
+  definitions: Definitions,
+): KnownMessage<Definitions> | undefined {
+  const type = 'meta' in message ? message.meta.type : message.type;
+  if (!definitions.some((definition) => definition.type === type)) return undefined;
+  return { type, data: message.data } as KnownMessage<Definitions>;
+}

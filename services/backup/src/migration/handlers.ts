@@ -1,15 +1,13 @@
-import { type DataOf, MigrateTenant } from '@ttm/contracts';
-import type { CommandHandler } from '@ttm/service-kit';
+import { MigrateTenant } from '@ttm/contracts';
+import { type CommandHandler, commandHandlers, on } from '@ttm/service-kit';
 import type { BackupDeps } from '../deps.js';
 import { migrateTenant } from './saga.js';
 
 /** The migration command handler: the saga picks up where the migration's events say it stands. */
 export function migrationCommandHandlers(deps: BackupDeps, maxDeliver: number): Record<string, CommandHandler> {
-  return {
-    [MigrateTenant.type]: async (command) => {
-      await migrateTenant(deps, command.data as DataOf<typeof MigrateTenant>, {
-        lastDelivery: command.deliveryCount >= maxDeliver,
-      });
-    },
-  };
+  return commandHandlers(
+    on(MigrateTenant, async (command) => {
+      await migrateTenant(deps, command.data, { lastDelivery: command.deliveryCount >= maxDeliver });
+    }),
+  );
 }

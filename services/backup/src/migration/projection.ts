@@ -7,7 +7,7 @@ import {
   MigrationSourceRemoved,
   MigrationStarted,
 } from '@ttm/contracts';
-import type { ProjectionDefinition } from '@ttm/service-kit';
+import { knownMessage, type ProjectionDefinition } from '@ttm/service-kit';
 import { BACKUP_SCHEMA } from '../projections/backups.js';
 
 /** `backup.migrations` from the migration events: where each stands, and when its source is due for removal. */
@@ -16,9 +16,10 @@ export const migrationsProjection: ProjectionDefinition = {
   schema: BACKUP_SCHEMA,
   consumer: consumerDefinition(Consumers.backupMigrationEvents),
   async apply(client, event) {
-    switch (event.meta.type) {
+    const known = knownMessage(event, [MigrationStarted, MigrationCompleted, MigrationSourceRemoved, MigrationFailed]);
+    switch (known?.type) {
       case MigrationStarted.type: {
-        const e = event.data as DataOf<typeof MigrationStarted>;
+        const e = known.data;
         await client.query(
           `INSERT INTO backup.migrations (migration_id, tenant_id, status, last_seq) VALUES ($1, $2, 'running', $3)
            ON CONFLICT (migration_id) DO NOTHING`,
@@ -27,7 +28,7 @@ export const migrationsProjection: ProjectionDefinition = {
         return;
       }
       case MigrationCompleted.type: {
-        const e = event.data as DataOf<typeof MigrationCompleted>;
+        const e = known.data;
         await client.query(
           `UPDATE backup.migrations SET status = 'completed', source_removal_due_at = $2, last_seq = $3
             WHERE migration_id = $1`,
@@ -36,7 +37,7 @@ export const migrationsProjection: ProjectionDefinition = {
         return;
       }
       case MigrationSourceRemoved.type: {
-        const e = event.data as DataOf<typeof MigrationSourceRemoved>;
+        const e = known.data;
         await client.query(
           'UPDATE backup.migrations SET source_removed = true, last_seq = $2 WHERE migration_id = $1',
           [e.migrationId, event.seq],
@@ -44,7 +45,7 @@ export const migrationsProjection: ProjectionDefinition = {
         return;
       }
       case MigrationFailed.type: {
-        const e = event.data as DataOf<typeof MigrationFailed>;
+        const e = known.data;
         await client.query(
           `INSERT INTO backup.migrations (migration_id, tenant_id, status, last_seq) VALUES ($1, $2, 'failed', $3)
            ON CONFLICT (migration_id) DO UPDATE SET status = 'failed', last_seq = EXCLUDED.last_seq`,

@@ -12,7 +12,7 @@ import {
   RestoreProgressed,
   RestoreStarted,
 } from '@ttm/contracts';
-import type { ProjectionDefinition, ReceivedEvent } from '@ttm/service-kit';
+import { knownMessage, type ProjectionDefinition, type ReceivedEvent } from '@ttm/service-kit';
 import type pg from 'pg';
 
 export const BACKUP_SCHEMA = 'backup';
@@ -33,9 +33,20 @@ export const backupsProjection: ProjectionDefinition = {
 
 async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Promise<void> {
   const seq = event.seq;
-  switch (event.meta.type) {
+  const known = knownMessage(event, [
+    BackupStarted,
+    BackupCompleted,
+    BackupFailed,
+    BackupVerified,
+    BackupDeleted,
+    RestoreStarted,
+    RestoreProgressed,
+    RestoreCompleted,
+    RestoreFailed,
+  ]);
+  switch (known?.type) {
     case BackupStarted.type: {
-      const e = event.data as DataOf<typeof BackupStarted>;
+      const e = known.data;
       await client.query(
         `INSERT INTO backup.backups (id, tenant_id, status, trigger, plan, created_at, last_seq)
          VALUES ($1, $2, 'running', $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
@@ -44,7 +55,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case BackupCompleted.type: {
-      const e = event.data as DataOf<typeof BackupCompleted>;
+      const e = known.data;
       await client.query(
         `UPDATE backup.backups SET status = 'completed', completed_at = $2, size_bytes = $3, manifest = $4,
                 object_name = $5, last_seq = $6 WHERE id = $1`,
@@ -53,7 +64,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case BackupFailed.type: {
-      const e = event.data as DataOf<typeof BackupFailed>;
+      const e = known.data;
       // A rejected backup has no started event: the failure is its first row.
       await client.query(
         `INSERT INTO backup.backups (id, tenant_id, status, created_at, error, last_seq)
@@ -64,7 +75,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case BackupVerified.type: {
-      const e = event.data as DataOf<typeof BackupVerified>;
+      const e = known.data;
       await client.query('UPDATE backup.backups SET verified_at = $2, verification = $3, last_seq = $4 WHERE id = $1', [
         e.backupId,
         e.verifiedAt,
@@ -74,7 +85,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case BackupDeleted.type: {
-      const e = event.data as DataOf<typeof BackupDeleted>;
+      const e = known.data;
       await client.query(`UPDATE backup.backups SET status = 'deleted', deleted_at = $2, last_seq = $3 WHERE id = $1`, [
         e.backupId,
         e.deletedAt,
@@ -83,7 +94,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case RestoreStarted.type: {
-      const e = event.data as DataOf<typeof RestoreStarted>;
+      const e = known.data;
       await client.query(
         `INSERT INTO backup.restores (id, backup_id, tenant_id, mode, target_tenant_id, status, started_at)
          VALUES ($1, $2, $3, $4, $5, 'running', $6) ON CONFLICT (id) DO NOTHING`,
@@ -92,7 +103,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case RestoreProgressed.type: {
-      const e = event.data as DataOf<typeof RestoreProgressed>;
+      const e = known.data;
       await client.query('UPDATE backup.restores SET progress = GREATEST(progress, $2) WHERE id = $1', [
         e.restoreId,
         e.progress,
@@ -100,7 +111,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case RestoreCompleted.type: {
-      const e = event.data as DataOf<typeof RestoreCompleted>;
+      const e = known.data;
       await client.query(
         `UPDATE backup.restores SET status = 'completed', progress = 100, finished_at = $2 WHERE id = $1`,
         [e.restoreId, e.completedAt],
@@ -108,7 +119,7 @@ async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Pr
       return;
     }
     case RestoreFailed.type: {
-      const e = event.data as DataOf<typeof RestoreFailed>;
+      const e = known.data;
       await client.query(
         `INSERT INTO backup.restores (id, backup_id, tenant_id, mode, target_tenant_id, status, started_at, finished_at, error)
          VALUES ($1, $2, $3, $4, $5, 'failed', $6, $6, $7)

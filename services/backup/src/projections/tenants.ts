@@ -8,7 +8,7 @@ import {
   TenantRegistered,
   TenantSuspended,
 } from '@ttm/contracts';
-import type { ProjectionDefinition } from '@ttm/service-kit';
+import { isMessage, type ProjectionDefinition } from '@ttm/service-kit';
 import { BACKUP_SCHEMA } from './backups.js';
 
 const statusOf: Record<string, string> = {
@@ -24,8 +24,8 @@ export const tenantsProjection: ProjectionDefinition = {
   schema: BACKUP_SCHEMA,
   consumer: consumerDefinition(Consumers.backupTenants),
   async apply(client, event) {
-    if (event.meta.type === TenantRegistered.type) {
-      const e = event.data as DataOf<typeof TenantRegistered>;
+    if (isMessage(event, TenantRegistered)) {
+      const e = event.data;
       await client.query(
         `INSERT INTO backup.tenants (tenant_id, plan, status, last_seq) VALUES ($1, $2, 'provisioning', $3)
          ON CONFLICT (tenant_id) DO NOTHING`,

@@ -11,7 +11,7 @@ import {
   TenantSuspended,
 } from '@ttm/contracts';
 import type { Placement } from '@ttm/data-plane';
-import { readAggregate, type StoredEvent } from '@ttm/service-kit';
+import { knownMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
 
 /** What the backup service needs to know of a tenant, read from its events when a command comes. */
 export interface TenantInfo {
@@ -25,21 +25,30 @@ export interface TenantInfo {
 export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>[]): TenantInfo | undefined {
   let info: TenantInfo | undefined;
   for (const event of events) {
-    switch (event.type) {
+    const known = knownMessage(event, [
+      TenantRegistered,
+      ProvisioningStepCompleted,
+      TenantProvisioned,
+      ProvisioningFailed,
+      TenantSuspended,
+      TenantActivated,
+      TenantPlacementChanged,
+    ]);
+    switch (known?.type) {
       case TenantRegistered.type: {
-        const e = event.data as DataOf<typeof TenantRegistered>;
+        const e = known.data;
         info = { tenantId: e.tenantId, status: 'provisioning', plan: e.plan, placement: undefined };
         break;
       }
       case ProvisioningStepCompleted.type: {
-        const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
+        const e = known.data;
         if (info && e.placement) info.placement = e.placement;
         break;
       }
       case TenantProvisioned.type:
         if (info) {
           info.status = 'active';
-          info.placement = (event.data as DataOf<typeof TenantProvisioned>).placement;
+          info.placement = known.data.placement;
         }
         break;
       case ProvisioningFailed.type:
@@ -52,7 +61,7 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
         if (info) info.status = 'active';
         break;
       case TenantPlacementChanged.type:
-        if (info) info.placement = (event.data as DataOf<typeof TenantPlacementChanged>).to;
+        if (info) info.placement = known.data.to;
         break;
     }
   }

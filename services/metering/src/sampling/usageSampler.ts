@@ -1,9 +1,9 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { encodeMessage, type Meter, Subjects, UsageRecorded, usageEventId } from '@ttm/contracts';
+import type { DataPlanePools } from '@ttm/data-plane';
 import { type Logger, type Pool, publishMessage } from '@ttm/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import { SOURCE } from '../closing/windowCloser.js';
-import type { DataPlaneReader } from './dataPlaneReader.js';
 
 export interface TenantSample {
   tenantId: string;
@@ -35,7 +35,7 @@ export class UsageSampler {
     private readonly options: {
       js: JetStreamClient;
       pool: Pool;
-      reader: DataPlaneReader;
+      reader: DataPlanePools;
       logger: Logger;
       now?: () => Date;
       metrics?: Registry;
@@ -80,7 +80,7 @@ export class UsageSampler {
 
   private async sampleDatabase(tenants: PlacedTenant[]): Promise<TenantSample[]> {
     const first = tenants[0]!;
-    const pool = this.options.reader.pool(first.region, first.cluster, first.database);
+    const pool = this.options.reader.poolFor(first);
     const storage = new Map<string, number>();
     const schemaTenants = tenants.filter((t) => t.placement_kind === 'schema');
     if (schemaTenants.length > 0) {

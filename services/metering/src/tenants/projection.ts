@@ -1,7 +1,7 @@
 import {
   Consumers,
   consumerDefinition,
-  type DataOf,
+  type Placement,
   ProvisioningFailed,
   ProvisioningStepCompleted,
   TenantActivated,
@@ -10,7 +10,7 @@ import {
   TenantRegistered,
   TenantSuspended,
 } from '@ttm/contracts';
-import type { PoolClient, ProjectionDefinition, ReceivedEvent } from '@ttm/service-kit';
+import { eventAppliers, on, type PoolClient, type ProjectionDefinition, type ReceivedEvent } from '@ttm/service-kit';
 
 export const METERING_SCHEMA = 'metering';
 
@@ -25,18 +25,11 @@ export const meteringTenantsProjection: ProjectionDefinition = {
   name: 'metering-tenants',
   schema: METERING_SCHEMA,
   consumer,
-  async apply(client, event) {
-    const handler = handlers[event.meta.type];
-    if (handler) await handler(client, event);
-  },
+  apply: (client, event) => appliers.apply(client, event),
   async reset(client) {
     await client.query(`TRUNCATE ${METERING_SCHEMA}.tenants`);
   },
 };
-
-type Handler = (client: PoolClient, event: ReceivedEvent) => Promise<void>;
-
-type Placement = DataOf<typeof TenantProvisioned>['placement'];
 
 async function place(
   client: PoolClient,
@@ -71,39 +64,39 @@ async function setStatus(client: PoolClient, event: ReceivedEvent, tenantId: str
   );
 }
 
-const handlers: Record<string, Handler> = {
-  [TenantRegistered.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantRegistered>;
+const appliers = eventAppliers(
+  on(TenantRegistered, async (event, client) => {
+    const e = event.data;
     await client.query(
       `INSERT INTO ${METERING_SCHEMA}.tenants (tenant_id, status, region, updated_at, last_event_seq)
        VALUES ($1, 'registered', $2, $3, $4) ON CONFLICT (tenant_id) DO NOTHING`,
       [e.tenantId, e.region, event.meta.time, event.seq],
     );
-  },
-  [ProvisioningStepCompleted.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
+  }),
+  on(ProvisioningStepCompleted, async (event, client) => {
+    const e = event.data;
     if (e.placement) await place(client, event, e.tenantId, e.placement);
-  },
-  [TenantProvisioned.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantProvisioned>;
+  }),
+  on(TenantProvisioned, async (event, client) => {
+    const e = event.data;
     await place(client, event, e.tenantId, e.placement, 'active');
-  },
-  [ProvisioningFailed.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof ProvisioningFailed>;
+  }),
+  on(ProvisioningFailed, async (event, client) => {
+    const e = event.data;
     // Compensation removed the workspace: nothing is left to sample.
     await setStatus(client, event, e.tenantId, 'failed');
-  },
-  [TenantSuspended.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantSuspended>;
+  }),
+  on(TenantSuspended, async (event, client) => {
+    const e = event.data;
     await setStatus(client, event, e.tenantId, 'suspended');
-  },
-  [TenantActivated.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantActivated>;
+  }),
+  on(TenantActivated, async (event, client) => {
+    const e = event.data;
     await setStatus(client, event, e.tenantId, 'active');
-  },
-  [TenantPlacementChanged.type]: async (client, event) => {
+  }),
+  on(TenantPlacementChanged, async (event, client) => {
     // A migration moved the workspace: storage is sampled at the new placement from now on.
-    const e = event.data as DataOf<typeof TenantPlacementChanged>;
+    const e = event.data;
     await place(client, event, e.tenantId, e.to);
-  },
-};
+  }),
+);

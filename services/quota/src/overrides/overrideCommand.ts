@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { type DataOf, encodeMessage, type OverrideQuotas, QuotasOverridden, Subjects } from '@ttm/contracts';
-import { type CommandHandler, publishMessage } from '@ttm/service-kit';
+import { encodeMessage, OverrideQuotas, QuotasOverridden, Subjects } from '@ttm/contracts';
+import { type HandlerEntry, on, publishMessage } from '@ttm/service-kit';
 import { SOURCE } from '../enforcement/enforcer.js';
 
 /**
@@ -8,14 +8,14 @@ import { SOURCE } from '../enforcement/enforcer.js';
  * tenant's quota subject; the overrides projection applies it and the tenant is evaluated again.
  * Its id comes from the command's, so a redelivered command appends nothing new.
  */
-export function overrideQuotasHandler(js: JetStreamClient): CommandHandler {
-  return async (command) => {
-    const data = command.data as DataOf<typeof OverrideQuotas>;
+export function overrideQuotasHandler(js: JetStreamClient): HandlerEntry {
+  return on(OverrideQuotas, async (command) => {
+    const data = command.data;
     const event = encodeMessage(
       QuotasOverridden,
       { tenantId: data.tenantId, limits: data.limits, actor: data.actor, overriddenAt: command.meta.time },
       { source: SOURCE, id: `overridden/${command.meta.id}`, subject: data.tenantId },
     );
     await publishMessage(js, Subjects.quotaEvents(data.tenantId), event);
-  };
+  });
 }

@@ -6,7 +6,7 @@ import {
   QuotaNames,
   QuotasOverridden,
 } from '@ttm/contracts';
-import type { Pool, ProjectionDefinition } from '@ttm/service-kit';
+import { isMessage, type Pool, type ProjectionDefinition } from '@ttm/service-kit';
 import type { LimitOverrides } from '../enforcement/quotaBook.js';
 
 export const QUOTA_SCHEMA = 'quota';
@@ -29,8 +29,8 @@ export function overridesProjection(onOverridden: (tenantId: string) => void): {
     consumer,
     async apply(client, event) {
       changed = undefined;
-      if (event.meta.type !== QuotasOverridden.type) return;
-      const e = event.data as DataOf<typeof QuotasOverridden>;
+      if (!isMessage(event, QuotasOverridden)) return;
+      const e = event.data;
       // An absent limit keeps its override, null restores the plan's, a number replaces it.
       const column = (name: keyof QuotaLimitOverrides, param: number) =>
         `${name} = ${e.limits[name] === undefined ? `o.${name}` : `$${param}::bigint`}`;

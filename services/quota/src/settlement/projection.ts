@@ -1,5 +1,5 @@
-import { Consumers, consumerDefinition, type DataOf, WindowClosed } from '@ttm/contracts';
-import type { ProjectionDefinition } from '@ttm/service-kit';
+import { Consumers, consumerDefinition, WindowClosed } from '@ttm/contracts';
+import { isMessage, type ProjectionDefinition } from '@ttm/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import type { QuotaBook } from '../enforcement/quotaBook.js';
 import { QUOTA_SCHEMA } from '../overrides/projection.js';
@@ -25,8 +25,8 @@ export function settlementProjection(book: QuotaBook, metrics?: Registry): Proje
     schema: QUOTA_SCHEMA,
     consumer,
     async apply(client, event) {
-      if (event.meta.type !== WindowClosed.type) return;
-      const e = event.data as DataOf<typeof WindowClosed>;
+      if (!isMessage(event, WindowClosed)) return;
+      const e = event.data;
       if (e.granularity !== 'month' || e.kind !== 'count') return;
       const limit = book.limitOf(e.tenantId, e.meter) ?? null;
       const { rowCount } = await client.query(
