@@ -23,9 +23,10 @@ RUN npm ci --no-audit --no-fund && npm cache clean --force
 
 # --- runtime
 FROM node:20-slim
-# pg_dump/pg_restore for the backup service (not older than the PostgreSQL it dumps).
+# CA certificates for TLS to PostgreSQL, NATS and S3. No PostgreSQL client tools: the backup
+# service reads and writes rows over the pg driver and never runs pg_dump.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps --chown=node:node /app ./

@@ -318,8 +318,6 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
 export const Buckets = {
   /** slug -> tenantId; `create()` makes a slug unique for good. */
   slugs: 'ttm-slugs',
-  /** tenantId -> directory entry (plan, status, placement), read hot by the gateway. */
-  tenantDirectory: 'ttm-tenant-directory',
   /** tenantId.meter -> enforcement state written by quota, read by the gateway. */
   quotaState: 'ttm-quota-state',
   /** tenantId.meter -> usage so far this month (counts) or latest sample (gauges), written by metering, read by quota. */
@@ -336,11 +334,6 @@ export interface BucketDefinition {
 
 export const bucketDefinitions: readonly BucketDefinition[] = [
   { bucket: Buckets.slugs, description: 'Workspace subdomain reservations: slug -> tenant id', history: 1 },
-  {
-    bucket: Buckets.tenantDirectory,
-    description: 'Tenant directory: tenant id -> plan, status, placement',
-    history: 1,
-  },
   { bucket: Buckets.quotaState, description: 'Quota enforcement state per tenant and meter', history: 1 },
   {
     bucket: Buckets.usageTotals,

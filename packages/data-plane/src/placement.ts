@@ -1,8 +1,9 @@
-import type { Placement } from '@ttm/contracts';
+import { type Placement, samePlacement } from '@ttm/contracts';
 import { type Cluster, databaseOf } from '@ttm/service-kit';
 import { workspaceSchemaName } from './twentyLayout.js';
 
 export type { Placement };
+export { samePlacement };
 
 /** A database of the data plane: what one pool connects to. */
 export type DatabaseAddress = Pick<Placement, 'region' | 'cluster' | 'database'>;
@@ -10,19 +11,6 @@ export type DatabaseAddress = Pick<Placement, 'region' | 'cluster' | 'database'>
 /** `<region>/<cluster>/<database>`: the key of a database's pool, in logs and gauges. */
 export function databaseKey(address: DatabaseAddress): string {
   return `${address.region}/${address.cluster}/${address.database}`;
-}
-
-/** Both placements are given and name the same schema of the same database. */
-export function samePlacement(a: Placement | undefined, b: Placement | undefined): boolean {
-  return (
-    !!a &&
-    !!b &&
-    a.region === b.region &&
-    a.cluster === b.cluster &&
-    a.kind === b.kind &&
-    a.database === b.database &&
-    a.schema === b.schema
-  );
 }
 
 /**

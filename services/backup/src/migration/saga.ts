@@ -1,18 +1,18 @@
 import {
+  ChangeTenantPlacement,
   type DataOf,
   encodeMessage,
   type MigrateTenant,
   type MigrationStep,
   type MigrationTableCheck,
-  Subjects,
+  samePlacement,
   TenantPlacementChanged,
 } from '@ttm/contracts';
 import type { Placement } from '@ttm/data-plane';
-import { appendEvents, ConcurrencyConflict, pause } from '@ttm/service-kit';
-import { SOURCE } from '../backup/aggregate.js';
+import { backoffDelay, knownMessage, pause, publishMessage, runSaga } from '@ttm/service-kit';
 import type { BackupDeps } from '../deps.js';
 import { readTenantInfoAt } from '../tenants/tenantInfo.js';
-import { executeMigrationCommand, readMigration } from './aggregate.js';
+import { executeMigrationCommand, MIGRATION_SOURCE, readMigration } from './aggregate.js';
 import type { MigrationCommand, MigrationState } from './decider.js';
 import {
   CORE_TABLE_REFS,
@@ -30,15 +30,6 @@ type Command = DataOf<typeof MigrateTenant>;
 export class MigrationRefused extends Error {
   override name = 'MigrationRefused';
 }
-
-const samePlacement = (a: Placement | undefined, b: Placement | undefined) =>
-  !!a &&
-  !!b &&
-  a.region === b.region &&
-  a.cluster === b.cluster &&
-  a.kind === b.kind &&
-  a.database === b.database &&
-  a.schema === b.schema;
 
 /**
  * Carry out a `ttm.migration.start.v1` command, picking up wherever an earlier delivery left
@@ -86,44 +77,50 @@ export async function migrateTenant(
     return state;
   }
 
-  const steps: { step: MigrationStep; run: () => Promise<MigrationCommand> }[] = [
-    { step: 'freeze', run: () => freeze(deps, state, migrationId) },
-    { step: 'copy', run: () => copy(deps, state) },
-    { step: 'verify', run: () => verify(deps, state) },
-    { step: 'switch', run: () => switchPlacement(deps, state) },
-    { step: 'unfreeze', run: () => unfreeze(deps, state) },
-  ];
-  for (const { step, run } of state.status === 'running' ? steps : []) {
-    if (state.steps.includes(step)) continue;
-    let next: MigrationCommand;
-    try {
-      next = await run();
-    } catch (error) {
-      const refused = error instanceof MigrationRefused;
-      // Once the placement changed there is no way back; a refused switch appended nothing.
-      const switched = state.steps.includes('switch') || (step === 'switch' && !refused);
-      if (switched || (!refused && !options.lastDelivery)) {
-        if (switched && options.lastDelivery) await deps.freezes.release(tenantId, migrationId).catch(() => false);
-        throw error;
+  const outcome = await runSaga<MigrationStep, MigrationCommand>({
+    steps: [
+      { step: 'freeze', run: () => freeze(deps, state, migrationId) },
+      { step: 'copy', run: () => copy(deps, state) },
+      { step: 'verify', run: () => verify(deps, state) },
+      { step: 'switch', run: () => switchPlacement(deps, state) },
+      { step: 'unfreeze', run: () => unfreeze(deps, state) },
+    ],
+    isRunning: () => state.status === 'running',
+    isDone: (step) => state.steps.includes(step),
+    isPermanent: (error) => error instanceof MigrationRefused,
+    // Before the switch a database that cannot be reached is left to the redelivery; after it, there is no way back.
+    lastDelivery: options.lastDelivery,
+    pointOfNoReturn: 'switch',
+    onAbandon: async () => {
+      await deps.freezes.release(tenantId, migrationId).catch(() => false);
+    },
+    isFailure: (next) => next.kind === 'Fail',
+    afterStep: (step) => deps.hooks.afterMigrationStep?.(migrationId, step),
+    complete: async (_step, next) => {
+      state = await exec(next);
+    },
+    compensate: async (step, failure) => {
+      if ('outcome' in failure) {
+        const next = failure.outcome;
+        log.error(
+          { step, reason: next.kind === 'Fail' ? next.reason : undefined },
+          'migration verification failed; rolling back',
+        );
+        await rollBack(deps, state);
+        deps.migrationMetrics.outcomes.inc({ outcome: 'failed', step });
+        state = await exec(next);
+        return;
       }
-      log.error({ step, err: error }, 'migration failed; rolling back');
+      log.error({ step, err: failure.error }, 'migration failed; rolling back');
       // Rolled back first, recorded after: once the failure is visible, the tenant is as it was.
       // A crash in between is harmless: the next delivery's verify finds no target and fails again.
       await rollBack(deps, state);
-      const reason = (error as Error).message;
+      const reason = (failure.error as Error).message;
       state = await exec({ kind: 'Fail', migrationId, tenantId, step, reason, at: new Date() });
       deps.migrationMetrics.outcomes.inc({ outcome: 'failed', step });
-      return state;
-    }
-    if (next.kind === 'Fail') {
-      log.error({ step, reason: next.reason }, 'migration verification failed; rolling back');
-      await rollBack(deps, state);
-      deps.migrationMetrics.outcomes.inc({ outcome: 'failed', step });
-      return exec(next);
-    }
-    await deps.hooks.afterMigrationStep?.(migrationId, step);
-    state = await exec(next);
-  }
+    },
+  });
+  if (outcome.status === 'failed') return state;
 
   if (state.status === 'running') {
     const now = new Date();
@@ -234,51 +231,65 @@ async function verify(deps: BackupDeps, state: MigrationState): Promise<Migratio
 
 /**
  * Point the tenant at the target: its workspace row there gets the tenant's current status,
- * then `ttm.tenant.placement-changed.v1` is appended to the tenant's events (optimistic
- * concurrency; found already appended on a second run), and the freeze entry learns the event's
- * sequence so a gateway resumes writes only once it routes to the target.
+ * then the provisioner (the tenant's one writer) is asked to record the move
+ * (`ttm.tenant.change-placement.v1`), and the freeze entry learns the sequence of the resulting
+ * `ttm.tenant.placement-changed.v1`, so a gateway resumes writes only once it routes to the target.
+ * A second run finds the event and only amends the freeze.
  */
 async function switchPlacement(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
   const tenantId = state.tenantId!;
+  const migrationId = state.migrationId!;
   const target = state.target!;
-  const subject = Subjects.tenantEvents(tenantId);
-  for (let attempt = 1; ; attempt++) {
-    const { info, lastSeq, events } = await readTenantInfoAt(deps.js, tenantId);
-    const done = events.find(
-      (e) =>
-        e.type === TenantPlacementChanged.type &&
-        (e.data as DataOf<typeof TenantPlacementChanged>).migrationId === state.migrationId,
-    );
-    let seq = done?.seq;
-    if (!done) {
-      if (!info || !samePlacement(info.placement, state.source)) {
-        throw new MigrationRefused('the tenant placement changed while it was being migrated');
-      }
-      const status = info.status === 'suspended' ? 'SUSPENDED' : 'ACTIVE';
-      await deps.clusters
-        .poolFor(target)
-        .query(`UPDATE core.workspace SET "activationStatus" = $2 WHERE id = $1`, [tenantId, status]);
-      const event = encodeMessage(
-        TenantPlacementChanged,
-        {
-          tenantId,
-          migrationId: state.migrationId!,
-          from: state.source!,
-          to: target,
-          changedAt: new Date().toISOString(),
-        },
-        { source: SOURCE, subject: tenantId },
-      );
-      try {
-        seq = (await appendEvents(deps.js, subject, [event], lastSeq)).lastSeq;
-      } catch (error) {
-        if (!(error instanceof ConcurrencyConflict) || attempt >= 8) throw error;
-        await pause(20 * attempt);
-        continue;
-      }
+  let seq = await placementChangeSeq(deps, tenantId, migrationId);
+  if (seq === undefined) {
+    const { info } = await readTenantInfoAt(deps.js, tenantId);
+    if (!info || !samePlacement(info.placement, state.source)) {
+      throw new MigrationRefused('the tenant placement changed while it was being migrated');
     }
-    await deps.freezes.amend(tenantId, state.migrationId!, { placement_seq: seq! });
-    return { kind: 'CompleteStep', step: 'switch', at: new Date() };
+    const status = info.status === 'suspended' ? 'SUSPENDED' : 'ACTIVE';
+    await deps.clusters
+      .poolFor(target)
+      .query(`UPDATE core.workspace SET "activationStatus" = $2 WHERE id = $1`, [tenantId, status]);
+    const command = encodeMessage(
+      ChangeTenantPlacement,
+      { tenantId, migrationId, from: state.source!, to: target },
+      { source: MIGRATION_SOURCE, subject: tenantId, id: `change-placement/${migrationId}` },
+    );
+    await publishMessage(deps.js, ChangeTenantPlacement.subject, command);
+    seq = await awaitPlacementChange(deps, tenantId, migrationId);
+  }
+  await deps.freezes.amend(tenantId, migrationId, { placement_seq: seq });
+  return { kind: 'CompleteStep', step: 'switch', at: new Date() };
+}
+
+/** The stream sequence of this migration's placement change on the tenant's events, if it is there. */
+async function placementChangeSeq(
+  deps: BackupDeps,
+  tenantId: string,
+  migrationId: string,
+): Promise<number | undefined> {
+  const { events } = await readTenantInfoAt(deps.js, tenantId);
+  return events.find((event) => {
+    const known = knownMessage(event, [TenantPlacementChanged]);
+    return known?.data.migrationId === migrationId;
+  })?.seq;
+}
+
+/** How long the switch waits for the provisioner to record the move before leaving it to the redelivery. */
+const PLACEMENT_CHANGE_WAIT_MS = 30_000;
+
+async function awaitPlacementChange(deps: BackupDeps, tenantId: string, migrationId: string): Promise<number> {
+  const deadline = Date.now() + PLACEMENT_CHANGE_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    const seq = await placementChangeSeq(deps, tenantId, migrationId);
+    if (seq !== undefined) return seq;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `the provisioner has not recorded the placement change of migration ${migrationId} yet; ` +
+          'the switch is retried with the command (is the provisioner running?)',
+      );
+    }
+    await pause(backoffDelay(attempt, { baseMs: 20, maxMs: 1_000 }));
   }
 }
 

@@ -126,4 +126,27 @@ describe('tenant decider', () => {
       .when({ kind: 'CompleteStep', provisioningId: tenantId, step: 'place', at })
       .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/not this tenant's/));
   });
+
+  it('moves the tenant only from where it lives, once per migration', () => {
+    const active = provisioned();
+    const migrationId = '6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d';
+    const to = { ...placement, cluster: 'use1-b', database: 'db_b' };
+    const change: TenantCommand = { kind: 'ChangePlacement', migrationId, from: placement, to, at };
+    const moved = given(...active)
+      .when(change)
+      .events();
+    expect(moved).toEqual([
+      {
+        type: 'ttm.tenant.placement-changed.v1',
+        data: { tenantId, migrationId, from: placement, to, changedAt: at.toISOString() },
+      },
+    ]);
+    expect(given(...active, ...moved).state).toMatchObject({ placement: to });
+    given(...active, ...moved)
+      .when(change)
+      .thenNothingHappened();
+    given(...active, ...moved)
+      .when({ ...change, migrationId: tenantId })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/placement changed/));
+  });
 });

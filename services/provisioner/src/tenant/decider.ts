@@ -2,9 +2,11 @@ import {
   checkLifecycleChange,
   type DataOf,
   type LifecycleChange,
+  type Placement,
   ProvisioningFailed,
   type ProvisioningStep,
   ProvisioningStepCompleted,
+  samePlacement,
   TenantActivated,
   TenantPlacementChanged,
   TenantProvisioned,
@@ -20,10 +22,9 @@ export type TenantEvent =
   | { type: typeof ProvisioningFailed.type; data: DataOf<typeof ProvisioningFailed> }
   | { type: typeof TenantSuspended.type; data: DataOf<typeof TenantSuspended> }
   | { type: typeof TenantActivated.type; data: DataOf<typeof TenantActivated> }
-  /** Appended by the backup service when a migration switches the tenant to its new placement. */
+  /** A migration switched the tenant to its new placement (`ChangeTenantPlacement`). */
   | { type: typeof TenantPlacementChanged.type; data: DataOf<typeof TenantPlacementChanged> };
 
-type Placement = NonNullable<DataOf<typeof ProvisioningStepCompleted>['placement']>;
 type Actor = DataOf<typeof TenantSuspended>['actor'];
 
 export type TenantCommand =
@@ -38,7 +39,8 @@ export type TenantCommand =
     }
   | { kind: 'FailProvisioning'; provisioningId: string; step: ProvisioningStep; reason: string; at: Date }
   | { kind: 'Suspend'; reason: string; actor: Actor; at: Date }
-  | { kind: 'Activate'; actor: Actor; at: Date };
+  | { kind: 'Activate'; actor: Actor; at: Date }
+  | { kind: 'ChangePlacement'; migrationId: string; from: Placement; to: Placement; at: Date };
 
 export type TenantStatus = 'none' | 'provisioning' | 'active' | 'failed' | 'suspended';
 
@@ -53,6 +55,8 @@ export interface RegisteredTenant {
   region: string;
   slug?: string;
   placement?: Placement;
+  /** The migration that set the current placement, if one did. */
+  placedBy?: string;
   registeredAt: string;
   completedSteps: ProvisioningStep[];
 }
@@ -123,7 +127,9 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
     case TenantActivated.type:
       return state.status === 'none' ? state : { ...state, status: 'active' };
     case TenantPlacementChanged.type:
-      return state.status === 'none' ? state : { ...state, region: event.data.to.region, placement: event.data.to };
+      return state.status === 'none'
+        ? state
+        : { ...state, region: event.data.to.region, placement: event.data.to, placedBy: event.data.migrationId };
     default:
       // A tenant event this build does not know changes nothing the provisioner decides on.
       return state;
@@ -208,7 +214,32 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
         { type: TenantActivated.type, data: { tenantId: tenant.tenantId, actor: command.actor, activatedAt: at } },
       ];
     }
+    case 'ChangePlacement':
+      return changePlacement(command, state);
   }
+}
+
+function changePlacement(
+  command: Extract<TenantCommand, { kind: 'ChangePlacement' }>,
+  state: TenantState,
+): TenantEvent[] {
+  if (state.status === 'none') throw new TenantRuleViolation('not-found', 'no such tenant');
+  if (state.placedBy === command.migrationId) return [];
+  if (!samePlacement(state.placement, command.from)) {
+    throw new TenantRuleViolation('invalid-state', 'the tenant placement changed while it was being migrated');
+  }
+  return [
+    {
+      type: TenantPlacementChanged.type,
+      data: {
+        tenantId: state.tenantId,
+        migrationId: command.migrationId,
+        from: command.from,
+        to: command.to,
+        changedAt: command.at.toISOString(),
+      },
+    },
+  ];
 }
 
 function requireProvisioning(state: TenantState, provisioningId: string): asserts state is RegisteredTenant {

@@ -3,6 +3,7 @@ import type { KV } from '@nats-io/kv';
 import type { Placement } from '@ttm/contracts';
 import {
   type ActivateTenant,
+  type ChangeTenantPlacement,
   type DataOf,
   type ProvisioningStep,
   type RegisterOrganization,
@@ -204,6 +205,21 @@ export async function activateTenant(deps: SagaDeps, command: DataOf<typeof Acti
   });
   const placement = placementOf(state);
   if (placement) await deps.dataPlane.setActivationStatus(placement, command.tenantId, 'ACTIVE');
+  return state;
+}
+
+/** A migration's switch: the tenant lives at `to` from now on (the data plane there is the migration's). */
+export async function changeTenantPlacement(
+  deps: SagaDeps,
+  command: DataOf<typeof ChangeTenantPlacement>,
+): Promise<TenantState> {
+  const { state } = await executeTenantCommand(deps, command.tenantId, {
+    kind: 'ChangePlacement',
+    migrationId: command.migrationId,
+    from: command.from,
+    to: command.to,
+    at: new Date(),
+  });
   return state;
 }
 
