@@ -21,7 +21,10 @@ runMain(async () => {
   }
   const config = loadConfig(commonEnv);
   const logger = createLogger('replay', config.LOG_LEVEL);
-  const module = (await import(`../services/${service}/src/projections.ts`).catch(() => ({ projections: [] }))) as {
+  // A service lists its projections in src/projections.ts, or src/projections/index.ts beside their files.
+  const module = (await import(`../services/${service}/src/projections.ts`)
+    .catch(() => import(`../services/${service}/src/projections/index.ts`))
+    .catch(() => ({ projections: [] }))) as {
     projections: readonly ProjectionDefinition[];
   };
   if (module.projections.length === 0) {

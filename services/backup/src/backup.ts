@@ -9,8 +9,8 @@ import {
   startService,
   trackPools,
 } from '@ttm/service-kit';
-import { cleanUpAfterCrashes } from './backup/cleanup.js';
-import { backupCommandHandlers } from './backup/handlers.js';
+import { cleanUpAfterCrashes } from './backups/cleanup.js';
+import { backupCommandHandlers } from './backups/handlers.js';
 import { type BackupConfig, backupEnv } from './config.js';
 import type { BackupDeps, BackupHooks } from './deps.js';
 import { createBackupMetrics, seedBackupMetrics } from './metrics.js';

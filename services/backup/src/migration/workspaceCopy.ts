@@ -21,7 +21,7 @@ import {
 } from '../artifact/canonicalRows.js';
 import { loadArtifact } from '../artifact/load.js';
 import { takeSnapshot } from '../artifact/snapshot.js';
-import { compareChecksums } from '../backup/verify.js';
+import { compareChecksums } from '../artifact/verifyArtifact.js';
 import type { BackupStore, StoredObject } from '../store/index.js';
 
 /** The connection URL of a placement's database, to tell two placements on one database apart. */

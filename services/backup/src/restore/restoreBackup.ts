@@ -2,12 +2,12 @@ import type { DataOf, RestoreBackup, RestoreStep } from '@ttm/contracts';
 import type { Placement } from '@ttm/data-plane';
 import { clonePlacement, ensureCoreSchema, workspaceSchemaName } from '@ttm/data-plane';
 import { isTransientDatabaseError } from '@ttm/service-kit';
-import { executeBackupCommand, readBackup } from '../backup/aggregate.js';
-import type { BackupState } from '../backup/decider.js';
-import { isDataError } from '../backup/verify.js';
+import { isDataError } from '../artifact/verifyArtifact.js';
+import { executeBackupCommand, readBackup } from '../backups/aggregate.js';
+import type { BackupState } from '../backups/decider.js';
 import type { BackupDeps } from '../deps.js';
 import { readTenantInfo } from '../tenants/tenantInfo.js';
-import { RestoreRefused, restoreClone, restoreInPlace } from './restore.js';
+import { RestoreRefused, restoreClone, restoreInPlace } from './restoreRows.js';
 
 /**
  * Carry out a `ttm.backup.restore.v1` command: check it, record the start (with where the

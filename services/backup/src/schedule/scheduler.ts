@@ -1,6 +1,6 @@
 import { CreateBackup, encodeMessage } from '@ttm/contracts';
 import { pause, publishMessage } from '@ttm/service-kit';
-import { SOURCE } from '../backup/aggregate.js';
+import { SOURCE } from '../backups/aggregate.js';
 import type { BackupDeps } from '../deps.js';
 import { SYSTEM_ACTOR } from '../deps.js';
 import { scheduledBackupId, scheduledSlot } from './slots.js';

@@ -1,7 +1,7 @@
+import { verifyArtifact } from '../artifact/verifyArtifact.js';
 import type { BackupDeps } from '../deps.js';
 import { executeBackupCommand } from './aggregate.js';
 import type { BackupState } from './decider.js';
-import { verifyArtifact } from './verify.js';
 
 /**
  * Verify a good backup and record the result (once per verification id). Returns the

@@ -13,7 +13,7 @@ import {
 } from '../artifact/canonicalRows.js';
 import { ArtifactUnreadable } from '../artifact/format.js';
 import { type LoadedArtifact, loadArtifact } from '../artifact/load.js';
-import { compareChecksums } from '../backup/verify.js';
+import { compareChecksums } from '../artifact/verifyArtifact.js';
 import type { BackupStore } from '../store/index.js';
 import { cloneCoreRows } from './coreRows.js';
 

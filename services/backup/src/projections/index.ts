@@ -1,7 +1,7 @@
 import type { ProjectionDefinition } from '@ttm/service-kit';
-import { migrationsProjection } from './migration/projection.js';
-import { backupsProjection } from './projections/backups.js';
-import { tenantsProjection } from './projections/tenants.js';
+import { migrationsProjection } from '../migration/projection.js';
+import { backupsProjection } from './backups.js';
+import { tenantsProjection } from './tenants.js';
 
 /** Every projection of the backup service, for `npm run replay -- backup`. */
 export const projections: readonly ProjectionDefinition[] = [
