@@ -1,16 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type KV, Kvm } from '@nats-io/kv';
+import { Buckets, Consumers, consumerDefinition, QuotaLimitsEntry, QuotaStateKeys, UsageTotal } from '@ttm/contracts';
 import {
-  Buckets,
-  Consumers,
-  consumerDefinition,
-  OverrideQuotas,
-  QuotaLimitsEntry,
-  QuotaStateKeys,
-  UsageTotal,
-} from '@ttm/contracts';
-import {
-  backoffDelay,
   commandHandlers,
   type Logger,
   pause,

@@ -1,7 +1,6 @@
 import type { BackupManifest, TableMismatch } from '@ttm/contracts';
 import type { DataPlanePool } from '@ttm/data-plane';
 import { WORKSPACE_TABLES, workspaceSchemaSql } from '@ttm/data-plane';
-import type pg from 'pg';
 import {
   CORE_TABLES,
   canonicalSelect,

@@ -6,7 +6,6 @@ import {
   BackupVerified,
   Consumers,
   consumerDefinition,
-  type DataOf,
   RestoreCompleted,
   RestoreFailed,
   RestoreProgressed,

@@ -1,7 +1,6 @@
 import {
   Consumers,
   consumerDefinition,
-  type DataOf,
   ProvisioningFailed,
   TenantActivated,
   TenantProvisioned,

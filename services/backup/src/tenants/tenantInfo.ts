@@ -1,6 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import {
-  type DataOf,
   ProvisioningFailed,
   ProvisioningStepCompleted,
   Subjects,

@@ -1,11 +1,4 @@
-import {
-  Consumers,
-  consumerDefinition,
-  type DataOf,
-  type QuotaLimitOverrides,
-  QuotaNames,
-  QuotasOverridden,
-} from '@ttm/contracts';
+import { Consumers, consumerDefinition, type QuotaLimitOverrides, QuotaNames, QuotasOverridden } from '@ttm/contracts';
 import { isMessage, type Pool, type ProjectionDefinition } from '@ttm/service-kit';
 import type { LimitOverrides } from '../enforcement/quotaBook.js';
 
