@@ -23,6 +23,7 @@ import {
 } from './decider.js';
 import { forgetPlacement, NoCapacity, placeTenant } from './placement.js';
 import { releaseSlug, reserveSlug } from './slugReservation.js';
+import { tracedDataPlane, tracedStep } from './tracing.js';
 
 export const SOURCE = '/ttm/provisioner';
 
@@ -106,7 +107,11 @@ export async function provisionTenant(
   for (let step = nextStep(state); step !== undefined; step = nextStep(state)) {
     let outcome: StepOutcome;
     try {
-      outcome = await withRetries(() => runStep(deps, step!, state, command), deps, step);
+      outcome = await withRetries(
+        () => tracedStep(step!, tenantId, () => runStep(deps, step!, state, command)),
+        deps,
+        step,
+      );
     } catch (error) {
       const reason = describe(error);
       deps.logger.warn({ tenantId, step, err: error }, 'provisioning step failed; compensating');
@@ -148,13 +153,15 @@ async function runStep(
     case 'place':
       return { placement: await placeTenant(deps, { tenantId, region: command.region, plan: command.plan }) };
     case 'create-workspace':
-      await deps.dataPlane.createWorkspace(requirePlacement(state), {
-        workspaceId: tenantId,
-        displayName: command.organizationName,
-        subdomain: requireSlug(state),
-        adminEmail: command.adminEmail,
-        adminPasswordHash: command.adminPasswordHash,
-      });
+      await tracedDataPlane('create-workspace', requirePlacement(state), () =>
+        deps.dataPlane.createWorkspace(requirePlacement(state), {
+          workspaceId: tenantId,
+          displayName: command.organizationName,
+          subdomain: requireSlug(state),
+          adminEmail: command.adminEmail,
+          adminPasswordHash: command.adminPasswordHash,
+        }),
+      );
       return {};
     case 'apply-quotas': {
       const plan = deps.catalog.plan(command.plan);
@@ -166,7 +173,9 @@ async function runStep(
       return {};
     }
     case 'activate':
-      await deps.dataPlane.setActivationStatus(requirePlacement(state), tenantId, 'ACTIVE');
+      await tracedDataPlane('activate-workspace', requirePlacement(state), () =>
+        deps.dataPlane.setActivationStatus(requirePlacement(state), tenantId, 'ACTIVE'),
+      );
       return {};
   }
 }
