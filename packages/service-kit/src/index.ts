@@ -10,6 +10,7 @@ export * from './messaging.js';
 export * from './metrics.js';
 export * from './nats.js';
 export * from './natsService.js';
+export * from './opsMetrics.js';
 export * from './postgres.js';
 export * from './redis.js';
 export * from './sagas/index.js';

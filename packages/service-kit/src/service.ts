@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
 import { connectNats, type NatsLink } from './nats.js';
 import { registerNatsService } from './natsService.js';
+import { trackOpsMetrics } from './opsMetrics.js';
 import { createPool, migrate, pingPostgres, trackPools } from './postgres.js';
 import { createRedis, type Redis, redisIsReady } from './redis.js';
 import { startTelemetry } from './telemetry.js';
@@ -117,6 +118,7 @@ export async function startService<S extends z.ZodObject>(
     description: options.description,
   });
   lifecycle.onStop('nats-service', () => registration.stop());
+  trackOpsMetrics(metrics, { service: options.name, health, js, pool });
 
   return { name: options.name, config, logger, metrics, health, lifecycle, nats, js, pool, redis, ops };
 }

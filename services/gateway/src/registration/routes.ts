@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { trace } from '@opentelemetry/api';
 import { ContractViolation, encodeMessage, RegisterOrganization } from '@ttm/contracts';
 import { type Catalog, publishMessage } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify';
@@ -119,6 +120,7 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
       region,
       requestedAt: new Date().toISOString(),
     });
+    trace.getActiveSpan()?.setAttribute('ttm.tenant_id', ids.tenantId);
     await publishMessage(deps.js, RegisterOrganization.subject, message);
     const accepted: RegistrationAccepted = {
       provisioning_id: ids.provisioningId,

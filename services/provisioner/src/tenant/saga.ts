@@ -24,6 +24,7 @@ import {
 } from './decider.js';
 import { forgetPlacement, NoCapacity, placeTenant } from './placement.js';
 import { releaseSlug, reserveSlug } from './slugReservation.js';
+import { tracedDataPlane, tracedStep } from './tracing.js';
 
 export const SOURCE = '/ttm/provisioner';
 
@@ -105,7 +106,10 @@ export async function provisionTenant(
     if (result.state.status !== 'none') tenant = result.state;
   };
   await runSaga<ProvisioningStep, StepOutcome>({
-    steps: PROVISIONING_STEPS.map(({ step }) => ({ step, run: () => runStep(deps, step, tenant, command) })),
+    steps: PROVISIONING_STEPS.map(({ step }) => ({
+      step,
+      run: () => tracedStep(step, tenantId, () => runStep(deps, step, tenant, command)),
+    })),
     isRunning: () => tenant.status === 'provisioning',
     isDone: (step) => tenant.completedSteps.includes(step),
     attempts: deps.stepAttempts,
@@ -145,13 +149,15 @@ async function runStep(
     case 'place':
       return { placement: await placeTenant(deps, { tenantId, region: command.region, plan: command.plan }) };
     case 'create-workspace':
-      await deps.dataPlane.createWorkspace(requirePlacement(state), {
-        workspaceId: tenantId,
-        displayName: command.organizationName,
-        subdomain: requireSlug(state),
-        adminEmail: command.adminEmail,
-        adminPasswordHash: command.adminPasswordHash,
-      });
+      await tracedDataPlane('create-workspace', requirePlacement(state), () =>
+        deps.dataPlane.createWorkspace(requirePlacement(state), {
+          workspaceId: tenantId,
+          displayName: command.organizationName,
+          subdomain: requireSlug(state),
+          adminEmail: command.adminEmail,
+          adminPasswordHash: command.adminPasswordHash,
+        }),
+      );
       return {};
     case 'apply-quotas': {
       const plan = deps.catalog.plan(command.plan);
@@ -163,7 +169,9 @@ async function runStep(
       return {};
     }
     case 'activate':
-      await deps.dataPlane.setActivationStatus(requirePlacement(state), tenantId, 'ACTIVE');
+      await tracedDataPlane('activate-workspace', requirePlacement(state), () =>
+        deps.dataPlane.setActivationStatus(requirePlacement(state), tenantId, 'ACTIVE'),
+      );
       return {};
   }
 }
