@@ -1,11 +1,29 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Catalog, Logger, NatsConnection, Pool, Redis } from '@ttm/service-kit';
 import type { Registry } from 'prom-client';
+import type { ConsumerBacklog } from './admin/backlog.js';
 import type { AuditRecorder } from './audit/recorder.js';
+import type { SigningKeyRing } from './auth/keys.js';
+import type { PasswordHasher } from './auth/passwords.js';
+import type { RefreshTokens } from './auth/refreshTokens.js';
+import type { AccessTokens } from './auth/tokens.js';
+import type { BackupIndex } from './backups/backupIndex.js';
 import type { GatewayConfig } from './config.js';
+import type { ClusterPools } from './dataPlane/clusterPools.js';
+import type { FreezeWatcher } from './freeze/watcher.js';
+import type { MigrationIndex } from './migration/migrationIndex.js';
+import type { OperationTracker } from './operations/tracker.js';
+import type { QuotaReader } from './quotas/quotaReader.js';
+import type { IdempotencyStore } from './registration/idempotency.js';
+import type { RequestPathComponents } from './requestPath/index.js';
+import type { ApiKeys } from './tenantApi/apiKeys.js';
 import type { TenantDirectory } from './tenants/directory.js';
 
-/** What the gateway's route plugins are given: its connections and shared state, built once in main.ts. */
+/**
+ * What the gateway's route plugins are given: its connections and every long-lived component,
+ * each built once by the composition root (`gateway.ts`, `startGateway`) and closed by it at
+ * shutdown. Plugins never build or cache a component of their own.
+ */
 export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
@@ -18,4 +36,31 @@ export interface GatewayDeps {
   catalog: Catalog;
   directory: TenantDirectory;
   audit: AuditRecorder;
+  /** Signing keys of access tokens, kept current from `gateway.signing_keys`. */
+  keys: SigningKeyRing;
+  /** Issues and verifies access tokens (it remembers verified ones). */
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokens;
+  /** argon2id hashing of passwords (registration, sign-in). */
+  passwords: PasswordHasher;
+  /** One bounded pool per data-plane database (Twenty users' password hashes, workspace reads and writes). */
+  clusterPools: ClusterPools;
+  /** Tenant API keys (authentication and the key routes; it listens for revocations). */
+  apiKeys: ApiKeys;
+  /** `Idempotency-Key` answers in Redis (registration and tenant POSTs). */
+  idempotency: IdempotencyStore;
+  /** Provisioning operations as the tenant directory sees them. */
+  operations: OperationTracker;
+  /** Every backup, restore and verification, folded from `evt.backup.>`. */
+  backups: BackupIndex;
+  /** Every migration, folded from `evt.migration.>`. */
+  migrations: MigrationIndex;
+  /** Tenant write freezes (`ttm-write-freeze`), in memory. */
+  freezes: FreezeWatcher;
+  /** Quotas, limits and usage as the KV buckets and quota events tell them. */
+  quotas: QuotaReader;
+  /** Pending work of the services' durable consumers (stats route, fleet metrics). */
+  backlog: ConsumerBacklog;
+  /** Quota gate, rate limiter and api_calls meter of the tenant request path. */
+  requestPath: RequestPathComponents;
 }

@@ -1,17 +1,36 @@
 import { fileURLToPath } from 'node:url';
-import { createCatalog, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
+import { Kvm } from '@nats-io/kv';
+import { Buckets } from '@ttm/contracts';
+import { createCatalog, runProjection, type ServiceContext, startService, trackPools } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { ConsumerBacklog } from './admin/backlog.js';
 import { adminRoutes, auditProjection, fleetMetrics } from './admin/index.js';
 import { buildGatewayApp } from './app.js';
 import { AuditRecorder } from './audit/recorder.js';
-import { type AuthDeps, authRoutes, decoratePrincipal, openAuth } from './auth/index.js';
+import { authRoutes, decoratePrincipal } from './auth/index.js';
+import { SigningKeyRing } from './auth/keys.js';
+import { PasswordHasher } from './auth/passwords.js';
+import { RefreshTokens } from './auth/refreshTokens.js';
+import { AccessTokens } from './auth/tokens.js';
+import { BackupIndex } from './backups/backupIndex.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
+import { ClusterPools } from './dataPlane/clusterPools.js';
 import type { GatewayDeps } from './deps.js';
 import { writeFreeze } from './freeze/index.js';
+import { FreezeWatcher } from './freeze/watcher.js';
+import { MigrationIndex } from './migration/migrationIndex.js';
 import { operationRoutes } from './operations/index.js';
+import { OperationTracker } from './operations/tracker.js';
+import { QuotaReader } from './quotas/quotaReader.js';
 import { tenantQuotaRoutes } from './quotas/routes.js';
+import { IdempotencyStore } from './registration/idempotency.js';
 import { registrationRoutes } from './registration/routes.js';
-import { tenantRequestPath } from './requestPath/index.js';
+import { type RequestPathComponents, tenantRequestPath } from './requestPath/index.js';
+import { requestPathMetrics } from './requestPath/metrics.js';
+import { QuotaGate } from './requestPath/quotaGate.js';
+import { RateLimiter } from './requestPath/rateLimiter.js';
+import { gatewayInstanceId, UsageMeter } from './requestPath/usageMeter.js';
+import { ApiKeys } from './tenantApi/apiKeys.js';
 import { tenantAuthenticate } from './tenantApi/authenticate.js';
 import { tenantRoutes } from './tenantApi/routes.js';
 import { TenantDirectory } from './tenants/directory.js';
@@ -28,8 +47,14 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** How often expired refresh tokens are deleted. */
+const purgeEveryMs = 3_600_000;
+
 /**
- * The gateway, started: connections, projections, the tenant directory, the HTTP app.
+ * The gateway, started: the composition root. It opens the connections, builds every long-lived
+ * component (projections, the tenant directory, indexes, trackers, watchers, pools, caches) once,
+ * hands them to the route plugins as `GatewayDeps`, and registers each one's close with the
+ * lifecycle, which runs them in reverse order (HTTP first, the connections last).
  * `main.ts` runs it as a process; tests run it in-process with their own environment.
  */
 export async function startGateway(
@@ -37,7 +62,7 @@ export async function startGateway(
   options: {
     handleSignals?: boolean;
     /** Tests: more routes in the tenant scope (behind authentication and the request path). */
-    extraTenantRoutes?: FastifyPluginAsync<AuthDeps>;
+    extraTenantRoutes?: FastifyPluginAsync<GatewayDeps>;
   } = {},
 ): Promise<Gateway> {
   const service = await startService(
@@ -54,13 +79,38 @@ export async function startGateway(
     },
     env,
   );
-  const { config, logger, lifecycle, js } = service;
+  const { config, logger, lifecycle } = service;
   const problems = productionProblems(config);
   if (problems.length > 0) throw new Error(problems.join('; '));
   if (config.NODE_ENV !== 'production' && config.SUPER_ADMIN_KEY.startsWith('dev-')) {
     logger.warn('SUPER_ADMIN_KEY is the development default; set a secret before exposing the gateway');
   }
+  const deps = await buildComponents(service);
+
+  const app = await buildGatewayApp({
+    logger,
+    health: service.health,
+    metrics: service.metrics,
+    version: VERSION,
+    trustProxy: config.TRUST_PROXY,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    tracing: config.OTEL_ENABLED,
+  });
+  await registerFeatures(app, deps, options.extraTenantRoutes);
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  lifecycle.onStop('http', () => app.close());
+  logger.info({ address, tenants: deps.directory.size }, 'gateway listening');
+  const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+  return { app, deps, service, url, stop: () => lifecycle.stop('stop requested') };
+}
+
+/** Every long-lived component, built once and in dependency order; each close registered as it is built. */
+async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<GatewayDeps> {
+  const { config, logger, lifecycle, js, metrics } = service;
+  const nc = service.nats.nc;
   const pool = service.pool!;
+  const redis = service.redis!;
+  const catalog = createCatalog(config);
 
   const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal });
   lifecycle.onStop('tenants projection', () => tenants);
@@ -74,43 +124,118 @@ export async function startGateway(
   });
   lifecycle.onStop('tenant directory', () => following);
 
-  const deps: GatewayDeps = {
+  // Sign-in: the signing key ring (creating the first key if there is none), tokens, passwords.
+  const keys = await SigningKeyRing.open({ pool, logger, accessTokenTtlMs: config.ACCESS_TOKEN_TTL });
+  lifecycle.onStop('signing keys', () => keys.close());
+  const refreshTokens = new RefreshTokens(pool, config.REFRESH_TOKEN_TTL);
+  const purge = setInterval(() => {
+    refreshTokens
+      .purgeExpired()
+      .catch((error: unknown) => logger.warn({ err: error }, 'purging expired refresh tokens failed'));
+  }, purgeEveryMs);
+  purge.unref();
+  lifecycle.onStop('refresh token purge', () => clearInterval(purge));
+
+  const clusterPools = new ClusterPools(catalog, logger, {
+    maxConnections: config.DATA_PLANE_POOL_MAX,
+    maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
+  });
+  trackPools(metrics, 'data-plane', () => clusterPools.openPools());
+  lifecycle.onStop('data-plane pools', () => clusterPools.close());
+
+  const backups = new BackupIndex();
+  backups.start(js, logger);
+  lifecycle.onStop('backup index', () => backups.stop());
+  const migrations = new MigrationIndex();
+  migrations.start(js, logger);
+  lifecycle.onStop('migration index', () => migrations.stop());
+
+  const freezes = new FreezeWatcher(() => directory.position, logger);
+  await freezes.start(nc);
+  lifecycle.onStop('write freeze watcher', () => freezes.stop());
+
+  const requestPath = await openRequestPath(service);
+
+  return {
     config,
     logger,
-    metrics: service.metrics,
-    nc: service.nats.nc,
+    metrics,
+    nc,
     js,
     pool,
-    redis: service.redis!,
-    catalog: createCatalog(config),
+    redis,
+    catalog,
     directory,
     audit: new AuditRecorder(js, logger),
+    keys,
+    accessTokens: new AccessTokens(keys, { issuer: config.JWT_ISSUER, ttlMs: config.ACCESS_TOKEN_TTL }),
+    refreshTokens,
+    passwords: new PasswordHasher(config),
+    clusterPools,
+    apiKeys: new ApiKeys({ pool, nc, logger, cacheTtlMs: config.API_KEY_CACHE_TTL }),
+    idempotency: new IdempotencyStore(redis, config.REDIS_KEY_PREFIX, { ttlMs: config.IDEMPOTENCY_TTL }),
+    operations: new OperationTracker(directory, pool, logger),
+    backups,
+    migrations,
+    freezes,
+    quotas: new QuotaReader({ nc, js, catalog, config }),
+    backlog: new ConsumerBacklog(js),
+    requestPath,
   };
+}
 
-  const app = await buildGatewayApp({
-    logger,
-    health: service.health,
-    metrics: service.metrics,
-    version: VERSION,
-    trustProxy: config.TRUST_PROXY,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    tracing: config.OTEL_ENABLED,
+/**
+ * The tenant request path's components: the quota gate following `ttm-quota-state`, the api_calls
+ * meter flushing every USAGE_FLUSH_INTERVAL, the Redis rate limiter. At shutdown (after HTTP closed)
+ * the gate stops, what was counted is published, then the limiter closes.
+ */
+async function openRequestPath(service: ServiceContext<GatewayConfig>): Promise<RequestPathComponents> {
+  const { config, lifecycle, js } = service;
+  const metrics = requestPathMetrics(service.metrics);
+  const log = service.logger.child({ component: 'request-path' });
+
+  const limiter = config.ENABLE_RATE_LIMITING
+    ? new RateLimiter({
+        redis: service.redis!,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        timeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT,
+        logger: log,
+        metrics,
+      })
+    : undefined;
+  if (limiter) lifecycle.onStop('rate limiter', () => limiter.close());
+  await limiter?.connected;
+
+  const meter = new UsageMeter({ js, logger: log, metrics, instanceId: gatewayInstanceId() });
+  const flushing = setInterval(() => {
+    meter.flush().catch((error: unknown) => log.error({ err: error }, 'flushing api_calls usage failed'));
+  }, config.USAGE_FLUSH_INTERVAL);
+  flushing.unref();
+  lifecycle.onStop('api_calls meter', async () => {
+    clearInterval(flushing);
+    // Everything counted goes out before NATS drains (the lifecycle closes HTTP first).
+    const left = await meter.drain(Math.max(1_000, Math.floor(config.SHUTDOWN_TIMEOUT / 2)));
+    if (left > 0) log.error({ calls: left }, 'api_calls usage could not be published before shutdown');
   });
-  const auth = await openAuth(deps);
-  lifecycle.onStop('auth', () => auth.close());
-  await registerFeatures(app, { ...deps, keys: auth.keys, clusterPools: auth.clusterPools }, options.extraTenantRoutes);
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
-  lifecycle.onStop('http', () => app.close());
-  logger.info({ address, tenants: directory.size }, 'gateway listening');
-  const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
-  return { app, deps, service, url, stop: () => lifecycle.stop('stop requested') };
+
+  const gate = new QuotaGate(log, metrics);
+  const stopping = new AbortController();
+  const quotaState = await new Kvm(service.nats.nc).open(Buckets.quotaState);
+  const following = gate.follow(quotaState, stopping.signal);
+  lifecycle.onStop('quota gate', async () => {
+    stopping.abort();
+    // A watch being opened while NATS is down ends at its request timeout: do not wait for it.
+    await Promise.race([following, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+  });
+
+  return { metrics, gate, meter, limiter };
 }
 
 /** Every feature's routes, each a fastify plugin given the gateway's dependencies. */
 async function registerFeatures(
   app: FastifyInstance,
-  deps: AuthDeps,
-  extraTenantRoutes?: FastifyPluginAsync<AuthDeps>,
+  deps: GatewayDeps,
+  extraTenantRoutes?: FastifyPluginAsync<GatewayDeps>,
 ): Promise<void> {
   await app.register(fleetMetrics, deps);
   await app.register(registrationRoutes, deps);
@@ -124,7 +249,7 @@ async function registerFeatures(
  * Every `/api/tenant/*` route but the sign-in ones, in one scope whose hooks run in this order:
  * authenticate (bearer token or API key) → write freeze → rate limit, quota, metering → route.
  */
-const tenantScope: FastifyPluginAsync<AuthDeps & { extraTenantRoutes?: FastifyPluginAsync<AuthDeps> }> = async (
+const tenantScope: FastifyPluginAsync<GatewayDeps & { extraTenantRoutes?: FastifyPluginAsync<GatewayDeps> }> = async (
   tenant,
   deps,
 ) => {

@@ -33,15 +33,3 @@ export class ConsumerBacklog {
     return info.num_pending + info.num_ack_pending;
   }
 }
-
-const backlogs = new WeakMap<JetStreamClient, ConsumerBacklog>();
-
-/** One backlog reader per JetStream client, shared by the stats route and the metrics. */
-export function consumerBacklogOf(js: JetStreamClient): ConsumerBacklog {
-  let backlog = backlogs.get(js);
-  if (!backlog) {
-    backlog = new ConsumerBacklog(js);
-    backlogs.set(js, backlog);
-  }
-  return backlog;
-}

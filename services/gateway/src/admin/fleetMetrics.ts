@@ -3,7 +3,6 @@ import { Gauge, type Registry } from 'prom-client';
 import type { GatewayDeps } from '../deps.js';
 import { projections } from '../projections.js';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
-import { consumerBacklogOf } from './backlog.js';
 import { provisioningQueueDepth } from './stats.js';
 
 /**
@@ -13,7 +12,7 @@ import { provisioningQueueDepth } from './stats.js';
  * failed read keeps the last value (and logs) instead of failing the whole scrape.
  */
 export const fleetMetrics: FastifyPluginAsync<GatewayDeps> = async (_app, deps) => {
-  const backlog = consumerBacklogOf(deps.js);
+  const backlog = deps.backlog;
   const activeTenants = cachedFor(1_000, async () => {
     const { rows } = await deps.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${GATEWAY_SCHEMA}.tenants WHERE status = 'active'`,

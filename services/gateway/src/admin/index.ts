@@ -3,14 +3,12 @@ import { z } from 'zod';
 import { backupRoutes } from '../backups/routes.js';
 import type { GatewayDeps } from '../deps.js';
 import { migrationRoutes } from '../migration/routes.js';
-import { operationTrackerOf } from '../operations/tracker.js';
 import { adminActorHeader, adminAuth } from '../plugins/adminAuth.js';
 import { securitySchemes } from '../plugins/openapi.js';
 import { problemJsonSchema } from '../problems.js';
 import { adminQuotaRoutes } from '../quotas/routes.js';
 import { type JsonSchema, zodSchema } from '../schema.js';
 import { searchAuditLog } from './auditLog.js';
-import { consumerBacklogOf } from './backlog.js';
 import { TenantNotFound } from './problems.js';
 import {
   AuditPage,
@@ -50,8 +48,7 @@ const actorHeader = zodSchema(
  * detail, suspension and reactivation, fleet statistics and the audit log.
  */
 export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  const tracker = operationTrackerOf(deps);
-  const backlog = consumerBacklogOf(deps.js);
+  const { operations: tracker, backlog } = deps;
   await app.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
   // Child plugins inherit the guard above.
   await app.register(backupRoutes, deps);

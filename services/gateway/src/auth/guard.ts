@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { GatewayConfig } from '../config.js';
 import { InvalidAccessToken, isDomainProblem, TenantSuspendedProblem } from '../problems.js';
 import type { TenantDirectory } from '../tenants/directory.js';
-import type { SigningKeyRing } from './keys.js';
 import { withHeaders } from './problemHeaders.js';
-import { AccessTokens } from './tokens.js';
+import type { AccessTokens } from './tokens.js';
 
 /** Who calls a tenant route: set by `requireTenantToken` from a verified access token, or from a tenant API key. */
 export interface TenantPrincipal {
@@ -27,9 +25,8 @@ declare module 'fastify' {
 }
 
 export interface TenantGuardDeps {
-  config: Pick<GatewayConfig, 'JWT_ISSUER' | 'ACCESS_TOKEN_TTL'>;
   directory: TenantDirectory;
-  keys: SigningKeyRing;
+  accessTokens: AccessTokens;
 }
 
 /** Declare `request.principal` on this instance (once per encapsulation context that uses the guard). */
@@ -46,7 +43,7 @@ export function decoratePrincipal(app: FastifyInstance): void {
  *   app.get('/api/tenant/things', { preHandler: requireTenantToken(deps) }, async (request) => …request.principal!.tenantId…);
  */
 export function requireTenantToken(deps: TenantGuardDeps): preHandlerAsyncHookHandler {
-  const tokens = new AccessTokens(deps.keys, { issuer: deps.config.JWT_ISSUER, ttlMs: deps.config.ACCESS_TOKEN_TTL });
+  const tokens = deps.accessTokens;
   return async (request: FastifyRequest) => {
     const token = bearerToken(request);
     if (token === undefined) {

@@ -8,5 +8,4 @@ export {
   SigningKeyRing,
 } from './keys.js';
 export { authRoutes, jwksPath } from './routes.js';
-export { type AuthComponents, type AuthDeps, type AuthRuntime, openAuth } from './runtime.js';
 export { ACCESS_TOKEN_AUDIENCE, type AccessTokenClaims, AccessTokens } from './tokens.js';

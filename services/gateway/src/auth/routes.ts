@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { GatewayDeps } from '../deps.js';
 import { type ProblemBody, sendProblem } from '../plugins/problemDetails.js';
 import {
   authProblemTypes,
@@ -16,11 +17,7 @@ import { decoratePrincipal } from './guard.js';
 import { checkCredentials } from './login.js';
 import { LoginLimiter } from './loginLimiter.js';
 import { type LoginOutcome, loginAttempts } from './metrics.js';
-import { PasswordHasher } from './passwords.js';
 import { withHeaders } from './problemHeaders.js';
-import { RefreshTokens } from './refreshTokens.js';
-import type { AuthDeps } from './runtime.js';
-import { AccessTokens } from './tokens.js';
 
 export const jwksPath = '/.well-known/jwks.json';
 
@@ -68,11 +65,9 @@ const problem = problemJsonSchema;
 /**
  * Sign-in for organization admins: login, refresh, logout, the public keys of access tokens.
  */
-export const authRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
+export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   const { config } = deps;
-  const passwords = new PasswordHasher(config);
-  const accessTokens = new AccessTokens(deps.keys, { issuer: config.JWT_ISSUER, ttlMs: config.ACCESS_TOKEN_TTL });
-  const refreshTokens = new RefreshTokens(deps.pool, config.REFRESH_TOKEN_TTL);
+  const { passwords, accessTokens, refreshTokens } = deps;
   const limiter = new LoginLimiter(deps.redis, config.REDIS_KEY_PREFIX, {
     maxFailuresPerEmail: config.LOGIN_MAX_FAILURES,
     maxFailuresPerAddress: config.LOGIN_MAX_FAILURES * 4,

@@ -1,5 +1,4 @@
 import { SubjectFilters } from '@ttm/contracts';
-import type { GatewayDeps } from '../deps.js';
 import { FollowedIndex } from '../operations/followedIndex.js';
 import { applyBackupEvent, type BackupOperation, type BackupView, operationOf } from './view.js';
 
@@ -114,17 +113,4 @@ export class BackupIndex extends FollowedIndex<BackupView> {
     for (const v of kept.verifications) this.operations.set(v.id, backupId);
     this.emit('change', kept);
   }
-}
-
-const indexes = new WeakMap<GatewayDeps, BackupIndex>();
-
-/** The gateway's backup index (one per set of dependencies), following events from its first use. */
-export function backupIndexOf(deps: GatewayDeps): BackupIndex {
-  let index = indexes.get(deps);
-  if (!index) {
-    index = new BackupIndex();
-    index.start(deps.js, deps.logger);
-    indexes.set(deps, index);
-  }
-  return index;
 }

@@ -6,7 +6,6 @@ import { adminActorHeader } from '../plugins/adminAuth.js';
 import { securitySchemes } from '../plugins/openapi.js';
 import { problemJsonSchema } from '../problems.js';
 import { type JsonSchema, zodSchema } from '../schema.js';
-import { backupIndexOf } from './backupIndex.js';
 import { requestBackup, requestDeletion, requestRestore, requestVerification, showBackup } from './commands.js';
 import {
   AcceptedOperation,
@@ -19,7 +18,7 @@ import {
   TenantParams,
 } from './schemas.js';
 
-export { BackupIndex, backupIndexOf } from './backupIndex.js';
+export { BackupIndex } from './backupIndex.js';
 export { type BackupOperation, type BackupView, backupViewOf, operationOf } from './view.js';
 
 /** How long a route waits for a backup id it does not know yet (just requested) before a 404. */
@@ -51,8 +50,7 @@ const accepted = {
  * publishes a command for the backup service and answers 202 with the operation to poll.
  */
 export const backupRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  const index = backupIndexOf(deps);
-  app.addHook('onClose', () => index.stop());
+  const index = deps.backups;
 
   app.post<{ Params: TenantParams }>(
     '/api/admin/tenants/:id/backups',

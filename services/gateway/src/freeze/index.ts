@@ -2,16 +2,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, type Registry } from 'prom-client';
 import { withHeaders } from '../auth/problemHeaders.js';
-import type { AuthDeps } from '../auth/runtime.js';
+import type { GatewayDeps } from '../deps.js';
 import { TenantWritesFrozen } from './problems.js';
-import { freezeWatcherOf } from './watcher.js';
 
-export { type FreezeEntry, FreezeWatcher, freezeWatcherOf } from './watcher.js';
+export { type FreezeEntry, FreezeWatcher } from './watcher.js';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** What the plugin needs of the gateway's dependencies. */
-export type WriteFreezeDeps = Pick<AuthDeps, 'nc' | 'logger' | 'metrics' | 'directory'>;
+export type WriteFreezeDeps = Pick<GatewayDeps, 'freezes' | 'metrics'>;
 
 function refusedCounter(registry: Registry): Counter<'reason'> {
   const name = 'gateway_tenant_writes_frozen_total';
@@ -32,8 +31,7 @@ function refusedCounter(registry: Registry): Counter<'reason'> {
  * `request.principal` is set; reads (GET, HEAD, OPTIONS) are always served.
  */
 const plugin: FastifyPluginAsync<WriteFreezeDeps> = async (app, deps) => {
-  const watcher = await freezeWatcherOf(deps);
-  app.addHook('onClose', () => watcher.stop());
+  const watcher = deps.freezes;
   const refused = refusedCounter(deps.metrics);
   app.addHook('onRequest', async (request) => {
     if (!WRITE_METHODS.has(request.method)) return;

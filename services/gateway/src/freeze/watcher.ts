@@ -99,21 +99,3 @@ export class FreezeWatcher {
     }
   }
 }
-
-const watchers = new WeakMap<object, Promise<FreezeWatcher>>();
-
-/** The gateway's one freeze watcher (per NATS connection), started on first use. */
-export function freezeWatcherOf(deps: {
-  nc: NatsConnection;
-  logger: Logger;
-  directory: { position: number };
-}): Promise<FreezeWatcher> {
-  let watcher = watchers.get(deps.nc);
-  if (!watcher) {
-    const created = new FreezeWatcher(() => deps.directory.position, deps.logger);
-    watcher = created.start(deps.nc).then(() => created);
-    watchers.set(deps.nc, watcher);
-    watcher.catch(() => watchers.delete(deps.nc));
-  }
-  return watcher;
-}

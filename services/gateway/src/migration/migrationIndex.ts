@@ -1,6 +1,4 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { SubjectFilters } from '@ttm/contracts';
-import type { Logger } from '@ttm/service-kit';
 import { FollowedIndex } from '../operations/followedIndex.js';
 import { applyMigrationEvent, type MigrationOperation } from './view.js';
 
@@ -66,17 +64,4 @@ export class MigrationIndex extends FollowedIndex<MigrationOperation> {
     else if (this.running.get(after.tenant_id) === id) this.running.delete(after.tenant_id);
     this.emit('change', after);
   }
-}
-
-const indexes = new WeakMap<object, MigrationIndex>();
-
-/** The gateway's migration index (one per JetStream client), following events from its first use. */
-export function migrationIndexOf(deps: { js: JetStreamClient; logger: Logger }): MigrationIndex {
-  let index = indexes.get(deps.js);
-  if (!index) {
-    index = new MigrationIndex();
-    index.start(deps.js, deps.logger);
-    indexes.set(deps.js, index);
-  }
-  return index;
 }

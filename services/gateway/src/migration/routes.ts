@@ -5,13 +5,11 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { TenantNotFound, TenantStateConflict } from '../admin/problems.js';
 import type { GatewayDeps } from '../deps.js';
-import { freezeWatcherOf } from '../freeze/watcher.js';
 import { adminActorHeader, adminActorOf } from '../plugins/adminAuth.js';
 import { securitySchemes } from '../plugins/openapi.js';
 import { InvalidIdempotencyKey, problemJsonSchema, UnknownRegion } from '../problems.js';
 import { derivedUuid, parseIdempotencyKey } from '../registration/idempotency.js';
 import { type JsonSchema, zodSchema } from '../schema.js';
-import { migrationIndexOf } from './migrationIndex.js';
 import { InvalidMigrationTarget, MigrationConflict } from './problems.js';
 
 const SOURCE = '/ttm/gateway';
@@ -76,8 +74,7 @@ export function targetOf(deps: GatewayDeps, source: PlacementValue, body: Migrat
  * sends `ttm.migration.start.v1` to the backup service and answers 202 with the operation.
  */
 export const migrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  const index = migrationIndexOf(deps);
-  app.addHook('onClose', () => index.stop());
+  const index = deps.migrations;
   /** Migrations this gateway accepted that the index does not show yet: tenant -> since. */
   const pending = new Map<string, number>();
 
@@ -143,7 +140,7 @@ export const migrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
           `tenant ${tenantId} is being migrated already${running ? ` (operation ${running.id})` : ''}`,
         );
       }
-      const frozen = (await freezeWatcherOf(deps)).check(tenantId);
+      const frozen = deps.freezes.check(tenantId);
       if (frozen) {
         await audit('failure', `the tenant is frozen by a ${frozen.reason}`);
         throw new MigrationConflict(`tenant ${tenantId} is frozen by a ${frozen.reason} (${frozen.operation_id})`);

@@ -1,17 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { backupIndexOf } from '../backups/backupIndex.js';
 import type { GatewayDeps } from '../deps.js';
-import { migrationIndexOf } from '../migration/migrationIndex.js';
 import { problemJsonSchema } from '../problems.js';
 import { zodSchema } from '../schema.js';
 import { streamOperation } from './eventStream.js';
 import { type AnyOperation, provisioningOperation, provisioningState } from './operation.js';
 import { OperationNotFound } from './problems.js';
 import { OperationBody, OperationParams, ProvisioningStatusBody } from './schemas.js';
-import { operationTrackerOf } from './tracker.js';
 
 export { type Operation, type OperationStatus, provisioningOperation } from './operation.js';
-export { OperationTracker, operationTrackerOf } from './tracker.js';
+export { OperationTracker } from './tracker.js';
 
 /**
  * How long a status route waits for an id it does not know yet before answering 404: the
@@ -32,10 +29,7 @@ const badRequest = { ...problemJsonSchema, description: 'The id is not a uuid' }
  * they are polled.
  */
 export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  const tracker = operationTrackerOf(deps);
-  const backups = backupIndexOf(deps);
-  const migrations = migrationIndexOf(deps);
-  app.addHook('onClose', () => migrations.stop());
+  const { operations: tracker, backups, migrations } = deps;
 
   /** The operation, from the tenant directory or the backup index, waiting up to the grace for either. */
   async function lookUp(id: string, signal?: AbortSignal): Promise<AnyOperation | undefined> {

@@ -176,15 +176,3 @@ export class OperationTracker {
     return times;
   }
 }
-
-const trackers = new WeakMap<TenantDirectory, OperationTracker>();
-
-/** The one tracker of a directory, shared by every route plugin of the gateway. */
-export function operationTrackerOf(deps: { directory: TenantDirectory; pool: Pool; logger: Logger }): OperationTracker {
-  let tracker = trackers.get(deps.directory);
-  if (!tracker) {
-    tracker = new OperationTracker(deps.directory, deps.pool, deps.logger);
-    trackers.set(deps.directory, tracker);
-  }
-  return tracker;
-}

@@ -1,14 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { TenantNotFound } from '../admin/problems.js';
-import type { AuthDeps } from '../auth/runtime.js';
 import type { GatewayDeps } from '../deps.js';
 import { adminActorHeader } from '../plugins/adminAuth.js';
 import { securitySchemes, tenantRouteSecurity } from '../plugins/openapi.js';
 import { problemJsonSchema } from '../problems.js';
 import { type JsonSchema, zodSchema } from '../schema.js';
 import { overrideQuotas, QUOTA_OVERRIDE_WAIT_MS } from './override.js';
-import { QuotaReader } from './quotaReader.js';
 import { OverrideBody, QuotaOverrideResult, QuotaReport, TenantParams, UsageQuery, UsageReport } from './schemas.js';
 import { usageOf } from './usage.js';
 
@@ -23,8 +21,8 @@ const usageDescription =
   'start of its window. Served by the metering service (NATS request-reply `query.usage.windows`).';
 
 /** `GET /api/tenant/quotas`, `GET /api/tenant/usage`: registered in the tenant scope. */
-export const tenantQuotaRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
-  const reader = new QuotaReader(deps);
+export const tenantQuotaRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
+  const reader = deps.quotas;
   const security = tenantRouteSecurity;
   const tags = ['tenant'];
   const unauthorized = problem('The bearer token is missing, invalid or expired');
@@ -77,7 +75,7 @@ export const tenantQuotaRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps)
 
 /** `PUT /api/admin/tenants/{id}/quotas`, `GET /api/admin/tenants/{id}/{quotas,usage}`: registered by `adminRoutes`. */
 export const adminQuotaRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  const reader = new QuotaReader(deps);
+  const reader = deps.quotas;
   const security = [{ [securitySchemes.adminKey]: [] }];
   const tags = ['quotas'];
   const unauthorized = problem('X-Admin-Key is missing or wrong (a bearer token is not an admin key)');

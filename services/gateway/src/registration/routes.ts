@@ -4,7 +4,6 @@ import { type Catalog, publishMessage } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { z } from 'zod';
 import { sharedCounter } from '../auth/metrics.js';
-import { PasswordHasher } from '../auth/passwords.js';
 import { withHeaders } from '../auth/problemHeaders.js';
 import type { GatewayDeps } from '../deps.js';
 import {
@@ -18,13 +17,7 @@ import {
   WeakPassword,
 } from '../problems.js';
 import { zodSchema } from '../schema.js';
-import {
-  derivedUuid,
-  fingerprintOf,
-  IdempotencyStore,
-  parseIdempotencyKey,
-  type StoredResponse,
-} from './idempotency.js';
+import { derivedUuid, fingerprintOf, parseIdempotencyKey, type StoredResponse } from './idempotency.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordWeaknesses } from './passwordPolicy.js';
 
 export const registrationPath = '/api/auth/register-organization';
@@ -87,10 +80,7 @@ const requestFieldOf: Record<string, string> = {
  * provisions; the provisioner consumes the command.
  */
 export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  const passwords = new PasswordHasher(deps.config);
-  const idempotency = new IdempotencyStore(deps.redis, deps.config.REDIS_KEY_PREFIX, {
-    ttlMs: deps.config.IDEMPOTENCY_TTL,
-  });
+  const { passwords, idempotency } = deps;
   const registrations = sharedCounter(deps.metrics, 'registrations_total', 'Organization registrations by outcome', [
     'outcome',
   ]);

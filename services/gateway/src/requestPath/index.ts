@@ -1,11 +1,9 @@
-import { Kvm } from '@nats-io/kv';
-import { Buckets } from '@ttm/contracts';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AuthDeps } from '../auth/runtime.js';
+import type { GatewayDeps } from '../deps.js';
 import { sendProblem } from '../plugins/problemDetails.js';
 import { problemJsonSchema } from '../problems.js';
-import { requestPathMetrics } from './metrics.js';
+import type { RequestPathMetrics } from './metrics.js';
 import {
   quotaProblem,
   RATE_POLICY,
@@ -13,11 +11,22 @@ import {
   rateLimiterUnavailableProblem,
   requestPathProblemTypes,
 } from './problems.js';
-import { QuotaGate } from './quotaGate.js';
-import { RateLimiter, type RatePolicy } from './rateLimiter.js';
-import { gatewayInstanceId, UsageMeter } from './usageMeter.js';
+import type { QuotaGate } from './quotaGate.js';
+import type { RateLimiter, RatePolicy } from './rateLimiter.js';
+import type { UsageMeter } from './usageMeter.js';
 
 export { requestPathProblemTypes };
+
+/** The request path's long-lived parts, built and closed by the composition root (`gateway.ts`). */
+export interface RequestPathComponents {
+  metrics: RequestPathMetrics;
+  /** Quota state in memory, kept current from `ttm-quota-state`. */
+  gate: QuotaGate;
+  /** api_calls counted in memory, published every USAGE_FLUSH_INTERVAL and at shutdown. */
+  meter: UsageMeter;
+  /** Undefined when ENABLE_RATE_LIMITING is off. */
+  limiter: RateLimiter | undefined;
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -65,33 +74,10 @@ interface PlanLimit {
  * 3. metering: the allowed call is counted in memory and published with the others every
  *    USAGE_FLUSH_INTERVAL (and at shutdown) as `api_calls` usage.
  */
-export const tenantRequestPath: FastifyPluginAsync<AuthDeps> = fp(
-  async (scope: FastifyInstance, deps: AuthDeps) => {
-    const { config, logger } = deps;
-    const metrics = requestPathMetrics(deps.metrics);
-    const log = logger.child({ component: 'request-path' });
-
-    const gate = new QuotaGate(log, metrics);
-    const stopping = new AbortController();
-    const quotaState = await new Kvm(deps.nc).open(Buckets.quotaState);
-    const following = gate.follow(quotaState, stopping.signal);
-
-    const meter = new UsageMeter({ js: deps.js, logger: log, metrics, instanceId: gatewayInstanceId() });
-    const flushing = setInterval(() => {
-      meter.flush().catch((error: unknown) => log.error({ err: error }, 'flushing api_calls usage failed'));
-    }, config.USAGE_FLUSH_INTERVAL);
-    flushing.unref();
-
-    const limiter = config.ENABLE_RATE_LIMITING
-      ? new RateLimiter({
-          redis: deps.redis,
-          keyPrefix: config.REDIS_KEY_PREFIX,
-          timeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT,
-          logger: log,
-          metrics,
-        })
-      : undefined;
-    await limiter?.connected;
+export const tenantRequestPath: FastifyPluginAsync<GatewayDeps> = fp(
+  async (scope: FastifyInstance, deps: GatewayDeps) => {
+    const { config } = deps;
+    const { metrics, gate, meter, limiter } = deps.requestPath;
     const failClosed = config.RATE_LIMIT_FAILURE_MODE === 'closed';
 
     const plans = new Map<string, PlanLimit>();
@@ -135,17 +121,6 @@ export const tenantRequestPath: FastifyPluginAsync<AuthDeps> = fp(
           ...(schema.response as Record<string, unknown> | undefined),
         },
       };
-    });
-
-    scope.addHook('onClose', async () => {
-      clearInterval(flushing);
-      stopping.abort();
-      // A watch being opened while NATS is down ends at its request timeout: do not wait for it.
-      await Promise.race([following, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
-      // Everything counted goes out before NATS drains (the lifecycle closes HTTP first).
-      const left = await meter.drain(Math.max(1_000, Math.floor(config.SHUTDOWN_TIMEOUT / 2)));
-      if (left > 0) log.error({ calls: left }, 'api_calls usage could not be published before shutdown');
-      await limiter?.close();
     });
 
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { AuthDeps } from '../auth/runtime.js';
+import type { GatewayDeps } from '../deps.js';
 import { zodSchema } from '../schema.js';
 import type { ApiKeyRecord } from './apiKeys.js';
-import { apiKeysOf, principalOf } from './context.js';
+import { principalOf } from './context.js';
 import { AccessTokenRequired, ApiKeyNotFound } from './problems.js';
 import { auditTenantAction, IdParams, problem, tenantSecurity } from './shared.js';
 import { parseOr400 } from './validation.js';
@@ -56,8 +56,8 @@ function requireUserToken(request: FastifyRequest): void {
 }
 
 /** `POST|GET /api/tenant/api-keys`, `DELETE /api/tenant/api-keys/{id}`. */
-export const apiKeyRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
-  const keys = apiKeysOf(deps);
+export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
+  const keys = deps.apiKeys;
 
   app.post(
     '/api/tenant/api-keys',

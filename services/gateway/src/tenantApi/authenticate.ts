@@ -1,10 +1,9 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { requireTenantToken } from '../auth/index.js';
 import { withHeaders } from '../auth/problemHeaders.js';
-import type { AuthDeps } from '../auth/runtime.js';
+import type { GatewayDeps } from '../deps.js';
 import { TenantSuspendedProblem } from '../problems.js';
 import { API_KEY_PREFIX } from './apiKeys.js';
-import { apiKeysOf } from './context.js';
 import { InvalidApiKey } from './problems.js';
 
 const challenge = { 'www-authenticate': 'Bearer realm="ttm", error="invalid_token"' };
@@ -15,9 +14,9 @@ const challenge = { 'www-authenticate': 'Bearer realm="ttm", error="invalid_toke
  * in the tenant scope, before limits and quotas. Keys are verified from memory (see `ApiKeys`);
  * a suspended organization's keys are refused like its tokens.
  */
-export function tenantAuthenticate(deps: AuthDeps): onRequestAsyncHookHandler {
+export function tenantAuthenticate(deps: GatewayDeps): onRequestAsyncHookHandler {
   const guard = requireTenantToken(deps);
-  const keys = apiKeysOf(deps);
+  const keys = deps.apiKeys;
   return async function authenticate(request, reply) {
     const presented = presentedApiKey(request);
     if (presented === undefined) {

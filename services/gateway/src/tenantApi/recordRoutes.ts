@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { InvalidCursor } from '../admin/problems.js';
-import type { AuthDeps } from '../auth/runtime.js';
 import {
   createRecord,
   getRecord,
@@ -11,6 +10,7 @@ import {
   softDeleteRecord,
   updateRecord,
 } from '../dataPlane/workspaceRecords.js';
+import type { GatewayDeps } from '../deps.js';
 import { zodSchema } from '../schema.js';
 import { callerWorkspace } from './context.js';
 import { IdempotencyHeaders, idempotently } from './idempotent.js';
@@ -70,7 +70,7 @@ async function clientErrors<T>(def: ObjectDef, work: Promise<T>): Promise<T> {
  * pages, equality filters), get, create, PATCH, soft delete. One route per object, so each has
  * its own schemas in the OpenAPI document and the table name is never read from the URL.
  */
-export const recordRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
+export const recordRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   for (const name of OBJECT_NAMES) {
     const def = OBJECTS[name];
     const base = `/api/tenant/objects/${name}`;

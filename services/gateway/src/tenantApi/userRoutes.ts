@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { AuthDeps } from '../auth/runtime.js';
 import { inviteMember, listMembers, type MemberRow, removeMember } from '../dataPlane/workspaceMembers.js';
+import type { GatewayDeps } from '../deps.js';
 import { zodSchema } from '../schema.js';
-import { apiKeysOf, callerWorkspace, principalOf } from './context.js';
+import { callerWorkspace, principalOf } from './context.js';
 import { IdempotencyHeaders, idempotently } from './idempotent.js';
 import { UserExists, UserNotFound, UserRemovalRefused } from './problems.js';
 import { auditTenantAction, IdParams, problem, tenantSecurity } from './shared.js';
@@ -41,7 +41,7 @@ function userOf(row: MemberRow): User {
 }
 
 /** `GET|POST /api/tenant/users`, `DELETE /api/tenant/users/{id}`: the Twenty workspace's users. */
-export const userRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
+export const userRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   app.get(
     '/api/tenant/users',
     {
@@ -132,7 +132,7 @@ export const userRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
       if (outcome === 'not-found') throw new UserNotFound(id);
       if (outcome === 'last-admin') throw new UserRemovalRefused('this is the last Admin of the organization');
       // Keys act as the user who created them: they leave with the user.
-      const revoked = await apiKeysOf(deps).revokeCreatedBy(principalOf(request).tenantId, id);
+      const revoked = await deps.apiKeys.revokeCreatedBy(principalOf(request).tenantId, id);
       await auditTenantAction(
         deps,
         request,
