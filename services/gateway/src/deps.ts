@@ -1,23 +1,20 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Catalog, Logger, NatsConnection, Pool, Redis } from '@ttm/service-kit';
 import type { Registry } from 'prom-client';
-import type { ConsumerBacklog } from './admin/backlog.js';
-import type { AuditRecorder } from './audit/recorder.js';
-import type { SigningKeyRing } from './auth/keys.js';
-import type { PasswordHasher } from './auth/passwords.js';
-import type { RefreshTokens } from './auth/refreshTokens.js';
-import type { AccessTokens } from './auth/tokens.js';
-import type { BackupIndex } from './backups/backupIndex.js';
 import type { GatewayConfig } from './config.js';
 import type { ClusterPools } from './dataPlane/clusterPools.js';
-import type { FreezeWatcher } from './freeze/watcher.js';
-import type { MigrationIndex } from './migration/migrationIndex.js';
-import type { OperationTracker } from './operations/tracker.js';
-import type { QuotaReader } from './quotas/quotaReader.js';
-import type { IdempotencyStore } from './registration/idempotency.js';
-import type { RequestPathComponents } from './requestPath/index.js';
-import type { ApiKeys } from './tenantApi/apiKeys.js';
-import type { TenantDirectory } from './tenants/directory.js';
+import type { ApiKeys } from './features/apiKeys/index.js';
+import type { AuditRecorder } from './features/audit/index.js';
+import type { AccessTokens, PasswordHasher, RefreshTokens, SigningKeyRing } from './features/auth/index.js';
+import type { BackupIndex } from './features/backups/index.js';
+import type { ConsumerBacklog } from './features/fleet/index.js';
+import type { FreezeWatcher } from './features/freezes/index.js';
+import type { MigrationIndex } from './features/migrations/index.js';
+import type { OperationTracker } from './features/operations/index.js';
+import type { QuotaReader } from './features/quotas/index.js';
+import type { TenantDirectory } from './features/tenants/index.js';
+import type { IdempotencyStore } from './idempotency.js';
+import type { RequestPathComponents } from './plugins/requestPath/index.js';
 
 /**
  * What the gateway's route plugins are given: its connections and every long-lived component,

@@ -3,38 +3,47 @@ import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
 import { createCatalog, runProjection, type ServiceContext, startService, trackPools } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { ConsumerBacklog } from './admin/backlog.js';
-import { adminRoutes, auditProjection, fleetMetrics } from './admin/index.js';
 import { buildGatewayApp } from './app.js';
-import { AuditRecorder } from './audit/recorder.js';
-import { authRoutes, decoratePrincipal } from './auth/index.js';
-import { SigningKeyRing } from './auth/keys.js';
-import { PasswordHasher } from './auth/passwords.js';
-import { RefreshTokens } from './auth/refreshTokens.js';
-import { AccessTokens } from './auth/tokens.js';
-import { BackupIndex } from './backups/backupIndex.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
 import { ClusterPools } from './dataPlane/clusterPools.js';
 import type { GatewayDeps } from './deps.js';
-import { writeFreeze } from './freeze/index.js';
-import { FreezeWatcher } from './freeze/watcher.js';
-import { MigrationIndex } from './migration/migrationIndex.js';
-import { operationRoutes } from './operations/index.js';
-import { OperationTracker } from './operations/tracker.js';
-import { QuotaReader } from './quotas/quotaReader.js';
-import { tenantQuotaRoutes } from './quotas/routes.js';
-import { IdempotencyStore } from './registration/idempotency.js';
-import { registrationRoutes } from './registration/routes.js';
-import { type RequestPathComponents, tenantRequestPath } from './requestPath/index.js';
-import { requestPathMetrics } from './requestPath/metrics.js';
-import { QuotaGate } from './requestPath/quotaGate.js';
-import { RateLimiter } from './requestPath/rateLimiter.js';
-import { gatewayInstanceId, UsageMeter } from './requestPath/usageMeter.js';
-import { ApiKeys } from './tenantApi/apiKeys.js';
-import { tenantAuthenticate } from './tenantApi/authenticate.js';
+import { ApiKeys } from './features/apiKeys/index.js';
+import { AuditRecorder, auditProjection, auditRoutes } from './features/audit/index.js';
+import {
+  AccessTokens,
+  authRoutes,
+  decoratePrincipal,
+  PasswordHasher,
+  RefreshTokens,
+  SigningKeyRing,
+} from './features/auth/index.js';
+import { BackupIndex, backupRoutes } from './features/backups/index.js';
+import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
+import { FreezeWatcher } from './features/freezes/index.js';
+import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';
+import { OperationTracker, operationRoutes } from './features/operations/index.js';
+import { adminQuotaRoutes, QuotaReader, tenantQuotaRoutes } from './features/quotas/index.js';
+import {
+  GATEWAY_SCHEMA,
+  registrationRoutes,
+  TenantDirectory,
+  tenantAdminRoutes,
+  tenantsProjection,
+} from './features/tenants/index.js';
+import { IdempotencyStore } from './idempotency.js';
+import { adminAuth } from './plugins/adminAuth.js';
+import {
+  gatewayInstanceId,
+  QuotaGate,
+  RateLimiter,
+  type RequestPathComponents,
+  requestPathMetrics,
+  tenantRequestPath,
+  UsageMeter,
+} from './plugins/requestPath/index.js';
+import { tenantAuthenticate } from './plugins/tenantAuth.js';
+import { writeFreeze } from './plugins/writeFreeze.js';
 import { tenantRoutes } from './tenantApi/routes.js';
-import { TenantDirectory } from './tenants/directory.js';
-import { GATEWAY_SCHEMA, tenantsProjection } from './tenants/projection.js';
 
 export const VERSION = '0.1.0';
 
@@ -241,9 +250,20 @@ async function registerFeatures(
   await app.register(registrationRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(operationRoutes, deps);
-  await app.register(adminRoutes, deps);
+  await app.register(adminScope, deps);
   await app.register(tenantScope, { ...deps, ...(extraTenantRoutes ? { extraTenantRoutes } : {}) });
 }
+
+/** Every `/api/admin/*` route, in one scope behind `X-Admin-Key` (its hook covers every child plugin). */
+const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
+  await admin.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
+  await admin.register(backupRoutes, deps);
+  await admin.register(adminQuotaRoutes, deps);
+  await admin.register(migrationRoutes, deps);
+  await admin.register(tenantAdminRoutes, deps);
+  await admin.register(fleetRoutes, deps);
+  await admin.register(auditRoutes, deps);
+};
 
 /**
  * Every `/api/tenant/*` route but the sign-in ones, in one scope whose hooks run in this order:

@@ -8,8 +8,8 @@ import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { buildGatewayApp } from '../src/app.js';
-import { decoratePrincipal } from '../src/auth/guard.js';
-import { FreezeWatcher, writeFreeze } from '../src/freeze/index.js';
+import { decoratePrincipal } from '../src/features/auth/guard.js';
+import { FreezeWatcher, writeFreeze } from '../src/plugins/writeFreeze.js';
 import type { Problem } from '../src/problems.js';
 
 let stack: TestStack;

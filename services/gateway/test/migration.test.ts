@@ -10,7 +10,7 @@ import {
   regionUrl,
   tenantRowsIn,
 } from '../../backup/test/support/migrationFixtures.js';
-import type { MigrationOperation } from '../src/migration/view.js';
+import type { MigrationOperation } from '../src/features/migrations/view.js';
 import { adminFetch, problem } from './support/http.js';
 
 let stack: TestStack;

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { GatewayDeps } from '../src/deps.js';
 import type { Gateway } from '../src/gateway.js';
-import { requestPathProblemTypes } from '../src/requestPath/index.js';
+import { requestPathProblemTypes } from '../src/plugins/requestPath/index.js';
 import { signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { GatewayDeps } from '../src/deps.js';
-import { requestPathProblemTypes } from '../src/requestPath/index.js';
+import { requestPathProblemTypes } from '../src/plugins/requestPath/index.js';
 import { signUp } from './support/http.js';
 
 /**

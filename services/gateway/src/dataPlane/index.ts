@@ -5,4 +5,3 @@ export {
   type DataPlanePool,
   withDatabase,
 } from './clusterPools.js';
-export { findWorkspaceUser, type WorkspaceUser } from './workspaceUsers.js';

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../deps.js';
+import { apiKeyRoutes } from '../features/apiKeys/routes.js';
+import { recordRoutes } from '../features/records/routes.js';
+import { userRoutes } from '../features/users/routes.js';
 import { zodSchema } from '../schema.js';
-import { apiKeyRoutes } from './apiKeyRoutes.js';
 import { principalOf } from './context.js';
-import { recordRoutes } from './recordRoutes.js';
 import { problem, tenantSecurity } from './shared.js';
-import { userRoutes } from './userRoutes.js';
 
 const TenantMe = z.object({
   tenant_id: z.uuid(),
