@@ -19,6 +19,7 @@ export * from './subjectMatch.js';
 export * from './tenant/commands.js';
 export * from './tenant/events.js';
 export * from './tenant/fields.js';
+export * from './tenant/lifecycle.js';
 export * from './topology.js';
 export * from './usage/events.js';
 export * from './usage/fields.js';

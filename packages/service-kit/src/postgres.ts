@@ -139,3 +139,16 @@ export function trackPools(registry: Registry, name: string, source: PoolSource)
   }
   sources.set(name, source);
 }
+
+const TRANSIENT_SQLSTATE = /^(08|53|57P0[123]|40001|40P01)/;
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const TRANSIENT_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i;
+
+/** PostgreSQL is down, restarting, overloaded, or asked us to retry (deadlock, serialization). */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_NODE_CODES.has(code))) return true;
+  return TRANSIENT_MESSAGES.test(error.message);
+}

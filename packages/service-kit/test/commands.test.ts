@@ -12,7 +12,7 @@ import {
 } from '@ttm/contracts';
 import { type Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type CommandHandler, runCommandConsumer, UnprocessableCommand } from '../src/commands.js';
+import { type CommandHandler, runCommandConsumer, UnprocessableCommand } from '../src/consumers/commandConsumer.js';
 import { DeadLetterHeaders, natsHeadersFrom, publishMessage, type ReceivedEvent } from '../src/messaging.js';
 import {
   addConsumer,

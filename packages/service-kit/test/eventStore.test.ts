@@ -9,7 +9,7 @@ import {
   handleCommand,
   readAggregate,
   type StoredEvent,
-} from '../src/eventStore.js';
+} from '../src/commandHandling/eventStore.js';
 import { natsHeadersFrom } from '../src/messaging.js';
 import { startJetStream, suspension, type TestJetStream } from './support/jetstream.js';
 

@@ -10,14 +10,14 @@ import {
 import pg from 'pg';
 import { type Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeadLetterHeaders, natsHeadersFrom, publishMessage } from '../src/messaging.js';
 import {
   type ProjectionDefinition,
   projectionLag,
   readCheckpoint,
   replayProjection,
   runProjection,
-} from '../src/projection.js';
+} from '../src/consumers/index.js';
+import { DeadLetterHeaders, natsHeadersFrom, publishMessage } from '../src/messaging.js';
 import { createTestDatabase, type TestDatabase } from '../src/testing/database.js';
 import {
   messagesOn,

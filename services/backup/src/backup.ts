@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Consumers, consumerDefinition } from '@ttm/contracts';
+import { DataPlanePools } from '@ttm/data-plane';
 import {
   createCatalog,
   runCommandConsumer,
@@ -11,7 +12,6 @@ import {
 import { cleanUpAfterCrashes } from './backup/cleanup.js';
 import { backupCommandHandlers } from './backup/handlers.js';
 import { type BackupConfig, backupEnv } from './config.js';
-import { ClusterPools } from './dataPlane/clusterPools.js';
 import type { BackupDeps, BackupHooks } from './deps.js';
 import { createBackupMetrics, seedBackupMetrics } from './metrics.js';
 import { WriteFreezes } from './migration/freeze.js';
@@ -53,7 +53,10 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const { config, logger, lifecycle, js, metrics } = service;
   const pool = service.pool!;
   const catalog = createCatalog(config);
-  const clusters = new ClusterPools(catalog, logger, config.DATA_PLANE_POOL_MAX);
+  const clusters = new DataPlanePools(catalog, logger, {
+    applicationName: 'ttm-backup',
+    maxConnections: config.DATA_PLANE_POOL_MAX,
+  });
   trackPools(metrics, 'data-plane', () => clusters.openPools());
   lifecycle.onStop('data plane', () => clusters.close());
   const store = await openBackupStore(config, service.nats.nc);

@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
+import type { DataPlanePools, Placement } from '@ttm/data-plane';
 import type { Catalog, Logger } from '@ttm/service-kit';
 import type pg from 'pg';
-import type { ClusterPools, WorkspacePlacement } from './dataPlane/clusterPools.js';
 import type { BackupMetrics } from './metrics.js';
 import type { WriteFreezes } from './migration/freeze.js';
 import type { MigrationMetrics } from './migration/metrics.js';
@@ -16,7 +16,7 @@ export interface BackupHooks {
   /** After a migration step's effect and before its event is appended. */
   afterMigrationStep?: (migrationId: string, step: string) => void | Promise<void>;
   /** Before a migration compares the target with the source (a test tampers with the target here). */
-  beforeMigrationVerify?: (migrationId: string, target: WorkspacePlacement) => void | Promise<void>;
+  beforeMigrationVerify?: (migrationId: string, target: Placement) => void | Promise<void>;
 }
 
 export interface MigrationSettings {
@@ -32,7 +32,7 @@ export interface BackupDeps {
   /** Control-plane database: the `backup` schema (projections). */
   pool: pg.Pool;
   store: BackupStore;
-  clusters: ClusterPools;
+  clusters: DataPlanePools;
   catalog: Catalog;
   logger: Logger;
   metrics: BackupMetrics;

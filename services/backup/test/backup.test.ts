@@ -11,9 +11,9 @@ import {
   RestoreBackup,
   VerifyBackup,
 } from '@ttm/contracts';
+import { workspaceSchemaName } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { workspaceSchemaName } from '../../provisioner/src/dataPlane/twentyLayout.js';
 import { selectForDeletion } from '../src/retention/selectForDeletion.js';
 import { askForDueBackups } from '../src/schedule/scheduler.js';
 import { scheduledBackupId, scheduledSlot } from '../src/schedule/slots.js';

@@ -10,11 +10,11 @@ import {
   Subjects,
   type TenantProvisioned,
 } from '@ttm/contracts';
+import { withDatabase } from '@ttm/data-plane';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { q } from '../src/artifact/canonicalRows.js';
-import { withDatabase } from '../src/dataPlane/clusterPools.js';
 import { readTenantInfo } from '../src/tenants/tenantInfo.js';
 import {
   ADMIN,

@@ -3,11 +3,11 @@ import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Buckets, encodeMessage, RegisterOrganization, Subjects, type UsageTotal, usageTotalKey } from '@ttm/contracts';
+import { workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { workspaceSchemaName } from '../../provisioner/src/dataPlane/twentyLayout.js';
 import { usageDrained } from './support/usage.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';

@@ -5,11 +5,11 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Buckets, Consumers, encodeMessage, RegisterOrganization, Streams, Subjects } from '@ttm/contracts';
+import { workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { workspaceSchemaName } from '../src/dataPlane/twentyLayout.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 const crashing = fileURLToPath(new URL('./support/crashingProvisioner.ts', import.meta.url));

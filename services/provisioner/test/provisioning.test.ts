@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { encodeMessage, RegisterOrganization, Subjects } from '@ttm/contracts';
+import { WORKSPACE_TABLES, workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { WORKSPACE_TABLES, workspaceSchemaName } from '../src/dataPlane/twentyLayout.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 

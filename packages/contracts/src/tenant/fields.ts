@@ -39,3 +39,5 @@ export const Placement = z
     schema: z.string().min(1).max(63),
   })
   .describe('Where the tenant workspace lives');
+/** Where a tenant's workspace lives: the one spelling of the type every service uses. */
+export type Placement = z.output<typeof Placement>;

@@ -1,2 +1,3 @@
 export * from './database.js';
+export * from './deciderSpecification.js';
 export * from './natsServer.js';

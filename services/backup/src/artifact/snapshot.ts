@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { createGzip, constants as zlib } from 'node:zlib';
+import type { DataPlanePool } from '@ttm/data-plane';
+import { WORKSPACE_TABLES } from '@ttm/data-plane';
 import type pg from 'pg';
-import { WORKSPACE_TABLES } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import type { BackupStore, StoredObject } from '../store/index.js';
 import {
   CanonicalCursor,
@@ -48,7 +49,11 @@ const layoutOrder = new Map(WORKSPACE_TABLES.map((t, i) => [t.name, i]));
  * half a transaction. Rows stream through gzip into the store while they are counted and
  * checksummed; nothing is buffered whole.
  */
-export async function takeSnapshot(pool: pg.Pool, request: SnapshotRequest, store: BackupStore): Promise<Snapshot> {
+export async function takeSnapshot(
+  pool: DataPlanePool,
+  request: SnapshotRequest,
+  store: BackupStore,
+): Promise<Snapshot> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {

@@ -1,6 +1,7 @@
 import type { BackupManifest, TableMismatch } from '@ttm/contracts';
+import type { DataPlanePool } from '@ttm/data-plane';
+import { WORKSPACE_TABLES, workspaceSchemaSql } from '@ttm/data-plane';
 import type pg from 'pg';
-import { WORKSPACE_TABLES, workspaceSchemaSql } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import {
   CORE_TABLES,
   canonicalSelect,
@@ -35,7 +36,7 @@ const scratchCoreTable = (name: string) => `core__${name}`;
  * with a `detail`; a database that cannot be reached is an error (retry later).
  */
 export async function verifyArtifact(
-  pool: pg.Pool,
+  pool: DataPlanePool,
   store: BackupStore,
   manifest: BackupManifest,
   options: { backupId: string; verificationId: string; batchRows: number },

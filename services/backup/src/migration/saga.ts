@@ -7,9 +7,9 @@ import {
   Subjects,
   TenantPlacementChanged,
 } from '@ttm/contracts';
+import type { Placement } from '@ttm/data-plane';
 import { appendEvents, ConcurrencyConflict, pause } from '@ttm/service-kit';
 import { SOURCE } from '../backup/aggregate.js';
-import type { WorkspacePlacement } from '../dataPlane/clusterPools.js';
 import type { BackupDeps } from '../deps.js';
 import { readTenantInfoAt } from '../tenants/tenantInfo.js';
 import { executeMigrationCommand, readMigration } from './aggregate.js';
@@ -31,7 +31,7 @@ export class MigrationRefused extends Error {
   override name = 'MigrationRefused';
 }
 
-const samePlacement = (a: WorkspacePlacement | undefined, b: WorkspacePlacement | undefined) =>
+const samePlacement = (a: Placement | undefined, b: Placement | undefined) =>
   !!a &&
   !!b &&
   a.region === b.region &&
@@ -65,7 +65,7 @@ export async function migrateTenant(
   };
 
   if (known.state.status === 'none') {
-    let source: WorkspacePlacement;
+    let source: Placement;
     try {
       source = await checkStart(deps, command);
     } catch (error) {
@@ -148,7 +148,7 @@ export async function migrateTenant(
 }
 
 /** Why the migration cannot start, or the tenant's current placement. */
-async function checkStart(deps: BackupDeps, command: Command): Promise<WorkspacePlacement> {
+async function checkStart(deps: BackupDeps, command: Command): Promise<Placement> {
   const { info } = await readTenantInfoAt(deps.js, command.tenantId);
   if (!info) throw new MigrationRefused(`tenant ${command.tenantId} is not registered`);
   if (info.status !== 'active' && info.status !== 'suspended') {

@@ -1,7 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { MigrationTableCheck } from '@ttm/contracts';
-import pg from 'pg';
-import { workspaceSchemaSql } from '../../../provisioner/src/dataPlane/twentyLayout.js';
+import {
+  type DataPlanePool,
+  type DataPlanePools,
+  ensureCoreSchema,
+  type Placement,
+  withDatabase,
+  workspaceSchemaSql,
+} from '@ttm/data-plane';
+import type pg from 'pg';
 import {
   CORE_TABLES,
   canonicalSelect,
@@ -15,21 +22,19 @@ import {
 import { loadArtifact } from '../artifact/load.js';
 import { takeSnapshot } from '../artifact/snapshot.js';
 import { compareChecksums } from '../backup/verify.js';
-import type { ClusterPools, WorkspacePlacement } from '../dataPlane/clusterPools.js';
-import { withDatabase } from '../dataPlane/clusterPools.js';
 import type { BackupStore, StoredObject } from '../store/index.js';
 
 /** The connection URL of a placement's database, to tell two placements on one database apart. */
-export function databaseUrlOf(clusters: ClusterPools, placement: WorkspacePlacement): string {
+export function databaseUrlOf(clusters: DataPlanePools, placement: Placement): string {
   const cluster = clusters.cluster(placement.region, placement.cluster);
   const url = new URL(withDatabase(cluster.url, placement.database));
   return `${url.hostname}:${url.port || '5432'}/${placement.database}`;
 }
 
 /** Create the target's dedicated database if it has none yet (outside any transaction), then its core schema. */
-export async function prepareTarget(clusters: ClusterPools, target: WorkspacePlacement): Promise<void> {
+export async function prepareTarget(clusters: DataPlanePools, target: Placement): Promise<void> {
   if (target.kind === 'database') await adminQuery(clusters, target, `CREATE DATABASE ${q(target.database)}`, '42P04');
-  await clusters.ensureCoreSchema(target);
+  await ensureCoreSchema(clusters.poolFor(target));
 }
 
 /**
@@ -40,12 +45,12 @@ export async function prepareTarget(clusters: ClusterPools, target: WorkspacePla
  * Returns the source's per-table counts and checksums, computed while the rows passed.
  */
 export async function copyWorkspace(
-  clusters: ClusterPools,
+  clusters: DataPlanePools,
   request: {
     migrationId: string;
     tenantId: string;
-    source: WorkspacePlacement;
-    target: WorkspacePlacement;
+    source: Placement;
+    target: Placement;
     batchRows: number;
   },
 ): Promise<{ rows: number; tables: TableChecksum[] }> {
@@ -129,7 +134,7 @@ export async function copyWorkspace(
  * core rows), in one snapshot, as backups compute them.
  */
 export async function checksumsAt(
-  pool: pg.Pool,
+  pool: DataPlanePool,
   tenantId: string,
   schema: string,
   tables: readonly { scope: 'workspace' | 'core'; name: string }[],
@@ -196,11 +201,7 @@ export const CORE_TABLE_REFS = CORE_TABLES.map((name) => ({ scope: 'core' as con
  * cascades to users whose default workspace it is, memberships, roles, data source), or its
  * dedicated database. Idempotent.
  */
-export async function removeTenantAt(
-  clusters: ClusterPools,
-  placement: WorkspacePlacement,
-  tenantId: string,
-): Promise<void> {
+export async function removeTenantAt(clusters: DataPlanePools, placement: Placement, tenantId: string): Promise<void> {
   if (placement.kind === 'database') {
     await clusters.closePool(placement);
     await adminQuery(clusters, placement, `DROP DATABASE IF EXISTS ${q(placement.database)} WITH (FORCE)`);
@@ -246,19 +247,12 @@ function updateAll(rows: readonly string[]): string {
 
 /** A statement run on the cluster's `postgres` database (CREATE/DROP DATABASE); `ignoreCode` is a harmless outcome. */
 async function adminQuery(
-  clusters: ClusterPools,
-  placement: WorkspacePlacement,
+  clusters: DataPlanePools,
+  placement: Placement,
   sql: string,
   ignoreCode?: string,
 ): Promise<void> {
-  const cluster = clusters.cluster(placement.region, placement.cluster);
-  const client = new pg.Client({ connectionString: withDatabase(cluster.url, 'postgres') });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } catch (error) {
-    if (ignoreCode === undefined || (error as { code?: string }).code !== ignoreCode) throw error;
-  } finally {
-    await client.end();
-  }
+  await clusters.adminQuery(placement, sql).catch((error: { code?: string }) => {
+    if (ignoreCode === undefined || error.code !== ignoreCode) throw error;
+  });
 }

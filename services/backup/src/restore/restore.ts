@@ -1,10 +1,7 @@
 import type { BackupManifest, RestoreStep } from '@ttm/contracts';
+import type { DataPlanePool, Placement } from '@ttm/data-plane';
+import { WORKSPACE_SCHEMA_VERSION, WORKSPACE_TABLES, workspaceSchemaSql } from '@ttm/data-plane';
 import type pg from 'pg';
-import {
-  WORKSPACE_SCHEMA_VERSION,
-  WORKSPACE_TABLES,
-  workspaceSchemaSql,
-} from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import {
   canonicalSelect,
   checksumOf,
@@ -17,7 +14,6 @@ import {
 import { ArtifactUnreadable } from '../artifact/format.js';
 import { type LoadedArtifact, loadArtifact } from '../artifact/load.js';
 import { compareChecksums } from '../backup/verify.js';
-import type { WorkspacePlacement } from '../dataPlane/clusterPools.js';
 import type { BackupStore } from '../store/index.js';
 import { cloneCoreRows } from './coreRows.js';
 
@@ -26,7 +22,7 @@ export interface RestoreRequest {
   manifest: BackupManifest;
   /** The tenant the rows go to: the backup's own (in place) or the clone's. */
   targetTenantId: string;
-  target: WorkspacePlacement;
+  target: Placement;
   batchRows: number;
   /** Reports a step; awaited, so progress events go out in order. */
   progress: (step: RestoreStep, progress: number) => Promise<void>;
@@ -51,7 +47,7 @@ const IN_PLACE_CORE = ['user', 'userWorkspace', 'role', 'roleTarget'] as const;
  * there and matches the manifest is the job done; anything else under that id is refused.
  */
 export async function restoreClone(
-  pool: pg.Pool,
+  pool: DataPlanePool,
   store: BackupStore,
   request: RestoreRequest,
 ): Promise<{ rows: number }> {
@@ -105,7 +101,7 @@ export async function restoreClone(
  * workspace row (status) and data source stay as the control plane left them.
  */
 export async function restoreInPlace(
-  pool: pg.Pool,
+  pool: DataPlanePool,
   store: BackupStore,
   request: RestoreRequest,
 ): Promise<{ rows: number }> {
@@ -245,7 +241,7 @@ function updateAll(rows: readonly string[]): string {
   return columns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ') || 'id = EXCLUDED.id';
 }
 
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function inTransaction<T>(pool: DataPlanePool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {

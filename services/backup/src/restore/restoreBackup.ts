@@ -1,10 +1,10 @@
 import type { DataOf, RestoreBackup, RestoreStep } from '@ttm/contracts';
+import type { Placement } from '@ttm/data-plane';
+import { clonePlacement, ensureCoreSchema, workspaceSchemaName } from '@ttm/data-plane';
 import { isTransientDatabaseError } from '@ttm/service-kit';
-import { workspaceSchemaName } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import { executeBackupCommand, readBackup } from '../backup/aggregate.js';
 import type { BackupState } from '../backup/decider.js';
 import { isDataError } from '../backup/verify.js';
-import type { WorkspacePlacement } from '../dataPlane/clusterPools.js';
 import type { BackupDeps } from '../deps.js';
 import { readTenantInfo } from '../tenants/tenantInfo.js';
 import { RestoreRefused, restoreClone, restoreInPlace } from './restore.js';
@@ -53,7 +53,7 @@ export async function restoreBackup(
       log.warn('restore of an unknown backup: nothing to record it on');
       return;
     }
-    let target: WorkspacePlacement;
+    let target: Placement;
     try {
       target = await targetOf(deps, state, command, targetTenantId);
     } catch (error) {
@@ -113,7 +113,7 @@ export async function restoreBackup(
   try {
     const pool = deps.clusters.poolFor(restore.targetPlacement);
     if (mode === 'clone') {
-      await deps.clusters.ensureCoreSchema(restore.targetPlacement);
+      await ensureCoreSchema(pool);
       ({ rows } = await restoreClone(pool, deps.store, request));
     } else {
       ({ rows } = await restoreInPlace(pool, deps.store, request));
@@ -153,7 +153,7 @@ async function targetOf(
   state: BackupState,
   command: DataOf<typeof RestoreBackup>,
   targetTenantId: string,
-): Promise<WorkspacePlacement> {
+): Promise<Placement> {
   if (state.status !== 'completed' || !state.manifest) {
     throw new RestoreRefused(`backup ${command.backupId} is ${state.status}; only a completed backup is restored`);
   }
@@ -175,5 +175,7 @@ async function targetOf(
   if (await readTenantInfo(deps.js, targetTenantId)) {
     throw new RestoreRefused(`tenant ${targetTenantId} is registered already; clone into a new tenant id`);
   }
-  return deps.clusters.clonePlacement(state.manifest.placement, workspaceSchemaName(targetTenantId));
+  const source = state.manifest.placement;
+  const cluster = deps.clusters.cluster(source.region, source.cluster);
+  return clonePlacement(cluster, source, workspaceSchemaName(targetTenantId));
 }

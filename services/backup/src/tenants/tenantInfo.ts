@@ -10,15 +10,15 @@ import {
   TenantRegistered,
   TenantSuspended,
 } from '@ttm/contracts';
+import type { Placement } from '@ttm/data-plane';
 import { readAggregate, type StoredEvent } from '@ttm/service-kit';
-import type { WorkspacePlacement } from '../dataPlane/clusterPools.js';
 
 /** What the backup service needs to know of a tenant, read from its events when a command comes. */
 export interface TenantInfo {
   tenantId: string;
   status: 'provisioning' | 'active' | 'suspended' | 'failed';
   plan: string;
-  placement: WorkspacePlacement | undefined;
+  placement: Placement | undefined;
 }
 
 /** Fold a tenant's events (`evt.tenant.<id>`); undefined if it never registered. Pure. */

@@ -9,13 +9,12 @@ import {
   Subjects,
   TenantProvisioned,
 } from '@ttm/contracts';
+import { WORKSPACE_TABLES, withDatabase } from '@ttm/data-plane';
 import { publishMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
 import pg from 'pg';
 import type { z } from 'zod';
 import { eventually, type TestStack } from '../../../../test/support/stack.js';
-import { WORKSPACE_TABLES } from '../../../provisioner/src/dataPlane/twentyLayout.js';
 import { canonicalSelect, checksumOf, q, useCanonicalSession } from '../../src/artifact/canonicalRows.js';
-import { withDatabase } from '../../src/dataPlane/clusterPools.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 export const ADMIN = { kind: 'admin', id: 'ops@test' } as const;

@@ -2,9 +2,9 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Buckets, Subjects } from '@ttm/contracts';
+import { withDatabase } from '@ttm/data-plane';
 import { readAggregate, type StoredEvent } from '@ttm/service-kit';
 import { eventually, type TestStack } from '../../../../test/support/stack.js';
-import { withDatabase } from '../../src/dataPlane/clusterPools.js';
 import { withClient } from './fixtures.js';
 
 export type RegionName = 'us-east-1' | 'eu-west-1';

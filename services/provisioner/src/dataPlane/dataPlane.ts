@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
+import {
+  type DataPlanePool,
+  DataPlanePools,
+  ensureCoreSchema,
+  inTransaction,
+  type Placement,
+  placementFor,
+  WORKSPACE_SCHEMA_VERSION,
+  workspaceSchemaSql,
+} from '@ttm/data-plane';
+import type { Catalog, Cluster, Logger } from '@ttm/service-kit';
 import pg from 'pg';
-import { CORE_SCHEMA_SQL, WORKSPACE_SCHEMA_VERSION, workspaceSchemaName, workspaceSchemaSql } from './twentyLayout.js';
 import { claimWarmSchema, WARM_POOL_SQL, WarmPoolFiller, type WarmPoolOptions } from './warmPool.js';
-
-export interface WorkspacePlacement {
-  region: string;
-  cluster: string;
-  kind: 'schema' | 'database';
-  database: string;
-  schema: string;
-}
 
 export interface NewWorkspace {
   workspaceId: string;
@@ -27,29 +28,28 @@ export type ActivationStatus = 'ACTIVE' | 'SUSPENDED' | 'INACTIVE';
  * touches (the cluster's shared database, or a tenant's dedicated one), opened lazily.
  */
 export class DataPlane {
-  private readonly pools = new Map<string, pg.Pool>();
+  private readonly pools: DataPlanePools;
   private readonly prepared = new Map<string, Promise<void>>();
   private readonly fillers: WarmPoolFiller[] = [];
 
   constructor(
     private readonly catalog: Catalog,
-    private readonly logger: Logger,
-    private readonly maxConnectionsPerDatabase = 4,
-  ) {}
+    logger: Logger,
+    maxConnectionsPerDatabase = 4,
+  ) {
+    this.pools = new DataPlanePools(catalog, logger, {
+      applicationName: 'ttm-provisioner',
+      maxConnections: maxConnectionsPerDatabase,
+    });
+  }
 
   cluster(region: string, clusterName: string): Cluster {
-    const cluster = this.catalog.region(region)?.clusters.find((c) => c.name === clusterName);
-    if (!cluster) throw new Error(`cluster ${clusterName} is not configured in region ${region} (REGIONS)`);
-    return cluster;
+    return this.pools.cluster(region, clusterName);
   }
 
   /** Where a new workspace goes, given the cluster the placement step chose. */
-  placementFor(region: string, cluster: Cluster, kind: 'schema' | 'database', workspaceId: string): WorkspacePlacement {
-    const schema = workspaceSchemaName(workspaceId);
-    // A dedicated database is named after the cluster's, so one cluster's databases sort together.
-    const shared = databaseOf(cluster.url);
-    const database = kind === 'database' ? `${shared}_ws_${schema.slice('workspace_'.length)}` : shared;
-    return { region, cluster: cluster.name, kind, database, schema };
+  placementFor(region: string, cluster: Cluster, kind: Placement['kind'], workspaceId: string): Placement {
+    return placementFor(region, cluster, kind, workspaceId);
   }
 
   /**
@@ -57,17 +57,12 @@ export class DataPlane {
    * tables, roles, the admin user and its workspaceMember. Either all of it exists or none,
    * and a second call for the same workspace finds it and does nothing.
    */
-  async createWorkspace(placement: WorkspacePlacement, input: NewWorkspace): Promise<'created' | 'existed'> {
+  async createWorkspace(placement: Placement, input: NewWorkspace): Promise<'created' | 'existed'> {
     const pool = await this.open(placement);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [input.workspaceId]);
       const existing = await client.query('SELECT 1 FROM core.workspace WHERE id = $1', [input.workspaceId]);
-      if (existing.rowCount) {
-        await client.query('COMMIT');
-        return 'existed';
-      }
+      if (existing.rowCount) return 'existed';
       const userId = randomUUID();
       const userWorkspaceId = randomUUID();
       const adminRoleId = randomUUID();
@@ -110,21 +105,11 @@ export class DataPlane {
         `INSERT INTO ${schema}."workspaceMember" ("userId", "userEmail", "nameFirstName") VALUES ($1, $2, $3)`,
         [userId, input.adminEmail, input.adminEmail.split('@')[0] ?? ''],
       );
-      await client.query('COMMIT');
-      return 'created';
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+      return 'created' as const;
+    });
   }
 
-  async setActivationStatus(
-    placement: WorkspacePlacement,
-    workspaceId: string,
-    status: ActivationStatus,
-  ): Promise<void> {
+  async setActivationStatus(placement: Placement, workspaceId: string, status: ActivationStatus): Promise<void> {
     const pool = await this.open(placement);
     const result = await pool.query(
       `UPDATE core.workspace SET "activationStatus" = $2, "updatedAt" = now() WHERE id = $1`,
@@ -135,28 +120,19 @@ export class DataPlane {
   }
 
   /** Compensation: remove everything createWorkspace made. Safe to call when nothing was made. */
-  async dropWorkspace(placement: WorkspacePlacement, workspaceId: string): Promise<void> {
+  async dropWorkspace(placement: Placement, workspaceId: string): Promise<void> {
     if (placement.kind === 'database') {
-      await this.closePool(placement.database);
-      await this.adminQuery(
+      await this.closePool(placement);
+      await this.pools.adminQuery(
         placement,
         `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(placement.database)} WITH (FORCE)`,
       );
       return;
     }
-    const pool = await this.open(placement);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(await this.open(placement), async (client) => {
       await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(placement.schema)} CASCADE`);
       await client.query('DELETE FROM core.workspace WHERE id = $1', [workspaceId]); // cascades to the core rows
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
@@ -191,77 +167,33 @@ export class DataPlane {
 
   async close(): Promise<void> {
     for (const filler of this.fillers) filler.stop();
-    await Promise.all([...this.pools.keys()].map((db) => this.closePool(db)));
+    this.prepared.clear();
+    await this.pools.close();
   }
 
   /** The pool of the placement's database, created (and given its core schema) on first use. */
-  private async open(placement: WorkspacePlacement): Promise<pg.Pool> {
-    const cluster = this.cluster(placement.region, placement.cluster);
-    const url = withDatabase(cluster.url, placement.database);
+  private async open(placement: Placement): Promise<DataPlanePool> {
     let ready = this.prepared.get(placement.database);
     if (!ready) {
-      ready = this.prepare(placement, url);
+      ready = this.prepare(placement);
       this.prepared.set(placement.database, ready);
       ready.catch(() => this.prepared.delete(placement.database));
     }
     await ready;
-    return this.poolFor(placement.database, url);
+    return this.pools.poolFor(placement);
   }
 
-  private async prepare(placement: WorkspacePlacement, url: string): Promise<void> {
-    await this.adminQuery(placement, `CREATE DATABASE ${pg.escapeIdentifier(placement.database)}`).catch(
-      (error: { code?: string }) => {
+  private async prepare(placement: Placement): Promise<void> {
+    await this.pools
+      .adminQuery(placement, `CREATE DATABASE ${pg.escapeIdentifier(placement.database)}`)
+      .catch((error: { code?: string }) => {
         if (error.code !== '42P04') throw error; // exists already
-      },
-    );
-    const client = await this.poolFor(placement.database, url).connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('ttm-core-schema'))`);
-      await client.query(CORE_SCHEMA_SQL);
-      await client.query(WARM_POOL_SQL);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
-
-  private poolFor(database: string, url: string): pg.Pool {
-    let pool = this.pools.get(database);
-    if (!pool) {
-      pool = new pg.Pool({
-        connectionString: url,
-        max: this.maxConnectionsPerDatabase,
-        application_name: 'ttm-provisioner',
-        idleTimeoutMillis: 10_000,
       });
-      pool.on('error', (error) => this.logger.warn({ err: error, database }, 'idle data-plane client failed'));
-      this.pools.set(database, pool);
-    }
-    return pool;
+    await ensureCoreSchema(this.pools.poolFor(placement), WARM_POOL_SQL);
   }
 
-  private async closePool(database: string): Promise<void> {
-    const pool = this.pools.get(database);
-    this.pools.delete(database);
-    this.prepared.delete(database);
-    await pool?.end();
-  }
-
-  /** A statement that cannot run inside the target database (CREATE/DROP DATABASE). */
-  private async adminQuery(placement: WorkspacePlacement, sql: string): Promise<void> {
-    const cluster = this.cluster(placement.region, placement.cluster);
-    const client = new pg.Client({ connectionString: withDatabase(cluster.url, 'postgres') });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
+  private async closePool(placement: Placement): Promise<void> {
+    this.prepared.delete(placement.database);
+    await this.pools.closePool(placement);
   }
 }
-
-export { databaseOf, withDatabase };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { type DataPlanePool, WORKSPACE_SCHEMA_VERSION, workspaceSchemaSql } from '@ttm/data-plane';
 import type { Logger } from '@ttm/service-kit';
 import type pg from 'pg';
-import { WORKSPACE_SCHEMA_VERSION, workspaceSchemaSql } from './twentyLayout.js';
 
 /**
  * Warm workspace schemas: creating a workspace's tables costs ~20 ms of catalog work in
@@ -45,7 +45,7 @@ export class WarmPoolFiller {
   private stopped = false;
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: DataPlanePool,
     private readonly database: string,
     private readonly options: WarmPoolOptions,
   ) {}

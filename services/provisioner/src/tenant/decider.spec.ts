@@ -1,13 +1,12 @@
+import { DeciderSpecification } from '@ttm/service-kit/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  decide,
-  evolve,
-  initialState,
   nextStep,
   PROVISIONING_STEPS,
   type TenantCommand,
   type TenantEvent,
   TenantRuleViolation,
+  tenantDecider,
 } from './decider.js';
 
 const tenantId = '0b7c1f4e-8a51-4d3c-9a77-1f1d1b2c3d4e';
@@ -30,13 +29,10 @@ const register: TenantCommand = {
 };
 
 /** given events, when command, then the decided events (or the error). */
-function given(...events: TenantEvent[]) {
-  const state = events.reduce(evolve, initialState());
-  return { when: (command: TenantCommand) => decide(command, state), state };
-}
+const given = DeciderSpecification.for(tenantDecider);
 
 function provisioned(): TenantEvent[] {
-  const events: TenantEvent[] = [...given().when(register)];
+  const events: TenantEvent[] = given().when(register).events();
   for (const { step } of PROVISIONING_STEPS) {
     const command: TenantCommand = {
       kind: 'CompleteStep',
@@ -46,16 +42,22 @@ function provisioned(): TenantEvent[] {
       ...(step === 'reserve-slug' ? { slug: 'acme' } : {}),
       ...(step === 'place' ? { placement } : {}),
     };
-    events.push(...given(...events).when(command));
+    events.push(
+      ...given(...events)
+        .when(command)
+        .events(),
+    );
   }
   return events;
 }
 
 describe('tenant decider', () => {
   it('registers once; the same registration again decides nothing', () => {
-    const events = given().when(register);
+    const events = given().when(register).events();
     expect(events.map((e) => e.type)).toEqual(['ttm.tenant.registered.v1']);
-    expect(given(...events).when(register)).toEqual([]);
+    given(...events)
+      .when(register)
+      .thenNothingHappened();
   });
 
   it('walks the saga in order to provisioned, each step once', () => {
@@ -66,51 +68,62 @@ describe('tenant decider', () => {
       'ttm.tenant.provisioned.v1',
     ]);
     const state = given(...events).state;
-    expect(state.status).toBe('active');
-    expect(state.slug).toBe('acme');
+    expect(state).toMatchObject({ status: 'active', slug: 'acme' });
     expect(nextStep(state)).toBeUndefined();
-    expect(given(...events).when({ kind: 'CompleteStep', provisioningId, step: 'place', placement, at })).toEqual([]);
+    given(...events)
+      .when({ kind: 'CompleteStep', provisioningId, step: 'place', placement, at })
+      .thenNothingHappened();
   });
 
   it('reports the next step after a partial saga (crash recovery)', () => {
-    const events = [...given().when(register)];
+    const events = given().when(register).events();
     events.push(
-      ...given(...events).when({ kind: 'CompleteStep', provisioningId, step: 'reserve-slug', slug: 'acme', at }),
+      ...given(...events)
+        .when({ kind: 'CompleteStep', provisioningId, step: 'reserve-slug', slug: 'acme', at })
+        .events(),
     );
     expect(nextStep(given(...events).state)).toBe('place');
   });
 
   it('fails provisioning once', () => {
-    const events = given().when(register);
-    const failed = given(...events).when({
-      kind: 'FailProvisioning',
-      provisioningId,
-      step: 'place',
-      reason: 'no capacity',
-      at,
-    });
+    const events = given().when(register).events();
+    const failed = given(...events)
+      .when({ kind: 'FailProvisioning', provisioningId, step: 'place', reason: 'no capacity', at })
+      .events();
     expect(failed.map((e) => e.type)).toEqual(['ttm.tenant.provisioning-failed.v1']);
-    expect(
-      given(...events, ...failed).when({ kind: 'FailProvisioning', provisioningId, step: 'place', reason: 'x', at }),
-    ).toEqual([]);
+    given(...events, ...failed)
+      .when({ kind: 'FailProvisioning', provisioningId, step: 'place', reason: 'x', at })
+      .thenNothingHappened();
   });
 
   it('suspends an active tenant and reactivates it; repeats are no-ops', () => {
     const active = provisioned();
-    const suspended = given(...active).when({ kind: 'Suspend', reason: 'unpaid', actor, at });
+    const suspended = given(...active)
+      .when({ kind: 'Suspend', reason: 'unpaid', actor, at })
+      .events();
     expect(suspended.map((e) => e.type)).toEqual(['ttm.tenant.suspended.v1']);
-    expect(given(...active, ...suspended).when({ kind: 'Suspend', reason: 'again', actor, at })).toEqual([]);
-    const activated = given(...active, ...suspended).when({ kind: 'Activate', actor, at });
+    given(...active, ...suspended)
+      .when({ kind: 'Suspend', reason: 'again', actor, at })
+      .thenNothingHappened();
+    const activated = given(...active, ...suspended)
+      .when({ kind: 'Activate', actor, at })
+      .events();
     expect(activated.map((e) => e.type)).toEqual(['ttm.tenant.activated.v1']);
-    expect(given(...active, ...suspended, ...activated).when({ kind: 'Activate', actor, at })).toEqual([]);
+    given(...active, ...suspended, ...activated)
+      .when({ kind: 'Activate', actor, at })
+      .thenNothingHappened();
   });
 
   it('refuses what the state does not allow', () => {
-    expect(() => given().when({ kind: 'Suspend', reason: 'x', actor, at })).toThrow(TenantRuleViolation);
-    const pending = given().when(register);
-    expect(() => given(...pending).when({ kind: 'Suspend', reason: 'x', actor, at })).toThrow(/status provisioning/);
-    expect(() => given(...pending).when({ kind: 'CompleteStep', provisioningId: tenantId, step: 'place', at })).toThrow(
-      /not this tenant's/,
-    );
+    given()
+      .when({ kind: 'Suspend', reason: 'x', actor, at })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.code).toBe('not-found'));
+    const pending = given().when(register).events();
+    given(...pending)
+      .when({ kind: 'Suspend', reason: 'x', actor, at })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/status provisioning/));
+    given(...pending)
+      .when({ kind: 'CompleteStep', provisioningId: tenantId, step: 'place', at })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/not this tenant's/));
   });
 });

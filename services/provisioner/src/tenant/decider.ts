@@ -1,5 +1,7 @@
 import {
+  checkLifecycleChange,
   type DataOf,
+  type LifecycleChange,
   ProvisioningFailed,
   type ProvisioningStep,
   ProvisioningStepCompleted,
@@ -40,19 +42,22 @@ export type TenantCommand =
 
 export type TenantStatus = 'none' | 'provisioning' | 'active' | 'failed' | 'suspended';
 
-export interface TenantState {
-  status: TenantStatus;
-  tenantId?: string;
-  provisioningId?: string;
-  organizationName?: string;
-  adminEmail?: string;
-  plan?: string;
-  region?: string;
+/** A tenant that was registered: everything but its slug and placement is known from then on. */
+export interface RegisteredTenant {
+  status: Exclude<TenantStatus, 'none'>;
+  tenantId: string;
+  provisioningId: string;
+  organizationName: string;
+  adminEmail: string;
+  plan: string;
+  region: string;
   slug?: string;
   placement?: Placement;
-  registeredAt?: string;
+  registeredAt: string;
   completedSteps: ProvisioningStep[];
 }
+
+export type TenantState = { status: 'none'; completedSteps: ProvisioningStep[] } | RegisteredTenant;
 
 /** The saga's steps in order, with the progress reported when each completes. */
 export const PROVISIONING_STEPS: readonly { step: ProvisioningStep; progress: number }[] = [
@@ -94,6 +99,7 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
     }
     case ProvisioningStepCompleted.type: {
       const e = event.data;
+      if (state.status === 'none') return state;
       return {
         ...state,
         ...(e.slug === undefined ? {} : { slug: e.slug }),
@@ -102,6 +108,7 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
       };
     }
     case TenantProvisioned.type:
+      if (state.status === 'none') return state;
       return {
         ...state,
         status: 'active',
@@ -110,13 +117,13 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
         completedSteps: [...state.completedSteps, 'activate'],
       };
     case ProvisioningFailed.type:
-      return { ...state, status: 'failed' };
+      return state.status === 'none' ? state : { ...state, status: 'failed' };
     case TenantSuspended.type:
-      return { ...state, status: 'suspended' };
+      return state.status === 'none' ? state : { ...state, status: 'suspended' };
     case TenantActivated.type:
-      return { ...state, status: 'active' };
+      return state.status === 'none' ? state : { ...state, status: 'active' };
     case TenantPlacementChanged.type:
-      return { ...state, region: event.data.to.region, placement: event.data.to };
+      return state.status === 'none' ? state : { ...state, region: event.data.to.region, placement: event.data.to };
     default:
       // A tenant event this build does not know changes nothing the provisioner decides on.
       return state;
@@ -141,7 +148,7 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
       requireProvisioning(state, command.provisioningId);
       if (state.completedSteps.includes(command.step) || state.status !== 'provisioning') return [];
       const progress = PROVISIONING_STEPS.find((s) => s.step === command.step)?.progress ?? 0;
-      const base = { tenantId: state.tenantId!, provisioningId: command.provisioningId };
+      const base = { tenantId: state.tenantId, provisioningId: command.provisioningId };
       if (command.step === 'activate') {
         const placement = command.placement ?? state.placement;
         const slug = command.slug ?? state.slug;
@@ -151,7 +158,7 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
             'a tenant is activated only once it has a slug and a placement',
           );
         }
-        const durationMs = Math.max(0, command.at.getTime() - Date.parse(state.registeredAt ?? at));
+        const durationMs = Math.max(0, command.at.getTime() - Date.parse(state.registeredAt));
         return [{ type: TenantProvisioned.type, data: { ...base, slug, placement, durationMs, provisionedAt: at } }];
       }
       return [
@@ -175,7 +182,7 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
         {
           type: ProvisioningFailed.type,
           data: {
-            tenantId: state.tenantId!,
+            tenantId: state.tenantId,
             provisioningId: command.provisioningId,
             step: command.step,
             reason: command.reason,
@@ -185,35 +192,40 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
       ];
     }
     case 'Suspend': {
-      if (state.status === 'suspended') return [];
-      if (state.status !== 'active') throw notAllowed(state, 'suspended');
+      const tenant = lifecycleTarget('suspend', state);
+      if (!tenant) return [];
       return [
         {
           type: TenantSuspended.type,
-          data: { tenantId: state.tenantId!, reason: command.reason, actor: command.actor, suspendedAt: at },
+          data: { tenantId: tenant.tenantId, reason: command.reason, actor: command.actor, suspendedAt: at },
         },
       ];
     }
     case 'Activate': {
-      if (state.status === 'active') return [];
-      if (state.status !== 'suspended') throw notAllowed(state, 'activated');
+      const tenant = lifecycleTarget('activate', state);
+      if (!tenant) return [];
       return [
-        { type: TenantActivated.type, data: { tenantId: state.tenantId!, actor: command.actor, activatedAt: at } },
+        { type: TenantActivated.type, data: { tenantId: tenant.tenantId, actor: command.actor, activatedAt: at } },
       ];
     }
   }
 }
 
-function requireProvisioning(state: TenantState, provisioningId: string): void {
+function requireProvisioning(state: TenantState, provisioningId: string): asserts state is RegisteredTenant {
   if (state.status === 'none') throw new TenantRuleViolation('not-found', 'the tenant is not registered');
   if (state.provisioningId !== provisioningId) {
     throw new TenantRuleViolation('provisioning-mismatch', `provisioning ${provisioningId} is not this tenant's`);
   }
 }
 
-function notAllowed(state: TenantState, what: string): TenantRuleViolation {
-  if (state.status === 'none') return new TenantRuleViolation('not-found', 'no such tenant');
-  return new TenantRuleViolation('invalid-state', `a tenant in status ${state.status} cannot be ${what}`);
+/**
+ * The shared suspend/activate rule (`checkLifecycleChange` in the contracts): the tenant the
+ * change applies to, undefined when it is in the target status already; refusals throw.
+ */
+function lifecycleTarget(change: LifecycleChange, state: TenantState): RegisteredTenant | undefined {
+  const check = checkLifecycleChange(change, state.status);
+  if (check.outcome === 'refused') throw new TenantRuleViolation(check.code, check.message);
+  return check.outcome === 'already' || state.status === 'none' ? undefined : state;
 }
 
 export const tenantDecider = { decide, evolve, initialState };

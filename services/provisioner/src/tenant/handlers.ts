@@ -1,5 +1,5 @@
-import { ActivateTenant, type DataOf, RegisterOrganization, SuspendTenant } from '@ttm/contracts';
-import type { ReceivedEvent } from '@ttm/service-kit';
+import { ActivateTenant, RegisterOrganization, SuspendTenant } from '@ttm/contracts';
+import { commandHandlers, on, type ReceivedEvent } from '@ttm/service-kit';
 import { TenantRuleViolation } from './decider.js';
 import { activateTenant, provisionTenant, type SagaDeps, suspendTenant } from './saga.js';
 
@@ -13,17 +13,15 @@ export function tenantCommandHandlers(deps: SagaDeps): Record<string, (command: 
     if (!(error instanceof TenantRuleViolation)) throw error;
     deps.logger.warn({ type: command.meta.type, id: command.meta.id, reason: error.message }, 'command refused');
   };
-  return {
-    [RegisterOrganization.type]: async (command) => {
-      await provisionTenant(deps, command.data as DataOf<typeof RegisterOrganization>).catch((e) =>
-        refused(command, e),
-      );
-    },
-    [SuspendTenant.type]: async (command) => {
-      await suspendTenant(deps, command.data as DataOf<typeof SuspendTenant>).catch((e) => refused(command, e));
-    },
-    [ActivateTenant.type]: async (command) => {
-      await activateTenant(deps, command.data as DataOf<typeof ActivateTenant>).catch((e) => refused(command, e));
-    },
-  };
+  return commandHandlers(
+    on(RegisterOrganization, async (command) => {
+      await provisionTenant(deps, command.data).catch((e) => refused(command, e));
+    }),
+    on(SuspendTenant, async (command) => {
+      await suspendTenant(deps, command.data).catch((e) => refused(command, e));
+    }),
+    on(ActivateTenant, async (command) => {
+      await activateTenant(deps, command.data).catch((e) => refused(command, e));
+    }),
+  );
 }

@@ -1,5 +1,6 @@
+import type { Placement } from '@ttm/contracts';
 import type { Catalog, Cluster, Pool } from '@ttm/service-kit';
-import type { DataPlane, WorkspacePlacement } from '../dataPlane/dataPlane.js';
+import type { DataPlane } from '../dataPlane/dataPlane.js';
 
 /**
  * Place a tenant in its region: the cluster that allows the plan's placement kind and
@@ -9,7 +10,7 @@ import type { DataPlane, WorkspacePlacement } from '../dataPlane/dataPlane.js';
 export async function placeTenant(
   deps: { pool: Pool; catalog: Catalog; dataPlane: DataPlane },
   tenant: { tenantId: string; region: string; plan: string },
-): Promise<WorkspacePlacement> {
+): Promise<Placement> {
   const recorded = await readPlacement(deps.pool, tenant.tenantId);
   if (recorded) return recorded;
   const region = deps.catalog.region(tenant.region);
@@ -33,8 +34,8 @@ export async function placeTenant(
   return (await readPlacement(deps.pool, tenant.tenantId)) ?? placement;
 }
 
-export async function readPlacement(pool: Pool, tenantId: string): Promise<WorkspacePlacement | undefined> {
-  const { rows } = await pool.query<WorkspacePlacement>(
+export async function readPlacement(pool: Pool, tenantId: string): Promise<Placement | undefined> {
+  const { rows } = await pool.query<Placement>(
     'SELECT region, cluster, kind, database, schema FROM provisioner.placements WHERE tenant_id = $1',
     [tenantId],
   );

@@ -1,7 +1,18 @@
-import { Consumers, consumerDefinition, type DataOf, TenantPlacementChanged } from '@ttm/contracts';
-import type { ProjectionDefinition } from '@ttm/service-kit';
+import { Consumers, consumerDefinition, TenantPlacementChanged } from '@ttm/contracts';
+import { eventAppliers, on, type ProjectionDefinition } from '@ttm/service-kit';
 
 const consumer = consumerDefinition(Consumers.provisionerPlacements);
+
+const placementMoves = eventAppliers(
+  on(TenantPlacementChanged, async (event, client) => {
+    const { tenantId, to } = event.data;
+    await client.query(
+      `UPDATE provisioner.placements SET region = $2, cluster = $3, kind = $4, database = $5, schema = $6
+        WHERE tenant_id = $1`,
+      [tenantId, to.region, to.cluster, to.kind, to.database, to.schema],
+    );
+  }),
+);
 
 /**
  * Keeps `provisioner.placements` (which placement counts to find the cluster with the most room)
@@ -12,13 +23,6 @@ export const placementsProjection: ProjectionDefinition = {
   name: 'provisioner-placements',
   schema: 'provisioner',
   consumer,
-  handles: new Set([TenantPlacementChanged.type]),
-  async apply(client, event) {
-    const { tenantId, to } = event.data as DataOf<typeof TenantPlacementChanged>;
-    await client.query(
-      `UPDATE provisioner.placements SET region = $2, cluster = $3, kind = $4, database = $5, schema = $6
-        WHERE tenant_id = $1`,
-      [tenantId, to.region, to.cluster, to.kind, to.database, to.schema],
-    );
-  },
+  handles: placementMoves.types,
+  apply: placementMoves.apply,
 };

@@ -1,20 +1,20 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import type { Placement } from '@ttm/contracts';
 import {
   type ActivateTenant,
   type DataOf,
-  definitionOf,
-  encodeMessage,
   type ProvisioningStep,
   type RegisterOrganization,
   Subjects,
   type SuspendTenant,
 } from '@ttm/contracts';
-import { type Catalog, handleCommand, type Logger, type Pool } from '@ttm/service-kit';
-import type { DataPlane, WorkspacePlacement } from '../dataPlane/dataPlane.js';
+import { type Catalog, defineAggregate, type Logger, type Pool, runSaga } from '@ttm/service-kit';
+import type { DataPlane } from '../dataPlane/dataPlane.js';
 import {
   initialState,
-  nextStep,
+  PROVISIONING_STEPS,
+  type RegisteredTenant,
   type TenantCommand,
   type TenantEvent,
   TenantRuleViolation,
@@ -43,33 +43,27 @@ export interface SagaDeps {
   afterStepEffect?: (step: ProvisioningStep) => void | Promise<void>;
 }
 
-/** Load the tenant, decide, append with the expected sequence; conflicts reload and retry. */
-export async function executeTenantCommand(
+/** The tenant aggregate: load, decide, append with the expected sequence; conflicts reload and retry. */
+export const tenantAggregate = defineAggregate({
+  subject: Subjects.tenantEvents,
+  decider: tenantDecider,
+  source: SOURCE,
+});
+
+/** Carry out one command on a tenant (the saga's only way to change it). */
+export function executeTenantCommand(
   deps: Pick<SagaDeps, 'js'>,
   tenantId: string,
   command: TenantCommand,
   known?: Known,
 ): Promise<{ state: TenantState; events: TenantEvent[]; lastSeq: number }> {
-  const result = await handleCommand({
-    ...(known ? { known } : {}),
-    js: deps.js,
-    subject: Subjects.tenantEvents(tenantId),
-    decider: tenantDecider,
-    command,
-    toEvent: (stored) => ({ type: stored.type, data: stored.data }) as TenantEvent,
-    encode: (event: TenantEvent) => {
-      const def = definitionOf(event.type);
-      if (!def) throw new Error(`event type ${event.type} is not in the contracts`);
-      return encodeMessage(def, event.data, { source: SOURCE, subject: tenantId });
-    },
-  });
-  return { state: result.state, events: result.events, lastSeq: result.lastSeq };
+  return tenantAggregate.execute(deps.js, tenantId, command, known);
 }
 
 /** The tenant as the saga last saw it: the next append expects `lastSeq`, a conflict reloads. */
 type Known = { state: TenantState; lastSeq: number };
 
-type StepOutcome = { slug?: string; placement?: WorkspacePlacement };
+type StepOutcome = { slug?: string; placement?: Placement };
 
 /**
  * Register the tenant and run the saga's remaining steps. Safe to run again at any
@@ -83,7 +77,7 @@ export async function provisionTenant(
   const { tenantId, provisioningId } = command;
   // Optimistic: a new tenant has no events yet. A redelivered command conflicts once and reloads.
   let known: Known = { state: initialState(), lastSeq: 0 };
-  let { state, lastSeq } = await executeTenantCommand(
+  const { state, lastSeq } = await executeTenantCommand(
     deps,
     tenantId,
     {
@@ -101,44 +95,46 @@ export async function provisionTenant(
     known,
   );
   known = { state, lastSeq };
-  if (state.provisioningId !== provisioningId) return state;
+  if (state.status === 'none' || state.provisioningId !== provisioningId) return state;
 
-  for (let step = nextStep(state); step !== undefined; step = nextStep(state)) {
-    let outcome: StepOutcome;
-    try {
-      outcome = await withRetries(() => runStep(deps, step!, state, command), deps, step);
-    } catch (error) {
-      const reason = describe(error);
+  let tenant: RegisteredTenant = state;
+  const record = async (next: TenantCommand) => {
+    const result = await executeTenantCommand(deps, tenantId, next, known);
+    known = { state: result.state, lastSeq: result.lastSeq };
+    if (result.state.status !== 'none') tenant = result.state;
+  };
+  await runSaga<ProvisioningStep, StepOutcome>({
+    steps: PROVISIONING_STEPS.map(({ step }) => ({ step, run: () => runStep(deps, step, tenant, command) })),
+    isRunning: () => tenant.status === 'provisioning',
+    isDone: (step) => tenant.completedSteps.includes(step),
+    attempts: deps.stepAttempts,
+    retryDelayMs: deps.retryDelayMs,
+    isPermanent: (error) => error instanceof NoCapacity || error instanceof TenantRuleViolation,
+    onRetry: (step, attempt, error) =>
+      deps.logger.info({ step, attempt, err: error }, 'provisioning step failed; retrying'),
+    afterStep: (step) => deps.afterStepEffect?.(step),
+    complete: async (step, outcome) => {
+      await record({ kind: 'CompleteStep', provisioningId, step, ...outcome, at: new Date() });
+      if (step === 'activate' && tenant.status === 'active') {
+        deps.onProvisioned?.(Date.now() - Date.parse(tenant.registeredAt));
+      }
+    },
+    compensate: async (step, failure) => {
+      const error = 'error' in failure ? failure.error : undefined;
       deps.logger.warn({ tenantId, step, err: error }, 'provisioning step failed; compensating');
-      await compensate(deps, state);
-      ({ state } = await executeTenantCommand(
-        deps,
-        tenantId,
-        { kind: 'FailProvisioning', provisioningId, step, reason: `${step} failed: ${reason}`, at: new Date() },
-        known,
-      ));
+      await compensate(deps, tenant);
+      const reason = `${step} failed: ${describe(error)}`;
+      await record({ kind: 'FailProvisioning', provisioningId, step, reason, at: new Date() });
       deps.onFailed?.(step);
-      return state;
-    }
-    await deps.afterStepEffect?.(step);
-    ({ state, lastSeq } = await executeTenantCommand(
-      deps,
-      tenantId,
-      { kind: 'CompleteStep', provisioningId, step, ...outcome, at: new Date() },
-      known,
-    ));
-    known = { state, lastSeq };
-    if (step === 'activate' && state.status === 'active') {
-      deps.onProvisioned?.(Date.now() - Date.parse(state.registeredAt ?? new Date().toISOString()));
-    }
-  }
-  return state;
+    },
+  });
+  return known.state;
 }
 
 async function runStep(
   deps: SagaDeps,
   step: ProvisioningStep,
-  state: TenantState,
+  state: RegisteredTenant,
   command: DataOf<typeof RegisterOrganization>,
 ): Promise<StepOutcome> {
   const tenantId = command.tenantId;
@@ -172,8 +168,8 @@ async function runStep(
 }
 
 /** Undo whatever the saga made so far; each part tolerates "was never made". */
-async function compensate(deps: SagaDeps, state: TenantState): Promise<void> {
-  const tenantId = state.tenantId!;
+async function compensate(deps: SagaDeps, state: RegisteredTenant): Promise<void> {
+  const tenantId = state.tenantId;
   const undo: [string, () => Promise<void>][] = [
     ['quota limits', () => deps.quotaState.delete(quotaLimitsKey(tenantId))],
     ['workspace', async () => (state.placement ? deps.dataPlane.dropWorkspace(state.placement, tenantId) : undefined)],
@@ -195,7 +191,8 @@ export async function suspendTenant(deps: SagaDeps, command: DataOf<typeof Suspe
     at: new Date(),
   });
   // Also on a repeat: the data plane follows the tenant's state even if a crash cut in between.
-  if (state.placement) await deps.dataPlane.setActivationStatus(state.placement, command.tenantId, 'SUSPENDED');
+  const placement = placementOf(state);
+  if (placement) await deps.dataPlane.setActivationStatus(placement, command.tenantId, 'SUSPENDED');
   return state;
 }
 
@@ -205,7 +202,8 @@ export async function activateTenant(deps: SagaDeps, command: DataOf<typeof Acti
     actor: command.actor,
     at: new Date(),
   });
-  if (state.placement) await deps.dataPlane.setActivationStatus(state.placement, command.tenantId, 'ACTIVE');
+  const placement = placementOf(state);
+  if (placement) await deps.dataPlane.setActivationStatus(placement, command.tenantId, 'ACTIVE');
   return state;
 }
 
@@ -213,28 +211,16 @@ export function quotaLimitsKey(tenantId: string): string {
   return `${tenantId}.limits`;
 }
 
-async function withRetries<T>(work: () => Promise<T>, deps: SagaDeps, step: ProvisioningStep): Promise<T> {
-  let delay = deps.retryDelayMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= deps.stepAttempts || error instanceof NoCapacity || error instanceof TenantRuleViolation) {
-        throw error;
-      }
-      deps.logger.info({ step, attempt, err: error }, 'provisioning step failed; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
-      delay *= 2;
-    }
-  }
+function placementOf(state: TenantState): Placement | undefined {
+  return state.status === 'none' ? undefined : state.placement;
 }
 
-function requirePlacement(state: TenantState): WorkspacePlacement {
+function requirePlacement(state: RegisteredTenant): Placement {
   if (!state.placement) throw new Error('the tenant has no placement yet');
   return state.placement;
 }
 
-function requireSlug(state: TenantState): string {
+function requireSlug(state: RegisteredTenant): string {
   if (!state.slug) throw new Error('the tenant has no slug yet');
   return state.slug;
 }

@@ -1,20 +1,26 @@
-import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { ConsumerDefinition } from '@ttm/contracts';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import {
   type BackoffPolicy,
   backoffDelay,
-  copyToDeadLetter,
   decodeReceived,
   headerCarrier,
   holdWhileWorking,
   openDurableConsumer,
-  pause,
   type ReceivedEvent,
-} from './messaging.js';
-import { extractTraceContext } from './telemetry.js';
+} from '../messaging.js';
+import { extractTraceContext } from '../telemetry.js';
+import {
+  acknowledge,
+  type DeadLetterPolicy,
+  deadLetter,
+  deliveryLimitsOf,
+  inConsumerSpan,
+  pullUntilStopped,
+  sharedMetric,
+} from './delivery.js';
 
 /**
  * Handles one command. JetStream delivers at least once (a redelivery after AckWait,
@@ -57,8 +63,6 @@ export interface CommandConsumerOptions {
 
 type Outcome = 'handled' | 'retry' | 'dead_lettered' | 'abandoned';
 
-const tracer = trace.getTracer('@ttm/service-kit');
-
 /**
  * Pull a service's commands and run their handlers, each inside the trace context it
  * was sent with. A command that breaks its contract (bad envelope, unknown type, bad
@@ -72,33 +76,24 @@ export async function runCommandConsumer(options: CommandConsumerOptions): Promi
   const logger = options.logger.child({ consumer: `${def.stream}/${def.durable}` });
   const consumer = await openDurableConsumer(js, def, logger, signal);
   if (!consumer) return;
-  const { config } = await consumer.info(true);
-  const configured = config.max_deliver ?? -1;
-  const worker = new CommandWorker(
-    { ...options, logger },
-    configured > 0 ? configured : def.maxDeliver,
-    Math.round((config.ack_wait ?? 0) / 1_000_000),
-  );
-  const concurrency = Math.max(1, options.concurrency ?? Math.min(16, config.max_ack_pending ?? def.maxAckPending));
+  const limits = await deliveryLimitsOf(consumer, def);
+  const worker = new CommandWorker({ ...options, logger }, limits.maxDeliver, limits.ackWaitMs);
+  const concurrency = Math.max(1, options.concurrency ?? Math.min(16, limits.maxAckPending));
   logger.info({ concurrency, types: Object.keys(options.handlers) }, 'command consumer started');
-  for (let attempt = 1; !signal.aborted; attempt++) {
-    try {
-      await consumeConcurrently(consumer, signal, concurrency, (msg) => {
-        attempt = 1;
-        return worker.handle(msg);
-      });
-      if (signal.aborted) break;
-      logger.warn('pulling commands ended; pulling again');
-    } catch (error) {
-      logger.warn({ err: error }, 'pulling commands failed; pulling again');
-    }
-    await pause(backoffDelay(attempt, { baseMs: 500, maxMs: 15_000 }), signal);
-  }
+  await pullUntilStopped({
+    consumer,
+    signal,
+    logger,
+    concurrency,
+    noun: 'commands',
+    handle: (msg) => worker.handle(msg),
+  });
   logger.info('command consumer stopped');
 }
 
 class CommandWorker {
   private readonly retry: BackoffPolicy;
+  private readonly deadLetters: DeadLetterPolicy;
   private readonly counter: Counter<'consumer' | 'type' | 'outcome'> | undefined;
   private readonly duration: Histogram<'consumer' | 'type'> | undefined;
 
@@ -108,6 +103,15 @@ class CommandWorker {
     private readonly ackWaitMs: number,
   ) {
     this.retry = options.retry ?? { baseMs: 1_000, maxMs: 60_000 };
+    this.deadLetters = {
+      js: options.js,
+      logger: options.logger,
+      durable: options.consumer.durable,
+      maxDeliver,
+      retry: this.retry,
+      noun: 'command',
+      deadLetteredLog: 'command dead-lettered',
+    };
     if (options.metrics) {
       this.counter = commandCounter(options.metrics);
       this.duration = handlerHistogram(options.metrics);
@@ -147,7 +151,19 @@ class CommandWorker {
     const stopHolding = holdWhileWorking(msg, this.ackWaitMs);
     const started = performance.now();
     try {
-      await runInSpan(msg, command, () => handler(command));
+      await inConsumerSpan(
+        extractTraceContext(headerCarrier(msg.headers)),
+        `process ${command.meta.type}`,
+        {
+          'messaging.system': 'nats',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': command.subject,
+          'messaging.message.id': command.meta.id,
+          'messaging.nats.stream_sequence': command.seq,
+          'messaging.nats.delivery_count': command.deliveryCount,
+        },
+        () => handler(command),
+      );
     } catch (error) {
       stopHolding();
       const message = (error as Error).message;
@@ -169,125 +185,44 @@ class CommandWorker {
       this.duration?.observe({ consumer: this.options.consumer.durable, type }, (performance.now() - started) / 1_000);
     }
     stopHolding();
-    try {
-      await msg.ackAck();
-    } catch (error) {
-      // The command may come again: handlers are idempotent for exactly this.
-      logger.warn({ seq: msg.seq, type, err: error }, 'ack not confirmed; the command may be redelivered');
-    }
+    // The command may come again: handlers are idempotent for exactly this.
+    await acknowledge(msg, logger, 'ack not confirmed; the command may be redelivered', { type });
     return { type, outcome: 'handled' };
   }
 
-  /** Copy to the dead letters, then terminate (on the work queue that removes it); if the copy fails, redeliver. */
   private async deadLetter(msg: JsMsg, reason: string): Promise<Outcome> {
-    const { js, logger, consumer } = this.options;
-    try {
-      await copyToDeadLetter(js, msg, { consumer: consumer.durable, reason });
-    } catch (error) {
-      const last = msg.info.deliveryCount >= this.maxDeliver;
-      logger.error(
-        { seq: msg.seq, subject: msg.subject, reason, err: error },
-        last
-          ? 'could not copy the command to the dead-letter stream on its last delivery; only the max-deliveries advisory records it'
-          : 'could not copy the command to the dead-letter stream; will retry',
-      );
-      msg.nak(backoffDelay(msg.info.deliveryCount, this.retry));
-      return last ? 'abandoned' : 'retry';
-    }
-    // No reason argument: nats-server 2.9.10 ignores "+TERM <reason>" (measured: the message stays and comes again).
-    msg.term();
-    logger.error({ seq: msg.seq, subject: msg.subject, reason }, 'command dead-lettered');
-    return 'dead_lettered';
+    const outcome = await deadLetter(msg, reason, this.deadLetters);
+    return outcome === 'dead-lettered' ? 'dead_lettered' : outcome;
   }
-}
-
-/**
- * Pull up to `concurrency` commands and handle them side by side. When `signal`
- * aborts, stop pulling, give back (nak) what arrived but was not started, and wait
- * for the handlers in hand.
- */
-async function consumeConcurrently(
-  consumer: Consumer,
-  signal: AbortSignal,
-  concurrency: number,
-  handle: (msg: JsMsg) => Promise<void>,
-): Promise<void> {
-  if (signal.aborted) return;
-  const messages = await consumer.consume({ max_messages: concurrency });
-  const stop = () => messages.stop();
-  signal.addEventListener('abort', stop, { once: true });
-  const inFlight = new Set<Promise<void>>();
-  try {
-    for await (const msg of messages) {
-      if (signal.aborted) {
-        msg.nak();
-        continue;
-      }
-      const task = handle(msg).finally(() => inFlight.delete(task));
-      inFlight.add(task);
-      if (inFlight.size >= concurrency) await Promise.race(inFlight);
-    }
-  } finally {
-    signal.removeEventListener('abort', stop);
-    messages.stop();
-    await Promise.allSettled(inFlight);
-  }
-}
-
-async function runInSpan(msg: JsMsg, command: ReceivedEvent, work: () => Promise<void>): Promise<void> {
-  const parent = extractTraceContext(headerCarrier(msg.headers));
-  await context.with(parent, () =>
-    tracer.startActiveSpan(
-      `process ${command.meta.type}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': command.subject,
-          'messaging.message.id': command.meta.id,
-          'messaging.nats.stream_sequence': command.seq,
-          'messaging.nats.delivery_count': command.deliveryCount,
-        },
-      },
-      async (span) => {
-        try {
-          await work();
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-          throw error;
-        } finally {
-          span.end();
-        }
-      },
-    ),
-  );
 }
 
 function commandCounter(registry: Registry): Counter<'consumer' | 'type' | 'outcome'> {
   const name = 'ttm_commands_total';
-  return (
-    (registry.getSingleMetric(name) as Counter<'consumer' | 'type' | 'outcome'> | undefined) ??
-    new Counter({
-      name,
-      help: 'Commands taken from the work queue, by outcome (handled, retry, dead_lettered, abandoned)',
-      labelNames: ['consumer', 'type', 'outcome'],
-      registers: [registry],
-    })
+  return sharedMetric(
+    registry,
+    name,
+    () =>
+      new Counter({
+        name,
+        help: 'Commands taken from the work queue, by outcome (handled, retry, dead_lettered, abandoned)',
+        labelNames: ['consumer', 'type', 'outcome'],
+        registers: [registry],
+      }),
   );
 }
 
 function handlerHistogram(registry: Registry): Histogram<'consumer' | 'type'> {
   const name = 'ttm_command_handler_seconds';
-  return (
-    (registry.getSingleMetric(name) as Histogram<'consumer' | 'type'> | undefined) ??
-    new Histogram({
-      name,
-      help: 'Time a command handler ran, successful or not',
-      labelNames: ['consumer', 'type'],
-      buckets: [0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30],
-      registers: [registry],
-    })
+  return sharedMetric(
+    registry,
+    name,
+    () =>
+      new Histogram({
+        name,
+        help: 'Time a command handler ran, successful or not',
+        labelNames: ['consumer', 'type'],
+        buckets: [0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30],
+        registers: [registry],
+      }),
   );
 }

@@ -1,6 +1,7 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { type CloudEventMeta, type EncodedMessage, Streams } from '@ttm/contracts';
-import { type BackoffPolicy, backoffDelay, decodeReceived, pause, publishMessage } from './messaging.js';
+import { type BackoffPolicy, backoffDelay, decodeReceived, pause, publishMessage } from '../messaging.js';
+import type { Decider } from './decider.js';
 
 /**
  * Someone else appended to the aggregate since it was read. Reload it, decide
@@ -117,12 +118,7 @@ export async function readAggregate(
   }
 }
 
-/** Pure domain logic of an aggregate (emmett's decider): no I/O, tested with given/when/then. */
-export interface Decider<State, Command, Event> {
-  decide(command: Command, state: State): Event[];
-  evolve(state: State, event: Event): State;
-  initialState(): State;
-}
+export type { Decider } from './decider.js';
 
 export interface HandleCommandOptions<State, Command, Event> {
   js: JetStreamClient;

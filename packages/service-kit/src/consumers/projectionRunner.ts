@@ -7,25 +7,37 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type Context, context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import type { ConsumerDefinition } from '@ttm/contracts';
-import pg from 'pg';
+import type pg from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { consumerConfigFor } from './bootstrap.js';
-import type { Logger } from './logger.js';
+import { consumerConfigFor } from '../bootstrap.js';
+import type { Logger } from '../logger.js';
 import {
   type BackoffPolicy,
   backoffDelay,
-  copyToDeadLetter,
   decodeReceived,
   headerCarrier,
   holdWhileWorking,
   openDurableConsumer,
   pause,
   type ReceivedEvent,
-} from './messaging.js';
-import type { NatsConnection } from './nats.js';
-import { extractTraceContext } from './telemetry.js';
+} from '../messaging.js';
+import type { NatsConnection } from '../nats.js';
+import { inTransaction, isTransientDatabaseError } from '../postgres.js';
+import { extractTraceContext } from '../telemetry.js';
+import { checkpointTable, ensureCheckpointTable, readCheckpoint } from './checkpoints.js';
+import {
+  acknowledge,
+  consumeMessages,
+  type DeadLetterPolicy,
+  deadLetter,
+  deliveryLimitsOf,
+  HandlerCrash,
+  inConsumerSpan,
+  pullUntilStopped,
+  sharedMetric,
+} from './delivery.js';
 
 /**
  * A read model kept in a service's own schema, fed from the EVENTS stream through a
@@ -52,45 +64,6 @@ export interface ProjectionDefinition {
   handles?: ReadonlySet<string>;
   /** Empty the projection's tables for a rebuild (`replayProjection`). */
   reset?(client: pg.PoolClient): Promise<void>;
-}
-
-const tracer = trace.getTracer('@ttm/service-kit');
-
-function checkpointTable(schema: string): string {
-  return `${pg.escapeIdentifier(schema)}.projection_checkpoints`;
-}
-
-/** Create `<schema>.projection_checkpoints` if missing; safe when several instances start at once. */
-export async function ensureCheckpointTable(pool: pg.Pool, schema: string): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog: serialise them.
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`ttm.projection_checkpoints.${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${checkpointTable(schema)} (
-         projection text PRIMARY KEY,
-         last_seq bigint NOT NULL,
-         updated_at timestamptz NOT NULL DEFAULT now()
-       )`,
-    );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
-/** The last stream sequence a projection applied (0: none). */
-export async function readCheckpoint(pool: pg.Pool, projection: ProjectionDefinition): Promise<number> {
-  const { rows } = await pool.query<{ last_seq: string }>(
-    `SELECT last_seq FROM ${checkpointTable(projection.schema)} WHERE projection = $1`,
-    [projection.name],
-  );
-  return Number(rows[0]?.last_seq ?? 0);
 }
 
 export interface ProjectionLag {
@@ -165,21 +138,14 @@ export async function runProjection(options: RunProjectionOptions): Promise<void
   if (!consumer) return;
   const worker = await ProjectionWorker.create({ ...options, logger, consumer });
   logger.info('projection started');
-  for (let attempt = 1; !signal.aborted; attempt++) {
-    try {
-      await consumeInOrder(consumer, signal, async (msg) => {
-        attempt = 1;
-        await worker.handle(msg);
-      });
-      if (signal.aborted) break;
-      logger.warn('pulling events ended; pulling again');
-    } catch (error) {
-      if (error instanceof HandlerCrash) throw error.cause;
-      // The pull itself failed (NATS restarting, connection closed): pull again.
-      logger.warn({ err: error }, 'pulling events failed; pulling again');
-    }
-    await pause(backoffDelay(attempt, { baseMs: 500, maxMs: 15_000 }), signal);
-  }
+  await pullUntilStopped({
+    consumer,
+    signal,
+    logger,
+    concurrency: 1,
+    noun: 'events',
+    handle: (msg) => worker.handle(msg),
+  });
   logger.info('projection stopped');
 }
 
@@ -217,18 +183,10 @@ export async function replayProjection(
   await jsm.consumers.delete(def.stream, def.durable).catch((error: unknown) => {
     if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
   });
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await reset(client);
     await client.query(`DELETE FROM ${checkpointTable(projection.schema)} WHERE projection = $1`, [projection.name]);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   await jsm.consumers.add(def.stream, consumerConfigFor(def));
   const consumer = await js.consumers.get(def.stream, def.durable);
   const target = (await jsm.streams.info(def.stream)).state.last_seq;
@@ -252,7 +210,7 @@ export async function replayProjection(
       applied++;
     },
   });
-  await consumeInOrder(consumer, done.signal, async (msg) => {
+  await consumeMessages(consumer, done.signal, 1, async (msg) => {
     const outcome = await worker.handle(msg);
     if (outcome === 'abandoned') {
       throw new Error(
@@ -286,6 +244,7 @@ interface WorkerOptions extends Omit<RunProjectionOptions, 'signal'> {
 class ProjectionWorker {
   private readonly table: string;
   private readonly retry: BackoffPolicy;
+  private readonly deadLetters: DeadLetterPolicy;
   private readonly events: Counter<'projection' | 'outcome'> | undefined;
   private readonly checkpoint: Gauge<'projection'> | undefined;
 
@@ -296,6 +255,15 @@ class ProjectionWorker {
   ) {
     this.table = checkpointTable(options.projection.schema);
     this.retry = options.retry ?? { baseMs: 1_000, maxMs: 60_000 };
+    this.deadLetters = {
+      js: options.js,
+      logger: options.logger,
+      durable: options.projection.consumer.durable,
+      maxDeliver,
+      retry: this.retry,
+      noun: 'event',
+      deadLetteredLog: 'event dead-lettered; the projection moves on',
+    };
     if (options.metrics) {
       this.events = projectionCounter(options.metrics);
       this.checkpoint = checkpointGauge(options.metrics);
@@ -304,10 +272,8 @@ class ProjectionWorker {
 
   static async create(options: WorkerOptions): Promise<ProjectionWorker> {
     // The server's configuration decides redelivery, so count attempts against it.
-    const { config } = await options.consumer.info(true);
-    const configured = config.max_deliver ?? -1;
-    const maxDeliver = configured > 0 ? configured : options.projection.consumer.maxDeliver;
-    return new ProjectionWorker(options, maxDeliver, Math.round((config.ack_wait ?? 0) / 1_000_000));
+    const limits = await deliveryLimitsOf(options.consumer, options.projection.consumer);
+    return new ProjectionWorker(options, limits.maxDeliver, limits.ackWaitMs);
   }
 
   async handle(msg: JsMsg): Promise<Outcome> {
@@ -393,7 +359,19 @@ class ProjectionWorker {
         await client.query('ROLLBACK');
         return 'duplicate';
       }
-      await applyInSpan(parent, event, projection.name, () => projection.apply(client, event));
+      await inConsumerSpan(
+        parent,
+        `project ${event.meta.type}`,
+        {
+          'messaging.system': 'nats',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': event.subject,
+          'messaging.message.id': event.meta.id,
+          'messaging.nats.stream_sequence': event.seq,
+          'ttm.projection': projection.name,
+        },
+        () => projection.apply(client, event),
+      );
       await client.query(`UPDATE ${this.table} SET last_seq = $2, updated_at = now() WHERE projection = $1`, [
         projection.name,
         event.seq,
@@ -419,144 +397,47 @@ class ProjectionWorker {
   }
 
   private async ack(msg: JsMsg): Promise<void> {
-    try {
-      await msg.ackAck();
-    } catch (error) {
-      // Harmless: the redelivery finds the checkpoint past it and is skipped.
-      this.options.logger.warn({ seq: msg.seq, err: error }, 'ack not confirmed; a redelivery will be skipped');
-    }
+    // Harmless: the redelivery finds the checkpoint past it and is skipped.
+    await acknowledge(msg, this.options.logger, 'ack not confirmed; a redelivery will be skipped');
   }
 
-  /** Copy to the dead-letter subject, then terminate; if the copy fails, redeliver instead. */
-  private async deadLetter(msg: JsMsg, reason: string): Promise<Outcome> {
-    const { js, logger, projection } = this.options;
-    try {
-      await copyToDeadLetter(js, msg, { consumer: projection.consumer.durable, reason });
-    } catch (error) {
-      const last = msg.info.deliveryCount >= this.maxDeliver;
-      logger.error(
-        { seq: msg.seq, subject: msg.subject, reason, err: error },
-        last
-          ? 'could not copy the event to the dead-letter stream on its last delivery; only the max-deliveries advisory records it'
-          : 'could not copy the event to the dead-letter stream; will retry',
-      );
-      msg.nak(backoffDelay(msg.info.deliveryCount, this.retry));
-      return last ? 'abandoned' : 'retry';
-    }
-    // No reason argument: nats-server 2.9.10 ignores "+TERM <reason>" (measured: the message stays and comes again).
-    msg.term();
-    logger.error({ seq: msg.seq, subject: msg.subject, reason }, 'event dead-lettered; the projection moves on');
-    return 'dead-lettered';
+  private deadLetter(msg: JsMsg, reason: string): Promise<Outcome> {
+    return deadLetter(msg, reason, this.deadLetters);
   }
 }
 
 class Stopped extends Error {}
 
-/** An error thrown while handling a message (not while pulling): it ends the runner. */
-class HandlerCrash extends Error {
-  constructor(override readonly cause: unknown) {
-    super('message handler failed');
-  }
-}
-
-/**
- * Pull one message at a time and hand it to `handle`; when `signal` aborts, stop
- * pulling, let the message in hand finish, and return. A message that arrived but
- * was not started is given back (nak) so another instance takes it at once.
- */
-async function consumeInOrder(consumer: Consumer, signal: AbortSignal, handle: (msg: JsMsg) => Promise<unknown>) {
-  if (signal.aborted) return;
-  const messages = await consumer.consume({ max_messages: 1 });
-  const stop = () => messages.stop();
-  signal.addEventListener('abort', stop, { once: true });
-  try {
-    for await (const msg of messages) {
-      if (signal.aborted) {
-        msg.nak();
-        continue;
-      }
-      try {
-        await handle(msg);
-      } catch (error) {
-        throw new HandlerCrash(error);
-      }
-    }
-  } finally {
-    signal.removeEventListener('abort', stop);
-    messages.stop();
-  }
-}
-
 function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
 
-const TRANSIENT_SQLSTATE = /^(08|53|57P0[123]|40001|40P01)/;
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-const TRANSIENT_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i;
-
-/** PostgreSQL is down, restarting, overloaded, or asked us to retry (deadlock, serialization). */
-export function isTransientDatabaseError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_NODE_CODES.has(code))) return true;
-  return TRANSIENT_MESSAGES.test(error.message);
-}
-
-/** Run `work` in a span that continues the trace the event was published in. */
-async function applyInSpan(parent: Context, event: ReceivedEvent, projection: string, work: () => Promise<void>) {
-  await context.with(parent, () =>
-    tracer.startActiveSpan(
-      `project ${event.meta.type}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': event.subject,
-          'messaging.message.id': event.meta.id,
-          'messaging.nats.stream_sequence': event.seq,
-          'ttm.projection': projection,
-        },
-      },
-      async (span) => {
-        try {
-          await work();
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-          throw error;
-        } finally {
-          span.end();
-        }
-      },
-    ),
-  );
-}
-
 function projectionCounter(registry: Registry): Counter<'projection' | 'outcome'> {
   const name = 'ttm_projection_events_total';
-  return (
-    (registry.getSingleMetric(name) as Counter<'projection' | 'outcome'> | undefined) ??
-    new Counter({
-      name,
-      help: 'Events a projection handled, by outcome (applied, duplicate, skipped, retry, dead-lettered, abandoned, stopped)',
-      labelNames: ['projection', 'outcome'],
-      registers: [registry],
-    })
+  return sharedMetric(
+    registry,
+    name,
+    () =>
+      new Counter({
+        name,
+        help: 'Events a projection handled, by outcome (applied, duplicate, skipped, retry, dead-lettered, abandoned, stopped)',
+        labelNames: ['projection', 'outcome'],
+        registers: [registry],
+      }),
   );
 }
 
 function checkpointGauge(registry: Registry): Gauge<'projection'> {
   const name = 'ttm_projection_checkpoint';
-  return (
-    (registry.getSingleMetric(name) as Gauge<'projection'> | undefined) ??
-    new Gauge({
-      name,
-      help: 'Last stream sequence a projection applied',
-      labelNames: ['projection'],
-      registers: [registry],
-    })
+  return sharedMetric(
+    registry,
+    name,
+    () =>
+      new Gauge({
+        name,
+        help: 'Last stream sequence a projection applied',
+        labelNames: ['projection'],
+        registers: [registry],
+      }),
   );
 }

@@ -1,0 +1,5 @@
+export { inTransaction, withDatabase } from '@ttm/service-kit';
+export * from './coreSchema.js';
+export * from './dataPlanePools.js';
+export * from './placement.js';
+export * from './twentyLayout.js';

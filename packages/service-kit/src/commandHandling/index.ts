@@ -1,0 +1,3 @@
+export * from './decider.js';
+export * from './defineAggregate.js';
+export * from './eventStore.js';

@@ -1,0 +1,4 @@
+export * from './checkpoints.js';
+export * from './commandConsumer.js';
+export * from './handlerMap.js';
+export * from './projectionRunner.js';
