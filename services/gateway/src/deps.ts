@@ -2,7 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Catalog, Logger, NatsConnection, Pool, Redis } from '@ttm/service-kit';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
-import type { ClusterPools } from './dataPlane/clusterPools.js';
+import type { DataPlanePools } from './dataPlane/index.js';
 import type { ApiKeys } from './features/apiKeys/index.js';
 import type { AuditRecorder } from './features/audit/index.js';
 import type { AccessTokens, PasswordHasher, RefreshTokens, SigningKeyRing } from './features/auth/index.js';
@@ -41,7 +41,7 @@ export interface GatewayDeps {
   /** argon2id hashing of passwords (registration, sign-in). */
   passwords: PasswordHasher;
   /** One bounded pool per data-plane database (Twenty users' password hashes, workspace reads and writes). */
-  clusterPools: ClusterPools;
+  clusterPools: DataPlanePools;
   /** Tenant API keys (authentication and the key routes; it listens for revocations). */
   apiKeys: ApiKeys;
   /** `Idempotency-Key` answers in Redis (registration and tenant POSTs). */

@@ -5,7 +5,7 @@ import { createCatalog, runProjection, type ServiceContext, startService, trackP
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
-import { ClusterPools } from './dataPlane/clusterPools.js';
+import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
 import { ApiKeys } from './features/apiKeys/index.js';
 import { AuditRecorder, auditProjection, auditRoutes } from './features/audit/index.js';
@@ -145,9 +145,14 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
   purge.unref();
   lifecycle.onStop('refresh token purge', () => clearInterval(purge));
 
-  const clusterPools = new ClusterPools(catalog, logger, {
+  // Every statement has a timeout, so one slow tenant cannot hold a connection for long.
+  const clusterPools = new DataPlanePools(catalog, logger, {
+    applicationName: DATA_PLANE_APPLICATION_NAME,
     maxConnections: config.DATA_PLANE_POOL_MAX,
     maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
+    idleTimeoutMs: 30_000,
+    connectionTimeoutMs: 5_000,
+    sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',
   });
   trackPools(metrics, 'data-plane', () => clusterPools.openPools());
   lifecycle.onStop('data-plane pools', () => clusterPools.close());

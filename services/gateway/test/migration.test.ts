@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../backup/test/support/fixtures.js';
+import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import {
   freezeOf,
   migrationEvents,

@@ -1,4 +1,4 @@
-import type { ClusterPools } from '../../dataPlane/clusterPools.js';
+import type { DataPlanePools } from '../../dataPlane/index.js';
 import type { DirectoryEntry, TenantDirectory } from '../tenants/directory.js';
 import type { PasswordHasher } from './passwords.js';
 import { findWorkspaceUser, type WorkspaceUser } from './workspaceUsers.js';
@@ -27,7 +27,7 @@ export type LoginVerdict =
 
 export interface CredentialCheckDeps {
   directory: TenantDirectory;
-  clusterPools: ClusterPools;
+  clusterPools: DataPlanePools;
   passwords: PasswordHasher;
 }
 

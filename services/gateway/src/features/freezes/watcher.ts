@@ -1,6 +1,6 @@
 import { type KV, Kvm } from '@nats-io/kv';
 import { Buckets, type WriteFreeze } from '@ttm/contracts';
-import type { Logger, NatsConnection } from '@ttm/service-kit';
+import { type Logger, type NatsConnection, watchKv } from '@ttm/service-kit';
 
 export type FreezeEntry = WriteFreeze & { placement_seq?: number };
 
@@ -70,32 +70,16 @@ export class FreezeWatcher {
     }
   }
 
-  private async follow(kv: KV): Promise<void> {
-    for (let attempt = 1; !this.stopping.signal.aborted; attempt++) {
-      try {
-        const watch = await kv.watch({ key: '>' });
-        const stop = () => watch.stop();
-        this.stopping.signal.addEventListener('abort', stop, { once: true });
-        try {
-          for await (const change of watch) {
-            attempt = 1;
-            if (change.operation === 'PUT') {
-              try {
-                this.put(change.key, change.json<FreezeEntry>());
-              } catch (error) {
-                this.logger.error({ err: error, key: change.key }, 'write freeze value is not JSON; ignored');
-              }
-            } else {
-              this.lift(change.key);
-            }
-          }
-        } finally {
-          this.stopping.signal.removeEventListener('abort', stop);
-        }
-      } catch (error) {
-        if (!this.stopping.signal.aborted) this.logger.warn({ err: error }, 'watching write freezes failed; again');
-      }
-      if (!this.stopping.signal.aborted) await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * attempt)));
-    }
+  private follow(kv: KV): Promise<void> {
+    return watchKv({
+      kv,
+      key: '>',
+      signal: this.stopping.signal,
+      logger: this.logger,
+      what: 'write freezes',
+      backoff: { baseMs: 100, maxMs: 5_000 },
+      onPut: (tenantId, value) => this.put(tenantId, value as FreezeEntry),
+      onDelete: (tenantId) => this.lift(tenantId),
+    });
   }
 }

@@ -16,8 +16,6 @@ const SOURCE = '/ttm/gateway';
 /** How long a migration this gateway accepted counts as running before the backup service records it. */
 const PENDING_MS = 30_000;
 
-type PlacementValue = z.output<typeof Placement>;
-
 const TenantParams = z.object({ id: z.uuid() });
 type TenantParams = z.output<typeof TenantParams>;
 
@@ -44,7 +42,7 @@ export const AcceptedMigration = z.object({
 const problem = (description: string): JsonSchema => ({ ...problemJsonSchema, description });
 
 /** Where the tenant goes: the same kind of placement and schema name, on the target cluster. Throws 400s. */
-export function targetOf(deps: GatewayDeps, source: PlacementValue, body: MigrateBody): PlacementValue {
+export function targetOf(deps: GatewayDeps, source: Placement, body: MigrateBody): Placement {
   const regionName = body.target_region ?? source.region;
   const region = deps.catalog.region(regionName);
   if (!region) throw new UnknownRegion(regionName, deps.catalog.regions.map((r) => r.name).join(', '));

@@ -7,9 +7,6 @@ import {
   MigrationStepCompleted,
   type Placement,
 } from '@ttm/contracts';
-import type { z } from 'zod';
-
-type PlacementValue = z.output<typeof Placement>;
 
 /** A migration as `/api/operations/{id}` shows it (kind `migration`), folded from its events. */
 export interface MigrationOperation {
@@ -22,8 +19,8 @@ export interface MigrationOperation {
   started_at: string;
   updated_at: string;
   result?: {
-    source: PlacementValue;
-    target: PlacementValue;
+    source: Placement;
+    target: Placement;
     rows: number;
     /** How long the tenant writes were refused. */
     freeze_ms: number;
@@ -33,8 +30,8 @@ export interface MigrationOperation {
   };
   error?: string;
   /** Where from and where to (also before it ends). */
-  source: PlacementValue | null;
-  target: PlacementValue | null;
+  source: Placement | null;
+  target: Placement | null;
 }
 
 type Stored = { type: string; data: unknown };

@@ -14,7 +14,6 @@ import {
   TenantSuspended,
 } from '@ttm/contracts';
 import { decodeReceived, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
-import type { z } from 'zod';
 import { GATEWAY_SCHEMA } from './projection.js';
 
 export type TenantStatus = 'pending' | 'provisioning' | 'active' | 'failed' | 'suspended';
@@ -30,7 +29,7 @@ export interface DirectoryEntry {
   status: TenantStatus;
   progress: number;
   step: string | null;
-  placement: z.output<typeof Placement> | null;
+  placement: Placement | null;
   error: string | null;
   /** Stream sequence of the last event applied to this entry. */
   seq: number;

@@ -1,10 +1,17 @@
-import { ActivateTenant, encodeMessage, Subjects, SuspendTenant } from '@ttm/contracts';
+import {
+  ActivateTenant,
+  checkLifecycleChange,
+  encodeMessage,
+  type LifecycleChange,
+  LifecycleTransitions,
+  Subjects,
+  SuspendTenant,
+} from '@ttm/contracts';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import type { FastifyRequest } from 'fastify';
 import type { GatewayDeps } from '../../deps.js';
 import { adminActorOf } from '../../plugins/adminAuth.js';
 import type { OperationTracker } from '../operations/tracker.js';
-import type { TenantStatus } from './directory.js';
 import { TenantNotFound, TenantStateConflict } from './problems.js';
 import type { TenantDetail, TenantItem } from './schemas.js';
 import { tenantFromEvents } from './tenantHistory.js';
@@ -33,25 +40,14 @@ export function itemOf(detail: TenantDetail): TenantItem {
   return { id, organization_name, slug, admin_email, plan, region, status, progress, registered_at, updated_at };
 }
 
+/** A lifecycle change as the admin routes ask for it; its rule is the tenant aggregate's (`checkLifecycleChange`). */
 interface Transition {
-  verb: 'suspended' | 'activated';
+  change: LifecycleChange;
   auditAction: 'tenant-suspended' | 'tenant-activated';
-  from: TenantStatus;
-  to: TenantStatus;
 }
 
-export const suspension: Transition = {
-  verb: 'suspended',
-  auditAction: 'tenant-suspended',
-  from: 'active',
-  to: 'suspended',
-};
-export const activation: Transition = {
-  verb: 'activated',
-  auditAction: 'tenant-activated',
-  from: 'suspended',
-  to: 'active',
-};
+export const suspension: Transition = { change: 'suspend', auditAction: 'tenant-suspended' };
+export const activation: Transition = { change: 'activate', auditAction: 'tenant-activated' };
 
 export interface StatusChange {
   /** 200: the tenant is in the new status; 202: the command is accepted but not applied yet. */
@@ -60,7 +56,7 @@ export interface StatusChange {
 }
 
 /**
- * Suspend or activate: check the directory, publish the command the provisioner carries
+ * Suspend or activate: check the directory against the tenant aggregate's rule, publish the command the provisioner carries
  * out (it also sets the Twenty workspace's activationStatus), and wait for the tenant's
  * event to come back through the directory. Already in the target status is a success
  * with nothing published. Every outcome is audited before the answer goes out.
@@ -87,26 +83,28 @@ export async function changeTenantStatus(
       request,
     );
   const because = reason === undefined ? '' : ` (reason: ${reason})`;
+  const { from, to, verb } = LifecycleTransitions[transition.change];
 
   const entry = deps.directory.get(tenantId);
-  if (!entry) {
-    await audit('failure', 'no such tenant');
-    throw new TenantNotFound(tenantId);
-  }
-  if (entry.status === transition.to) {
-    await audit('success', `already ${transition.to}; nothing to do${because}`);
-    return { code: 200, tenant: await currentItem(deps, tenantId) };
-  }
-  if (entry.status !== transition.from) {
+  const check = checkLifecycleChange(transition.change, entry?.status);
+  if (check.outcome === 'refused') {
+    if (!entry || check.code === 'not-found') {
+      await audit('failure', 'no such tenant');
+      throw new TenantNotFound(tenantId);
+    }
     await audit('failure', `tenant is ${entry.status}${because}`);
-    throw new TenantStateConflict(tenantId, entry.status, transition.verb, transition.from);
+    throw new TenantStateConflict(tenantId, entry.status, verb, from);
+  }
+  if (check.outcome === 'already') {
+    await audit('success', `already ${to}; nothing to do${because}`);
+    return { code: 200, tenant: await currentItem(deps, tenantId) };
   }
 
   // Watch before publishing, so the event cannot slip past between the two.
-  const reached = tracker.awaitTenant(tenantId, (e) => e.status === transition.to, STATUS_CHANGE_WAIT_MS);
+  const reached = tracker.awaitTenant(tenantId, (e) => e.status === to, STATUS_CHANGE_WAIT_MS);
   try {
     const command =
-      transition.to === 'suspended'
+      transition.change === 'suspend'
         ? {
             subject: SuspendTenant.subject,
             message: encodeMessage(
@@ -129,7 +127,7 @@ export async function changeTenantStatus(
   const applied = await reached;
   await audit(
     'success',
-    applied ? `${transition.verb}${because}` : `accepted; not applied within ${STATUS_CHANGE_WAIT_MS} ms${because}`,
+    applied ? `${verb}${because}` : `accepted; not applied within ${STATUS_CHANGE_WAIT_MS} ms${because}`,
   );
   return { code: applied ? 200 : 202, tenant: await currentItem(deps, tenantId) };
 }

@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { type Meter, type MeterQuotaState, Meters, QuotaStateEntry, QuotaStateKeys } from '@ttm/contracts';
-import { backoffDelay, type Logger, pause } from '@ttm/service-kit';
+import { type Logger, watchKv } from '@ttm/service-kit';
 import type { RequestPathMetrics } from './metrics.js';
 
 /** Why a tenant's request is refused: the meter over its limit, with the numbers from the state. */
@@ -110,37 +110,18 @@ export class QuotaGate {
    * Follow the bucket until `signal` aborts: current values, then each change. A watch that
    * breaks (NATS restarting) is opened again and starts over with the current values.
    */
-  async follow(kv: KV, signal: AbortSignal): Promise<void> {
-    for (let attempt = 1; !signal.aborted; attempt++) {
-      try {
-        const watch = await kv.watch({ key: QuotaStateKeys.allStates });
-        const stop = () => watch.stop();
-        signal.addEventListener('abort', stop, { once: true });
-        try {
-          for await (const entry of watch) {
-            attempt = 1;
-            const tenantId = entry.key.slice(0, entry.key.lastIndexOf('.'));
-            if (entry.operation !== 'PUT') {
-              this.apply(tenantId, undefined);
-              continue;
-            }
-            let value: unknown;
-            try {
-              value = entry.json();
-            } catch (error) {
-              this.logger.error({ err: error, key: entry.key }, 'quota state entry is not JSON; ignored');
-              continue;
-            }
-            this.apply(tenantId, value);
-          }
-        } finally {
-          signal.removeEventListener('abort', stop);
-        }
-      } catch (error) {
-        if (!signal.aborted) this.logger.warn({ err: error }, 'watching ttm-quota-state failed; watching again');
-      }
-      if (!signal.aborted) await pause(backoffDelay(attempt, { baseMs: 250, maxMs: 5_000 }), signal);
-    }
+  follow(kv: KV, signal: AbortSignal): Promise<void> {
+    const tenantOf = (key: string) => key.slice(0, key.lastIndexOf('.'));
+    return watchKv({
+      kv,
+      key: QuotaStateKeys.allStates,
+      signal,
+      logger: this.logger,
+      what: 'ttm-quota-state',
+      backoff: { baseMs: 250, maxMs: 5_000 },
+      onPut: (key, value) => this.apply(tenantOf(key), value),
+      onDelete: (key) => this.apply(tenantOf(key), undefined),
+    });
   }
 }
 
