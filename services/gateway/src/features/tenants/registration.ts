@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ContractViolation, encodeMessage, RegisterOrganization } from '@ttm/contracts';
+import { ContractViolation, Email, encodeMessage, RegisterOrganization } from '@ttm/contracts';
 import { type Catalog, publishMessage } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { z } from 'zod';
@@ -35,7 +35,7 @@ export function registrationBody(catalog: Catalog) {
       .max(100)
       .regex(/^[^\p{Cc}]*[^\p{Cc}\s][^\p{Cc}]*$/u, 'must have a visible character and no control characters')
       .describe('Display name of the organization, in any script; the workspace subdomain is derived from it'),
-    admin_email: z.email().max(254).describe('Email of the first admin; it logs in with it'),
+    admin_email: Email.describe('Email of the first admin; it logs in with it'),
     admin_password: z
       .string()
       .min(PASSWORD_MIN_LENGTH)
@@ -66,13 +66,13 @@ const IdempotencyHeaders = z.object({
     ),
 });
 
-/** Contract field of RegisterOrganization → the request field a client sent. */
-const requestFieldOf: Record<string, string> = {
-  organizationName: 'organization_name',
-  adminEmail: 'admin_email',
-  plan: 'plan',
-  region: 'region',
-};
+/**
+ * The request field a client sent for a field of the RegisterOrganization contract: the API
+ * spells the contract's camelCase fields in snake_case (`adminEmail` → `admin_email`).
+ */
+export function requestFieldOf(contractPath: string): string {
+  return contractPath.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
 
 /**
  * `POST /api/auth/register-organization`: validate, hash the password with argon2id, publish
@@ -216,7 +216,7 @@ function encodeRegistration(data: z.input<typeof RegisterOrganization.schema>) {
     if (!(error instanceof ContractViolation)) throw error;
     const validation: FastifySchemaValidationError[] = error.fields.map((field) => ({
       keyword: 'contract',
-      instancePath: `/${requestFieldOf[field.path] ?? field.path}`,
+      instancePath: `/${requestFieldOf(field.path)}`,
       schemaPath: '',
       params: {},
       message: field.message,
