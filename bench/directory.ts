@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { TenantProvisioned, TenantRegistered } from '@ttm/contracts';
 import type { ReceivedEvent } from '@ttm/service-kit';
-import { TenantDirectory } from '../services/gateway/src/tenants/directory.js';
+import { TenantDirectory } from '../services/gateway/src/features/tenants/directory.js';
 import { BenchReport, quantile } from './lib/report.js';
 
 export async function run(): Promise<void> {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerTenant, seedTenant, type TestTenant } from '../../../services/backup/test/support/fixtures.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
+import { registerTenant, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import { runCli } from './support/runCli.js';
 
 // Against the real gateway and backup service: what the verbs print is what the system did.

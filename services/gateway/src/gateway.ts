@@ -1,21 +1,49 @@
 import { fileURLToPath } from 'node:url';
-import { createCatalog, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
+import { Kvm } from '@nats-io/kv';
+import { Buckets } from '@ttm/contracts';
+import { createCatalog, runProjection, type ServiceContext, startService, trackPools } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { adminRoutes, auditProjection, fleetMetrics } from './admin/index.js';
 import { buildGatewayApp } from './app.js';
-import { AuditRecorder } from './audit/recorder.js';
-import { type AuthDeps, authRoutes, decoratePrincipal, openAuth } from './auth/index.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
+import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
-import { writeFreeze } from './freeze/index.js';
-import { operationRoutes } from './operations/index.js';
-import { tenantQuotaRoutes } from './quotas/routes.js';
-import { registrationRoutes } from './registration/routes.js';
-import { tenantRequestPath } from './requestPath/index.js';
-import { tenantAuthenticate } from './tenantApi/authenticate.js';
+import { ApiKeys } from './features/apiKeys/index.js';
+import { AuditRecorder, auditProjection, auditRoutes } from './features/audit/index.js';
+import {
+  AccessTokens,
+  authRoutes,
+  decoratePrincipal,
+  PasswordHasher,
+  RefreshTokens,
+  SigningKeyRing,
+} from './features/auth/index.js';
+import { BackupIndex, backupRoutes } from './features/backups/index.js';
+import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
+import { FreezeWatcher } from './features/freezes/index.js';
+import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';
+import { OperationTracker, operationRoutes } from './features/operations/index.js';
+import { adminQuotaRoutes, QuotaReader, tenantQuotaRoutes } from './features/quotas/index.js';
+import {
+  GATEWAY_SCHEMA,
+  registrationRoutes,
+  TenantDirectory,
+  tenantAdminRoutes,
+  tenantsProjection,
+} from './features/tenants/index.js';
+import { IdempotencyStore } from './idempotency.js';
+import { adminAuth } from './plugins/adminAuth.js';
+import {
+  gatewayInstanceId,
+  QuotaGate,
+  RateLimiter,
+  type RequestPathComponents,
+  requestPathMetrics,
+  tenantRequestPath,
+  UsageMeter,
+} from './plugins/requestPath/index.js';
+import { tenantAuthenticate } from './plugins/tenantAuth.js';
+import { writeFreeze } from './plugins/writeFreeze.js';
 import { tenantRoutes } from './tenantApi/routes.js';
-import { TenantDirectory } from './tenants/directory.js';
-import { GATEWAY_SCHEMA, tenantsProjection } from './tenants/projection.js';
 
 export const VERSION = '0.1.0';
 
@@ -28,8 +56,14 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** How often expired refresh tokens are deleted. */
+const purgeEveryMs = 3_600_000;
+
 /**
- * The gateway, started: connections, projections, the tenant directory, the HTTP app.
+ * The gateway, started: the composition root. It opens the connections, builds every long-lived
+ * component (projections, the tenant directory, indexes, trackers, watchers, pools, caches) once,
+ * hands them to the route plugins as `GatewayDeps`, and registers each one's close with the
+ * lifecycle, which runs them in reverse order (HTTP first, the connections last).
  * `main.ts` runs it as a process; tests run it in-process with their own environment.
  */
 export async function startGateway(
@@ -37,7 +71,7 @@ export async function startGateway(
   options: {
     handleSignals?: boolean;
     /** Tests: more routes in the tenant scope (behind authentication and the request path). */
-    extraTenantRoutes?: FastifyPluginAsync<AuthDeps>;
+    extraTenantRoutes?: FastifyPluginAsync<GatewayDeps>;
   } = {},
 ): Promise<Gateway> {
   const service = await startService(
@@ -54,13 +88,38 @@ export async function startGateway(
     },
     env,
   );
-  const { config, logger, lifecycle, js } = service;
+  const { config, logger, lifecycle } = service;
   const problems = productionProblems(config);
   if (problems.length > 0) throw new Error(problems.join('; '));
   if (config.NODE_ENV !== 'production' && config.SUPER_ADMIN_KEY.startsWith('dev-')) {
     logger.warn('SUPER_ADMIN_KEY is the development default; set a secret before exposing the gateway');
   }
+  const deps = await buildComponents(service);
+
+  const app = await buildGatewayApp({
+    logger,
+    health: service.health,
+    metrics: service.metrics,
+    version: VERSION,
+    trustProxy: config.TRUST_PROXY,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    tracing: config.OTEL_ENABLED,
+  });
+  await registerFeatures(app, deps, options.extraTenantRoutes);
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  lifecycle.onStop('http', () => app.close());
+  logger.info({ address, tenants: deps.directory.size }, 'gateway listening');
+  const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+  return { app, deps, service, url, stop: () => lifecycle.stop('stop requested') };
+}
+
+/** Every long-lived component, built once and in dependency order; each close registered as it is built. */
+async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<GatewayDeps> {
+  const { config, logger, lifecycle, js, metrics } = service;
+  const nc = service.nats.nc;
   const pool = service.pool!;
+  const redis = service.redis!;
+  const catalog = createCatalog(config);
 
   const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal });
   lifecycle.onStop('tenants projection', () => tenants);
@@ -74,57 +133,148 @@ export async function startGateway(
   });
   lifecycle.onStop('tenant directory', () => following);
 
-  const deps: GatewayDeps = {
+  // Sign-in: the signing key ring (creating the first key if there is none), tokens, passwords.
+  const keys = await SigningKeyRing.open({ pool, logger, accessTokenTtlMs: config.ACCESS_TOKEN_TTL });
+  lifecycle.onStop('signing keys', () => keys.close());
+  const refreshTokens = new RefreshTokens(pool, config.REFRESH_TOKEN_TTL);
+  const purge = setInterval(() => {
+    refreshTokens
+      .purgeExpired()
+      .catch((error: unknown) => logger.warn({ err: error }, 'purging expired refresh tokens failed'));
+  }, purgeEveryMs);
+  purge.unref();
+  lifecycle.onStop('refresh token purge', () => clearInterval(purge));
+
+  // Every statement has a timeout, so one slow tenant cannot hold a connection for long.
+  const clusterPools = new DataPlanePools(catalog, logger, {
+    applicationName: DATA_PLANE_APPLICATION_NAME,
+    maxConnections: config.DATA_PLANE_POOL_MAX,
+    maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
+    idleTimeoutMs: 30_000,
+    connectionTimeoutMs: 5_000,
+    sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',
+  });
+  trackPools(metrics, 'data-plane', () => clusterPools.openPools());
+  lifecycle.onStop('data-plane pools', () => clusterPools.close());
+
+  const backups = new BackupIndex();
+  backups.start(js, logger);
+  lifecycle.onStop('backup index', () => backups.stop());
+  const migrations = new MigrationIndex();
+  migrations.start(js, logger);
+  lifecycle.onStop('migration index', () => migrations.stop());
+
+  const freezes = new FreezeWatcher(() => directory.position, logger);
+  await freezes.start(nc);
+  lifecycle.onStop('write freeze watcher', () => freezes.stop());
+
+  const requestPath = await openRequestPath(service);
+
+  return {
     config,
     logger,
-    metrics: service.metrics,
-    nc: service.nats.nc,
+    metrics,
+    nc,
     js,
     pool,
-    redis: service.redis!,
-    catalog: createCatalog(config),
+    redis,
+    catalog,
     directory,
     audit: new AuditRecorder(js, logger),
+    keys,
+    accessTokens: new AccessTokens(keys, { issuer: config.JWT_ISSUER, ttlMs: config.ACCESS_TOKEN_TTL }),
+    refreshTokens,
+    passwords: new PasswordHasher(config),
+    clusterPools,
+    apiKeys: new ApiKeys({ pool, nc, logger, cacheTtlMs: config.API_KEY_CACHE_TTL }),
+    idempotency: new IdempotencyStore(redis, config.REDIS_KEY_PREFIX, { ttlMs: config.IDEMPOTENCY_TTL }),
+    operations: new OperationTracker(directory, pool, logger),
+    backups,
+    migrations,
+    freezes,
+    quotas: new QuotaReader({ nc, js, catalog, config }),
+    backlog: new ConsumerBacklog(js),
+    requestPath,
   };
+}
 
-  const app = await buildGatewayApp({
-    logger,
-    health: service.health,
-    metrics: service.metrics,
-    version: VERSION,
-    trustProxy: config.TRUST_PROXY,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    tracing: config.OTEL_ENABLED,
+/**
+ * The tenant request path's components: the quota gate following `ttm-quota-state`, the api_calls
+ * meter flushing every USAGE_FLUSH_INTERVAL, the Redis rate limiter. At shutdown (after HTTP closed)
+ * the gate stops, what was counted is published, then the limiter closes.
+ */
+async function openRequestPath(service: ServiceContext<GatewayConfig>): Promise<RequestPathComponents> {
+  const { config, lifecycle, js } = service;
+  const metrics = requestPathMetrics(service.metrics);
+  const log = service.logger.child({ component: 'request-path' });
+
+  const limiter = config.ENABLE_RATE_LIMITING
+    ? new RateLimiter({
+        redis: service.redis!,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        timeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT,
+        logger: log,
+        metrics,
+      })
+    : undefined;
+  if (limiter) lifecycle.onStop('rate limiter', () => limiter.close());
+  await limiter?.connected;
+
+  const meter = new UsageMeter({ js, logger: log, metrics, instanceId: gatewayInstanceId() });
+  const flushing = setInterval(() => {
+    meter.flush().catch((error: unknown) => log.error({ err: error }, 'flushing api_calls usage failed'));
+  }, config.USAGE_FLUSH_INTERVAL);
+  flushing.unref();
+  lifecycle.onStop('api_calls meter', async () => {
+    clearInterval(flushing);
+    // Everything counted goes out before NATS drains (the lifecycle closes HTTP first).
+    const left = await meter.drain(Math.max(1_000, Math.floor(config.SHUTDOWN_TIMEOUT / 2)));
+    if (left > 0) log.error({ calls: left }, 'api_calls usage could not be published before shutdown');
   });
-  const auth = await openAuth(deps);
-  lifecycle.onStop('auth', () => auth.close());
-  await registerFeatures(app, { ...deps, keys: auth.keys, clusterPools: auth.clusterPools }, options.extraTenantRoutes);
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
-  lifecycle.onStop('http', () => app.close());
-  logger.info({ address, tenants: directory.size }, 'gateway listening');
-  const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
-  return { app, deps, service, url, stop: () => lifecycle.stop('stop requested') };
+
+  const gate = new QuotaGate(log, metrics);
+  const stopping = new AbortController();
+  const quotaState = await new Kvm(service.nats.nc).open(Buckets.quotaState);
+  const following = gate.follow(quotaState, stopping.signal);
+  lifecycle.onStop('quota gate', async () => {
+    stopping.abort();
+    // A watch being opened while NATS is down ends at its request timeout: do not wait for it.
+    await Promise.race([following, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+  });
+
+  return { metrics, gate, meter, limiter };
 }
 
 /** Every feature's routes, each a fastify plugin given the gateway's dependencies. */
 async function registerFeatures(
   app: FastifyInstance,
-  deps: AuthDeps,
-  extraTenantRoutes?: FastifyPluginAsync<AuthDeps>,
+  deps: GatewayDeps,
+  extraTenantRoutes?: FastifyPluginAsync<GatewayDeps>,
 ): Promise<void> {
   await app.register(fleetMetrics, deps);
   await app.register(registrationRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(operationRoutes, deps);
-  await app.register(adminRoutes, deps);
+  await app.register(adminScope, deps);
   await app.register(tenantScope, { ...deps, ...(extraTenantRoutes ? { extraTenantRoutes } : {}) });
 }
+
+/** Every `/api/admin/*` route, in one scope behind `X-Admin-Key` (its hook covers every child plugin). */
+const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
+  await admin.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
+  await admin.register(backupRoutes, deps);
+  await admin.register(adminQuotaRoutes, deps);
+  await admin.register(migrationRoutes, deps);
+  await admin.register(tenantAdminRoutes, deps);
+  await admin.register(fleetRoutes, deps);
+  await admin.register(auditRoutes, deps);
+};
 
 /**
  * Every `/api/tenant/*` route but the sign-in ones, in one scope whose hooks run in this order:
  * authenticate (bearer token or API key) → write freeze → rate limit, quota, metering → route.
  */
-const tenantScope: FastifyPluginAsync<AuthDeps & { extraTenantRoutes?: FastifyPluginAsync<AuthDeps> }> = async (
+const tenantScope: FastifyPluginAsync<GatewayDeps & { extraTenantRoutes?: FastifyPluginAsync<GatewayDeps> }> = async (
   tenant,
   deps,
 ) => {

@@ -1,6 +1,6 @@
 import type { ProjectionDefinition } from '@ttm/service-kit';
-import { auditProjection } from './admin/auditLog.js';
-import { tenantsProjection } from './tenants/projection.js';
+import { auditProjection } from './features/audit/auditLog.js';
+import { tenantsProjection } from './features/tenants/projection.js';
 
 /** Every projection the gateway keeps; `npm run replay -- gateway` rebuilds them all. */
 export const projections: readonly ProjectionDefinition[] = [tenantsProjection, auditProjection];

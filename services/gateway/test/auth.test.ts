@@ -6,7 +6,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { ensureActiveSigningKey, rotateSigningKey } from '../src/auth/keys.js';
+import { ensureActiveSigningKey, rotateSigningKey } from '../src/features/auth/keys.js';
 import { authProblemTypes, type Problem } from '../src/problems.js';
 
 const MAX_FAILURES = 3;

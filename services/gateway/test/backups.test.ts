@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { registerTenant, seedTenant, type TestTenant } from '../../backup/test/support/fixtures.js';
-import type { AcceptedOperation, BackupDetail, BackupItem } from '../src/backups/schemas.js';
+import { registerTenant, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
+import type { AcceptedOperation, BackupDetail, BackupItem } from '../src/features/backups/schemas.js';
 import { adminFetch, json, problem } from './support/http.js';
 
 let stack: TestStack;

@@ -8,8 +8,8 @@ import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { buildGatewayApp } from '../src/app.js';
-import { decoratePrincipal } from '../src/auth/guard.js';
-import { writeFreeze } from '../src/freeze/index.js';
+import { decoratePrincipal } from '../src/features/auth/guard.js';
+import { FreezeWatcher, writeFreeze } from '../src/plugins/writeFreeze.js';
 import type { Problem } from '../src/problems.js';
 
 let stack: TestStack;
@@ -17,6 +17,7 @@ let nc: NatsConnection;
 let kv: KV;
 let app: FastifyInstance;
 let metrics: Registry;
+let watcher: FreezeWatcher;
 /** Stands in for the tenant directory's position in the tenant events. */
 const directory = { position: 0 };
 const frozenTenant = randomUUID();
@@ -28,6 +29,8 @@ beforeAll(async () => {
   kv = await new Kvm(nc).open(Buckets.writeFreeze);
   const logger = createLogger('freeze-test', 'silent');
   metrics = createMetricsRegistry('gateway');
+  watcher = new FreezeWatcher(() => directory.position, logger);
+  await watcher.start(nc);
   app = await buildGatewayApp({ logger, health: new HealthChecks(), metrics, version: 'test' });
   // A tenant scope as the gateway builds it, with a stand-in for authentication.
   await app.register(async (tenant) => {
@@ -36,7 +39,7 @@ beforeAll(async () => {
       const id = request.headers['x-test-tenant'];
       if (typeof id === 'string') request.principal = { tenantId: id, userId: id, tokenId: 't', via: 'token' };
     });
-    await tenant.register(writeFreeze, { nc, logger, metrics, directory } as never);
+    await tenant.register(writeFreeze, { freezes: watcher, metrics });
     tenant.get('/api/tenant/things', async () => ({ read: true }));
     tenant.post('/api/tenant/things', async (_request, reply) => reply.code(201).send({ written: true }));
     tenant.delete('/api/tenant/things/:id', async () => ({ deleted: true }));
@@ -46,6 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
+  await watcher?.stop();
   await nc?.close();
   await stack?.stop();
 });

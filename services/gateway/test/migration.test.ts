@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../backup/test/support/fixtures.js';
+import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import {
   freezeOf,
   migrationEvents,
@@ -10,8 +10,7 @@ import {
   regionUrl,
   tenantRowsIn,
 } from '../../backup/test/support/migrationFixtures.js';
-import { freezeWatcherOf } from '../src/freeze/watcher.js';
-import type { MigrationOperation } from '../src/migration/view.js';
+import type { MigrationOperation } from '../src/features/migrations/view.js';
 import { adminFetch, problem } from './support/http.js';
 
 let stack: TestStack;
@@ -21,7 +20,7 @@ let tenant: TestTenant;
 const duringFreeze: { gatewayFrozen?: boolean; reason?: string }[] = [];
 /** What the backup service's hook does while the tenant is frozen (before the verify step). */
 let whileFrozen: () => Promise<void> = async () => {
-  const watcher = await freezeWatcherOf(stack.gateway!.deps);
+  const watcher = stack.gateway!.deps.freezes;
   // The gateway's watch gets the freeze within milliseconds of the freeze step.
   const frozen = await eventually(() => watcher.check(tenant.tenantId), 2_000).catch(() => undefined);
   duringFreeze.push({ gatewayFrozen: frozen !== undefined, ...(frozen ? { reason: frozen.reason } : {}) });
@@ -137,7 +136,7 @@ describe('a migration from us-east-1 to eu-west-1', () => {
   it('froze the tenant writes in the gateway during the copy, and lifted the freeze', async () => {
     expect(duringFreeze).toEqual([{ gatewayFrozen: true, reason: 'migration' }]);
     expect(await freezeOf(nc, tenant.tenantId)).toBeUndefined();
-    const watcher = await freezeWatcherOf(stack.gateway!.deps);
+    const watcher = stack.gateway!.deps.freezes;
     expect(watcher.check(tenant.tenantId)).toBeUndefined();
   });
 
@@ -260,7 +259,7 @@ describe('the tenant API during a migration', () => {
   it('refuses writes with 503 and Retry-After while frozen, serves reads, and takes writes at the target after', async () => {
     const seen: { write: number; retryAfter: string | null; code?: string; read: number }[] = [];
     whileFrozen = async () => {
-      const watcher = await freezeWatcherOf(stack.gateway!.deps);
+      const watcher = stack.gateway!.deps.freezes;
       await eventually(() => watcher.check(tenantId), 2_000);
       const write = await tenantCall('POST', '/api/tenant/api-keys', { name: 'during the freeze' });
       const body = (await write.json()) as { code?: string };

@@ -3,8 +3,7 @@ import { type DataOf, encodeMessage, RegisterOrganization, Subjects, TenantRegis
 import { publishMessage } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import type { Operation, ProvisioningState } from '../src/operations/operation.js';
-import { operationTrackerOf } from '../src/operations/tracker.js';
+import type { Operation, ProvisioningState } from '../src/features/operations/operation.js';
 import type { Problem } from '../src/problems.js';
 import { json } from './support/http.js';
 
@@ -91,7 +90,7 @@ async function readEvents(response: Response, stopAfter?: (event: SseEvent) => b
   }
 }
 
-const tracker = () => operationTrackerOf(stack.gateway!.deps);
+const tracker = () => stack.gateway!.deps.operations;
 
 beforeAll(async () => {
   stack = await startStack();

@@ -3,7 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { publishUsage } from '../../metering/test/support/usage.js';
-import type { QuotaOverrideResult, QuotaReport, UsageReport } from '../src/quotas/schemas.js';
+import type { QuotaOverrideResult, QuotaReport, UsageReport } from '../src/features/quotas/schemas.js';
 import { adminFetch, json, problem, signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';

@@ -16,9 +16,9 @@ import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import type { AuthDeps } from '../src/auth/runtime.js';
+import type { GatewayDeps } from '../src/deps.js';
 import type { Gateway } from '../src/gateway.js';
-import { requestPathProblemTypes } from '../src/requestPath/index.js';
+import { requestPathProblemTypes } from '../src/plugins/requestPath/index.js';
 import { signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
@@ -45,7 +45,7 @@ const PLANS = [
 ];
 
 /** Routes in the tenant scope for these tests: a read, a write, and the users-quota route shape. */
-const testRoutes: FastifyPluginAsync<AuthDeps> = async (app) => {
+const testRoutes: FastifyPluginAsync<GatewayDeps> = async (app) => {
   app.get('/api/tenant/test/read', async (request) => ({ tenant: request.principal!.tenantId }));
   app.post('/api/tenant/test/write', async (_request, reply) => reply.code(201).send({ written: true }));
   app.post('/api/tenant/test/invite', { config: { quotaMeter: 'users' } }, async (_request, reply) =>

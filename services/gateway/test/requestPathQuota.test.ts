@@ -4,8 +4,8 @@ import { publishMessage } from '@ttm/service-kit';
 import type { FastifyPluginAsync } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import type { AuthDeps } from '../src/auth/runtime.js';
-import { requestPathProblemTypes } from '../src/requestPath/index.js';
+import type { GatewayDeps } from '../src/deps.js';
+import { requestPathProblemTypes } from '../src/plugins/requestPath/index.js';
 import { signUp } from './support/http.js';
 
 /**
@@ -22,7 +22,7 @@ const PLANS = [
   },
 ];
 
-const testRoutes: FastifyPluginAsync<AuthDeps> = async (app) => {
+const testRoutes: FastifyPluginAsync<GatewayDeps> = async (app) => {
   app.get('/api/tenant/test/read', async () => ({ ok: true }));
 };
 

@@ -5,10 +5,8 @@ import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import type { AuthDeps } from '../src/auth/runtime.js';
 import type { Gateway } from '../src/gateway.js';
 import { type Problem, problemTypes } from '../src/problems.js';
-import { apiKeysOf } from '../src/tenantApi/context.js';
 import { tenantApiProblemTypes } from '../src/tenantApi/problems.js';
 import { signUp } from './support/http.js';
 
@@ -387,7 +385,7 @@ describe('users', () => {
     const invited = await call('POST', '/api/tenant/users', as(a), { email: 'leaver@alpha.test', role: 'Admin' });
     const leaver = invited.json<{ id: string }>().id;
     // Invited users have no password yet, so the key is made as the key routes make one, for that user.
-    const { key } = await apiKeysOf(stack.gateway!.deps as AuthDeps).create({
+    const { key } = await stack.gateway!.deps.apiKeys.create({
       tenantId: a.tenantId,
       name: 'leaver key',
       createdBy: leaver,

@@ -3,7 +3,7 @@ import { createLogger } from '@ttm/service-kit';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterPools, DATA_PLANE_APPLICATION_NAME } from '../src/dataPlane/clusterPools.js';
+import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from '../src/dataPlane/index.js';
 
 let databases: TestDatabase[] = [];
 let admin: pg.Client;
@@ -42,14 +42,15 @@ async function serverCount(): Promise<number> {
 
 describe('data-plane pools', () => {
   it('keeps every database together under the total bound, closing idle connections of one for another', async () => {
-    const pools = new ClusterPools(catalog, createLogger('test', 'silent'), {
+    const pools = new DataPlanePools(catalog, createLogger('test', 'silent'), {
+      applicationName: DATA_PLANE_APPLICATION_NAME,
       maxConnections: 3,
       maxTotalConnections: 4,
     });
     try {
       const [one, two] = databases.map((d) => pools.poolFor(placement(d.name))) as [
-        ReturnType<ClusterPools['poolFor']>,
-        ReturnType<ClusterPools['poolFor']>,
+        ReturnType<DataPlanePools['poolFor']>,
+        ReturnType<DataPlanePools['poolFor']>,
       ];
       let max = 0;
       const sample = setInterval(() => {

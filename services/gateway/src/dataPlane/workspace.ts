@@ -1,10 +1,6 @@
 import type { Placement } from '@ttm/contracts';
-import { inTransaction as inPoolTransaction } from '@ttm/service-kit';
+import { type DataPlanePool, type DataPlanePools, inTransaction as inPoolTransaction } from '@ttm/data-plane';
 import pg from 'pg';
-import type { z } from 'zod';
-import type { ClusterPools, DataPlanePool } from './clusterPools.js';
-
-type TenantPlacement = z.output<typeof Placement>;
 
 /** Twenty's workspace schema names: `workspace_` + the workspace uuid in base 36. */
 const WORKSPACE_SCHEMA = /^workspace_[0-9a-z]{1,30}$/;
@@ -22,7 +18,7 @@ export interface Workspace {
   schema: string;
 }
 
-export function workspaceOf(pools: ClusterPools, workspaceId: string, placement: TenantPlacement): Workspace {
+export function workspaceOf(pools: DataPlanePools, workspaceId: string, placement: Placement): Workspace {
   if (!WORKSPACE_SCHEMA.test(placement.schema)) {
     throw new Error(`tenant ${workspaceId} has the placement schema "${placement.schema}", not a workspace schema`);
   }

@@ -2,12 +2,21 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@ttm/service-kit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AuditRecorder } from '../audit/recorder.js';
-import { createProblem } from '../problems.js';
+import type { AuditRecorder } from '../features/audit/recorder.js';
+import { createProblem, problemJsonSchema } from '../problems.js';
+import { securitySchemes } from './openapi.js';
 
 export const adminKeyHeader = 'x-admin-key';
 /** Optional: who the operator behind the key is (`ops@example.com`), for the audit log. */
 export const adminActorHeader = 'x-admin-actor';
+
+/** `schema.security` of every route behind the admin key. */
+export const adminRouteSecurity = [{ [securitySchemes.adminKey]: [] }];
+/** The 401 answer of every route behind the admin key, as documented. */
+export const adminUnauthorizedSchema = {
+  ...problemJsonSchema,
+  description: 'X-Admin-Key is missing or wrong (a bearer token is not an admin key)',
+};
 
 /** Failed attempts written to the audit log per client address and minute; the rest are only refused. */
 export const AUDITED_AUTH_FAILURES_PER_ADDRESS = 20;

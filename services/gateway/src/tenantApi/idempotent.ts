@@ -1,15 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { withHeaders } from '../auth/problemHeaders.js';
-import type { AuthDeps } from '../auth/runtime.js';
+import type { GatewayDeps } from '../deps.js';
+import { derivedUuid, fingerprintOf, parseIdempotencyKey, type StoredResponse } from '../idempotency.js';
+import { withHeaders } from '../problemHeaders.js';
 import { IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey } from '../problems.js';
-import {
-  derivedUuid,
-  fingerprintOf,
-  IdempotencyStore,
-  parseIdempotencyKey,
-  type StoredResponse,
-} from '../registration/idempotency.js';
 import { principalOf } from './context.js';
 
 export const IdempotencyHeaders = z.object({
@@ -22,17 +16,6 @@ export const IdempotencyHeaders = z.object({
     ),
 });
 
-const stores = new WeakMap<object, IdempotencyStore>();
-
-function storeOf(deps: AuthDeps): IdempotencyStore {
-  let store = stores.get(deps.redis);
-  if (!store) {
-    store = new IdempotencyStore(deps.redis, deps.config.REDIS_KEY_PREFIX, { ttlMs: deps.config.IDEMPOTENCY_TTL });
-    stores.set(deps.redis, store);
-  }
-  return store;
-}
-
 /**
  * Answer a tenant POST at most once per `Idempotency-Key` (the registration's store, in Redis),
  * scoped to the caller's organization and the route, so one tenant's keys never meet another's.
@@ -40,7 +23,7 @@ function storeOf(deps: AuthDeps): IdempotencyStore {
  * record rather than a second one; without a key it is undefined.
  */
 export async function idempotently(
-  deps: AuthDeps,
+  deps: GatewayDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   route: string,
@@ -55,7 +38,7 @@ export async function idempotently(
       .send(answer.body);
   if (key === undefined) return send(await work(undefined));
 
-  const store = storeOf(deps);
+  const store = deps.idempotency;
   const scope = `tenant:${principalOf(request).tenantId}:${route}`;
   const fingerprint = fingerprintOf(request.body);
   const claim = await store.claim(scope, key, fingerprint);

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { AuthDeps } from '../auth/runtime.js';
+import type { GatewayDeps } from '../deps.js';
+import { apiKeyRoutes } from '../features/apiKeys/routes.js';
+import { recordRoutes } from '../features/records/routes.js';
+import { userRoutes } from '../features/users/routes.js';
 import { zodSchema } from '../schema.js';
-import { apiKeyRoutes } from './apiKeyRoutes.js';
 import { principalOf } from './context.js';
-import { recordRoutes } from './recordRoutes.js';
 import { problem, tenantSecurity } from './shared.js';
-import { userRoutes } from './userRoutes.js';
 
 const TenantMe = z.object({
   tenant_id: z.uuid(),
@@ -23,7 +23,7 @@ const TenantMe = z.object({
  * key), write-freeze checked, rate limited, quota checked and metered before it runs, and reaches
  * only the caller's own workspace.
  */
-export const tenantRoutes: FastifyPluginAsync<AuthDeps> = async (app, deps) => {
+export const tenantRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   app.get(
     '/api/tenant/me',
     {

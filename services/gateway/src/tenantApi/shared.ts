@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { AuthDeps } from '../auth/runtime.js';
+import type { GatewayDeps } from '../deps.js';
 import { tenantRouteSecurity } from '../plugins/openapi.js';
 import { problemJsonSchema } from '../problems.js';
 import { principalOf } from './context.js';
@@ -15,7 +15,7 @@ export type IdParams = z.output<typeof IdParams>;
 
 /** Audit a tenant's own action (scope: the tenant), as its user or its API key. */
 export function auditTenantAction(
-  deps: AuthDeps,
+  deps: GatewayDeps,
   request: FastifyRequest,
   action: string,
   target: { kind: string; id: string },

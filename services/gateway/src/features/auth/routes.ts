@@ -1,0 +1,253 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { GatewayDeps } from '../../deps.js';
+import { type ProblemBody, sendProblem } from '../../plugins/problemDetails.js';
+import { withHeaders } from '../../problemHeaders.js';
+import {
+  authProblemTypes,
+  InvalidCredentials,
+  InvalidRefreshToken,
+  problemJsonSchema,
+  RefreshTokenReused,
+  TenantSuspendedProblem,
+  TooManyLoginFailures,
+} from '../../problems.js';
+import { zodSchema } from '../../schema.js';
+import type { DirectoryEntry } from '../tenants/directory.js';
+import { decoratePrincipal } from './guard.js';
+import { checkCredentials } from './login.js';
+import { LoginLimiter } from './loginLimiter.js';
+import { type LoginOutcome, loginAttempts } from './metrics.js';
+
+export const jwksPath = '/.well-known/jwks.json';
+
+const LoginBody = z.object({
+  email: z.email().max(254).describe('Email of the organization admin'),
+  password: z.string().min(1).max(1024),
+  tenant: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('Slug or tenant id: which organization, when the email administers several'),
+});
+type LoginBody = z.output<typeof LoginBody>;
+
+const RefreshTokenBody = z.object({ refresh_token: z.string().min(1).max(512) });
+type RefreshTokenBody = z.output<typeof RefreshTokenBody>;
+
+const TokenResponse = z.object({
+  access_token: z.string().describe('ES256 JWT; verify with the keys at /.well-known/jwks.json'),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int().describe('Seconds until the access token expires'),
+  refresh_token: z.string().describe('Opaque; single use: each refresh returns the next one'),
+  tenant_id: z.uuid(),
+  user: z.object({ id: z.uuid(), email: z.string() }),
+});
+type TokenResponse = z.output<typeof TokenResponse>;
+
+const Jwks = z.object({
+  keys: z.array(
+    z.object({
+      kty: z.string(),
+      crv: z.string(),
+      x: z.string(),
+      y: z.string(),
+      kid: z.string(),
+      alg: z.string(),
+      use: z.string(),
+    }),
+  ),
+});
+
+const problem = problemJsonSchema;
+
+/**
+ * Sign-in for organization admins: login, refresh, logout, the public keys of access tokens.
+ */
+export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
+  const { config } = deps;
+  const { passwords, accessTokens, refreshTokens } = deps;
+  const limiter = new LoginLimiter(deps.redis, config.REDIS_KEY_PREFIX, {
+    maxFailuresPerEmail: config.LOGIN_MAX_FAILURES,
+    maxFailuresPerAddress: config.LOGIN_MAX_FAILURES * 4,
+    windowMs: config.LOGIN_FAILURE_WINDOW,
+  });
+  const attempts = loginAttempts(deps.metrics);
+  const count = (outcome: LoginOutcome) => attempts.inc({ outcome });
+  decoratePrincipal(app);
+
+  const audit = (
+    request: FastifyRequest,
+    action: 'login' | 'login-failed' | 'refresh-reuse' | 'logout',
+    email: string,
+    tenantId: string | undefined,
+    outcome: 'success' | 'failure',
+    detail?: string,
+  ) =>
+    deps.audit.record(
+      {
+        actor: { kind: 'user', id: email.slice(0, 200) },
+        action,
+        scope: tenantId ?? 'system',
+        ...(tenantId === undefined ? {} : { target: { kind: 'tenant', id: tenantId } }),
+        outcome,
+        detail: detail ?? null,
+      },
+      request,
+    );
+
+  const tokensFor = async (
+    subject: { userId: string; tenantId: string; email: string },
+    refreshToken: string,
+  ): Promise<TokenResponse> => {
+    const access = await accessTokens.issue(subject);
+    return {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      refresh_token: refreshToken,
+      tenant_id: subject.tenantId,
+      user: { id: subject.userId, email: subject.email },
+    };
+  };
+
+  app.post<{ Body: LoginBody }>(
+    '/api/auth/login',
+    {
+      schema: {
+        summary: 'Log in as an organization admin',
+        description:
+          'Answers an access token (JWT) and a refresh token. Several failed logins for one email or from one ' +
+          'address answer 429 with Retry-After. When the password opens several organizations and `tenant` is ' +
+          'absent, 409 lists them in `tenants`.',
+        tags: ['auth'],
+        body: zodSchema(LoginBody),
+        response: {
+          200: zodSchema(TokenResponse, { io: 'output' }),
+          400: problem,
+          401: problem,
+          403: problem,
+          409: problem,
+          429: problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const email = request.body.email.trim().toLowerCase();
+      const wait = await limiter.blockedFor(email, request.ip);
+      if (wait !== undefined) {
+        count('rate_limited');
+        await audit(request, 'login-failed', email, undefined, 'failure', 'refused: too many failed logins');
+        throw withHeaders(new TooManyLoginFailures(wait), { 'retry-after': String(wait) });
+      }
+
+      const verdict = await checkCredentials(
+        { directory: deps.directory, clusterPools: deps.clusterPools, passwords },
+        { email, password: request.body.password, tenant: request.body.tenant },
+      );
+      switch (verdict.kind) {
+        case 'rejected':
+          await limiter.recordFailure(email, request.ip);
+          count('failure');
+          await audit(request, 'login-failed', email, verdict.tenantId, 'failure', 'email or password is wrong');
+          throw new InvalidCredentials();
+        case 'tenant-choice-required': {
+          count('tenant_choice_required');
+          await audit(request, 'login-failed', email, undefined, 'failure', 'several organizations; none chosen');
+          return sendProblem(request, reply, tenantChoiceProblem(verdict.tenants));
+        }
+        case 'suspended':
+          count('suspended');
+          await audit(request, 'login-failed', email, verdict.tenant.tenantId, 'failure', 'organization suspended');
+          throw new TenantSuspendedProblem(verdict.tenant.slug ?? verdict.tenant.tenantId);
+        case 'authenticated': {
+          await limiter.recordSuccess(email);
+          const subject = { userId: verdict.user.id, tenantId: verdict.tenant.tenantId, email: verdict.user.email };
+          const body = await tokensFor(subject, await refreshTokens.issue(subject));
+          count('success');
+          await audit(request, 'login', email, subject.tenantId, 'success');
+          return reply.header('cache-control', 'no-store').send(body);
+        }
+      }
+    },
+  );
+
+  app.post<{ Body: RefreshTokenBody }>(
+    '/api/auth/refresh',
+    {
+      schema: {
+        summary: 'Trade a refresh token for new tokens',
+        description:
+          'Each refresh token works once and returns its successor. Presenting one again revokes every token ' +
+          'of its session (401 refresh-token-reused): someone else has a copy.',
+        tags: ['auth'],
+        body: zodSchema(RefreshTokenBody),
+        response: { 200: zodSchema(TokenResponse, { io: 'output' }), 400: problem, 401: problem, 403: problem },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await refreshTokens.rotate(request.body.refresh_token, (record) => {
+        const tenant = deps.directory.get(record.tenantId);
+        if (!tenant || (tenant.status !== 'active' && tenant.status !== 'suspended')) throw new InvalidRefreshToken();
+        if (tenant.status === 'suspended') throw new TenantSuspendedProblem(tenant.slug ?? tenant.tenantId);
+      });
+      if (outcome.kind === 'invalid') throw new InvalidRefreshToken();
+      if (outcome.kind === 'reused') {
+        const { email, tenantId } = outcome.record;
+        await audit(request, 'refresh-reuse', email, tenantId, 'failure', 'used refresh token presented again');
+        throw new RefreshTokenReused();
+      }
+      const body = await tokensFor(outcome.record, outcome.token);
+      return reply.header('cache-control', 'no-store').send(body);
+    },
+  );
+
+  app.post<{ Body: RefreshTokenBody }>(
+    '/api/auth/logout',
+    {
+      schema: {
+        summary: 'End a session',
+        description:
+          'Revokes the refresh token and every token of its session. Access tokens already issued stay valid ' +
+          'until they expire. Answers 204 for unknown tokens too.',
+        tags: ['auth'],
+        body: zodSchema(RefreshTokenBody),
+        response: { 204: { type: 'null', description: 'Logged out' }, 400: problem },
+      },
+    },
+    async (request, reply) => {
+      const revoked = await refreshTokens.revokeFamilyOf(request.body.refresh_token);
+      if (revoked) await audit(request, 'logout', revoked.email, revoked.tenantId, 'success');
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    jwksPath,
+    {
+      schema: {
+        summary: 'Public keys that verify access tokens (JWKS)',
+        description: 'Every key still accepted, the signing one and recently rotated ones. Cache for up to 60 s.',
+        tags: ['auth'],
+        response: { 200: zodSchema(Jwks, { io: 'output' }) },
+      },
+    },
+    async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(deps.keys.jwks()),
+  );
+  // `GET /api/tenant/me` lives in the tenant scope (tenantApi/routes.ts): it takes API keys too.
+};
+
+function tenantChoiceProblem(
+  tenants: DirectoryEntry[],
+): ProblemBody & { tenants: { slug: string; tenant_id: string }[] } {
+  const choices = tenants.map((t) => ({ slug: t.slug ?? t.tenantId, tenant_id: t.tenantId }));
+  return {
+    type: authProblemTypes.tenantChoiceRequired,
+    title: 'Choose an organization',
+    status: 409,
+    detail: `This login opens several organizations (${choices.map((c) => c.slug).join(', ')}); send "tenant" with one of these slugs`,
+    code: 'TTM_TENANT_CHOICE_REQUIRED',
+    tenants: choices,
+  };
+}

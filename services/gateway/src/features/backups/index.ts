@@ -1,0 +1,5 @@
+/** Backups, verifications and restores under `/api/admin`, answered from the backup index. */
+export { BackupIndex } from './backupIndex.js';
+export { backupRoutes, UNKNOWN_BACKUP_GRACE_MS } from './routes.js';
+export { AcceptedOperation, BackupDetail, BackupItem } from './schemas.js';
+export { type BackupOperation, type BackupView, backupViewOf, operationOf } from './view.js';

@@ -1,0 +1,116 @@
+import {
+  type DataOf,
+  MigrationCompleted,
+  MigrationFailed,
+  MigrationSourceRemoved,
+  MigrationStarted,
+  MigrationStepCompleted,
+  type Placement,
+} from '@ttm/contracts';
+
+/** A migration as `/api/operations/{id}` shows it (kind `migration`), folded from its events. */
+export interface MigrationOperation {
+  id: string;
+  kind: 'migration';
+  tenant_id: string;
+  status: 'running' | 'succeeded' | 'failed';
+  progress: number;
+  step: string | null;
+  started_at: string;
+  updated_at: string;
+  result?: {
+    source: Placement;
+    target: Placement;
+    rows: number;
+    /** How long the tenant writes were refused. */
+    freeze_ms: number;
+    duration_ms: number;
+    source_removal_due_at: string;
+    source_removed_at: string | null;
+  };
+  error?: string;
+  /** Where from and where to (also before it ends). */
+  source: Placement | null;
+  target: Placement | null;
+}
+
+type Stored = { type: string; data: unknown };
+
+/** One migration event onto its view (undefined before the first). Pure; unknown types change nothing. */
+export function applyMigrationEvent(
+  view: MigrationOperation | undefined,
+  event: Stored,
+): MigrationOperation | undefined {
+  switch (event.type) {
+    case MigrationStarted.type: {
+      const e = event.data as DataOf<typeof MigrationStarted>;
+      if (view) return view;
+      return {
+        id: e.migrationId,
+        kind: 'migration',
+        tenant_id: e.tenantId,
+        status: 'running',
+        progress: 0,
+        step: null,
+        started_at: e.startedAt,
+        updated_at: e.startedAt,
+        source: e.source,
+        target: e.target,
+      };
+    }
+    case MigrationFailed.type: {
+      const e = event.data as DataOf<typeof MigrationFailed>;
+      const base: MigrationOperation = view ?? {
+        id: e.migrationId,
+        kind: 'migration',
+        tenant_id: e.tenantId,
+        status: 'running',
+        progress: 0,
+        step: null,
+        started_at: e.failedAt,
+        updated_at: e.failedAt,
+        source: null,
+        target: null,
+      };
+      return { ...base, status: 'failed', step: e.step, error: e.reason, updated_at: e.failedAt };
+    }
+  }
+  if (!view) return undefined;
+  switch (event.type) {
+    case MigrationStepCompleted.type: {
+      const e = event.data as DataOf<typeof MigrationStepCompleted>;
+      return { ...view, progress: Math.max(view.progress, e.progress), step: e.step, updated_at: e.at };
+    }
+    case MigrationCompleted.type: {
+      const e = event.data as DataOf<typeof MigrationCompleted>;
+      return {
+        ...view,
+        status: 'succeeded',
+        progress: 100,
+        step: 'unfreeze',
+        updated_at: e.completedAt,
+        result: {
+          source: e.source,
+          target: e.target,
+          rows: e.rows,
+          freeze_ms: e.freezeMs,
+          duration_ms: e.durationMs,
+          source_removal_due_at: e.sourceRemovalDueAt,
+          source_removed_at: null,
+        },
+      };
+    }
+    case MigrationSourceRemoved.type: {
+      const e = event.data as DataOf<typeof MigrationSourceRemoved>;
+      if (!view.result) return view;
+      return {
+        ...view,
+        step: 'remove-source',
+        updated_at: e.removedAt,
+        result: { ...view.result, source_removed_at: e.removedAt },
+      };
+    }
+    default:
+      return view;
+  }
+}

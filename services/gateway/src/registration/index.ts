@@ -1,1 +1,0 @@
-export { provisioningStatusPath, registrationPath, registrationRoutes } from './routes.js';
