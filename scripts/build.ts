@@ -35,7 +35,8 @@ const thirdPartyExternal: Plugin = {
 };
 
 const started = performance.now();
-for (const dir of new Set(entries.map((e) => resolve(repoRoot, e.to, '..')))) rmSync(dir, { recursive: true, force: true });
+for (const dir of new Set(entries.map((e) => resolve(repoRoot, e.to, '..'))))
+  rmSync(dir, { recursive: true, force: true });
 for (const entry of entries) {
   await build({
     absWorkingDir: repoRoot,

@@ -55,6 +55,11 @@ const flag = (fallback: boolean) =>
 
 /** Environment shared by every service. Defaults work on a developer machine with no `.env`. */
 export const commonEnv = z.object({
+  HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Address the HTTP servers listen on (loopback by default; containers set 0.0.0.0)'),
   NATS_URL: z.string().default('nats://127.0.0.1:4222').describe('NATS server URL(s), comma separated'),
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/ttm').describe(
     'Control-plane PostgreSQL database (each service keeps its own schema in it)',

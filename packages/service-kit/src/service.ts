@@ -106,7 +106,13 @@ export async function startService<S extends z.ZodObject>(
 
   let ops: FastifyInstance | undefined;
   if (options.opsServer !== false) {
-    ops = await startOpsServer({ service: options.name, health, metrics, port: options.port(config) });
+    ops = await startOpsServer({
+      service: options.name,
+      health,
+      metrics,
+      port: options.port(config),
+      host: config.HOST,
+    });
     const server = ops;
     lifecycle.onStop('ops-server', () => server.close());
   }

@@ -6,7 +6,19 @@ export const DEFAULT_ADMIN_KEY = 'dev-admin-key-change-me';
 export const gatewayEnv = commonEnv.extend({
   ...catalogEnv,
   PORT: portEnv.port(servicePorts.gateway).describe('HTTP port of the gateway (REST, docs, health, metrics)'),
-  HOST: z.string().default('0.0.0.0').describe('Address the gateway listens on'),
+
+  REUSE_PORT: portEnv
+    .flag(false)
+    .describe(
+      'Share PORT with other gateway processes on this machine (SO_REUSEPORT, Linux): `npm start --instances gateway=N` sets it',
+    ),
+  METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe('Also serve /health/* and /metrics of this process alone on this port (several gateways sharing PORT)'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest accepted request body'),
   TRUST_PROXY: portEnv.flag(false).describe('Take the client address from X-Forwarded-For'),
   NODE_ENV: z

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { createCatalog, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { createCatalog, runProjection, type ServiceContext, startOpsServer, startService } from '@ttm/service-kit';
+import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { adminRoutes, auditProjection, fleetMetrics } from './admin/index.js';
 import { buildGatewayApp } from './app.js';
 import { AuditRecorder } from './audit/recorder.js';
@@ -99,8 +99,24 @@ export async function startGateway(
   const auth = await openAuth(deps);
   lifecycle.onStop('auth', () => auth.close());
   await registerFeatures(app, { ...deps, keys: auth.keys, clusterPools: auth.clusterPools }, options.extraTenantRoutes);
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  // fastify hands these to net.Server#listen, whose `reusePort` (Node >= 22.12) its types omit.
+  const listenOptions: FastifyListenOptions & { reusePort?: boolean } = {
+    port: config.PORT,
+    host: config.HOST,
+    reusePort: config.REUSE_PORT,
+  };
+  const address = await app.listen(listenOptions);
   lifecycle.onStop('http', () => app.close());
+  if (config.METRICS_PORT !== undefined) {
+    const ops = await startOpsServer({
+      service: 'gateway',
+      health: service.health,
+      metrics: service.metrics,
+      port: config.METRICS_PORT,
+      host: config.HOST,
+    });
+    lifecycle.onStop('health and metrics http', () => ops.close());
+  }
   logger.info({ address, tenants: directory.size }, 'gateway listening');
   const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
   return { app, deps, service, url, stop: () => lifecycle.stop('stop requested') };
