@@ -14,6 +14,7 @@
  * that crash-loops stops the stack too, with exit code 1 and a line saying which.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { applySeedAliases, loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { address, type BackingService, backingServicesFromEnv, isLocalHost, redact } from './stack/backingServices.js';
 import { runBootstrap } from './stack/bootstrapRunner.js';
 import {
@@ -31,7 +32,7 @@ import {
   whyNoPrivateInstance,
 } from './stack/privateInstances.js';
 import { probe } from './stack/probe.js';
-import { dataRoot, runningStackPid, shown, stackPidFile, watchLaunchers } from './stack/processes.js';
+import { dataRoot, repoRoot, runningStackPid, shown, stackPidFile, watchLaunchers } from './stack/processes.js';
 import { STOP_GRACE_MS, type Supervision, serveSupervisorMetrics, supervise } from './stack/supervisor.js';
 import {
   describeNotReady,
@@ -168,6 +169,15 @@ async function main(): Promise<number> {
   let base: TtmService[];
   let services: ServiceInstance[];
   let supervisorPort: number;
+  // `.env` (the process environment wins), then the seed's names (GLOBAL_DATABASE_URL, ...):
+  // before anything reads the environment, so the services and the probes agree.
+  const fromDotEnv = loadDotEnv(process.env, repoRoot);
+  if (fromDotEnv.length > 0) say(`.env: ${fromDotEnv.length} variables (the environment wins over it)`);
+  const aliasProblems = applySeedAliases(process.env);
+  if (aliasProblems.length > 0) {
+    for (const problem of aliasProblems) complain(problem);
+    return 1;
+  }
   try {
     backing = backingServicesFromEnv();
     base = ttmServicesFromEnv();

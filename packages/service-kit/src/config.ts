@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { applySeedAliases } from './environment.js';
 
 /** Thrown when the environment is wrong; the message has one line per bad or missing variable. */
 export class ConfigError extends Error {
@@ -120,14 +121,19 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value !== '') input[key] = value;
   }
+  // The seed's names for variables of this schema (GLOBAL_DATABASE_URL for DATABASE_URL, ...).
+  const aliasProblems = applySeedAliases(input, new Set(Object.keys(schema.shape)));
   const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    const name = issue.path.map(String).join('.');
-    const got = input[name];
-    const shown = got === undefined ? 'is missing' : `is "${redact(name, got)}"`;
-    return `${name} ${shown}: ${issue.message}`;
-  });
+  if (parsed.success && aliasProblems.length === 0) return parsed.data;
+  const problems = [
+    ...aliasProblems,
+    ...(parsed.error?.issues ?? []).map((issue) => {
+      const name = issue.path.map(String).join('.');
+      const got = input[name];
+      const shown = got === undefined ? 'is missing' : `is "${redact(name, got)}"`;
+      return `${name} ${shown}: ${issue.message}`;
+    }),
+  ];
   throw new ConfigError(problems);
 }
 

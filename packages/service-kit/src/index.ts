@@ -2,6 +2,7 @@ export * from './bootstrap.js';
 export * from './catalog.js';
 export * from './commands.js';
 export * from './config.js';
+export * from './environment.js';
 export * from './eventStore.js';
 export * from './health.js';
 export * from './lifecycle.js';
