@@ -26,6 +26,7 @@ import {
 import { fleetStats } from './stats.js';
 import { activation, changeTenantStatus, showTenant, suspension } from './tenantLifecycle.js';
 import { listTenants } from './tenantList.js';
+import { tenantBySlug } from './tenantRef.js';
 
 export { auditProjection } from './auditLog.js';
 export { fleetMetrics } from './fleetMetrics.js';
@@ -53,6 +54,7 @@ export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =>
   const tracker = operationTrackerOf(deps);
   const backlog = consumerBacklogOf(deps.js);
   await app.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
+  await app.register(tenantBySlug, deps);
   // Child plugins inherit the guard above.
   await app.register(backupRoutes, deps);
   await app.register(adminQuotaRoutes, deps);
@@ -111,18 +113,23 @@ export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =>
     409: problem('The tenant is not in a status this change applies to (e.g. still provisioning)'),
   };
 
-  app.post<{ Params: TenantParams; Body: SuspendBody }>(
+  app.post<{ Params: TenantParams; Body: SuspendBody | undefined }>(
     '/api/admin/tenants/:id/suspend',
     {
       schema: {
         summary: 'Suspend a tenant: its users cannot log in, its tokens stop working',
-        description: 'Idempotent: suspending a suspended tenant answers 200. Audited.',
+        description:
+          'Idempotent: suspending a suspended tenant answers 200. Audited. The body is optional (the reason too).',
         tags,
         security,
         params: zodSchema(TenantParams),
         headers: actorHeader,
         body: zodSchema(SuspendBody),
         response: statusChangeResponses,
+      },
+      // The seed's call has no body at all: the same as `{}`.
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request, reply) => {
@@ -132,7 +139,7 @@ export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =>
         request,
         suspension,
         request.params.id,
-        request.body.reason.trim(),
+        request.body?.reason?.trim(),
       );
       if (result.code === 202) reply.header('location', `/api/admin/tenants/${request.params.id}`);
       return reply.code(result.code).send(result.tenant);
