@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
@@ -24,6 +25,7 @@ let nc: NatsConnection;
 let runner: ChildProcess | undefined;
 let output = '';
 let supervisorPort = 0;
+let gatewayPort = 0;
 
 /** The pids of `runner`'s children whose command line contains `needle` (Linux /proc). */
 function childrenRunning(parent: number, needle: string): number[] {
@@ -74,8 +76,9 @@ beforeAll(async () => {
   stack = await startStack({ gateway: false, provisioner: false });
   nc = await connect({ servers: stack.nats.url });
   supervisorPort = await getPort();
+  gatewayPort = await getPort();
   const ports = {
-    PORT: await getPort(),
+    PORT: gatewayPort,
     PROVISIONER_PORT: await getPort(),
     METERING_PORT: await getPort(),
     QUOTA_PORT: await getPort(),
@@ -122,6 +125,16 @@ afterAll(async () => {
 }, 60_000);
 
 describe('npm start supervises', () => {
+  it('listens on loopback only by default', async () => {
+    expect((await fetch(`http://127.0.0.1:${gatewayPort}/health/live`)).status).toBe(200);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address && address.family === 'IPv4' && !address.internal);
+    if (external) {
+      await expect(fetch(`http://${external.address}:${gatewayPort}/health/live`)).rejects.toThrow();
+    }
+  });
+
   it('restarts a SIGKILLed provisioner by itself; registrations in flight finish exactly once', async () => {
     const pid = runner!.pid!;
     const [provisioner] = childrenRunning(pid, 'services/provisioner/src/main.ts');
