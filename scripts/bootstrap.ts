@@ -4,6 +4,7 @@
  */
 import { bootstrapTopology, topologySettingsFrom } from '../packages/service-kit/src/bootstrap.js';
 import { type CommonConfig, ConfigError, commonEnv, loadConfig } from '../packages/service-kit/src/config.js';
+import { loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { createLogger } from '../packages/service-kit/src/logger.js';
 import { connectNats, type NatsLink } from '../packages/service-kit/src/nats.js';
 import { ensureDatabase } from '../packages/service-kit/src/postgres.js';
@@ -62,6 +63,7 @@ async function bootstrapDatabase(config: CommonConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  loadDotEnv(process.env);
   const config = loadConfig(commonEnv);
   await bootstrapNats(config);
   await bootstrapDatabase(config);

@@ -5,13 +5,25 @@
  *    they answer; if one does not and its URL is local, start a private instance
  *    under .data/; otherwise stop with one line naming the variable to set.
  * 2. `tsx scripts/bootstrap.ts`: streams, consumers, buckets, the database.
- * 3. The five services, output prefixed by name, a banner once all are ready.
+ * 3. The five services (or several instances of some: `--instances gateway=2,provisioner=2`
+ *    or STACK_INSTANCES), output prefixed by name, a banner once all are ready.
+ * 4. Supervision: a service that exits unexpectedly is restarted with capped exponential
+ *    backoff (stack/supervisor.ts), the others keep serving.
  * Ctrl-C (SIGINT) or SIGTERM stops the services (SIGTERM, up to 15 s each), then
- * the private instances, and exits 0 when every service stopped cleanly.
+ * the private instances, and exits 0 when every service stopped cleanly. A service
+ * that crash-loops stops the stack too, with exit code 1 and a line saying which.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { applySeedAliases, loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { address, type BackingService, backingServicesFromEnv, isLocalHost, redact } from './stack/backingServices.js';
 import { runBootstrap } from './stack/bootstrapRunner.js';
+import {
+  expandInstances,
+  InstancesError,
+  instancesSpec,
+  parseInstances,
+  type ServiceInstance,
+} from './stack/instances.js';
 import {
   CannotStart,
   describe,
@@ -20,8 +32,8 @@ import {
   whyNoPrivateInstance,
 } from './stack/privateInstances.js';
 import { probe } from './stack/probe.js';
-import { dataRoot, runningStackPid, shown, stackPidFile, watchLaunchers } from './stack/processes.js';
-import { runServices, type ServiceRun, STOP_GRACE_MS } from './stack/serviceRunner.js';
+import { dataRoot, repoRoot, runningStackPid, shown, stackPidFile, watchLaunchers } from './stack/processes.js';
+import { STOP_GRACE_MS, type Supervision, serveSupervisorMetrics, supervise } from './stack/supervisor.js';
 import {
   describeNotReady,
   httpBase,
@@ -32,6 +44,8 @@ import {
 } from './stack/ttmServices.js';
 
 const READY_TIMEOUT_MS = 60_000;
+/** The supervisor's own /metrics (supervisor_restarts_total{service}), on 127.0.0.1. */
+const SUPERVISOR_PORT_DEFAULT = 3009;
 
 const say = (line: string) => console.log(`[stack] ${line}`);
 const complain = (line: string) => console.error(`[stack] ${line}`);
@@ -40,7 +54,7 @@ const complain = (line: string) => console.error(`[stack] ${line}`);
 
 const stopRequest = new AbortController();
 let firstSignalAt = 0;
-let run: ServiceRun | undefined;
+let run: Supervision | undefined;
 
 function onSignal(signal: NodeJS.Signals): void {
   if (!stopRequest.signal.aborted) {
@@ -99,17 +113,24 @@ async function stopInstances(instances: PrivateInstance[]): Promise<void> {
 
 // ---------------------------------------------------------------- banner
 
-function banner(services: TtmService[], backing: BackingService[], privateOnes: PrivateInstance[], ms: number): string {
-  const gateway = services.find((s) => s.name === 'gateway') ?? services[0]!;
-  const width = Math.max(...services.map((s) => s.name.length));
+function banner(
+  services: ServiceInstance[],
+  gateway: TtmService,
+  supervisorPort: number,
+  backing: BackingService[],
+  privateOnes: PrivateInstance[],
+  ms: number,
+): string {
+  const width = Math.max(...services.map((s) => s.label.length));
   const lines = [
     '',
-    `  Twenty Tenant Manager is ready: ${services.length} services in ${(ms / 1000).toFixed(1)} s`,
+    `  Twenty Tenant Manager is ready: ${services.length} service processes in ${(ms / 1000).toFixed(1)} s`,
     '',
     `  Gateway   ${httpBase(gateway)}`,
     `  API docs  ${httpBase(gateway)}/docs`,
     '  Metrics   (Prometheus; health at /health/live and /health/ready on the same ports)',
-    ...services.map((s) => `    ${s.name.padEnd(width)}  ${httpBase(s)}/metrics`),
+    ...services.map((s) => `    ${s.label.padEnd(width)}  ${httpBase(s)}/metrics`),
+    `    ${'supervisor'.padEnd(width)}  http://127.0.0.1:${supervisorPort}/metrics  (restarts)`,
     '  Backing services',
     ...backing.map((b) => {
       const own = privateOnes.find((p) => p.service.kind === b.kind);
@@ -123,7 +144,9 @@ function banner(services: TtmService[], backing: BackingService[], privateOnes: 
 }
 
 async function announceWhenReady(
-  services: TtmService[],
+  services: ServiceInstance[],
+  gateway: TtmService,
+  supervisorPort: number,
   backing: BackingService[],
   privateOnes: PrivateInstance[],
   until: AbortSignal,
@@ -136,17 +159,39 @@ async function announceWhenReady(
     report = await waitUntilReady(services, Number.POSITIVE_INFINITY, until);
     if (until.aborted) return;
   }
-  console.log(banner(services, backing, privateOnes, Date.now() - started));
+  console.log(banner(services, gateway, supervisorPort, backing, privateOnes, Date.now() - started));
 }
 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
   let backing: BackingService[];
-  let services: TtmService[];
+  let base: TtmService[];
+  let services: ServiceInstance[];
+  let supervisorPort: number;
+  // `.env` (the process environment wins), then the seed's names (GLOBAL_DATABASE_URL, ...):
+  // before anything reads the environment, so the services and the probes agree.
+  const fromDotEnv = loadDotEnv(process.env, repoRoot);
+  if (fromDotEnv.length > 0) say(`.env: ${fromDotEnv.length} variables (the environment wins over it)`);
+  const aliasProblems = applySeedAliases(process.env);
+  if (aliasProblems.length > 0) {
+    for (const problem of aliasProblems) complain(problem);
+    return 1;
+  }
   try {
     backing = backingServicesFromEnv();
-    services = ttmServicesFromEnv();
+    base = ttmServicesFromEnv();
+    const counts = parseInstances(
+      instancesSpec(process.argv.slice(2), process.env),
+      base.map((s) => s.name),
+    );
+    services = expandInstances(base, counts, process.env);
+    supervisorPort = Number(process.env.SUPERVISOR_PORT ?? SUPERVISOR_PORT_DEFAULT);
+    if (!Number.isInteger(supervisorPort) || supervisorPort < 1 || supervisorPort > 65535) {
+      throw new InstancesError(
+        `SUPERVISOR_PORT "${process.env.SUPERVISOR_PORT}" is not a port number: fix SUPERVISOR_PORT`,
+      );
+    }
   } catch (error) {
     // StackConfigError and bad port numbers: one line naming the variable.
     complain(error instanceof Error ? error.message : String(error));
@@ -179,7 +224,8 @@ async function main(): Promise<number> {
     }
 
     // The services and the bootstrap see exactly the addresses probed above.
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    // On a developer machine the services listen on loopback only (containers set HOST=0.0.0.0).
+    const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', ...process.env };
     for (const service of backing) env[service.variable] = service.url;
 
     const bootstrap = await runBootstrap(env, stopRequest.signal);
@@ -189,7 +235,10 @@ async function main(): Promise<number> {
       return 1;
     }
 
-    const busy = await portsInUse(services);
+    const gateway = base.find((s) => s.name === 'gateway')!;
+    const busy = await portsInUse(
+      services.some((s) => s.label === gateway.name && s.port === gateway.port) ? services : [gateway, ...services],
+    );
     if (busy.length > 0) {
       for (const s of busy) {
         complain(
@@ -199,20 +248,23 @@ async function main(): Promise<number> {
       return 1;
     }
 
-    run = runServices(services, env);
+    run = supervise(services, env, { say });
     const serviceRun = run;
+    const metricsServer = await serveSupervisorMetrics(serviceRun.metrics, supervisorPort).catch((error: unknown) => {
+      complain(`supervisor metrics not served on 127.0.0.1:${supervisorPort} (${String(error)}): set SUPERVISOR_PORT`);
+      return undefined;
+    });
     const finishedOrStopped = new AbortController();
     stopRequest.signal.addEventListener('abort', () => void serviceRun.stop(), { once: true });
     void serviceRun.finished.then(() => finishedOrStopped.abort());
     stopRequest.signal.addEventListener('abort', () => finishedOrStopped.abort(), { once: true });
-    void announceWhenReady(services, backing, privateOnes, finishedOrStopped.signal);
+    void announceWhenReady(services, gateway, supervisorPort, backing, privateOnes, finishedOrStopped.signal);
 
-    const exits = await serviceRun.finished;
-    const failed = exits.filter((exit) => exit.exitCode !== 0);
-    if (!stopRequest.signal.aborted) {
-      complain(
-        `${failed.map((f) => `${f.name} exited with ${f.exitCode}`).join(', ') || 'every service exited'}: stopped the stack`,
-      );
+    const end = await serviceRun.finished;
+    metricsServer?.close();
+    const failed = end.exits.filter((exit) => exit.exitCode !== 0);
+    if (end.crashLoop) {
+      complain(`${end.crashLoop}: stopped the stack`);
       return 1;
     }
     if (failed.length > 0) {

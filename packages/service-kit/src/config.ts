@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { applySeedAliases } from './environment.js';
 
 /** Thrown when the environment is wrong; the message has one line per bad or missing variable. */
 export class ConfigError extends Error {
@@ -55,6 +56,11 @@ const flag = (fallback: boolean) =>
 
 /** Environment shared by every service. Defaults work on a developer machine with no `.env`. */
 export const commonEnv = z.object({
+  HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Address the HTTP servers listen on (loopback by default; containers set 0.0.0.0)'),
   NATS_URL: z.string().default('nats://127.0.0.1:4222').describe('NATS server URL(s), comma separated'),
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/ttm').describe(
     'Control-plane PostgreSQL database (each service keeps its own schema in it)',
@@ -115,14 +121,19 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value !== '') input[key] = value;
   }
+  // The seed's names for variables of this schema (GLOBAL_DATABASE_URL for DATABASE_URL, ...).
+  const aliasProblems = applySeedAliases(input, new Set(Object.keys(schema.shape)));
   const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    const name = issue.path.map(String).join('.');
-    const got = input[name];
-    const shown = got === undefined ? 'is missing' : `is "${redact(name, got)}"`;
-    return `${name} ${shown}: ${issue.message}`;
-  });
+  if (parsed.success && aliasProblems.length === 0) return parsed.data;
+  const problems = [
+    ...aliasProblems,
+    ...(parsed.error?.issues ?? []).map((issue) => {
+      const name = issue.path.map(String).join('.');
+      const got = input[name];
+      const shown = got === undefined ? 'is missing' : `is "${redact(name, got)}"`;
+      return `${name} ${shown}: ${issue.message}`;
+    }),
+  ];
   throw new ConfigError(problems);
 }
 

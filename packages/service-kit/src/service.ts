@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { type CommonConfig, ConfigError, loadConfig } from './config.js';
+import { loadDotEnv } from './environment.js';
 import { HealthChecks, startOpsServer } from './health.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
@@ -107,7 +108,13 @@ export async function startService<S extends z.ZodObject>(
 
   let ops: FastifyInstance | undefined;
   if (options.opsServer !== false) {
-    ops = await startOpsServer({ service: options.name, health, metrics, port: options.port(config) });
+    ops = await startOpsServer({
+      service: options.name,
+      health,
+      metrics,
+      port: options.port(config),
+      host: config.HOST,
+    });
     const server = ops;
     lifecycle.onStop('ops-server', () => server.close());
   }
@@ -140,6 +147,8 @@ function redactUrl(value: string): string {
  * (a configuration error prints one line per bad variable).
  */
 export function runMain(main: () => Promise<void>): void {
+  // `.env` of the working directory, under what the process environment already sets.
+  loadDotEnv(process.env);
   main().catch((error: unknown) => {
     if (error instanceof ConfigError || error instanceof DependencyError) {
       console.error(error.message);

@@ -6,7 +6,19 @@ export const DEFAULT_ADMIN_KEY = 'dev-admin-key-change-me';
 export const gatewayEnv = commonEnv.extend({
   ...catalogEnv,
   PORT: portEnv.port(servicePorts.gateway).describe('HTTP port of the gateway (REST, docs, health, metrics)'),
-  HOST: z.string().default('0.0.0.0').describe('Address the gateway listens on'),
+
+  REUSE_PORT: portEnv
+    .flag(false)
+    .describe(
+      'Share PORT with other gateway processes on this machine (SO_REUSEPORT, Linux): `npm start --instances gateway=N` sets it',
+    ),
+  METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe('Also serve /health/* and /metrics of this process alone on this port (several gateways sharing PORT)'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest accepted request body'),
   TRUST_PROXY: portEnv.flag(false).describe('Take the client address from X-Forwarded-For'),
   NODE_ENV: z
@@ -74,12 +86,24 @@ export const gatewayEnv = commonEnv.extend({
     .default(100)
     .describe('Requests per window for tenants whose plan the catalog does not know'),
   RATE_LIMIT_FAILURE_MODE: z
-    .enum(['open', 'closed'])
-    .default('open')
-    .describe('Redis unreachable or slow: `open` lets tenant requests through, `closed` answers 503'),
+    .enum(['local', 'open', 'closed'])
+    .default('local')
+    .describe(
+      "Redis unreachable or slow: `local` limits each tenant in memory to this gateway's share (limit / RATE_LIMIT_GATEWAYS), `open` lets tenant requests through, `closed` answers 503",
+    ),
+  RATE_LIMIT_GATEWAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe(
+      'Gateway instances sharing the rate limits: with RATE_LIMIT_FAILURE_MODE=local each allows limit / this while Redis is down',
+    ),
   RATE_LIMIT_REDIS_TIMEOUT: portEnv
     .duration('50ms')
-    .describe('Longest wait for the rate limiter in Redis before RATE_LIMIT_FAILURE_MODE applies'),
+    .describe(
+      'Longest wait for the rate limiter in Redis before RATE_LIMIT_FAILURE_MODE applies (0: wait as long as Redis takes)',
+    ),
   USAGE_FLUSH_INTERVAL: portEnv
     .duration('1s')
     .describe('How often counted tenant API calls are published to USAGE (one message per tenant per flush)'),

@@ -1,8 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
-import { createCatalog, runProjection, type ServiceContext, startService, trackPools } from '@ttm/service-kit';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import {
+  createCatalog,
+  runProjection,
+  type ServiceContext,
+  startOpsServer,
+  startService,
+  trackPools,
+} from '@ttm/service-kit';
+import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
 import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
@@ -28,6 +35,7 @@ import {
   registrationRoutes,
   TenantDirectory,
   tenantAdminRoutes,
+  tenantBySlug,
   tenantsProjection,
 } from './features/tenants/index.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -106,8 +114,24 @@ export async function startGateway(
     tracing: config.OTEL_ENABLED,
   });
   await registerFeatures(app, deps, options.extraTenantRoutes);
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  // fastify hands these to net.Server#listen, whose `reusePort` (Node >= 22.12) its types omit.
+  const listenOptions: FastifyListenOptions & { reusePort?: boolean } = {
+    port: config.PORT,
+    host: config.HOST,
+    reusePort: config.REUSE_PORT,
+  };
+  const address = await app.listen(listenOptions);
   lifecycle.onStop('http', () => app.close());
+  if (config.METRICS_PORT !== undefined) {
+    const ops = await startOpsServer({
+      service: 'gateway',
+      health: service.health,
+      metrics: service.metrics,
+      port: config.METRICS_PORT,
+      host: config.HOST,
+    });
+    lifecycle.onStop('health and metrics http', () => ops.close());
+  }
   logger.info({ address, tenants: deps.directory.size }, 'gateway listening');
   const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
   return { app, deps, service, url, stop: () => lifecycle.stop('stop requested') };
@@ -213,6 +237,8 @@ async function openRequestPath(service: ServiceContext<GatewayConfig>): Promise<
         redis: service.redis!,
         keyPrefix: config.REDIS_KEY_PREFIX,
         timeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT,
+        localFallback:
+          config.RATE_LIMIT_FAILURE_MODE === 'local' ? { gateways: config.RATE_LIMIT_GATEWAYS } : undefined,
         logger: log,
         metrics,
       })
@@ -262,6 +288,7 @@ async function registerFeatures(
 /** Every `/api/admin/*` route, in one scope behind `X-Admin-Key` (its hook covers every child plugin). */
 const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
   await admin.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
+  await admin.register(tenantBySlug, deps);
   await admin.register(backupRoutes, deps);
   await admin.register(adminQuotaRoutes, deps);
   await admin.register(migrationRoutes, deps);

@@ -232,10 +232,11 @@ describe('GET /api/admin/tenants/{id}', () => {
     expect(enterprise.placement?.kind).toBe('database');
   });
 
-  it('answers 404 for an unknown id and 400 for one that is not a uuid', async () => {
+  it('answers 404 for an unknown id or slug and 400 for one that is neither a uuid nor a slug', async () => {
     const unknown = await problem(await admin(`/api/admin/tenants/${randomUUID()}`), 404);
     expect(unknown.type).toBe('https://ttm.dev/problems/tenant-not-found');
-    await problem(await admin('/api/admin/tenants/not-a-uuid'), 400);
+    await problem(await admin('/api/admin/tenants/no-such-slug'), 404);
+    await problem(await admin('/api/admin/tenants/Not_A_Uuid'), 400);
   });
 });
 
@@ -304,13 +305,45 @@ describe('suspend and activate', () => {
       404,
     );
     const id = ids.get('Acme Rockets')!;
-    for (const body of [{}, { reason: '' }, { reason: '   ' }, { reason: 'x'.repeat(501) }]) {
+    for (const body of [{ reason: '' }, { reason: '   ' }, { reason: 'x'.repeat(501) }]) {
       await problem(
         await admin(`/api/admin/tenants/${id}/suspend`, { method: 'POST', body: JSON.stringify(body) }),
         400,
       );
     }
     expect(stack.gateway!.deps.directory.get(id)?.status).toBe('active');
+  });
+
+  it("takes the seed's calls as written: suspend with no body, the slug in place of the id", async () => {
+    const id = ids.get('Acme Rockets')!;
+    const slug = stack.gateway!.deps.directory.get(id)!.slug!;
+    expect(slug).toMatch(/^[a-z0-9-]+$/);
+    // No body and no content type, as `POST /api/admin/tenants/:id/suspend` in the seed's README.
+    const suspended = await json<TenantItem>(await admin(`/api/admin/tenants/${slug}/suspend`, { method: 'POST' }));
+    expect(suspended).toMatchObject({ id, status: 'suspended' });
+    const detail = await json<TenantDetail>(await admin(`/api/admin/tenants/${slug}`));
+    expect(detail).toMatchObject({ id, status: 'suspended' });
+    expect(detail.timeline.at(-1)).toMatchObject({ type: 'ttm.tenant.suspended.v1' });
+    // Every /api/admin/tenants/{id}/... route resolves the slug.
+    expect((await admin(`/api/admin/tenants/${slug}/quotas`)).status).toBe(200);
+    expect((await admin(`/api/admin/tenants/${slug}/backups`)).status).toBe(200);
+    expect(
+      await json<TenantItem>(await admin(`/api/admin/tenants/${slug}/activate`, { method: 'POST' })),
+    ).toMatchObject({ id, status: 'active' });
+    await problem(await admin('/api/admin/tenants/no-such-tenant/suspend', { method: 'POST' }), 404);
+    await problem(await admin('/api/admin/tenants/no-such-tenant'), 404);
+  });
+});
+
+describe('gateway metrics', () => {
+  it("carry the seed's tenant_created_total: tenants provisioned, fleet-wide", async () => {
+    const provisioned = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM gateway.tenants WHERE provisioned_at IS NOT NULL',
+    );
+    expect(provisioned.rows[0]!.n).toBeGreaterThan(0);
+    const text = await (await fetch(`${stack.url}/metrics`)).text();
+    const value = Number(/^tenant_created_total\{[^}]*\} (\d+)$/m.exec(text)?.[1]);
+    expect(value).toBeGreaterThanOrEqual(provisioned.rows[0]!.n);
   });
 });
 

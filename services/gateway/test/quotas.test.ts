@@ -119,7 +119,8 @@ describe('quota routes', () => {
     expect((await problem(await override(a.tenantId, { users: 'many' }), 400)).status).toBe(400);
     expect((await problem(await override(a.tenantId, { bogus: 1 }), 400)).code).toBe('TTM_EMPTY_QUOTA_OVERRIDE');
     expect((await problem(await override(randomUUID(), { users: 5 }), 404)).code).toBe('TTM_TENANT_NOT_FOUND');
-    expect((await problem(await override('not-a-uuid', { users: 5 }), 400)).status).toBe(400);
+    expect((await problem(await override('Not_A_Uuid', { users: 5 }), 400)).status).toBe(400);
+    expect((await problem(await override('no-such-slug', { users: 5 }), 404)).code).toBe('TTM_TENANT_NOT_FOUND');
     const unauthenticated = await fetch(`${stack.url}/api/admin/tenants/${a.tenantId}/quotas`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },

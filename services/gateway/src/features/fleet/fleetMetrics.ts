@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { GatewayDeps } from '../../deps.js';
 import { projections } from '../../projections.js';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
@@ -7,8 +7,8 @@ import { provisioningQueueDepth } from './stats.js';
 
 /**
  * The fleet's gauges on the gateway's registry, each computed when Prometheus scrapes:
- * `active_tenants`, `provisioning_queue_depth`, `cache_hit_rate` (tenant directory) and
- * `projection_lag_events{projection}`. Reads behind them are cached for a second, and a
+ * `active_tenants`, `provisioning_queue_depth`, `cache_hit_rate` (tenant directory),
+ * `projection_lag_events{projection}` and the counter `tenant_created_total`. Reads behind them are cached for a second, and a
  * failed read keeps the last value (and logs) instead of failing the whole scrape.
  */
 export const fleetMetrics: FastifyPluginAsync<GatewayDeps> = async (_app, deps) => {
@@ -47,6 +47,29 @@ export const fleetMetrics: FastifyPluginAsync<GatewayDeps> = async (_app, deps) 
       hitRate.set(deps.directory.hitRate);
     },
   );
+  // The seed's gateway counter: tenants ever provisioned, as the projection knows them (so every
+  // gateway reports the fleet's count; the provisioner's own counter counts what it provisioned).
+  const provisionedTenants = cachedFor(1_000, async () => {
+    const { rows } = await deps.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${GATEWAY_SCHEMA}.tenants WHERE provisioned_at IS NOT NULL`,
+    );
+    return rows[0]?.n ?? 0;
+  });
+  let createdSeen = 0;
+  if (deps.metrics.getSingleMetric('tenant_created_total')) deps.metrics.removeSingleMetric('tenant_created_total');
+  const created: Counter = new Counter({
+    name: 'tenant_created_total',
+    help: 'Tenants provisioned, fleet-wide (from the tenants projection)',
+    registers: [deps.metrics],
+    async collect() {
+      await provisionedTenants()
+        .then((n) => {
+          if (n > createdSeen) created.inc(n - createdSeen);
+          createdSeen = Math.max(createdSeen, n);
+        })
+        .catch(failed('tenant_created_total'));
+    },
+  });
   const lag = gauge(
     deps.metrics,
     'projection_lag_events',

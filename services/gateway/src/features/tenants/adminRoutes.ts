@@ -86,18 +86,23 @@ export const tenantAdminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, de
     409: problem('The tenant is not in a status this change applies to (e.g. still provisioning)'),
   };
 
-  app.post<{ Params: TenantParams; Body: SuspendBody }>(
+  app.post<{ Params: TenantParams; Body: SuspendBody | undefined }>(
     '/api/admin/tenants/:id/suspend',
     {
       schema: {
         summary: 'Suspend a tenant: its users cannot log in, its tokens stop working',
-        description: 'Idempotent: suspending a suspended tenant answers 200. Audited.',
+        description:
+          'Idempotent: suspending a suspended tenant answers 200. Audited. The body is optional (the reason too).',
         tags,
         security,
         params: zodSchema(TenantParams),
         headers: actorHeader,
         body: zodSchema(SuspendBody),
         response: statusChangeResponses,
+      },
+      // The seed's call has no body at all: the same as `{}`.
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request, reply) => {
@@ -107,7 +112,7 @@ export const tenantAdminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, de
         request,
         suspension,
         request.params.id,
-        request.body.reason.trim(),
+        request.body?.reason?.trim(),
       );
       if (result.code === 202) reply.header('location', `/api/admin/tenants/${request.params.id}`);
       return reply.code(result.code).send(result.tenant);

@@ -8,3 +8,4 @@ export { InvalidCursor, TenantNotFound, TenantStateConflict } from './problems.j
 export { GATEWAY_SCHEMA, tenantsProjection } from './projection.js';
 export { provisioningStatusPath, registrationPath, registrationRoutes } from './registration.js';
 export { TenantDetail, TenantItem, TenantParams } from './schemas.js';
+export { tenantBySlug } from './tenantRef.js';

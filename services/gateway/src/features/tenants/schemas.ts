@@ -88,6 +88,7 @@ export const SuspendBody = z.object({
     .min(1)
     .max(500)
     .regex(/\S/, 'must not be blank')
-    .describe('Why, for the audit log and the tenant record'),
+    .optional()
+    .describe('Why, for the audit log and the tenant record (optional)'),
 });
 export type SuspendBody = z.output<typeof SuspendBody>;

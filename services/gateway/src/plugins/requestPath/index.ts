@@ -74,6 +74,7 @@ interface PlanLimit {
  *    plan's `rateLimit` (PLANS), else RATE_LIMIT_MAX_REQUESTS per RATE_LIMIT_WINDOW_MS. Every
  *    answer carries `RateLimit-Policy` and `RateLimit`; past it 429 `rate-limited` with
  *    Retry-After. Redis down or slower than RATE_LIMIT_REDIS_TIMEOUT: RATE_LIMIT_FAILURE_MODE
+ *    `local` (default) limits the tenant in memory to this gateway's share of its limit,
  *    `open` serves the request, `closed` answers 503 `rate-limiter-unavailable` (never a 500).
  * 3. metering: the allowed call is counted in memory and published with the others every
  *    USAGE_FLUSH_INTERVAL (and at shutdown) as `api_calls` usage.

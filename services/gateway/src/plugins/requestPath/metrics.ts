@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface RequestPathMetrics {
   /** Tenant requests by plan and outcome: allowed, limited (rate limit), quota (a quota refused it), unavailable. */
@@ -7,6 +7,10 @@ export interface RequestPathMetrics {
   quotaStateChanges: Counter<'meter' | 'state'>;
   redisSeconds: Histogram;
   redisFailures: Counter<'reason'>;
+  /** 1 while this gateway limits locally because Redis is slow or down (RATE_LIMIT_FAILURE_MODE=local). */
+  fallbackActive: Gauge;
+  fallbackDecisions: Counter;
+  leaseCreditsExpired: Counter;
   usageBatches: Counter<'outcome'>;
   usageMessages: Counter<'outcome'>;
   usageCalls: Counter;
@@ -53,6 +57,25 @@ export function requestPathMetrics(registry: Registry): RequestPathMetrics {
       'gateway_rate_limit_redis_failures_total',
       'Rate limit decisions Redis did not give (timeout, error, unavailable), so RATE_LIMIT_FAILURE_MODE applied',
       ['reason'],
+    ),
+    fallbackActive:
+      (registry.getSingleMetric('gateway_rate_limit_fallback_active') as Gauge | undefined) ??
+      new Gauge({
+        name: 'gateway_rate_limit_fallback_active',
+        help: '1 while this gateway limits tenants locally (its share of each limit) because Redis is slow or down',
+        registers: [registry],
+      }),
+    fallbackDecisions: counter(
+      registry,
+      'gateway_rate_limit_fallback_total',
+      'Tenant requests whose rate limit this gateway decided locally because Redis was slow or down',
+      [],
+    ),
+    leaseCreditsExpired: counter(
+      registry,
+      'gateway_rate_limit_lease_expired_total',
+      'Leased requests (already counted in Redis) dropped unused because the tenant went quiet on this gateway',
+      [],
     ),
     usageBatches: counter(
       registry,

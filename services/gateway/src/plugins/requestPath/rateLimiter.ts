@@ -1,4 +1,5 @@
 import type { Logger, Redis } from '@ttm/service-kit';
+import { LocalRateLimit } from './localLimit.js';
 import type { RequestPathMetrics } from './metrics.js';
 
 /** A plan's limit: `requests` per `windowMs`, all of them usable at once (burst = requests). */
@@ -21,7 +22,10 @@ export type RateDecision =
       /** Until the next request is allowed, ms (Retry-After, and `t` with `r=0`). */
       retryAfterMs: number;
     }
-  /** Redis did not answer in time or is down: the caller applies RATE_LIMIT_FAILURE_MODE. */
+  /**
+   * Redis did not answer in time or is down, and no local fallback is configured: the caller
+   * applies RATE_LIMIT_FAILURE_MODE (`open` or `closed`).
+   */
   | { outcome: 'unavailable' };
 
 /**
@@ -66,8 +70,14 @@ export interface RateLimiterOptions {
   /** The gateway's Redis client; the limiter opens its own connection from it (own timeouts). */
   redis: Redis;
   keyPrefix: string;
-  /** Longest wait for Redis; past it the request is `unavailable` (RATE_LIMIT_REDIS_TIMEOUT). */
+  /** Longest wait for Redis; past it the request is `unavailable` (RATE_LIMIT_REDIS_TIMEOUT; 0: no limit). */
   timeoutMs: number;
+  /**
+   * RATE_LIMIT_FAILURE_MODE=local: while Redis is slow or down, decide locally over this
+   * instance's share of each limit (limit / `gateways`, RATE_LIMIT_GATEWAYS) instead of answering
+   * `unavailable`.
+   */
+  localFallback?: { gateways: number };
   logger: Logger;
   metrics: RequestPathMetrics;
   /** Monotonic clock in ms (tests). */
@@ -132,13 +142,17 @@ export class RateLimiter {
   private skipRedisUntil = 0;
   private failuresSinceLog = 0;
   private lastLogAt = 0;
+  private readonly local: LocalRateLimit | undefined;
+  private onFallback = false;
 
   constructor(private readonly options: RateLimiterOptions) {
     this.now = options.now ?? (() => performance.now());
+    this.local = options.localFallback ? new LocalRateLimit(options.localFallback.gateways) : undefined;
+    options.metrics.fallbackActive.set(0);
     // Its own connection: a short command timeout and auto-pipelining (the commands of one event
     // loop turn leave in one write) without changing the shared client's behaviour.
     const client = options.redis.duplicate({
-      commandTimeout: options.timeoutMs,
+      commandTimeout: options.timeoutMs > 0 ? options.timeoutMs : undefined,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       enableAutoPipelining: true,
@@ -167,6 +181,7 @@ export class RateLimiter {
           resetMs: Math.max(0, lease.resetAt - now),
         };
       }
+      this.options.metrics.leaseCreditsExpired.inc(lease.credits);
       lease.credits = 0;
     }
     const until = this.limitedUntil.get(tenantId);
@@ -176,12 +191,13 @@ export class RateLimiter {
     }
     if (now < this.skipRedisUntil || this.client.status !== 'ready') {
       this.failed('unavailable', undefined);
-      return { outcome: 'unavailable' };
+      return this.decideLocally(tenantId, policy, lease);
     }
     const size = leaseSize(policy, lease, now);
     const started = performance.now();
     try {
       const [granted, remaining, retryUs, resetUs] = await this.ask(tenantId, policy, size);
+      this.redisAnswered();
       if (granted === 0) {
         const retryAfterMs = retryUs / 1_000;
         // Measured from when the request was sent: the local refusal ends no later than Redis's.
@@ -221,7 +237,7 @@ export class RateLimiter {
       return { outcome: 'allowed', remaining, resetMs: resetUs / 1_000 };
     } catch (error) {
       this.redisFailed(error);
-      return { outcome: 'unavailable' };
+      return this.decideLocally(tenantId, policy, this.leases.get(tenantId));
     }
   }
 
@@ -239,11 +255,16 @@ export class RateLimiter {
     const size = Math.min(maxLeaseFor(policy), lease.size * 2);
     try {
       const [granted, remaining, retryUs, resetUs] = await this.ask(tenantId, policy, size);
+      this.redisAnswered();
       if (granted === 0) {
         this.limitedUntil.set(tenantId, started + retryUs / 1_000);
         return;
       }
-      lease.credits = (started < lease.expiresAt ? lease.credits : 0) + granted;
+      if (started >= lease.expiresAt) {
+        this.options.metrics.leaseCreditsExpired.inc(lease.credits);
+        lease.credits = 0;
+      }
+      lease.credits += granted;
       lease.expiresAt = started + leaseTtlMs;
       lease.size = size;
       lease.fetchedAt = started;
@@ -266,6 +287,31 @@ export class RateLimiter {
     );
     this.options.metrics.redisSeconds.observe((performance.now() - started) / 1_000);
     return reply;
+  }
+
+  /** RATE_LIMIT_FAILURE_MODE=local: this instance's share of the limit, in memory; else `unavailable`. */
+  private decideLocally(tenantId: string, policy: RatePolicy, lease: Lease | undefined): RateDecision {
+    if (!this.local) return { outcome: 'unavailable' };
+    if (!this.onFallback) {
+      this.onFallback = true;
+      this.options.metrics.fallbackActive.set(1);
+      this.options.logger.warn(
+        { gateways: this.options.localFallback?.gateways, status: this.client.status },
+        "rate limiter on local fallback: Redis is slow or down, each tenant gets this gateway's share of its limit",
+      );
+    }
+    this.options.metrics.fallbackDecisions.inc();
+    const now = this.now();
+    const lastKnown = lease && lease.fetchedAt > 0 ? { remaining: lease.remaining, at: lease.fetchedAt } : undefined;
+    return this.local.take(tenantId, policy, now, lastKnown);
+  }
+
+  private redisAnswered(): void {
+    if (!this.onFallback) return;
+    this.onFallback = false;
+    this.local?.clear();
+    this.options.metrics.fallbackActive.set(0);
+    this.options.logger.info('rate limiter back on Redis: local fallback ended');
   }
 
   private redisFailed(error: unknown): void {
