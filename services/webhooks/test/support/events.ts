@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { encodeMessage, QuotaExceeded, QuotaWarning, Subjects } from '@ttm/contracts';
+import { publishMessage } from '@ttm/service-kit';
+
+/**
+ * Publish a quota notice as the quota service would (tests of webhooks only need the event in
+ * EVENTS; its id is returned so deliveries can be matched to it).
+ */
+export async function publishQuotaNotice(
+  js: JetStreamClient,
+  tenantId: string,
+  kind: 'warning' | 'exceeded',
+  id: string = randomUUID(),
+  used = 90,
+): Promise<string> {
+  const crossing = {
+    tenantId,
+    meter: 'api_calls' as const,
+    window: '2026-12-01T00:00:00.000Z',
+    used,
+    limit: 100,
+    at: new Date().toISOString(),
+  };
+  const message =
+    kind === 'warning'
+      ? encodeMessage(QuotaWarning, { ...crossing, thresholdPercent: 80 }, { source: '/ttm/quota', id })
+      : encodeMessage(QuotaExceeded, { ...crossing, used: Math.max(used, 100) }, { source: '/ttm/quota', id });
+  await publishMessage(js, Subjects.quotaEvents(tenantId), message);
+  return id;
+}
