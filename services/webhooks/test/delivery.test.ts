@@ -4,10 +4,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { DeliveryView, EndpointView, EndpointWithSecret } from '@ttm/contracts';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminFetch, json, problem, signUp } from '../../gateway/test/support/http.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
+import { adminFetch, json, problem, signUp } from '../../gateway/test/support/http.js';
 import { startWebhooks, type Webhooks } from '../src/webhooks.js';
-import { publishQuotaNotice } from './support/events.js';
+import { publishQuotaNotice, testWebhookEnv } from './support/events.js';
 import { payloadOf, type Received, Receiver } from './support/receiver.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
@@ -20,19 +20,8 @@ let a: { tenantId: string; token: string };
 let b: { tenantId: string; token: string };
 const receivers: Receiver[] = [];
 
-/** Short retries for tests; the hanging test relies on a timeout far longer than a normal delivery. */
-export const testWebhookEnv = {
-  WEBHOOKS_PORT: '0',
-  NODE_ENV: 'test',
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,300ms,400ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms',
-  WEBHOOK_TIMEOUT: '4s',
-  WEBHOOK_POLL_INTERVAL: '50ms',
-  WEBHOOK_DISABLE_MIN_FAILURES: '100000',
-};
-
 beforeAll(async () => {
-  stack = await startStack({ env: testWebhookEnv });
+  stack = await startStack({ env: { ...testWebhookEnv, WEBHOOK_DISABLE_MIN_FAILURES: '100000' } });
   webhooks = await startWebhooks(stack.env, { handleSignals: false });
   nc = await connect({ servers: stack.nats.url });
   [a, b] = await Promise.all([signedUpTenant('Hooks A'), signedUpTenant('Hooks B')]);
@@ -58,14 +47,16 @@ async function receiver(behaviour?: ConstructorParameters<typeof Receiver>[0]): 
 }
 
 const admin = adminFetch(() => stack.url);
-const asTenant = (token: string) => (path: string, init: RequestInit = {}) =>
-  fetch(`${stack.url}${path}`, {
-    ...init,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-    },
-  });
+const asTenant =
+  (token: string) =>
+  (path: string, init: RequestInit = {}) =>
+    fetch(`${stack.url}${path}`, {
+      ...init,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+      },
+    });
 
 async function register(
   call: (path: string, init?: RequestInit) => Promise<Response>,
@@ -292,7 +283,9 @@ describe('tenant endpoints', () => {
     // Everything before B's own event was delivered in order of the stream: A's came first.
     expect(hookB.requests.every((r) => payloadOf(r).data.tenantId === b.tenantId)).toBe(true);
     expect(hookA.requests.every((r) => payloadOf(r).data.tenantId === a.tenantId)).toBe(true);
-    const logA = await json<{ deliveries: DeliveryView[] }>(await tenantA(`/api/tenant/webhooks/${endpointA.id}/deliveries`));
+    const logA = await json<{ deliveries: DeliveryView[] }>(
+      await tenantA(`/api/tenant/webhooks/${endpointA.id}/deliveries`),
+    );
     expect(logA.deliveries.every((d) => d.tenantId === a.tenantId)).toBe(true);
   });
 });

@@ -29,3 +29,16 @@ export async function publishQuotaNotice(
   await publishMessage(js, Subjects.quotaEvents(tenantId), message);
   return id;
 }
+
+/**
+ * The webhooks service's environment in tests: loopback receivers allowed, short retries. The
+ * timeout is far longer than a normal delivery takes, so a hanging receiver is told apart.
+ */
+export const testWebhookEnv = {
+  WEBHOOKS_PORT: '0',
+  NODE_ENV: 'test',
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+  WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,300ms,400ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms',
+  WEBHOOK_TIMEOUT: '4s',
+  WEBHOOK_POLL_INTERVAL: '50ms',
+};

@@ -94,7 +94,14 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
 
     app.get(
       prefix,
-      { schema: { summary: 'Webhook endpoints', tags, security, response: { 200: zodSchema(EndpointList, { io: 'output' }), ...common } } },
+      {
+        schema: {
+          summary: 'Webhook endpoints',
+          tags,
+          security,
+          response: { 200: zodSchema(EndpointList, { io: 'output' }), ...common },
+        },
+      },
       async (request) => ({
         endpoints: await askWebhooks(deps.nc, { op: 'list', scope: audience.scopeOf(request) }, 'endpoints'),
       }),
@@ -103,16 +110,36 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
     const byId = { tags, security, params: zodSchema(EndpointParams) };
     app.get<{ Params: Params }>(
       `${prefix}/:id`,
-      { schema: { summary: 'One webhook endpoint', ...byId, response: { 200: zodSchema(EndpointView, { io: 'output' }), 404: notFound, ...common } } },
+      {
+        schema: {
+          summary: 'One webhook endpoint',
+          ...byId,
+          response: { 200: zodSchema(EndpointView, { io: 'output' }), 404: notFound, ...common },
+        },
+      },
       async (request) =>
-        askWebhooks(deps.nc, { op: 'get', scope: audience.scopeOf(request), endpointId: request.params.id }, 'endpoint'),
+        askWebhooks(
+          deps.nc,
+          { op: 'get', scope: audience.scopeOf(request), endpointId: request.params.id },
+          'endpoint',
+        ),
     );
 
     app.delete<{ Params: Params }>(
       `${prefix}/:id`,
-      { schema: { summary: 'Remove a webhook endpoint (no more deliveries)', ...byId, response: { 204: { type: 'null' }, 404: notFound, ...common } } },
+      {
+        schema: {
+          summary: 'Remove a webhook endpoint (no more deliveries)',
+          ...byId,
+          response: { 204: { type: 'null' }, 404: notFound, ...common },
+        },
+      },
       async (request, reply) => {
-        await askWebhooks(deps.nc, { op: 'remove', scope: audience.scopeOf(request), endpointId: request.params.id }, 'removed');
+        await askWebhooks(
+          deps.nc,
+          { op: 'remove', scope: audience.scopeOf(request), endpointId: request.params.id },
+          'removed',
+        );
         return reply.code(204).send();
       },
     );
@@ -127,7 +154,11 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
         },
       },
       async (request) =>
-        askWebhooks(deps.nc, { op: 'enable', scope: audience.scopeOf(request), endpointId: request.params.id }, 'endpoint'),
+        askWebhooks(
+          deps.nc,
+          { op: 'enable', scope: audience.scopeOf(request), endpointId: request.params.id },
+          'endpoint',
+        ),
     );
 
     app.post<{ Params: Params; Body: z.infer<typeof RotateBody> | undefined }>(
