@@ -5,7 +5,7 @@
  *    they answer; if one does not and its URL is local, start a private instance
  *    under .data/; otherwise stop with one line naming the variable to set.
  * 2. `tsx scripts/bootstrap.ts`: streams, consumers, buckets, the database.
- * 3. The five services, output prefixed by name, a banner once all are ready.
+ * 3. The six services, output prefixed by name, a banner once all are ready.
  * Ctrl-C (SIGINT) or SIGTERM stops the services (SIGTERM, up to 15 s each), then
  * the private instances, and exits 0 when every service stopped cleanly.
  */

@@ -1,5 +1,5 @@
 /**
- * Runs the five services side by side with concurrently's programmatic API:
+ * Runs the six services side by side with concurrently's programmatic API:
  * output prefixed with the service name, colored, and the others stopped when
  * one fails.
  *
