@@ -7,7 +7,7 @@ import { AuditRecorder } from './audit/recorder.js';
 import { type AuthDeps, authRoutes, decoratePrincipal, openAuth } from './auth/index.js';
 import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
 import type { GatewayDeps } from './deps.js';
-import { adminWebhookRoutes, alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
+import { alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
 import { writeFreeze } from './freeze/index.js';
 import { operationRoutes } from './operations/index.js';
 import { tenantQuotaRoutes } from './quotas/routes.js';
@@ -118,7 +118,6 @@ async function registerFeatures(
   await app.register(authRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(adminRoutes, deps);
-  await app.register(adminWebhookRoutes, deps);
   await app.register(alertmanagerRoutes, deps);
   await app.register(tenantScope, { ...deps, ...(extraTenantRoutes ? { extraTenantRoutes } : {}) });
 }

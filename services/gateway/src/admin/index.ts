@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { backupRoutes } from '../backups/routes.js';
 import type { GatewayDeps } from '../deps.js';
+import { adminWebhookRoutes } from '../features/webhooks/index.js';
 import { migrationRoutes } from '../migration/routes.js';
 import { operationTrackerOf } from '../operations/tracker.js';
 import { adminActorHeader, adminAuth } from '../plugins/adminAuth.js';
@@ -57,6 +58,7 @@ export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =>
   await app.register(backupRoutes, deps);
   await app.register(adminQuotaRoutes, deps);
   await app.register(migrationRoutes, deps);
+  await app.register(adminWebhookRoutes, deps);
 
   app.get<{ Querystring: TenantListQuery }>(
     '/api/admin/tenants',

@@ -11,7 +11,6 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuthDeps } from '../../auth/runtime.js';
 import type { GatewayDeps } from '../../deps.js';
-import { adminAuth } from '../../plugins/adminAuth.js';
 import { securitySchemes, tenantRouteSecurity } from '../../plugins/openapi.js';
 import { problemJsonSchema } from '../../problems.js';
 import { type JsonSchema, zodSchema } from '../../schema.js';
@@ -237,9 +236,11 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
   };
 }
 
-/** `/api/admin/webhooks…`, behind X-Admin-Key: register it beside the other admin features. */
+/**
+ * `/api/admin/webhooks…`: register it inside `adminRoutes`, whose X-Admin-Key guard (and its
+ * budget of audited failures) it inherits.
+ */
 export const adminWebhookRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
-  await app.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
   await app.register(
     endpointRoutes({
       prefix: '/api/admin/webhooks',
