@@ -90,6 +90,13 @@ describe('webhook delivery', () => {
     // The secret is shown once: never in a later read.
     const shown = await json<EndpointView>(await admin(`/api/admin/webhooks/${endpoint.id}`));
     expect(JSON.stringify(shown)).not.toContain(secret);
+    // The registration is in the audit log.
+    await eventually(async () => {
+      const page = await json<{ items: { action: string; target: string | null }[] }>(
+        await admin('/api/admin/audit?action=webhook-endpoint-created'),
+      );
+      return page.items.some((item) => item.target === endpoint.id) ? true : undefined;
+    }, WAIT);
 
     const suspended = await admin(`/api/admin/tenants/${a.tenantId}/suspend`, {
       method: 'POST',

@@ -11,9 +11,11 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuthDeps } from '../../auth/runtime.js';
 import type { GatewayDeps } from '../../deps.js';
+import { adminActorOf } from '../../plugins/adminAuth.js';
 import { securitySchemes, tenantRouteSecurity } from '../../plugins/openapi.js';
 import { problemJsonSchema } from '../../problems.js';
 import { type JsonSchema, zodSchema } from '../../schema.js';
+import { auditTenantAction } from '../../tenantApi/shared.js';
 import { askWebhooks } from './client.js';
 
 const problem = (description: string): JsonSchema => ({ ...problemJsonSchema, description });
@@ -44,6 +46,8 @@ interface Audience {
   security: Record<string, string[]>[];
   unauthorized: JsonSchema;
   scopeOf(request: FastifyRequest): WebhookScope;
+  /** Record a change in the audit log, as the operator or the tenant's user or API key. */
+  audit(request: FastifyRequest, action: string, endpointId: string, tenantId?: string | null): Promise<void>;
   /** Only operators may name a tenant in the body. */
   body: z.ZodType;
 }
@@ -54,6 +58,8 @@ interface Audience {
  * service keeps the endpoints and enforces the scope as well.
  */
 function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
+  const audit = (request: FastifyRequest, action: string, endpointId: string, tenantId?: string | null) =>
+    audience.audit(request, action, endpointId, tenantId);
   return async (app, deps) => {
     const { prefix, tags, security, unauthorized } = audience;
     const notFound = problem('No such endpoint (or delivery) is visible to the caller');
@@ -86,6 +92,7 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
           { op: 'create', scope: audience.scopeOf(request), endpoint: request.body },
           'created',
         );
+        await audit(request, 'webhook-endpoint-created', created.endpoint.id, created.endpoint.tenantId);
         reply.code(201).header('location', `${prefix}/${created.endpoint.id}`);
         return created;
       },
@@ -139,6 +146,7 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
           { op: 'remove', scope: audience.scopeOf(request), endpointId: request.params.id },
           'removed',
         );
+        await audit(request, 'webhook-endpoint-removed', request.params.id);
         return reply.code(204).send();
       },
     );
@@ -152,12 +160,15 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
           response: { 200: zodSchema(EndpointView, { io: 'output' }), 404: notFound, ...common },
         },
       },
-      async (request) =>
-        askWebhooks(
+      async (request) => {
+        const enabled = await askWebhooks(
           deps.nc,
           { op: 'enable', scope: audience.scopeOf(request), endpointId: request.params.id },
           'endpoint',
-        ),
+        );
+        await audit(request, 'webhook-endpoint-enabled', enabled.id, enabled.tenantId);
+        return enabled;
+      },
     );
 
     app.post<{ Params: Params; Body: z.infer<typeof RotateBody> | undefined }>(
@@ -170,8 +181,8 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
           response: { 200: zodSchema(EndpointWithSecret, { io: 'output' }), 404: notFound, ...common },
         },
       },
-      async (request) =>
-        askWebhooks(
+      async (request) => {
+        const rotated = await askWebhooks(
           deps.nc,
           {
             op: 'rotate-secret',
@@ -180,7 +191,10 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
             ...(request.body?.overlapSeconds === undefined ? {} : { overlapSeconds: request.body.overlapSeconds }),
           },
           'rotated',
-        ),
+        );
+        await audit(request, 'webhook-secret-rotated', rotated.endpoint.id, rotated.endpoint.tenantId);
+        return rotated;
+      },
     );
 
     app.get<{ Params: Params; Querystring: z.infer<typeof DeliveriesQuery> }>(
@@ -230,6 +244,7 @@ function endpointRoutes(audience: Audience): FastifyPluginAsync<GatewayDeps> {
           },
           'delivery',
         );
+        await audit(request, 'webhook-redelivered', delivery.endpointId, delivery.tenantId);
         return reply.code(202).send(delivery);
       },
     );
@@ -248,6 +263,17 @@ export const adminWebhookRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
       security: [{ [securitySchemes.adminKey]: [] }],
       unauthorized: problem('X-Admin-Key is missing or wrong'),
       scopeOf: () => ({ kind: 'operator' }),
+      audit: (request, action, endpointId, tenantId) =>
+        deps.audit.record(
+          {
+            actor: adminActorOf(request),
+            action,
+            scope: tenantId ?? 'system',
+            target: { kind: 'webhook-endpoint', id: endpointId },
+            outcome: 'success',
+          },
+          request,
+        ),
       body: NewEndpoint,
     }),
     deps,
@@ -263,6 +289,8 @@ export const tenantWebhookRoutes: FastifyPluginAsync<AuthDeps> = async (app, dep
       security: tenantRouteSecurity,
       unauthorized: problem('The bearer token or API key is missing, invalid or expired'),
       scopeOf: (request) => ({ kind: 'tenant', tenantId: request.principal!.tenantId }),
+      audit: (request, action, endpointId) =>
+        auditTenantAction(deps, request, action, { kind: 'webhook-endpoint', id: endpointId }),
       // A tenantId other than the caller's is refused (403) by the webhooks service.
       body: NewEndpoint,
     }),
