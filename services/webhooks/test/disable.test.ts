@@ -58,6 +58,13 @@ describe('sustained failure', () => {
     expect(disabled).toMatchObject({ status: 'disabled', consecutiveFailures: 3 });
     expect(disabled.disabledReason).toMatch(/3 failed attempts in a row; last: the receiver answered 500/);
     expect(failing.requests).toHaveLength(3);
+    // The watcher's delivery is recorded just after its answer: wait for the count to settle.
+    const metrics = await eventually(async () => {
+      const text = await webhooks.service.metrics.metrics();
+      return /ttm_webhook_deliveries_pending\{what="count"[^}]*\} 1\n/.test(text) ? text : undefined;
+    }, WAIT);
+    expect(metrics).toMatch(/ttm_webhook_endpoints\{status="disabled"[^}]*\} 1/);
+    expect(metrics).toMatch(/ttm_webhook_attempts_total\{outcome="failure"[^}]*\} 3/);
 
     // Enabled again, and the receiver fixed: the pending delivery goes out, same webhook-id.
     failing.behaviour = () => 204;

@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { encodeMessage, Subjects, WebhookEndpointDisabled } from '@ttm/contracts';
 import { inTransaction, type Logger, type Pool, pause, publishMessage } from '@ttm/service-kit';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { UrlPolicy } from '../endpoints/urlPolicy.js';
 import { type DisablePolicy, nextAttemptDelay, type RetryPolicy, shouldDisable } from './schedule.js';
 import { type AttemptOutcome, sendAttempt } from './sender.js';
@@ -57,6 +57,35 @@ export class Dispatcher {
       help: 'Duration of webhook delivery attempts',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [options.metrics],
+    });
+    const pool = options.pool;
+    new Gauge({
+      name: 'ttm_webhook_deliveries_pending',
+      help: 'Deliveries waiting for an attempt, and the age in seconds of the oldest (label: what)',
+      labelNames: ['what'],
+      registers: [options.metrics],
+      async collect() {
+        const { rows } = await pool.query<{ pending: string; oldest: number | null }>(
+          `SELECT count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest
+             FROM webhooks.deliveries WHERE status = 'pending'`,
+        );
+        this.set({ what: 'count' }, Number(rows[0]?.pending ?? 0));
+        this.set({ what: 'oldest_age_seconds' }, rows[0]?.oldest ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'ttm_webhook_endpoints',
+      help: 'Webhook endpoints by status (enabled, disabled)',
+      labelNames: ['status'],
+      registers: [options.metrics],
+      async collect() {
+        const { rows } = await pool.query<{ status: string; n: string }>(
+          `SELECT status, count(*) AS n FROM webhooks.endpoints WHERE removed_at IS NULL GROUP BY status`,
+        );
+        this.set({ status: 'enabled' }, 0);
+        this.set({ status: 'disabled' }, 0);
+        for (const row of rows) this.set({ status: row.status }, Number(row.n));
+      },
     });
   }
 
