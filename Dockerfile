@@ -48,6 +48,7 @@ COPY --from=build --chown=node:node /app/services/provisioner/dist ./services/pr
 COPY --from=build --chown=node:node /app/services/metering/dist ./services/metering/dist
 COPY --from=build --chown=node:node /app/services/quota/dist ./services/quota/dist
 COPY --from=build --chown=node:node /app/services/backup/dist ./services/backup/dist
+COPY --from=build --chown=node:node /app/services/webhooks/dist ./services/webhooks/dist
 COPY --from=build --chown=node:node /app/packages/cli/dist ./packages/cli/dist
 # Containers listen on every interface (npm start on a laptop binds to 127.0.0.1).
 ENV PATH=/app/node_modules/.bin:$PATH \

@@ -16,7 +16,7 @@ import { relative, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { repoRoot } from './stack/processes.js';
 
-const services = ['gateway', 'provisioner', 'metering', 'quota', 'backup'];
+const services = ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks'];
 
 const entries: { from: string; to: string }[] = [
   ...services.map((name) => ({ from: `services/${name}/src/main.ts`, to: `services/${name}/dist/main.js` })),

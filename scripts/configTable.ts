@@ -8,6 +8,7 @@ import { gatewayEnv } from '../services/gateway/src/config.js';
 import { meteringEnv } from '../services/metering/src/config.js';
 import { provisionerEnv } from '../services/provisioner/src/config.js';
 import { quotaEnv } from '../services/quota/src/config.js';
+import { webhooksEnv } from '../services/webhooks/src/config.js';
 
 export const serviceEnvs: Record<string, z.ZodObject> = {
   gateway: gatewayEnv,
@@ -15,6 +16,7 @@ export const serviceEnvs: Record<string, z.ZodObject> = {
   metering: meteringEnv,
   quota: quotaEnv,
   backup: backupEnv,
+  webhooks: webhooksEnv,
 };
 
 export interface ConfigRow {
@@ -56,7 +58,7 @@ export function envExample(): string {
   ];
   const groups = new Map<string, ConfigRow[]>();
   for (const row of configRows()) {
-    const key = row.services.length === 5 ? 'every service' : row.services.join(', ');
+    const key = row.services.length === Object.keys(serviceEnvs).length ? 'every service' : row.services.join(', ');
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   for (const [group, rows] of [...groups].sort(([a], [b]) =>
@@ -87,7 +89,7 @@ if (import.meta.url === `file://${process.argv[1]}` && command === '--env-exampl
   console.log('| variable | default | used by | meaning |');
   console.log('|---|---|---|---|');
   for (const row of configRows()) {
-    const used = row.services.length === 5 ? 'all' : row.services.join(', ');
+    const used = row.services.length === Object.keys(serviceEnvs).length ? 'all' : row.services.join(', ');
     console.log(`| \`${row.name}\` | \`${row.default}\` | ${used} | ${row.meaning} |`);
   }
 }

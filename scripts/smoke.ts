@@ -1,8 +1,8 @@
 /**
  * `npm run smoke`: the acceptance check of `npm start`.
  *
- * Starts `npm start`, waits until the five services answer /health/ready with 200,
- * asks `$SRV.PING` on NATS for the five `ttm-<service>` services, checks the
+ * Starts `npm start`, waits until the six services answer /health/ready with 200,
+ * asks `$SRV.PING` on NATS for the six `ttm-<service>` services, checks the
  * streams exist and records their configurations, stops the stack with SIGINT
  * (as a Ctrl-C would) and expects exit code 0; then starts it again, checks the
  * stream configurations are identical (the bootstrap is idempotent) and stops it.

@@ -5,7 +5,7 @@
  *    they answer; if one does not and its URL is local, start a private instance
  *    under .data/; otherwise stop with one line naming the variable to set.
  * 2. `tsx scripts/bootstrap.ts`: streams, consumers, buckets, the database.
- * 3. The five services (or several instances of some: `--instances gateway=2,provisioner=2`
+ * 3. The six services (or several instances of some: `--instances gateway=2,provisioner=2`
  *    or STACK_INSTANCES), output prefixed by name, a banner once all are ready.
  * 4. Supervision: a service that exits unexpectedly is restarted with capped exponential
  *    backoff (stack/supervisor.ts), the others keep serving.

@@ -1,4 +1,4 @@
-/** The five control-plane services, their HTTP ports and how to ask whether they are ready. */
+/** The control-plane services, their HTTP ports and how to ask whether they are ready. */
 
 import { createServer } from 'node:net';
 import type { ServiceName } from '@ttm/contracts';
@@ -20,6 +20,7 @@ const table: readonly { name: ServiceName; portVariable: string; defaultPort: nu
   { name: 'metering', portVariable: 'METERING_PORT', defaultPort: 3002 },
   { name: 'quota', portVariable: 'QUOTA_PORT', defaultPort: 3003 },
   { name: 'backup', portVariable: 'BACKUP_PORT', defaultPort: 3004 },
+  { name: 'webhooks', portVariable: 'WEBHOOKS_PORT', defaultPort: 3005 },
 ];
 
 export function ttmServicesFromEnv(env: NodeJS.ProcessEnv = process.env): TtmService[] {

@@ -115,3 +115,41 @@ export interface BackupItem {
   error: string | null;
   verification: { id: string; result: 'ok' | 'mismatch'; verified_at: string } | null;
 }
+
+/** A webhook endpoint as `/api/admin/webhooks` shows it (the secret only in `WebhookSecret`). */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[];
+  tenantId: string | null;
+  owner: 'operator' | 'tenant';
+  status: 'enabled' | 'disabled';
+  disabledReason: string | null;
+  consecutiveFailures: number;
+  failingSince: string | null;
+  createdAt: string;
+  secretRotatedAt: string | null;
+  previousSecretExpiresAt: string | null;
+}
+
+export interface WebhookSecret {
+  endpoint: WebhookEndpoint;
+  secret: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  eventType: string;
+  tenantId: string | null;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}

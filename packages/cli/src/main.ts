@@ -10,6 +10,7 @@ import { registerCommand } from './commands/register.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { suspendCommand } from './commands/suspend.js';
+import { webhooksCommand } from './commands/webhooks.js';
 import { defaultUrl, readEnvironment } from './context.js';
 import { reportOf } from './errors.js';
 
@@ -43,9 +44,13 @@ program
   .addCommand(backupsCommand(env))
   .addCommand(restoreCommand(env))
   .addCommand(migrateCommand(env))
-  .addCommand(healthCommand(env));
+  .addCommand(healthCommand(env))
+  .addCommand(webhooksCommand(env));
 // addCommand, unlike command(), does not pass the error format down.
-for (const command of program.commands) command.copyInheritedSettings(program);
+for (const command of program.commands) {
+  command.copyInheritedSettings(program);
+  for (const verb of command.commands) verb.copyInheritedSettings(command);
+}
 
 try {
   await program.parseAsync(process.argv);

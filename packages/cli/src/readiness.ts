@@ -17,6 +17,7 @@ export function serviceUrls(gatewayUrl: string, overrides: string | undefined): 
     ['metering', 'http://127.0.0.1:3002'],
     ['quota', 'http://127.0.0.1:3003'],
     ['backup', 'http://127.0.0.1:3004'],
+    ['webhooks', 'http://127.0.0.1:3005'],
   ]);
   for (const entry of (overrides ?? '').split(',')) {
     if (entry.trim() === '') continue;

@@ -41,7 +41,14 @@ afterAll(async () => {
 });
 
 const urls = (overrides: Record<string, string>) =>
-  Object.entries({ provisioner: ready.url, metering: ready.url, quota: ready.url, backup: ready.url, ...overrides })
+  Object.entries({
+    provisioner: ready.url,
+    metering: ready.url,
+    quota: ready.url,
+    backup: ready.url,
+    webhooks: ready.url,
+    ...overrides,
+  })
     .map(([name, url]) => `${name}=${url}`)
     .join(',');
 

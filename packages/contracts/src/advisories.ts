@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TenantId } from './tenant/fields.js';
 import { CoreSubjects, Subjects } from './topology.js';
 import { UsageWindowsReply, UsageWindowsRequest } from './usage/queries.js';
+import { WebhookReply, WebhookRequest } from './webhook/queries.js';
 
 /**
  * Messages without CloudEvents headers, plain JSON: NATS server advisories (published by
@@ -77,9 +78,27 @@ export const ApiKeyRevokedNotice = defineExternal({
   }),
 });
 
+export const WebhookEndpointsRequested = defineExternal({
+  type: 'ttm.query.webhook-endpoints.request.v1',
+  description: 'Manage webhook endpoints or read a delivery log (answered by webhooks on the reply subject)',
+  publisher: 'gateway',
+  subjectPattern: CoreSubjects.webhookEndpoints,
+  schema: WebhookRequest,
+});
+
+export const WebhookEndpointsAnswered = defineExternal({
+  type: 'ttm.query.webhook-endpoints.reply.v1',
+  description: "The webhooks service's answer, sent to the request's reply subject",
+  publisher: 'webhooks',
+  subjectPattern: CoreSubjects.webhookEndpoints,
+  schema: WebhookReply,
+});
+
 export const externalMessageDefinitions: readonly ExternalMessageDefinition[] = [
   MaxDeliveriesAdvisory,
   UsageWindowsQueried,
   UsageWindowsAnswered,
   ApiKeyRevokedNotice,
+  WebhookEndpointsRequested,
+  WebhookEndpointsAnswered,
 ];

@@ -26,3 +26,4 @@ export * from './usage/events.js';
 export * from './usage/fields.js';
 export * from './usage/queries.js';
 export * from './usage/totals.js';
+export * from './webhook/index.js';

@@ -9,6 +9,7 @@ import { quotaEvents } from './quota/events.js';
 import { tenantCommands } from './tenant/commands.js';
 import { tenantEvents } from './tenant/events.js';
 import { usageEvents } from './usage/events.js';
+import { alertEvents, webhookEvents } from './webhook/events.js';
 
 export const eventDefinitions: readonly EventDefinition[] = [
   ...tenantEvents,
@@ -17,6 +18,8 @@ export const eventDefinitions: readonly EventDefinition[] = [
   ...quotaEvents,
   ...backupEvents,
   ...migrationEvents,
+  ...alertEvents,
+  ...webhookEvents,
 ];
 export const commandDefinitions: readonly CommandDefinition[] = [
   ...tenantCommands,

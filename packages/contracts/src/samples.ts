@@ -18,6 +18,7 @@ import {
   TenantSuspended,
 } from './tenant/events.js';
 import { UsageRecorded, WindowClosed } from './usage/events.js';
+import { AlertFiring, AlertResolved, WebhookEndpointDisabled } from './webhook/events.js';
 
 /**
  * One valid payload per message type, for tests, examples and the generated docs. Values are
@@ -176,6 +177,25 @@ sample(ChangeTenantPlacement, {
   from: placement,
   to: { ...placement, region: 'us-east', cluster: 'us-east-1', database: 'twenty_us_east_1_a' },
 });
+const alert = {
+  fingerprint: '4f1c2a9be07d3c55',
+  alertname: 'ServiceDown',
+  tenantId: null,
+  labels: { alertname: 'ServiceDown', service: 'quota', severity: 'critical' },
+  annotations: { summary: 'quota is down' },
+  startsAt: '2025-02-16T08:00:00.000Z',
+  generatorURL: 'http://prometheus:9090/graph',
+};
+sample(AlertFiring, alert);
+sample(AlertResolved, { ...alert, endsAt: '2025-02-16T08:12:00.000Z' });
+sample(WebhookEndpointDisabled, {
+  endpointId: '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b',
+  tenantId,
+  url: 'https://hooks.example.com/ttm',
+  consecutiveFailures: 12,
+  failingSince: '2025-02-13T08:00:00.000Z',
+  disabledAt: '2025-02-16T08:00:00.000Z',
+});
 
 sample(TenantPlacementChanged, {
   tenantId,
@@ -214,6 +234,15 @@ export const sampleMaxDeliveriesAdvisory: MaxDeliveriesAdvisoryData = {
 /** Samples of the messages we read but do not define, keyed by their `type`. */
 export const sampleExternalData: Readonly<Record<string, unknown>> = Object.freeze({
   [MAX_DELIVERIES_ADVISORY_TYPE]: sampleMaxDeliveriesAdvisory,
+  'ttm.query.webhook-endpoints.request.v1': {
+    op: 'create',
+    scope: { kind: 'tenant', tenantId: '0b7f3c1e-5d2a-4e8b-9c6f-1a2b3c4d5e6f' },
+    endpoint: { url: 'https://hooks.example.com/ttm', eventTypes: ['quota.warning', 'quota.exceeded'] },
+  },
+  'ttm.query.webhook-endpoints.reply.v1': {
+    ok: false,
+    error: { code: 'url-rejected', message: 'the host hooks.example.com resolves to 10.0.0.7 is a private address' },
+  },
   'ttm.query.usage-windows.request.v1': {
     tenantId: '0b7f3c1e-5d2a-4e8b-9c6f-1a2b3c4d5e6f',
     granularity: 'day',

@@ -63,6 +63,11 @@ const coreMeta: Partial<Record<keyof typeof CoreSubjects, EntryMeta>> = {
     description: 'A revoked tenant API key, announced so every gateway instance drops it from its cache',
     producers: ['gateway'],
   },
+  webhookEndpoints: {
+    description:
+      'Webhook endpoints and delivery logs: a request-reply that the webhooks service answers (queue group `webhooks`)',
+    producers: ['gateway'],
+  },
 };
 
 /** Descriptions of the wildcard filters. A new SubjectFilters constant needs one (a test checks). */
@@ -108,6 +113,16 @@ const builderMeta: Partial<Record<keyof typeof Subjects, BuilderMeta>> = {
     params: ['tenantId'],
     description: "One tenant's quota events: overrides, warnings, exceeded and cleared notices",
     producers: ['quota'],
+  },
+  alertEvents: {
+    params: ['fingerprint'],
+    description: "One alert's firing and resolved events, turned from Alertmanager's webhook by the gateway",
+    producers: ['gateway'],
+  },
+  webhookEvents: {
+    params: ['endpointId'],
+    description: "One webhook endpoint's lifecycle events (disabled after sustained failure)",
+    producers: ['webhooks'],
   },
   migrationEvents: {
     params: ['migrationId'],
@@ -155,6 +170,8 @@ export const parameterDescriptions: Readonly<Record<string, string>> = {
   action: 'What was done, e.g. `tenant-suspended`',
   stream: 'Stream name',
   consumer: 'Durable consumer name',
+  fingerprint: "Alertmanager's fingerprint of the alert",
+  endpointId: 'Webhook endpoint id (uuid)',
 };
 
 /**

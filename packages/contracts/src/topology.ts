@@ -25,6 +25,8 @@ export const Subjects = {
   backupEvents: (backupId: string) => `evt.backup.${token(backupId)}`,
   quotaEvents: (tenantId: string) => `evt.quota.${token(tenantId)}`,
   migrationEvents: (migrationId: string) => `evt.migration.${token(migrationId)}`,
+  alertEvents: (fingerprint: string) => `evt.alert.${token(fingerprint)}`,
+  webhookEvents: (endpointId: string) => `evt.webhook.${token(endpointId)}`,
   usage: (tenantId: string, meter: string) => `usage.${token(tenantId)}.${token(meter)}`,
   billing: (tenantId: string, meter: string) => `billing.${token(tenantId)}.${token(meter)}`,
   /** `audit.<tenantId or system>.<action>` */
@@ -179,7 +181,7 @@ export interface ConsumerDefinition {
   kind: 'commands' | 'projection' | 'reactor';
 }
 
-export const Services = ['gateway', 'provisioner', 'metering', 'quota', 'backup'] as const;
+export const Services = ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks'] as const;
 export type ServiceName = (typeof Services)[number];
 
 export const Consumers = {
@@ -199,6 +201,8 @@ export const Consumers = {
   meteringUsage: 'metering-usage',
   quotaEvents: 'quota-events',
   quotaBilling: 'quota-billing',
+  webhooksEvents: 'webhooks-events',
+  webhooksBilling: 'webhooks-billing',
 } as const;
 
 const commandConsumer = (owner: ServiceName, durable: string, filterSubject: string): ConsumerDefinition => ({
@@ -242,6 +246,8 @@ export const CoreSubjects = {
   usageWindowsQuery: 'query.usage.windows',
   /** A gateway revoked a tenant API key: every gateway drops it from its cache (a reconnect clears the cache). */
   apiKeyRevoked: 'ttm.gateway.api-key-revoked',
+  /** The gateway manages webhook endpoints and reads delivery logs (queue group `webhooks`). */
+  webhookEndpoints: 'query.webhooks.endpoints',
 } as const;
 
 export const consumerDefinitions: readonly ConsumerDefinition[] = [
@@ -311,6 +317,29 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
     ackWaitSeconds: 30,
     maxAckPending: 1,
     owner: 'quota',
+    kind: 'projection',
+  },
+  {
+    // One in flight: fan-out is cheap (rows in an outbox); delivery itself runs apart, per endpoint.
+    stream: Streams.EVENTS,
+    durable: Consumers.webhooksEvents,
+    description: 'webhooks: turns deliverable events into deliveries, one per subscribed endpoint (ordered)',
+    filterSubject: SubjectFilters.allEvents,
+    maxDeliver: 10,
+    ackWaitSeconds: 30,
+    maxAckPending: 1,
+    owner: 'webhooks',
+    kind: 'projection',
+  },
+  {
+    stream: Streams.BILLING,
+    durable: Consumers.webhooksBilling,
+    description: 'webhooks: turns closed billing windows into deliveries (ordered)',
+    filterSubject: SubjectFilters.allBilling,
+    maxDeliver: 10,
+    ackWaitSeconds: 30,
+    maxAckPending: 1,
+    owner: 'webhooks',
     kind: 'projection',
   },
 ];

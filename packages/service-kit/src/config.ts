@@ -108,6 +108,7 @@ export const servicePorts = {
   metering: 3002,
   quota: 3003,
   backup: 3004,
+  webhooks: 3005,
 } as const;
 
 export const portEnv = { port, duration, url, flag };

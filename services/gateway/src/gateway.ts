@@ -38,6 +38,7 @@ import {
   tenantBySlug,
   tenantsProjection,
 } from './features/tenants/index.js';
+import { adminWebhookRoutes, alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
 import { IdempotencyStore } from './idempotency.js';
 import { adminAuth } from './plugins/adminAuth.js';
 import {
@@ -282,6 +283,7 @@ async function registerFeatures(
   await app.register(authRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(adminScope, deps);
+  await app.register(alertmanagerRoutes, deps);
   await app.register(tenantScope, { ...deps, ...(extraTenantRoutes ? { extraTenantRoutes } : {}) });
 }
 
@@ -295,6 +297,7 @@ const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
   await admin.register(tenantAdminRoutes, deps);
   await admin.register(fleetRoutes, deps);
   await admin.register(auditRoutes, deps);
+  await admin.register(adminWebhookRoutes, deps);
 };
 
 /**
@@ -311,5 +314,6 @@ const tenantScope: FastifyPluginAsync<GatewayDeps & { extraTenantRoutes?: Fastif
   await tenant.register(tenantRequestPath, deps);
   await tenant.register(tenantRoutes, deps);
   await tenant.register(tenantQuotaRoutes, deps);
+  await tenant.register(tenantWebhookRoutes, deps);
   if (deps.extraTenantRoutes) await tenant.register(deps.extraTenantRoutes, deps);
 };
