@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Catalog, Logger, NatsConnection, Pool, Redis } from '@ttm/service-kit';
+import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from './audit/recorder.js';
 import type { GatewayConfig } from './config.js';
@@ -18,4 +19,6 @@ export interface GatewayDeps {
   catalog: Catalog;
   directory: TenantDirectory;
   audit: AuditRecorder;
+  /** The dashboard's session check for admin routes (see plugins/adminAuth.ts); none: X-Admin-Key only. */
+  adminSession?: (request: FastifyRequest) => Promise<boolean>;
 }

@@ -52,7 +52,12 @@ const actorHeader = zodSchema(
 export const adminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   const tracker = operationTrackerOf(deps);
   const backlog = consumerBacklogOf(deps.js);
-  await app.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
+  await app.register(adminAuth, {
+    adminKey: deps.config.SUPER_ADMIN_KEY,
+    audit: deps.audit,
+    logger: deps.logger,
+    ...(deps.adminSession ? { session: deps.adminSession } : {}),
+  });
   // Child plugins inherit the guard above.
   await app.register(backupRoutes, deps);
   await app.register(adminQuotaRoutes, deps);

@@ -27,6 +27,8 @@ export interface AdminAuthOptions {
   logger: Logger;
   /** Failed attempts written to the audit log per client address and minute. */
   auditedFailuresPerAddress?: number;
+  /** Another way in when no X-Admin-Key is sent (the dashboard's session cookie): true lets the request through. */
+  session?: (request: FastifyRequest) => Promise<boolean>;
 }
 
 export interface AdminActor {
@@ -60,6 +62,7 @@ export const adminAuth = fp<AdminAuthOptions>(
     app.addHook('onRequest', async (request) => {
       const given = request.headers[adminKeyHeader];
       if (typeof given === 'string' && given.length > 0 && timingSafeEqual(digest(given), expected)) return;
+      if (given === undefined && options.session && (await options.session(request))) return;
       const reason = whyRefused(request, given);
       if (budget.take(request.ip)) {
         await options.audit
