@@ -50,7 +50,12 @@ export function operationRows(operations: LiveOperation[]): (string | Node)[][] 
     statusBadge(operation.status),
     h(
       'div',
-      { class: 'progress-cell', 'data-operation': operation.id, 'data-progress': operation.progress },
+      {
+        class: 'progress-cell',
+        'data-operation': operation.id,
+        'data-kind': operation.kind,
+        'data-progress': operation.progress,
+      },
       progressBar(operation.progress, `${operation.kind} progress`),
       h('span', { class: 'progress-text' }, `${operation.progress}%`),
     ),

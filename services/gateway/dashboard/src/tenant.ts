@@ -262,8 +262,8 @@ export function mountTenant(main: HTMLElement, live: LiveClient, tenantId: strin
     replace(
       timeline,
       h(
-        'ol',
-        { class: 'timeline' },
+        'ul',
+        { class: 'timeline', 'aria-label': 'Events, newest first' },
         [...detail.timeline]
           .reverse()
           .map((event) =>
@@ -422,7 +422,7 @@ export function mountTenant(main: HTMLElement, live: LiveClient, tenantId: strin
               ),
             ),
       );
-    } else replace(usage, h('p', { class: 'muted' }, 'Usage unavailable.'));
+    } else replace(usage, h('p', { class: 'muted' }, `Usage unavailable: ${(usageReport.reason as Error).message}`));
     if (backupList.status === 'fulfilled') {
       const items = backupList.value.items;
       replace(

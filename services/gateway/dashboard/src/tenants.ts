@@ -38,11 +38,11 @@ function matches(tenant: TenantSummary, filters: Filters): boolean {
   return true;
 }
 
-function select(id: string, label: string, options: string[], value: string): HTMLSelectElement {
+function select(id: string, label: string, plural: string, options: string[], value: string): HTMLSelectElement {
   return h(
     'select',
     { id, 'aria-label': label },
-    h('option', { value: '' }, `All ${label.toLowerCase()}s`),
+    h('option', { value: '' }, `All ${plural}`),
     options.map((option) => h('option', { value: option, selected: option === value }, option)),
   );
 }
@@ -74,11 +74,18 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
     'aria-label': 'Search tenants',
   });
   const overview = live.state.overview;
-  const status = select('filter-status', 'Status', STATUSES, filters.status);
-  const plan = select('filter-plan', 'Plan', Object.keys(overview?.tenants.by_plan ?? {}).sort(), filters.plan);
+  const status = select('filter-status', 'Status', 'statuses', STATUSES, filters.status);
+  const plan = select(
+    'filter-plan',
+    'Plan',
+    'plans',
+    Object.keys(overview?.tenants.by_plan ?? {}).sort(),
+    filters.plan,
+  );
   const region = select(
     'filter-region',
     'Region',
+    'regions',
     Object.keys(overview?.tenants.by_region ?? {}).sort(),
     filters.region,
   );
@@ -140,9 +147,8 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
   }
 
   function refreshCount(): void {
-    count.textContent = exhausted
-      ? `${rows.length.toLocaleString('en-US')} tenants`
-      : `${rows.length.toLocaleString('en-US')} tenants loaded; scroll for more`;
+    const n = `${rows.length.toLocaleString('en-US')} ${rows.length === 1 ? 'tenant' : 'tenants'}`;
+    count.textContent = exhausted ? n : `${n} loaded; scroll for more`;
   }
 
   function setRows(next: TenantRow[]): void {
