@@ -85,15 +85,15 @@ describe('the operator dashboard in chromium', () => {
     const cookies = await browser.context.cookies();
     const session = cookies.find((cookie) => cookie.name === 'ttm_session');
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
-    expect(await page.evaluate(() => document.cookie)).toBe('');
-    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(TEST_ADMIN_KEY);
+    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await page.evaluate('JSON.stringify(localStorage) + JSON.stringify(sessionStorage)')).not.toContain(
+      TEST_ADMIN_KEY,
+    );
     expect(page.url()).not.toContain(TEST_ADMIN_KEY);
   });
 
   it('shows a tenant registered over REST on the overview and in the list within 2 s, without a reload', async () => {
-    await page.evaluate(() => {
-      (window as unknown as { marker: string }).marker = 'same page';
-    });
+    await page.evaluate("window.marker = 'same page'");
     const before = Number((await page.locator('#stat-total').textContent())?.replace(/,/g, '') ?? '0');
     const { tenantId, acceptedAt } = await register('Overview Arrival Ltd');
     await expect.poll(() => page.locator('#stat-total').textContent(), { timeout: 2_000 }).toBe(String(before + 1));
@@ -106,7 +106,7 @@ describe('the operator dashboard in chromium', () => {
     await page.locator(`#tenant-list [data-tenant="${second.tenantId}"]`).waitFor({ timeout: 2_000 });
     expect(Date.now() - second.acceptedAt).toBeLessThan(2_000);
     await expect.poll(() => page.locator(`[data-tenant="${tenantId}"]`).count()).toBe(1);
-    expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
+    expect(await page.evaluate('window.marker')).toBe('same page');
     await page.getByLabel('Search tenants').fill('GmbH');
     await expect.poll(() => page.locator('#tenant-list [data-tenant]').count()).toBe(1);
     await axe();
@@ -139,7 +139,7 @@ describe('the operator dashboard in chromium', () => {
     const reached = new Set<string>();
     for (let presses = 0; presses < 60 && !wanted.every((id) => reached.has(id)); presses++) {
       await page.keyboard.press('Tab');
-      reached.add(await page.evaluate(() => document.activeElement?.id ?? ''));
+      reached.add(String(await page.evaluate("document.activeElement?.id ?? ''")));
     }
     expect(wanted.filter((id) => !reached.has(id))).toEqual([]);
 
@@ -151,7 +151,7 @@ describe('the operator dashboard in chromium', () => {
     await page.locator('#suspend-reason').focus();
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('activate');
+    expect(await page.evaluate('document.activeElement?.id')).toBe('activate');
     await browser.screenshot('04-tenant-suspended');
     await page.keyboard.press('Enter');
     await page.locator('#tenant-status [data-status="active"]').waitFor();
@@ -168,14 +168,7 @@ describe('the operator dashboard in chromium', () => {
       const value = await progress.getAttribute('data-progress');
       if (value) seen.add(value);
       if (value === '100') break;
-      await page.waitForFunction(
-        (before) =>
-          document
-            .querySelector('#tenant-operations [data-kind="migration"][data-progress]')
-            ?.getAttribute('data-progress') !== before,
-        value,
-        { timeout: 30_000 },
-      );
+      await expect.poll(() => progress.getAttribute('data-progress'), { timeout: 30_000 }).not.toBe(value);
     }
     expect(seen.size).toBeGreaterThan(1);
     await page
@@ -190,7 +183,7 @@ describe('the operator dashboard in chromium', () => {
   it('survives a gateway restart: reconnects, resumes and keeps showing changes without a reload', async () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.locator('#connection[data-state="live"]').waitFor();
-    const connections = await page.evaluate(() => (window as unknown as { marker?: string }).marker);
+    const connections = await page.evaluate('window.marker');
     expect(connections).toBe('same page');
     await stack.gateway!.stop();
     await page.locator('#connection[data-state="reconnecting"]').waitFor();
@@ -200,7 +193,7 @@ describe('the operator dashboard in chromium', () => {
     const before = Number((await page.locator('#stat-total').textContent())?.replace(/,/g, '') ?? '0');
     await register('After Restart Inc');
     await expect.poll(() => page.locator('#stat-total').textContent(), { timeout: 5_000 }).toBe(String(before + 1));
-    expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
+    expect(await page.evaluate('window.marker')).toBe('same page');
     await axe();
     await browser.screenshot('07-after-restart');
   });
