@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@ttm/service-kit';
 import type { WebSocket } from 'ws';
-import type { LiveAggregator } from './aggregator.js';
 import {
   ClientMessage,
   LIVE_PROTOCOL_VERSION,
@@ -10,6 +9,13 @@ import {
   type TickData,
   type TickMessage,
 } from './protocol.js';
+
+/** What the hub streams: the live aggregator. */
+export interface TickSource {
+  readonly tickMs: number;
+  snapshot(): SnapshotData;
+  onTick(listener: (tick: TickData) => void): () => void;
+}
 
 export interface LiveHubOptions {
   /** Ticks kept for clients that resume (default 1200: 10 minutes at 2 ticks a second). */
@@ -37,7 +43,7 @@ export class LiveHub {
   private readonly stopListening: () => void;
 
   constructor(
-    private readonly aggregator: LiveAggregator,
+    private readonly aggregator: TickSource,
     private readonly logger: Logger,
     options: LiveHubOptions = {},
   ) {
