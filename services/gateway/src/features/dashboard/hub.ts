@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import type { WebSocket } from '@fastify/websocket';
 import type { Logger } from '@ttm/service-kit';
-import type { WebSocket } from 'ws';
 import {
   ClientMessage,
   LIVE_PROTOCOL_VERSION,
   LiveCloseCodes,
   type ServerMessage,
+  type SnapshotData,
   type TickData,
   type TickMessage,
 } from './protocol.js';
