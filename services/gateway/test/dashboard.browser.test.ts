@@ -68,7 +68,7 @@ async function axe(): Promise<void> {
   expect(violations).toEqual([]);
 }
 
-describe('the operator dashboard in chromium', () => {
+describe('the operator dashboard in chromium', { timeout: 120_000 }, () => {
   it('refuses a wrong key with a clear message, then signs the operator in with the key', async () => {
     await page.goto(`${stack.url}/dashboard`);
     await page.getByLabel('Operator key').fill('not-the-key');

@@ -26,7 +26,7 @@ interface QuotaReport {
 }
 
 interface UsageReport {
-  items: { meter: string; window_start: string; value: number; closed: boolean }[];
+  windows: { meter: string; window_start: string; value: number; closed: boolean }[];
 }
 
 interface BackupItem {
@@ -112,9 +112,10 @@ export function mountTenant(main: HTMLElement, live: LiveClient, tenantId: strin
   );
   suspendForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    void act('Suspend', () =>
-      api(`/api/admin/tenants/${tenantId}/suspend`, { method: 'POST', body: { reason: reason.value } }),
-    );
+    void act('Suspend', async () => {
+      await api(`/api/admin/tenants/${tenantId}/suspend`, { method: 'POST', body: { reason: reason.value } });
+      reason.value = '';
+    });
   });
   const activate = h('button', { type: 'button', id: 'activate' }, 'Activate');
   activate.addEventListener('click', () => {
@@ -381,13 +382,13 @@ export function mountTenant(main: HTMLElement, live: LiveClient, tenantId: strin
     );
     if (usageReport.status === 'fulfilled') {
       const days = new Map<string, Record<string, number>>();
-      for (const item of usageReport.value.items) {
+      for (const item of usageReport.value.windows) {
         const day = item.window_start.slice(0, 10);
         const values = days.get(day) ?? {};
         values[item.meter] = item.value;
         days.set(day, values);
       }
-      const meters = [...new Set(usageReport.value.items.map((item) => item.meter))].sort();
+      const meters = [...new Set(usageReport.value.windows.map((item) => item.meter))].sort();
       replace(
         usage,
         days.size === 0
@@ -425,13 +426,13 @@ export function mountTenant(main: HTMLElement, live: LiveClient, tenantId: strin
     } else replace(usage, h('p', { class: 'muted' }, `Usage unavailable: ${(usageReport.reason as Error).message}`));
     if (backupList.status === 'fulfilled') {
       const items = backupList.value.items;
+      const completed = items.filter((item) => item.status === 'completed');
       replace(
         restoreSelect,
-        items
-          .filter((item) => item.status === 'completed')
-          .map((item) =>
-            h('option', { value: item.id }, `${formatTime(item.created_at)} · ${formatBytes(item.size_bytes)}`),
-          ),
+        completed.length === 0 && h('option', { value: '' }, 'No completed backup'),
+        completed.map((item) =>
+          h('option', { value: item.id }, `${formatTime(item.created_at)} · ${formatBytes(item.size_bytes)}`),
+        ),
       );
       replace(
         backups,
