@@ -136,7 +136,37 @@ describe('dashboard sign-in', () => {
   });
 });
 
+describe('the page and its documentation', () => {
+  it('serves the dashboard at /dashboard and its client routes, with a content security policy', async () => {
+    for (const path of ['/dashboard', '/dashboard/tenants', '/dashboard/tenants/some-id']) {
+      const response = await fetch(`${stack.url}${path}`);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
+      const html = await response.text();
+      const script = /src="(\/dashboard\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+      expect(script).toBeDefined();
+      expect((await fetch(`${stack.url}${script}`)).status).toBe(200);
+    }
+  });
+
+  it('documents the live stream protocol and the session routes in the OpenAPI document', async () => {
+    const document = (await (await fetch(`${stack.url}/docs/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { description?: string }>>;
+    };
+    const live = document.paths['/api/admin/live']?.get?.description ?? '';
+    for (const term of ['"v": 1', 'seq', 'resume', 'snapshot', 'tick', '1007', '4008', '401']) {
+      expect(live).toContain(term);
+    }
+    expect(Object.keys(document.paths['/api/admin/session'] ?? {}).sort()).toEqual(['delete', 'get', 'post']);
+  });
+});
+
 describe('the live stream at /api/admin/live', () => {
+  it('answers a plain GET with 426: the stream is a WebSocket', async () => {
+    await problem(await fetch(liveUrl().replace('ws', 'http'), { headers: { 'x-admin-key': TEST_ADMIN_KEY } }), 426);
+  });
+
   it('refuses an upgrade without a session or key with 401', async () => {
     expect(await refusedUpgrade({})).toBe(401);
     expect(await refusedUpgrade({ cookie: 'ttm_session=forged' })).toBe(401);

@@ -35,6 +35,14 @@ export const WrongOperatorKey = createProblem({
   detail: 'that is not the operator key (SUPER_ADMIN_KEY)',
 });
 
+export const UpgradeRequired = createProblem({
+  code: 'TTM_UPGRADE_REQUIRED',
+  status: 426,
+  type: 'https://ttm.dev/problems/upgrade-required',
+  title: 'Upgrade Required',
+  detail: 'the live stream is a WebSocket: send an upgrade request (Connection: Upgrade, Upgrade: websocket)',
+});
+
 export const DashboardNotBuilt = createProblem({
   code: 'TTM_DASHBOARD_NOT_BUILT',
   status: 503,
@@ -193,24 +201,27 @@ export const dashboard = fp<DashboardOptions>(
         logger: deps.logger,
         session: sessions.authorizes,
       });
-      live.get(
-        '/api/admin/live',
-        {
-          websocket: true,
-          schema: {
-            summary: 'The live stream of the fleet (WebSocket, protocol version 1)',
-            description: LIVE_PROTOCOL_DESCRIPTION,
-            tags,
-            security: [{ [securitySchemes.adminKey]: [] }],
-            response: {
-              101: { type: 'null', description: 'Switching Protocols: the stream starts with `welcome`' },
-              401: problem('No X-Admin-Key and no valid session cookie'),
-              403: problem('Session cookie from another origin'),
-            },
+      // A plain GET (no upgrade) gets 426; `wsHandler` rather than `websocket: true` keeps the route documented.
+      live.route({
+        method: 'GET',
+        url: '/api/admin/live',
+        wsHandler: (socket) => hub.attach(socket),
+        schema: {
+          summary: 'The live stream of the fleet (WebSocket, protocol version 1)',
+          description: LIVE_PROTOCOL_DESCRIPTION,
+          tags,
+          security: [{ [securitySchemes.adminKey]: [] }],
+          response: {
+            101: { type: 'null', description: 'Switching Protocols: the stream starts with `welcome`' },
+            401: problem('No X-Admin-Key and no valid session cookie'),
+            403: problem('Session cookie from another origin'),
+            426: problem('Not a WebSocket upgrade request'),
           },
         },
-        (socket) => hub.attach(socket),
-      );
+        handler: async () => {
+          throw new UpgradeRequired();
+        },
+      });
     });
 
     const indexFile = join(options.assetsDir, 'index.html');
