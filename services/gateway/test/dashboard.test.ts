@@ -78,7 +78,7 @@ async function refusedUpgrade(headers: Record<string, string>): Promise<number> 
 }
 
 async function signIn(key = TEST_ADMIN_KEY): Promise<Response> {
-  return fetch(`${stack.url}/api/admin/session`, {
+  return fetch(`${stack.url}/api/dashboard/session`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ key }),
@@ -102,7 +102,7 @@ describe('dashboard sign-in', () => {
     const cookie = sessionCookie(response);
     const stats = await fetch(`${stack.url}/api/admin/stats`, { headers: { cookie } });
     expect(stats.status).toBe(200);
-    const session = await fetch(`${stack.url}/api/admin/session`, { headers: { cookie } });
+    const session = await fetch(`${stack.url}/api/dashboard/session`, { headers: { cookie } });
     expect(await session.json()).toEqual({ signed_in: true });
   });
 
@@ -115,7 +115,7 @@ describe('dashboard sign-in', () => {
 
   it('signs out: the cookie no longer authorizes anything', async () => {
     const cookie = sessionCookie(await signIn());
-    const out = await fetch(`${stack.url}/api/admin/session`, {
+    const out = await fetch(`${stack.url}/api/dashboard/session`, {
       method: 'DELETE',
       headers: { cookie, 'x-ttm-csrf': '1' },
     });
@@ -158,7 +158,7 @@ describe('the page and its documentation', () => {
     for (const term of ['"v": 1', 'seq', 'resume', 'snapshot', 'tick', '1007', '4008', '401']) {
       expect(live).toContain(term);
     }
-    expect(Object.keys(document.paths['/api/admin/session'] ?? {}).sort()).toEqual(['delete', 'get', 'post']);
+    expect(Object.keys(document.paths['/api/dashboard/session'] ?? {}).sort()).toEqual(['delete', 'get', 'post']);
   });
 });
 

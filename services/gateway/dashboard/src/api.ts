@@ -37,7 +37,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   const text = await response.text();
   const body: unknown = text ? JSON.parse(text) : undefined;
   if (!response.ok) {
-    if (response.status === 401 && path !== '/api/admin/session') onSignedOut();
+    if (response.status === 401 && path !== '/api/dashboard/session') onSignedOut();
     throw new ApiError(response.status, (body ?? {}) as Problem, response.headers.get('retry-after'));
   }
   return body as T;

@@ -12,7 +12,7 @@ let live: LiveClient | undefined;
 let unmount: () => void = () => undefined;
 
 async function signedIn(): Promise<boolean> {
-  const { signed_in } = await api<{ signed_in: boolean }>('/api/admin/session');
+  const { signed_in } = await api<{ signed_in: boolean }>('/api/dashboard/session');
   return signed_in;
 }
 
@@ -58,7 +58,7 @@ function showSignIn(message?: string): void {
     event.preventDefault();
     submit.disabled = true;
     error.textContent = '';
-    api('/api/admin/session', { method: 'POST', body: { key: key.value } })
+    api('/api/dashboard/session', { method: 'POST', body: { key: key.value } })
       .then(() => {
         key.value = '';
         start();
@@ -98,7 +98,7 @@ function start(): void {
   });
   const signOut = h('button', { type: 'button', class: 'ghost', id: 'sign-out' }, 'Sign out');
   signOut.addEventListener('click', () => {
-    void api('/api/admin/session', { method: 'DELETE' }).finally(() => showSignIn());
+    void api('/api/dashboard/session', { method: 'DELETE' }).finally(() => showSignIn());
   });
   const nav = h(
     'nav',

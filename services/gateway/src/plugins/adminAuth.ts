@@ -57,14 +57,19 @@ export function adminActorOf(request: FastifyRequest): AdminActor {
 export const adminAuth = fp<AdminAuthOptions>(
   async (app, options) => {
     const expected = digest(options.adminKey);
-    const budget = new FailureBudget(options.auditedFailuresPerAddress ?? AUDITED_AUTH_FAILURES_PER_ADDRESS, 60_000);
+    // One budget per gateway (its audit recorder), however many scopes register this guard.
+    let budget = budgets.get(options.audit);
+    if (!budget) {
+      budget = new FailureBudget(options.auditedFailuresPerAddress ?? AUDITED_AUTH_FAILURES_PER_ADDRESS, 60_000);
+      budgets.set(options.audit, budget);
+    }
 
     app.addHook('onRequest', async (request) => {
       const given = request.headers[adminKeyHeader];
       if (typeof given === 'string' && given.length > 0 && timingSafeEqual(digest(given), expected)) return;
       if (given === undefined && options.session && (await options.session(request))) return;
       const reason = whyRefused(request, given);
-      if (budget.take(request.ip)) {
+      if (budget!.take(request.ip)) {
         await options.audit
           .record(
             {
@@ -90,6 +95,8 @@ export const adminAuth = fp<AdminAuthOptions>(
   },
   { name: 'ttm-admin-auth', fastify: '5.x' },
 );
+
+const budgets = new WeakMap<AuditRecorder, FailureBudget>();
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();

@@ -88,7 +88,7 @@ Closes: 1007 malformed message (not JSON, not this protocol), 1008 unknown versi
 large, 4008 too slow (more than 1 MiB unsent: the client is dropped, not buffered), 1001 gateway stopping.`;
 
 /**
- * The operator dashboard: `/dashboard` (the built front-end), its sign-in (`/api/admin/session`:
+ * The operator dashboard: `/dashboard` (the built front-end), its sign-in (`/api/dashboard/session`:
  * operator key → HttpOnly session cookie, with the API's login limits), the live stream
  * (`/api/admin/live`), and the request hook that feeds the per-tenant traffic.
  */
@@ -108,7 +108,7 @@ export const dashboard = fp<DashboardOptions>(
     });
 
     app.post<{ Body: SignIn }>(
-      '/api/admin/session',
+      '/api/dashboard/session',
       {
         schema: {
           summary: 'Sign in to the dashboard with the operator key: sets the HttpOnly session cookie',
@@ -156,7 +156,7 @@ export const dashboard = fp<DashboardOptions>(
     );
 
     app.get(
-      '/api/admin/session',
+      '/api/dashboard/session',
       {
         schema: {
           summary: 'Whether the dashboard session cookie is valid',
@@ -174,7 +174,7 @@ export const dashboard = fp<DashboardOptions>(
     );
 
     app.delete(
-      '/api/admin/session',
+      '/api/dashboard/session',
       {
         schema: {
           summary: 'Sign out of the dashboard (send X-TTM-CSRF: 1)',
