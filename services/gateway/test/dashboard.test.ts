@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ensureDashboardBuilt } from '../../../test/support/browser.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
 import type { ServerMessage, TickMessage } from '../src/features/dashboard/protocol.js';
 import { problem } from './support/http.js';
@@ -9,6 +10,7 @@ import { problem } from './support/http.js';
 let stack: TestStack;
 
 beforeAll(async () => {
+  await ensureDashboardBuilt();
   stack = await startStack({ provisioner: false, env: { LOGIN_MAX_FAILURES: '3' } });
 }, 60_000);
 

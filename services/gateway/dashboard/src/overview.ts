@@ -177,9 +177,14 @@ export function mountOverview(main: HTMLElement, live: LiveClient): () => void {
   );
 
   let lastHistoryLength = -1;
+  let lastShown = '';
   const render = (state: LiveState) => {
     const overview = state.overview;
     if (!overview) return;
+    // Most ticks change nothing on screen: leave the page (and the keyboard focus in it) alone then.
+    const shown = JSON.stringify([overview, [...state.operations.values()], state.history.length]);
+    if (shown === lastShown) return;
+    lastShown = shown;
     const by = overview.tenants.by_status;
     cards.total.value.textContent = formatNumber(overview.tenants.total);
     cards.active.value.textContent = formatNumber(by.active ?? 0);
