@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { LoginLimiter } from '../../auth/loginLimiter.js';
@@ -237,7 +237,7 @@ export const dashboard = fp<DashboardOptions>(
       if (!existsSync(indexFile)) throw new DashboardNotBuilt();
       return readFile(indexFile, 'utf8');
     };
-    const page = async (_request: FastifyRequest, reply: import('fastify').FastifyReply) =>
+    const page = async (_request: FastifyRequest, reply: FastifyReply) =>
       reply
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-cache')
