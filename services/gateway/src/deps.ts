@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Catalog, Logger, NatsConnection, Pool, Redis } from '@ttm/service-kit';
+import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
 import type { DataPlanePools } from './dataPlane/index.js';
@@ -60,4 +61,6 @@ export interface GatewayDeps {
   backlog: ConsumerBacklog;
   /** Quota gate, rate limiter and api_calls meter of the tenant request path. */
   requestPath: RequestPathComponents;
+  /** The dashboard's session check for admin routes (see plugins/adminAuth.ts); none: X-Admin-Key only. */
+  adminSession?: (request: FastifyRequest) => Promise<boolean>;
 }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
 import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
 import {
@@ -25,6 +26,7 @@ import {
   SigningKeyRing,
 } from './features/auth/index.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
+import { createDashboard, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
 import { FreezeWatcher } from './features/freezes/index.js';
 import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';
@@ -114,6 +116,13 @@ export async function startGateway(
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     tracing: config.OTEL_ENABLED,
   });
+  // The operator dashboard: its sessions also authorize the admin routes (see plugins/adminAuth.ts).
+  const live = new AbortController();
+  const dashboardParts = createDashboard(deps, live.signal);
+  deps.adminSession = dashboardParts.sessions.authorizes;
+  lifecycle.onStop('dashboard live stream', () => live.abort());
+  await app.register(fastifyCookie);
+  await app.register(dashboard, { deps, ...dashboardParts, assetsDir: defaultAssetsDir });
   await registerFeatures(app, deps, options.extraTenantRoutes);
   // fastify hands these to net.Server#listen, whose `reusePort` (Node >= 22.12) its types omit.
   const listenOptions: FastifyListenOptions & { reusePort?: boolean } = {
@@ -289,7 +298,12 @@ async function registerFeatures(
 
 /** Every `/api/admin/*` route, in one scope behind `X-Admin-Key` (its hook covers every child plugin). */
 const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
-  await admin.register(adminAuth, { adminKey: deps.config.SUPER_ADMIN_KEY, audit: deps.audit, logger: deps.logger });
+  await admin.register(adminAuth, {
+    adminKey: deps.config.SUPER_ADMIN_KEY,
+    audit: deps.audit,
+    logger: deps.logger,
+    ...(deps.adminSession ? { session: deps.adminSession } : {}),
+  });
   await admin.register(tenantBySlug, deps);
   await admin.register(backupRoutes, deps);
   await admin.register(adminQuotaRoutes, deps);

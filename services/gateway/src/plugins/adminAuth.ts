@@ -36,6 +36,8 @@ export interface AdminAuthOptions {
   logger: Logger;
   /** Failed attempts written to the audit log per client address and minute. */
   auditedFailuresPerAddress?: number;
+  /** Another way in when no X-Admin-Key is sent (the dashboard's session cookie): true lets the request through. */
+  session?: (request: FastifyRequest) => Promise<boolean>;
 }
 
 export interface AdminActor {
@@ -64,13 +66,19 @@ export function adminActorOf(request: FastifyRequest): AdminActor {
 export const adminAuth = fp<AdminAuthOptions>(
   async (app, options) => {
     const expected = digest(options.adminKey);
-    const budget = new FailureBudget(options.auditedFailuresPerAddress ?? AUDITED_AUTH_FAILURES_PER_ADDRESS, 60_000);
+    // One budget per gateway (its audit recorder), however many scopes register this guard.
+    let budget = budgets.get(options.audit);
+    if (!budget) {
+      budget = new FailureBudget(options.auditedFailuresPerAddress ?? AUDITED_AUTH_FAILURES_PER_ADDRESS, 60_000);
+      budgets.set(options.audit, budget);
+    }
 
     app.addHook('onRequest', async (request) => {
       const given = request.headers[adminKeyHeader];
       if (typeof given === 'string' && given.length > 0 && timingSafeEqual(digest(given), expected)) return;
+      if (given === undefined && options.session && (await options.session(request))) return;
       const reason = whyRefused(request, given);
-      if (budget.take(request.ip)) {
+      if (budget!.take(request.ip)) {
         await options.audit
           .record(
             {
@@ -96,6 +104,8 @@ export const adminAuth = fp<AdminAuthOptions>(
   },
   { name: 'ttm-admin-auth', fastify: '5.x' },
 );
+
+const budgets = new WeakMap<AuditRecorder, FailureBudget>();
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();

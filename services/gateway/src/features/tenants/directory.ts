@@ -64,6 +64,11 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
     return total === 0 ? 1 : this.hitCount / total;
   }
 
+  /** Every entry, for aggregates (the dashboard's fleet counts); do not mutate them. */
+  entries(): IterableIterator<DirectoryEntry> {
+    return this.byId.values();
+  }
+
   get(tenantId: string): DirectoryEntry | undefined {
     const entry = this.byId.get(tenantId);
     if (entry) this.hitCount++;
