@@ -38,6 +38,7 @@ describe('expandInstances', () => {
       ['metering', 3002],
       ['quota', 3003],
       ['backup', 3004],
+      ['webhooks', 3005],
     ]);
     expect(all.every((i) => Object.keys(i.env).length === 0)).toBe(true);
   });
