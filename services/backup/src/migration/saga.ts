@@ -313,7 +313,7 @@ async function settleEarlierSources(deps: BackupDeps, state: MigrationState): Pr
     const earlier = await readMigration(deps.js, id);
     if (earlier.state.status !== 'completed' || earlier.state.sourceRemoved) continue;
     if (!samePlacement(earlier.state.source, state.target)) continue;
-    await removeSource(deps, id, earlier.state, earlier.lastSeq);
+    await removeSource(deps, id, earlier.state, earlier.lastSeq, state.migrationId);
   }
 }
 
@@ -333,20 +333,41 @@ async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> 
 /**
  * After the grace period: remove the tenant from its old placement, unless it lives there
  * again (migrated back meanwhile), and record it.
+ *
+ * While another migration of the tenant holds its freeze, nothing is removed nor recorded (the
+ * sweep comes back later): that migration may be copying the tenant back into this very
+ * placement, and dropping it would drop the new copy. `settledBy` is the migration that settles
+ * this source itself, in its copy step, before copying.
  */
 export async function removeSource(
   deps: BackupDeps,
   migrationId: string,
   state: MigrationState,
   lastSeq?: number,
+  settledBy?: string,
 ): Promise<MigrationState> {
   if (state.status !== 'completed' || state.sourceRemoved) return state;
   const tenantId = state.tenantId!;
-  const { info } = await readTenantInfoAt(deps.js, tenantId);
-  if (samePlacement(info?.placement, state.source)) {
+  // Decided under the tenant's lock at the source, which a migration's copy holds while it copies
+  // (and that migration froze the tenant before): neither answer can change before the removal.
+  let kept: 'migrating' | 'lives-there' | undefined;
+  await removeTenantAt(deps.clusters, state.source!, tenantId, async () => {
+    const held = await deps.freezes.get(tenantId);
+    if (held?.entry.reason === 'migration' && held.entry.operation_id !== settledBy) kept = 'migrating';
+    else if (samePlacement((await readTenantInfoAt(deps.js, tenantId)).info?.placement, state.source)) {
+      kept = 'lives-there';
+    }
+    return kept === undefined;
+  });
+  if (kept === 'migrating') {
+    deps.logger.info(
+      { migrationId, tenantId },
+      'another migration of the tenant is running; the source is kept for now',
+    );
+    return state;
+  }
+  if (kept === 'lives-there') {
     deps.logger.warn({ migrationId, tenantId }, 'the tenant lives at the old source again; it is not removed');
-  } else {
-    await removeTenantAt(deps.clusters, state.source!, tenantId);
   }
   await deps.hooks.afterMigrationStep?.(migrationId, 'remove-source');
   const result = await executeMigrationCommand(
@@ -375,8 +396,7 @@ export async function removeDueSources(deps: BackupDeps, now = new Date()): Prom
     const { state, lastSeq } = await readMigration(deps.js, id);
     if (state.status !== 'completed' || state.sourceRemoved || !state.sourceRemovalDueAt) continue;
     if (Date.parse(state.sourceRemovalDueAt) > now.getTime()) continue;
-    await removeSource(deps, id, state, lastSeq);
-    removed++;
+    if ((await removeSource(deps, id, state, lastSeq)).sourceRemoved) removed++;
   }
   return removed;
 }

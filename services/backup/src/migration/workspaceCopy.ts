@@ -201,11 +201,21 @@ export const CORE_TABLE_REFS = CORE_TABLES.map((name) => ({ scope: 'core' as con
  * cascades to users whose default workspace it is, memberships, roles, data source), or its
  * dedicated database. Idempotent.
  */
-export async function removeTenantAt(clusters: DataPlanePools, placement: Placement, tenantId: string): Promise<void> {
+export async function removeTenantAt(
+  clusters: DataPlanePools,
+  placement: Placement,
+  tenantId: string,
+  /**
+   * Asked once the tenant's lock there is held (the copy of a migration takes the same lock), so
+   * the answer cannot change before the removal: `false` removes nothing. Returns whether it removed.
+   */
+  mayRemove: () => Promise<boolean> = async () => true,
+): Promise<boolean> {
   if (placement.kind === 'database') {
+    if (!(await mayRemove())) return false;
     await clusters.closePool(placement);
     await adminQuery(clusters, placement, `DROP DATABASE IF EXISTS ${q(placement.database)} WITH (FORCE)`);
-    return;
+    return true;
   }
   const client = await clusters.poolFor(placement).connect();
   let broken: Error | undefined;
@@ -213,14 +223,20 @@ export async function removeTenantAt(clusters: DataPlanePools, placement: Placem
     await client.query('BEGIN');
     await client.query(`SET LOCAL lock_timeout TO '30s'`);
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [tenantId]);
+    if (!(await mayRemove())) {
+      await client.query('ROLLBACK');
+      return false;
+    }
     await dropTenantRows(client, tenantId, placement.schema);
     await client.query('COMMIT');
+    return true;
   } catch (error) {
     await client.query('ROLLBACK').catch((rollback: Error) => {
       broken = rollback;
     });
     const missing = (error as { code?: string }).code === '3F000' || (error as { code?: string }).code === '42P01';
     if (!missing) throw error;
+    return true;
   } finally {
     client.release(broken);
   }
