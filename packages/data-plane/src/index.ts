@@ -3,3 +3,4 @@ export * from './coreSchema.js';
 export * from './dataPlanePools.js';
 export * from './placement.js';
 export * from './twentyLayout.js';
+export * from './writeGate.js';

@@ -8,7 +8,7 @@ import {
   samePlacement,
   TenantPlacementChanged,
 } from '@ttm/contracts';
-import type { Placement } from '@ttm/data-plane';
+import { closeTenantWrites, openTenantWrites, type Placement } from '@ttm/data-plane';
 import { backoffDelay, knownMessage, pause, publishMessage, runSaga } from '@ttm/service-kit';
 import type { BackupDeps } from '../deps.js';
 import { readTenantInfoAt } from '../tenants/tenantInfo.js';
@@ -92,6 +92,7 @@ export async function migrateTenant(
     lastDelivery: options.lastDelivery,
     pointOfNoReturn: 'switch',
     onAbandon: async () => {
+      await openSourceWrites(deps, state).catch(() => false);
       await deps.freezes.release(tenantId, migrationId).catch(() => false);
     },
     isFailure: (next) => next.kind === 'Fail',
@@ -186,7 +187,21 @@ async function freeze(deps: BackupDeps, state: MigrationState, migrationId: stri
       `the tenant writes are frozen by a ${result.heldBy.reason} (${result.heldBy.operation_id}) since ${result.heldBy.since}`,
     );
   }
+  // Gateways learn of the freeze through an asynchronous watch; the source database itself now
+  // refuses the tenant's writes, and returns once every write already in progress has ended, so
+  // the copy's snapshot holds every write that was acknowledged.
+  await closeTenantWrites(deps.clusters.poolFor(state.source!), tenantId, {
+    operationId: migrationId,
+    reason: 'migration',
+    retryAfterS: deps.migration.retryAfterS,
+  });
   return { kind: 'CompleteStep', step: 'freeze', at: new Date() };
+}
+
+/** Let the source take writes again (a migration that did not switch); the gate stays closed after a switch. */
+async function openSourceWrites(deps: BackupDeps, state: MigrationState): Promise<void> {
+  if (!state.source || state.steps.includes('switch')) return;
+  await openTenantWrites(deps.clusters.poolFor(state.source), state.tenantId!, state.migrationId!);
 }
 
 async function copy(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
@@ -327,6 +342,7 @@ async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> 
       await removeTenantAt(deps.clusters, state.target, tenantId);
     }
   }
+  await openSourceWrites(deps, state);
   await deps.freezes.release(tenantId, state.migrationId!);
 }
 

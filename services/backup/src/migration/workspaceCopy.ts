@@ -3,6 +3,7 @@ import type { MigrationTableCheck } from '@ttm/contracts';
 import {
   type DataPlanePool,
   type DataPlanePools,
+  dropTenantWriteGate,
   ensureCoreSchema,
   type Placement,
   withDatabase,
@@ -251,6 +252,7 @@ async function dropTenantRows(client: pg.ClientBase, tenantId: string, schema: s
   await client.query('DELETE FROM core."userWorkspace" WHERE "workspaceId" = $1', [tenantId]);
   await client.query('DELETE FROM core."dataSource" WHERE "workspaceId" = $1', [tenantId]);
   await client.query('DELETE FROM core.workspace WHERE id = $1', [tenantId]);
+  await dropTenantWriteGate(client, tenantId);
 }
 
 /** `col = EXCLUDED.col` for every column of the rows but the id. */

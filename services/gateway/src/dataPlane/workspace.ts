@@ -1,6 +1,13 @@
 import type { Placement } from '@ttm/contracts';
-import { type DataPlanePool, type DataPlanePools, inTransaction as inPoolTransaction } from '@ttm/data-plane';
+import {
+  type DataPlanePool,
+  type DataPlanePools,
+  holdTenantWrites,
+  inTransaction as inPoolTransaction,
+} from '@ttm/data-plane';
 import pg from 'pg';
+import { TenantWritesFrozen } from '../features/freezes/problems.js';
+import { withHeaders } from '../problemHeaders.js';
 
 /** Twenty's workspace schema names: `workspace_` + the workspace uuid in base 36. */
 const WORKSPACE_SCHEMA = /^workspace_[0-9a-z]{1,30}$/;
@@ -30,7 +37,21 @@ export function qualified(workspace: Workspace, table: string): string {
   return `${workspace.schema}.${pg.escapeIdentifier(table)}`;
 }
 
-/** Run `work` in one transaction on a connection of the workspace's pool; rolled back if it throws. */
+/**
+ * Run a tenant write: one transaction on a connection of the workspace's pool that first passes
+ * the tenant's write gate in its database (`holdTenantWrites`), so a migration that has closed it
+ * refuses the write with 503 even when this gateway has not seen the freeze yet, and a migration
+ * closing it waits for this write to end. Rolled back if `work` throws. Every data-plane write
+ * of the tenant API goes through here; reads use the pool directly.
+ */
 export function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inPoolTransaction(workspace.pool, work);
+  return inPoolTransaction(workspace.pool, async (client) => {
+    const closed = await holdTenantWrites(client, workspace.workspaceId, workspace.pool);
+    if (closed) {
+      throw withHeaders(new TenantWritesFrozen(closed.reason, closed.since.toISOString()), {
+        'retry-after': String(closed.retryAfterS),
+      });
+    }
+    return work(client);
+  });
 }
