@@ -5,6 +5,7 @@ export * from './config.js';
 export * from './consumers/index.js';
 export * from './environment.js';
 export * from './health.js';
+export * from './keyEncryption.js';
 export * from './lifecycle.js';
 export * from './logger.js';
 export * from './messaging.js';

@@ -3,6 +3,7 @@ import { Consumers, consumerDefinition } from '@ttm/contracts';
 import { DataPlanePools } from '@ttm/data-plane';
 import {
   createCatalog,
+  LocalKeyEncryptionKeys,
   runCommandConsumer,
   runProjection,
   type ServiceContext,
@@ -22,7 +23,7 @@ import { runSourceSweeper } from './migration/saga.js';
 import { BACKUP_SCHEMA, backupsProjection } from './projections/backups.js';
 import { tenantsProjection } from './projections/tenants.js';
 import { runScheduler } from './schedule/scheduler.js';
-import { openBackupStore, S3BackupStore } from './store/index.js';
+import { EncryptingBackupStore, openBackupStore, S3BackupStore } from './store/index.js';
 
 export interface BackupOptions {
   /** SIGTERM/SIGINT stop the process (default); tests running it in-process turn it off. */
@@ -59,8 +60,13 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   });
   trackPools(metrics, 'data-plane', () => clusters.openPools());
   lifecycle.onStop('data plane', () => clusters.close());
-  const store = await openBackupStore(config, service.nats.nc);
-  if (store instanceof S3BackupStore) lifecycle.onStop('backup store', () => store.close());
+  const rawStore = await openBackupStore(config, service.nats.nc);
+  if (rawStore instanceof S3BackupStore) lifecycle.onStop('backup store', () => rawStore.close());
+  const store = new EncryptingBackupStore(
+    rawStore,
+    LocalKeyEncryptionKeys.fromConfig(config),
+    config.BACKUP_ENCRYPTION,
+  );
 
   const backupMetrics = createBackupMetrics(metrics);
   await seedBackupMetrics(pool, BACKUP_SCHEMA, backupMetrics).catch((error: unknown) =>

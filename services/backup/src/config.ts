@@ -1,8 +1,9 @@
-import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 const backupFields = commonEnv.extend({
   ...catalogEnv,
+  ...keyEncryptionEnv,
   BACKUP_PORT: portEnv.port(servicePorts.backup).describe('HTTP port of the backup health and metrics endpoints'),
   BACKUP_STORE: z
     .enum(['nats', 'file', 's3'])
@@ -42,6 +43,19 @@ const backupFields = commonEnv.extend({
     .describe(
       'Address the bucket as <endpoint>/<bucket> rather than <bucket>.<endpoint> (MinIO and most S3-compatible servers need true)',
     ),
+  BACKUP_ENCRYPTION: portEnv
+    .flag(true)
+    .describe(
+      'Encrypt new artifacts (AES-256-GCM, a data key per backup wrapped by TTM_KEK); encrypted and unencrypted ones are restorable either way',
+    ),
+  BACKUP_S3_SSE: z
+    .enum(['none', 'AES256', 'aws:kms'])
+    .default('AES256')
+    .describe('Server-side encryption S3 applies to uploaded artifacts (aws:kms takes BACKUP_S3_KMS_KEY_ID)'),
+  BACKUP_S3_KMS_KEY_ID: z
+    .string()
+    .optional()
+    .describe("KMS key of BACKUP_S3_SSE=aws:kms (empty: the bucket's default aws/s3 key)"),
   BACKUP_CONCURRENCY: z.coerce
     .number()
     .int()

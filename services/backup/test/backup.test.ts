@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
@@ -82,6 +83,13 @@ async function restoreClone(backupId: string) {
   );
   expect(end.type, JSON.stringify(end.data)).toBe('ttm.backup.restore-completed.v1');
   return { restoreId, targetTenantId, schema: workspaceSchemaName(targetTenantId) };
+}
+
+async function bytes(chunks: AsyncIterable<Uint8Array> | undefined): Promise<Buffer | undefined> {
+  if (!chunks) return undefined;
+  const parts: Buffer[] = [];
+  for await (const chunk of chunks) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
 }
 
 const workspaceTables = (manifest: BackupManifest) =>
@@ -204,11 +212,12 @@ describe('backup and restore', () => {
   it('reports a tampered artifact as a mismatch', async () => {
     const { backupId, manifest } = await backUp(tenant.tenantId);
     await untilEvent(js, backupId, 'ttm.backup.verified.v1');
-    const bucket = await new Objm(nc).open(ObjectStores.backups);
-    const original = gunzipSync((await bucket.getBlob(manifest.objectName))!).toString('utf8');
+    // Tampered by someone who holds the key: the checksums of the manifest still catch it.
+    const store = stack.backup!.deps.store;
+    const original = gunzipSync((await bytes(await store.get(manifest.objectName)))!).toString('utf8');
     const tampered = original.replace(/"name":"Company 7"/, '"name":"Company 7 (forged)"');
     expect(tampered).not.toBe(original);
-    await bucket.putBlob({ name: manifest.objectName }, gzipSync(tampered));
+    await store.put(manifest.objectName, Readable.from([gzipSync(tampered)]));
 
     const verificationId = randomUUID();
     await send(nc, VerifyBackup, { backupId, verificationId, actor: ADMIN });
@@ -224,11 +233,48 @@ describe('backup and restore', () => {
     expect(data.mismatches[0]?.expected?.rows).toBe(data.mismatches[0]?.actual?.rows);
 
     // Cut short: not a whole artifact.
-    await bucket.putBlob({ name: manifest.objectName }, gzipSync(original.slice(0, original.length / 2)));
+    await store.put(manifest.objectName, Readable.from([gzipSync(original.slice(0, original.length / 2))]));
     const second = randomUUID();
     await send(nc, VerifyBackup, { backupId, verificationId: second, actor: ADMIN });
     const cut = await untilEvent(js, backupId, 'ttm.backup.verified.v1', (d) => d.verificationId === second);
     expect(cut.data).toMatchObject({ result: 'mismatch', detail: expect.stringMatching(/cut short|unexpected line/) });
+  }, 60_000);
+
+  it('keeps artifacts encrypted at rest, refuses an altered one, and still restores an unencrypted one', async () => {
+    const { backupId, manifest } = await backUp(tenant.tenantId);
+    await untilEvent(js, backupId, 'ttm.backup.verified.v1');
+    const bucket = await new Objm(nc).open(ObjectStores.backups);
+    const raw = (await bucket.getBlob(manifest.objectName))!;
+    expect(Buffer.from(raw.subarray(0, 8)).toString()).toBe('TTMBENC1');
+    const plain = gunzipSync((await bytes(await stack.backup!.deps.store.get(manifest.objectName)))!);
+    expect(plain.toString('utf8')).toContain('"name":"Company 7"');
+    // Neither the rows nor the gzip stream of them are in the stored bytes.
+    expect(Buffer.from(raw).includes(Buffer.from('Company 7'))).toBe(false);
+    expect(Buffer.from(raw).includes(gunzipSync(gzipSync(plain)).subarray(0, 64))).toBe(false);
+
+    const verify = async () => {
+      const verificationId = randomUUID();
+      await send(nc, VerifyBackup, { backupId, verificationId, actor: ADMIN });
+      return (await untilEvent(js, backupId, 'ttm.backup.verified.v1', (d) => d.verificationId === verificationId))
+        .data as { result: string; detail?: string };
+    };
+    // One bit flipped in the middle of the ciphertext.
+    const altered = Buffer.from(raw);
+    altered[Math.floor(altered.length / 2)]! ^= 0x01;
+    await bucket.putBlob({ name: manifest.objectName }, altered);
+    expect(await verify()).toMatchObject({
+      result: 'mismatch',
+      detail: expect.stringContaining('does not authenticate'),
+    });
+    // The last segment dropped.
+    await bucket.putBlob({ name: manifest.objectName }, raw.subarray(0, raw.length - 40));
+    expect(await verify()).toMatchObject({ result: 'mismatch', detail: expect.stringContaining('cut short') });
+
+    // An artifact of an earlier version: gzip, no encryption. Verified and restored as before.
+    await bucket.putBlob({ name: manifest.objectName }, gzipSync(plain));
+    expect(await verify()).toMatchObject({ result: 'ok' });
+    const clone = await restoreClone(backupId);
+    expect(await schemaChecksums(tenant.url, clone.schema)).toEqual(workspaceTables(manifest));
   }, 60_000);
 
   it('asks for the scheduled backup of each tenant due one, once per slot', async () => {
@@ -278,11 +324,16 @@ describe('backup and restore', () => {
     const expected = selectForDeletion(taken, { keepLast: 3, keepDaily: 0, keepWeekly: 0 }, new Date());
     expect(expected).toEqual(taken.slice(0, 2).map((t) => t.id));
     const bucket = await new Objm(nc).open(ObjectStores.backups);
-    for (const backup of taken) {
-      const deleted = (await backupEvents(js, backup.id)).find((e) => e.type === 'ttm.backup.deleted.v1');
-      const objects = (await bucket.list()).filter(
-        (o) => !o.deleted && o.name.startsWith(backupObjectPrefix(small.tenantId, backup.id)),
+    const objectsOf = async (backupId: string) =>
+      (await bucket.list()).filter(
+        (o) => !o.deleted && o.name.startsWith(backupObjectPrefix(small.tenantId, backupId)),
       );
+    for (const backup of taken) {
+      // The deletion is recorded first, then its artifacts are removed.
+      const objects = expected.includes(backup.id)
+        ? await eventually(async () => ((await objectsOf(backup.id)).length === 0 ? [] : undefined))
+        : await objectsOf(backup.id);
+      const deleted = (await backupEvents(js, backup.id)).find((e) => e.type === 'ttm.backup.deleted.v1');
       if (expected.includes(backup.id)) {
         expect(deleted?.data).toMatchObject({ reason: 'retention' });
         expect(objects).toEqual([]);

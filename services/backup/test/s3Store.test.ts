@@ -157,3 +157,42 @@ describe('S3BackupStore against s3rver', () => {
     await expect(store.check()).rejects.toThrow(/S3 bucket "no-such-bucket" cannot be used/);
   });
 });
+
+describe('server-side encryption (issue 12 item 8)', () => {
+  it('asks S3 to encrypt every artifact it uploads (x-amz-server-side-encryption), multipart or not', async () => {
+    const headers: Record<string, string | undefined>[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (context.commandName === 'PutObjectCommand' || context.commandName === 'CreateMultipartUploadCommand') {
+          headers.push({
+            command: context.commandName,
+            sse: request.headers?.['x-amz-server-side-encryption'],
+            kms: request.headers?.['x-amz-server-side-encryption-aws-kms-key-id'],
+          });
+        }
+        return next(args);
+      },
+      { step: 'build', name: 'recordSseHeaders' },
+    );
+    try {
+      const aes = new S3BackupStore(client, { bucket: BUCKET, prefix: 'sse/', serverSideEncryption: 'AES256' });
+      await aes.put('small.ttmb.gz', Readable.from([randomBytes(1024)]));
+      const big = new S3BackupStore(client, {
+        bucket: BUCKET,
+        prefix: 'sse/',
+        partSize: 5 * MiB,
+        serverSideEncryption: 'aws:kms',
+        kmsKeyId: 'alias/ttm-backups',
+      });
+      // s3rver stores the object whatever the header says: the request is what is checked here.
+      await big.put('big.ttmb.gz', stream(11 * MiB).readable).catch(() => undefined);
+      expect(headers).toEqual([
+        { command: 'PutObjectCommand', sse: 'AES256', kms: undefined },
+        { command: 'CreateMultipartUploadCommand', sse: 'aws:kms', kms: 'alias/ttm-backups' },
+      ]);
+    } finally {
+      client.middlewareStack.remove('recordSseHeaders');
+    }
+  });
+});

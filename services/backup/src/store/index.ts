@@ -8,6 +8,7 @@ import { NatsBackupStore } from './natsBackupStore.js';
 import { S3BackupStore } from './s3BackupStore.js';
 
 export { type BackupStore, backupObjectPrefix, type StoredObject } from './backupStore.js';
+export { EncryptingBackupStore } from './encryptingStore.js';
 export { FileBackupStore } from './fileBackupStore.js';
 export { NatsBackupStore } from './natsBackupStore.js';
 export { S3BackupStore, type S3BackupStoreOptions } from './s3BackupStore.js';
@@ -20,6 +21,8 @@ export interface BackupStoreConfig {
   BACKUP_S3_ENDPOINT?: string | undefined;
   BACKUP_S3_REGION?: string | undefined;
   BACKUP_S3_FORCE_PATH_STYLE: boolean;
+  BACKUP_S3_SSE: 'none' | 'AES256' | 'aws:kms';
+  BACKUP_S3_KMS_KEY_ID?: string | undefined;
 }
 
 /**
@@ -37,7 +40,12 @@ export async function openBackupStore(config: BackupStoreConfig, nc: NatsConnect
       ...(config.BACKUP_S3_ENDPOINT ? { endpoint: config.BACKUP_S3_ENDPOINT } : {}),
       forcePathStyle: config.BACKUP_S3_FORCE_PATH_STYLE,
     });
-    const store = new S3BackupStore(client, { bucket: config.BACKUP_S3_BUCKET, prefix: config.BACKUP_S3_PREFIX });
+    const store = new S3BackupStore(client, {
+      bucket: config.BACKUP_S3_BUCKET,
+      prefix: config.BACKUP_S3_PREFIX,
+      serverSideEncryption: config.BACKUP_S3_SSE === 'none' ? undefined : config.BACKUP_S3_SSE,
+      kmsKeyId: config.BACKUP_S3_KMS_KEY_ID,
+    });
     try {
       await store.check();
     } catch (error) {

@@ -19,6 +19,10 @@ export interface S3BackupStoreOptions {
   partSize?: number;
   /** Parts uploaded at once. */
   queueSize?: number;
+  /** Server-side encryption S3 applies to each object (`x-amz-server-side-encryption`); none if absent. */
+  serverSideEncryption?: 'AES256' | 'aws:kms' | undefined;
+  /** The KMS key of `aws:kms` (absent: the bucket's default). */
+  kmsKeyId?: string | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -36,6 +40,7 @@ export class S3BackupStore implements BackupStore {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly encryption: { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string };
 
   constructor(
     private readonly client: S3Client,
@@ -45,6 +50,10 @@ export class S3BackupStore implements BackupStore {
     this.prefix = options.prefix ?? '';
     this.partSize = Math.max(options.partSize ?? 8 * MiB, 5 * MiB);
     this.queueSize = options.queueSize ?? 4;
+    this.encryption = {
+      ...(options.serverSideEncryption ? { ServerSideEncryption: options.serverSideEncryption } : {}),
+      ...(options.serverSideEncryption === 'aws:kms' && options.kmsKeyId ? { SSEKMSKeyId: options.kmsKeyId } : {}),
+    };
   }
 
   /** Fails unless the bucket is there and the credentials may use it (run once at start). */
@@ -72,7 +81,13 @@ export class S3BackupStore implements BackupStore {
     data.on('error', onError);
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: data, ContentType: 'application/gzip' },
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: data,
+        ContentType: 'application/octet-stream',
+        ...this.encryption,
+      },
       partSize: this.partSize,
       queueSize: this.queueSize,
       // On failure the multipart upload is aborted, so its parts are not kept.
