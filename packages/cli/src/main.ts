@@ -4,6 +4,7 @@ import { activateCommand } from './commands/activate.js';
 import { auditCommand } from './commands/audit.js';
 import { backupCommand, backupsCommand, restoreCommand } from './commands/backup.js';
 import { healthCommand } from './commands/health.js';
+import { keysCommand } from './commands/keys.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
 import { registerCommand } from './commands/register.js';
@@ -45,6 +46,7 @@ program
   .addCommand(restoreCommand(env))
   .addCommand(migrateCommand(env))
   .addCommand(healthCommand(env))
+  .addCommand(keysCommand(env))
   .addCommand(webhooksCommand(env));
 // addCommand, unlike command(), does not pass the error format down.
 for (const command of program.commands) {

@@ -1,10 +1,11 @@
-import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, DEVELOPMENT_KEK, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 export const DEFAULT_ADMIN_KEY = 'dev-admin-key-change-me';
 
 export const gatewayEnv = commonEnv.extend({
   ...catalogEnv,
+  ...keyEncryptionEnv,
   PORT: portEnv.port(servicePorts.gateway).describe('HTTP port of the gateway (REST, docs, health, metrics)'),
 
   REUSE_PORT: portEnv
@@ -32,6 +33,11 @@ export const gatewayEnv = commonEnv.extend({
     .describe('Key admin endpoints take in X-Admin-Key (the default is refused when NODE_ENV=production)'),
   JWT_ISSUER: z.string().default('ttm').describe('`iss` of access tokens'),
   ACCESS_TOKEN_TTL: portEnv.duration('15m').describe('Lifetime of access tokens'),
+  SIGNING_KEY_MAX_AGE: portEnv
+    .duration('90d')
+    .describe(
+      'Rotate the access-token signing key once it is this old (checked by every gateway, done by one; 0: only by hand)',
+    ),
   REFRESH_TOKEN_TTL: portEnv.duration('30d').describe('Lifetime of refresh tokens'),
   ARGON2_MEMORY_KIB: z.coerce
     .number()
@@ -120,7 +126,10 @@ export type GatewayConfig = z.output<typeof gatewayEnv>;
 /** Refuse settings that are fine on a laptop and dangerous in production. */
 export function productionProblems(config: GatewayConfig): string[] {
   if (config.NODE_ENV !== 'production') return [];
-  return config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY
-    ? ['SUPER_ADMIN_KEY is the development default: set a secret']
-    : [];
+  return [
+    ...(config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY
+      ? ['SUPER_ADMIN_KEY is the development default: set a secret']
+      : []),
+    ...(config.TTM_KEK === DEVELOPMENT_KEK ? ['TTM_KEK is the development default: set a secret'] : []),
+  ];
 }

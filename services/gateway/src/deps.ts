@@ -1,5 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { Catalog, Logger, NatsConnection, Pool, Redis } from '@ttm/service-kit';
+import type { Catalog, KeyEncryptionKeys, Logger, NatsConnection, Pool, Redis } from '@ttm/service-kit';
 import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
@@ -36,6 +36,8 @@ export interface GatewayDeps {
   audit: AuditRecorder;
   /** Signing keys of access tokens, kept current from `gateway.signing_keys`. */
   keys: SigningKeyRing;
+  /** The key-encryption keys that seal the signing keys at rest (TTM_KEK). */
+  kek: KeyEncryptionKeys;
   /** Issues and verifies access tokens (it remembers verified ones). */
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;

@@ -4,6 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
 import {
   createCatalog,
+  LocalKeyEncryptionKeys,
   runProjection,
   type ServiceContext,
   startOpsServer,
@@ -24,6 +25,8 @@ import {
   PasswordHasher,
   RefreshTokens,
   SigningKeyRing,
+  scheduleSigningKeyRotation,
+  signingKeyRoutes,
 } from './features/auth/index.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
@@ -168,8 +171,11 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
   lifecycle.onStop('tenant directory', () => following);
 
   // Sign-in: the signing key ring (creating the first key if there is none), tokens, passwords.
-  const keys = await SigningKeyRing.open({ pool, logger, accessTokenTtlMs: config.ACCESS_TOKEN_TTL });
+  const kek = LocalKeyEncryptionKeys.fromConfig(config);
+  const keys = await SigningKeyRing.open({ pool, logger, kek, accessTokenTtlMs: config.ACCESS_TOKEN_TTL });
   lifecycle.onStop('signing keys', () => keys.close());
+  const rotation = scheduleSigningKeyRotation({ pool, kek, logger, maxAgeMs: config.SIGNING_KEY_MAX_AGE });
+  lifecycle.onStop('signing key rotation', () => rotation.stop());
   const refreshTokens = new RefreshTokens(pool, config.REFRESH_TOKEN_TTL);
   const purge = setInterval(() => {
     refreshTokens
@@ -216,6 +222,7 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
     directory,
     audit: new AuditRecorder(js, logger),
     keys,
+    kek,
     accessTokens: new AccessTokens(keys, { issuer: config.JWT_ISSUER, ttlMs: config.ACCESS_TOKEN_TTL }),
     refreshTokens,
     passwords: new PasswordHasher(config),
@@ -310,6 +317,7 @@ const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
   await admin.register(migrationRoutes, deps);
   await admin.register(tenantAdminRoutes, deps);
   await admin.register(fleetRoutes, deps);
+  await admin.register(signingKeyRoutes, deps);
   await admin.register(auditRoutes, deps);
   await admin.register(adminWebhookRoutes, deps);
 };

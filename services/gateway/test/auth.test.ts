@@ -311,7 +311,7 @@ describe('signing keys', () => {
     expect(verified.payload).toMatchObject({ sub: before.user.id, tid: org.tenantId });
     expect(typeof verified.payload.jti).toBe('string');
 
-    const rotation = await rotateSigningKey(stack.gateway!.deps.pool);
+    const rotation = await rotateSigningKey(stack.gateway!.deps.pool, stack.gateway!.deps.kek);
     expect(rotation.retired).toEqual([oldKid]);
     const both = await eventually(async () => {
       const current = await jwks();
@@ -329,7 +329,7 @@ describe('signing keys', () => {
   });
 
   it('keeps exactly one active key when gateways create or rotate keys at the same time', async () => {
-    const pool = stack.gateway!.deps.pool;
+    const { pool, kek } = stack.gateway!.deps;
     const activeKeys = async () =>
       (
         await pool.query<{ kid: string }>(
@@ -337,13 +337,13 @@ describe('signing keys', () => {
         )
       ).rows.map((r) => r.kid);
 
-    const rotations = await Promise.all([rotateSigningKey(pool), rotateSigningKey(pool)]);
+    const rotations = await Promise.all([rotateSigningKey(pool, kek), rotateSigningKey(pool, kek)]);
     expect(await activeKeys()).toHaveLength(1);
     expect(rotations.map((r) => r.kid)).toContain((await activeKeys())[0]);
 
     // As on an empty table: several gateways starting at once all end up with the one winner.
     await pool.query('UPDATE gateway.signing_keys SET retired_at = now() WHERE retired_at IS NULL');
-    const winners = await Promise.all(Array.from({ length: 4 }, () => ensureActiveSigningKey(pool)));
+    const winners = await Promise.all(Array.from({ length: 4 }, () => ensureActiveSigningKey(pool, kek)));
     expect(new Set(winners).size).toBe(1);
     expect(await activeKeys()).toEqual([winners[0]]);
   });

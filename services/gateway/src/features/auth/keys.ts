@@ -1,5 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { inTransaction, type Logger, type Pool } from '@ttm/service-kit';
+import {
+  inTransaction,
+  isSealedSecret,
+  type KeyEncryptionKeys,
+  type Logger,
+  openSecret,
+  type Pool,
+  sealSecret,
+} from '@ttm/service-kit';
 import {
   type CryptoKey,
   calculateJwkThumbprint,
@@ -22,28 +30,65 @@ export type PublishedKey = JWK & { kid: string; alg: string; use: 'sig' };
 const localRotations = new EventEmitter<{ rotated: [Pool] }>();
 localRotations.setMaxListeners(0);
 
-async function newSigningKey(): Promise<{ kid: string; privateJwk: JWK; publicJwk: PublishedKey }> {
+/**
+ * A new key pair. The private JWK is stored sealed (`sealSecret`: a data key of its own, wrapped
+ * by the KEK, the kid as additional data so a sealed key cannot be moved to another row).
+ */
+async function newSigningKey(
+  kek: KeyEncryptionKeys,
+): Promise<{ kid: string; storedPrivate: string; publicJwk: PublishedKey }> {
   const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
   const publicParts = await exportJWK(publicKey);
   // RFC 7638 thumbprint: the same key always gets the same kid, on every instance.
   const kid = await calculateJwkThumbprint(publicParts, 'sha256');
   const publicJwk: PublishedKey = { ...publicParts, kid, alg: SIGNING_ALG, use: 'sig' };
   const privateJwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG };
-  return { kid, privateJwk, publicJwk };
+  return { kid, storedPrivate: JSON.stringify(await sealPrivateJwk(kek, kid, privateJwk)), publicJwk };
+}
+
+function sealPrivateJwk(kek: KeyEncryptionKeys, kid: string, jwk: JWK) {
+  return sealSecret(kek, Buffer.from(JSON.stringify(jwk)), `signing-key:${kid}`);
+}
+
+/** The private JWK of a stored key: opened if sealed, as it is if stored before keys were sealed. */
+async function openPrivateJwk(kek: KeyEncryptionKeys, kid: string, stored: unknown): Promise<JWK> {
+  if (!isSealedSecret(stored)) return stored as JWK;
+  return JSON.parse((await openSecret(kek, stored, `signing-key:${kid}`)).toString('utf8')) as JWK;
+}
+
+/**
+ * Seal the private keys stored in plain text (by a version before keys were sealed), and
+ * re-seal those wrapped by a previous KEK under the current one. Returns how many changed.
+ */
+export async function sealStoredSigningKeys(pool: Pool, kek: KeyEncryptionKeys): Promise<number> {
+  const { rows } = await pool.query<{ kid: string; private_jwk: unknown }>(`SELECT kid, private_jwk FROM ${table}`);
+  let changed = 0;
+  for (const row of rows) {
+    if (isSealedSecret(row.private_jwk) && row.private_jwk.key.kek === kek.currentId) continue;
+    const jwk = await openPrivateJwk(kek, row.kid, row.private_jwk);
+    const sealed = await sealPrivateJwk(kek, row.kid, jwk);
+    await pool.query(`UPDATE ${table} SET private_jwk = $2 WHERE kid = $1 AND private_jwk = $3`, [
+      row.kid,
+      JSON.stringify(sealed),
+      JSON.stringify(row.private_jwk),
+    ]);
+    changed++;
+  }
+  return changed;
 }
 
 /**
  * Make sure one key signs. Two gateways starting together may both create one: the unique
  * partial index lets one insert win, and both then read the winner.
  */
-export async function ensureActiveSigningKey(pool: Pool): Promise<string> {
+export async function ensureActiveSigningKey(pool: Pool, kek: KeyEncryptionKeys): Promise<string> {
   const current = await pool.query<{ kid: string }>(`SELECT kid FROM ${table} WHERE ${active}`);
   if (current.rows[0]) return current.rows[0].kid;
-  const key = await newSigningKey();
+  const key = await newSigningKey(kek);
   await pool.query(
     `INSERT INTO ${table} (kid, alg, private_jwk, public_jwk, activated_at)
      VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING`,
-    [key.kid, SIGNING_ALG, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk)],
+    [key.kid, SIGNING_ALG, key.storedPrivate, JSON.stringify(key.publicJwk)],
   );
   const winner = await pool.query<{ kid: string }>(`SELECT kid FROM ${table} WHERE ${active}`);
   if (!winner.rows[0]) throw new Error('no active signing key after creating one (was it retired concurrently?)');
@@ -62,28 +107,50 @@ export interface RotationResult {
  * stays in the JWKS and keeps verifying until every token it signed has expired (the
  * access-token TTL after its retirement). Other gateways pick the new key up at their next
  * reload, or at once when they meet a token signed with it.
+ *
+ * With `olderThanMs`, only if the signing key was activated longer ago than that (the
+ * schedule: every gateway asks, one rotates); undefined when it was not due.
  */
-export async function rotateSigningKey(pool: Pool): Promise<RotationResult> {
-  const key = await newSigningKey();
+export async function rotateSigningKey(pool: Pool, kek: KeyEncryptionKeys): Promise<RotationResult>;
+export async function rotateSigningKey(
+  pool: Pool,
+  kek: KeyEncryptionKeys,
+  olderThanMs: number,
+): Promise<RotationResult | undefined>;
+export async function rotateSigningKey(
+  pool: Pool,
+  kek: KeyEncryptionKeys,
+  olderThanMs?: number,
+): Promise<RotationResult | undefined> {
+  const key = await newSigningKey(kek);
   const result = await inTransaction(pool, async (client) => {
     // Two rotations at once would both retire the same key and then both insert an active one.
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('ttm-gateway-signing-keys'))`);
+    if (olderThanMs !== undefined) {
+      const fresh = await client.query(
+        `SELECT 1 FROM ${table} WHERE ${active} AND activated_at > now() - make_interval(secs => $1)`,
+        [olderThanMs / 1_000],
+      );
+      if (fresh.rowCount) return undefined;
+    }
     const retired = await client.query<{ kid: string }>(
       `UPDATE ${table} SET retired_at = now() WHERE ${active} RETURNING kid`,
     );
     await client.query(
       `INSERT INTO ${table} (kid, alg, private_jwk, public_jwk, activated_at) VALUES ($1, $2, $3, $4, now())`,
-      [key.kid, SIGNING_ALG, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk)],
+      [key.kid, SIGNING_ALG, key.storedPrivate, JSON.stringify(key.publicJwk)],
     );
     return { kid: key.kid, retired: retired.rows.map((r) => r.kid) };
   });
-  localRotations.emit('rotated', pool);
+  if (result) localRotations.emit('rotated', pool);
   return result;
 }
 
 export interface SigningKeyRingOptions {
   pool: Pool;
   logger: Logger;
+  /** Opens the stored private keys (and seals new ones). */
+  kek: KeyEncryptionKeys;
   /** `ACCESS_TOKEN_TTL`: how long a retired key must keep verifying. */
   accessTokenTtlMs: number;
   /** How often the ring rereads the table to see other instances' rotations. Default 30 s. */
@@ -99,7 +166,8 @@ interface VerifyingKey {
 interface KeyRow {
   kid: string;
   public_jwk: PublishedKey;
-  private_jwk: JWK | null;
+  /** A sealed secret, or a plain JWK stored before keys were sealed. */
+  private_jwk: unknown;
   retired_at: Date | null;
 }
 
@@ -123,7 +191,9 @@ export class SigningKeyRing {
   /** Ensure a signing key exists, load the ring and keep it current until `close()`. */
   static async open(options: SigningKeyRingOptions): Promise<SigningKeyRing> {
     const ring = new SigningKeyRing(options);
-    await ensureActiveSigningKey(options.pool);
+    const sealed = await sealStoredSigningKeys(options.pool, options.kek);
+    if (sealed > 0) options.logger.info({ keys: sealed }, 'sealed stored signing keys under the current KEK');
+    await ensureActiveSigningKey(options.pool, options.kek);
     await ring.reload();
     ring.timer = setInterval(() => ring.reloadInBackground(), ring.reloadIntervalMs);
     ring.timer.unref();
@@ -198,7 +268,7 @@ export class SigningKeyRing {
     let activeRow = rows.find((r) => r.retired_at === null && r.private_jwk !== null);
     if (!activeRow) {
       // Someone retired the active key without activating another: never stop signing.
-      await ensureActiveSigningKey(this.options.pool);
+      await ensureActiveSigningKey(this.options.pool, this.options.kek);
       const reread = await this.readKeys();
       rows.splice(0, rows.length, ...reread);
       activeRow = rows.find((r) => r.retired_at === null && r.private_jwk !== null);
@@ -216,7 +286,10 @@ export class SigningKeyRing {
     if (activeRow?.private_jwk && activeRow.kid !== this.signing?.kid) {
       this.signing = {
         kid: activeRow.kid,
-        key: (await importJWK(activeRow.private_jwk, SIGNING_ALG)) as CryptoKey,
+        key: (await importJWK(
+          await openPrivateJwk(this.options.kek, activeRow.kid, activeRow.private_jwk),
+          SIGNING_ALG,
+        )) as CryptoKey,
       };
     }
   }
