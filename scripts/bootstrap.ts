@@ -6,7 +6,7 @@ import { bootstrapTopology, topologySettingsFrom } from '../packages/service-kit
 import { type CommonConfig, ConfigError, commonEnv, loadConfig } from '../packages/service-kit/src/config.js';
 import { loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { createLogger } from '../packages/service-kit/src/logger.js';
-import { connectNats, type NatsLink } from '../packages/service-kit/src/nats.js';
+import { connectNats, type NatsLink, natsSecurityOf } from '../packages/service-kit/src/nats.js';
 import { ensureDatabase } from '../packages/service-kit/src/postgres.js';
 
 /** A failure the operator fixes by starting something or setting a variable: printed as one line. */
@@ -30,7 +30,7 @@ async function bootstrapNats(config: CommonConfig): Promise<void> {
   const logger = createLogger('bootstrap', process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn');
   let link: NatsLink;
   try {
-    link = await connectNats(config.NATS_URL, 'ttm-bootstrap', logger);
+    link = await connectNats(config.NATS_URL, 'ttm-bootstrap', logger, { security: natsSecurityOf(config) });
   } catch (error) {
     throw new BootstrapError(
       `NATS is not reachable at ${redactUrl(config.NATS_URL)} (${reason(error)}): start nats-server -js or set NATS_URL`,

@@ -62,6 +62,16 @@ export const commonEnv = z.object({
     .default('127.0.0.1')
     .describe('Address the HTTP servers listen on (loopback by default; containers set 0.0.0.0)'),
   NATS_URL: z.string().default('nats://127.0.0.1:4222').describe('NATS server URL(s), comma separated'),
+  NATS_USER: z
+    .string()
+    .optional()
+    .describe(
+      'NATS user of this service (a server configured with `npm run nats:auth` has one per service; bootstrap takes admin)',
+    ),
+  NATS_PASSWORD: z.string().optional().describe('Password of NATS_USER'),
+  NATS_TLS_CA: z.string().optional().describe('CA file that signs the NATS server certificate (turns TLS on)'),
+  NATS_TLS_CERT: z.string().optional().describe('Client certificate file for NATS TLS (with NATS_TLS_KEY)'),
+  NATS_TLS_KEY: z.string().optional().describe('Client key file for NATS TLS'),
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/ttm').describe(
     'Control-plane PostgreSQL database (each service keeps its own schema in it)',
   ),

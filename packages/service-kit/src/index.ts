@@ -11,6 +11,7 @@ export * from './logger.js';
 export * from './messaging.js';
 export * from './metrics.js';
 export * from './nats.js';
+export * from './natsAuthorization.js';
 export * from './natsService.js';
 export * from './opsMetrics.js';
 export * from './postgres.js';

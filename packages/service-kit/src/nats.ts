@@ -15,6 +15,33 @@ export interface NatsLinkOptions {
   maxPingOut?: number;
   /** Pause between reconnect attempts. */
   reconnectTimeWaitMs?: number;
+  /** User and password, and TLS files, from `natsSecurityOf(config)`. */
+  security?: NatsSecurity;
+}
+
+export interface NatsSecurity {
+  user?: string | undefined;
+  pass?: string | undefined;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string } | undefined;
+}
+
+/** The NATS credentials and TLS files of a service's configuration (none set: anonymous, plain). */
+export function natsSecurityOf(config: {
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
+  NATS_TLS_CA?: string | undefined;
+  NATS_TLS_CERT?: string | undefined;
+  NATS_TLS_KEY?: string | undefined;
+}): NatsSecurity {
+  const tls = {
+    ...(config.NATS_TLS_CA ? { caFile: config.NATS_TLS_CA } : {}),
+    ...(config.NATS_TLS_CERT ? { certFile: config.NATS_TLS_CERT } : {}),
+    ...(config.NATS_TLS_KEY ? { keyFile: config.NATS_TLS_KEY } : {}),
+  };
+  return {
+    ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD ?? '' } : {}),
+    ...(Object.keys(tls).length > 0 ? { tls } : {}),
+  };
 }
 
 /**
@@ -34,6 +61,7 @@ export async function connectNats(
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
     pingInterval: options.pingIntervalMs ?? 5_000,
     maxPingOut: options.maxPingOut ?? 2,
+    ...options.security,
   });
   let connected = true;
   void (async () => {

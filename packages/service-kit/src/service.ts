@@ -10,7 +10,7 @@ import { HealthChecks, startOpsServer } from './health.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
-import { connectNats, type NatsLink } from './nats.js';
+import { connectNats, type NatsLink, natsSecurityOf } from './nats.js';
 import { registerNatsService } from './natsService.js';
 import { trackOpsMetrics } from './opsMetrics.js';
 import { createPool, migrate, pingPostgres, trackPools } from './postgres.js';
@@ -70,7 +70,9 @@ export async function startService<S extends z.ZodObject>(
   // Not ready from the first moment of shutdown, so load balancers stop sending work.
   lifecycle.signal.addEventListener('abort', () => health.markStopping(), { once: true });
 
-  const nats = await connectNats(config.NATS_URL, `ttm-${options.name}`, logger).catch((error: Error) => {
+  const nats = await connectNats(config.NATS_URL, `ttm-${options.name}`, logger, {
+    security: natsSecurityOf(config),
+  }).catch((error: Error) => {
     throw new DependencyError('NATS', 'NATS_URL', config.NATS_URL, error);
   });
   lifecycle.onStop('nats', () => nats.nc.drain());

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ export class PrivateNatsServer {
   private constructor(
     readonly port: number,
     readonly storeDir: string,
+    private readonly configFile?: string,
   ) {}
 
   /** Process id while running (for CPU accounting in benchmarks). */
@@ -26,10 +27,16 @@ export class PrivateNatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateNatsServer> {
+  /** `config`: nats-server configuration text (e.g. an `authorization` block); port and store come from here. */
+  static async start(options: { config?: string } = {}): Promise<PrivateNatsServer> {
     const port = await getPort();
     const storeDir = await mkdtemp(join(tmpdir(), 'ttm-nats-'));
-    const server = new PrivateNatsServer(port, storeDir);
+    let configFile: string | undefined;
+    if (options.config !== undefined) {
+      configFile = join(storeDir, 'nats-server.conf');
+      await writeFile(configFile, options.config, { mode: 0o600 });
+    }
+    const server = new PrivateNatsServer(port, storeDir, configFile);
     await server.restart();
     return server;
   }
@@ -38,7 +45,8 @@ export class PrivateNatsServer {
   async restart(): Promise<void> {
     if (this.child) return;
     const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
-    const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
+    const config = this.configFile ? ['-c', this.configFile] : [];
+    const child = spawn(bin, [...config, '-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
       stdio: 'ignore',
     });
     this.child = child;
