@@ -22,7 +22,7 @@ import { runSourceSweeper } from './migration/saga.js';
 import { BACKUP_SCHEMA, backupsProjection } from './projections/backups.js';
 import { tenantsProjection } from './projections/tenants.js';
 import { runScheduler } from './schedule/scheduler.js';
-import { openBackupStore, S3BackupStore } from './store/index.js';
+import { openRegionalStores } from './store/index.js';
 
 export interface BackupOptions {
   /** SIGTERM/SIGINT stop the process (default); tests running it in-process turn it off. */
@@ -59,8 +59,12 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   });
   trackPools(metrics, 'data-plane', () => clusters.openPools());
   lifecycle.onStop('data plane', () => clusters.close());
-  const store = await openBackupStore(config, service.nats.nc);
-  if (store instanceof S3BackupStore) lifecycle.onStop('backup store', () => store.close());
+  const stores = await openRegionalStores(
+    config,
+    catalog.regions.map((r) => r.name),
+    service.nats.nc,
+  );
+  lifecycle.onStop('backup stores', () => stores.close());
 
   const backupMetrics = createBackupMetrics(metrics);
   await seedBackupMetrics(pool, BACKUP_SCHEMA, backupMetrics).catch((error: unknown) =>
@@ -70,7 +74,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const deps: BackupDeps = {
     js,
     pool,
-    store,
+    stores,
     clusters,
     catalog,
     logger,
@@ -145,9 +149,12 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     await cleanup;
   });
 
-  const scheduler = runScheduler(deps, config.BACKUP_SCHEDULE_EVERY, lifecycle.signal);
+  const scheduler = runScheduler(deps, config.BACKUP_SCHEDULE_EVERY, lifecycle.signal, config.BACKUP_WINDOW);
   lifecycle.onStop('scheduler', () => scheduler);
 
-  logger.info({ port: config.BACKUP_PORT, store: store.kind }, 'backup ready');
+  logger.info(
+    { port: config.BACKUP_PORT, stores: stores.describe(), window: config.BACKUP_WINDOW?.text },
+    'backup ready',
+  );
   return { service, deps, stop: () => lifecycle.stop('stop requested') };
 }

@@ -5,9 +5,9 @@ import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   type BackupManifest,
+  backupBucketOf,
   CreateBackup,
   type DataOf,
-  ObjectStores,
   RestoreBackup,
   VerifyBackup,
 } from '@ttm/contracts';
@@ -204,7 +204,7 @@ describe('backup and restore', () => {
   it('reports a tampered artifact as a mismatch', async () => {
     const { backupId, manifest } = await backUp(tenant.tenantId);
     await untilEvent(js, backupId, 'ttm.backup.verified.v1');
-    const bucket = await new Objm(nc).open(ObjectStores.backups);
+    const bucket = await new Objm(nc).open(backupBucketOf('us-east-1'));
     const original = gunzipSync((await bucket.getBlob(manifest.objectName))!).toString('utf8');
     const tampered = original.replace(/"name":"Company 7"/, '"name":"Company 7 (forged)"');
     expect(tampered).not.toBe(original);
@@ -277,7 +277,7 @@ describe('backup and restore', () => {
     }
     const expected = selectForDeletion(taken, { keepLast: 3, keepDaily: 0, keepWeekly: 0 }, new Date());
     expect(expected).toEqual(taken.slice(0, 2).map((t) => t.id));
-    const bucket = await new Objm(nc).open(ObjectStores.backups);
+    const bucket = await new Objm(nc).open(backupBucketOf('us-east-1'));
     for (const backup of taken) {
       const deleted = (await backupEvents(js, backup.id)).find((e) => e.type === 'ttm.backup.deleted.v1');
       const objects = (await bucket.list()).filter(
