@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { Consumers, Streams } from '@ttm/contracts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { parseBackupWindow, windowAround, windowBackupId } from '../src/schedule/window.js';
+import { backupEvents, registerTenant, seedTenant, type TestTenant, withClient } from './support/fixtures.js';
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+const TENANTS = 6;
+
+let stack: TestStack;
+let nc: NatsConnection;
+let js: JetStreamClient;
+const tenants: TestTenant[] = [];
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  stack = await startStack({
+    gateway: false,
+    backup: false,
+    env: { BACKUP_SCHEDULE_EVERY: '250ms', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
+  });
+  nc = await connect({ servers: stack.nats.url });
+  js = jetstream(nc);
+  // A killed service never acks: shorten the wait before its command is redelivered.
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.update(Streams.COMMANDS, Consumers.backupCommands, { ack_wait: nanos(1_500) });
+  // 'pro' is backed up daily: with BACKUP_WINDOW set, once in each night's window.
+  for (let i = 0; i < TENANTS; i++) {
+    const tenant = await registerTenant(stack, nc, 'pro');
+    await seedTenant(tenant, 30);
+    tenants.push(tenant);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await nc?.close();
+  await stack?.stop();
+});
+
+const hhmmss = (d: Date) => d.toISOString().slice(11, 19);
+
+/** The window backups (by id) that have completed. */
+async function completed(ids: string[]): Promise<string[]> {
+  const { rows } = await withClient(stack.db.url, (c) =>
+    c.query<{ id: string }>(`SELECT id FROM backup.backups WHERE id = ANY($1::uuid[]) AND status = 'completed'`, [ids]),
+  );
+  return rows.map((r) => r.id);
+}
+
+describe('the nightly fleet backup window', () => {
+  it('resumes after kill -9 of the backup service mid-window, taking no tenant twice', async () => {
+    // A window that opened a little while ago and lasts a minute: some tenants are due at
+    // once, the others over the next half minute.
+    const opened = new Date(Date.now() - 12_000);
+    const window = parseBackupWindow(`${hhmmss(opened)}-${hhmmss(new Date(opened.getTime() + 60_000))}`);
+    const occurrence = windowAround(window, new Date())!;
+    expect(occurrence).toBeDefined();
+    const ids = tenants.map((t) => windowBackupId(t.tenantId, occurrence));
+    stack.env.BACKUP_WINDOW = window.text;
+
+    // The real service as a process, killed with SIGKILL once some of the fleet is backed up.
+    child = spawn(tsx, [main], { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<string>((resolve) =>
+      child!.once('exit', (code, signal) => resolve(signal ?? `exit ${code}: ${stderr}`)),
+    );
+    await eventually(async () => ((await completed(ids)).length >= 2 ? true : undefined), 60_000);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const beforeKill = await completed(ids);
+
+    // Restarted (in-process here), it picks up the rest of the window.
+    await stack.startBackup();
+    try {
+      await eventually(async () => ((await completed(ids)).length === TENANTS ? true : undefined), 90_000);
+    } finally {
+      await stack.stopBackup();
+      delete stack.env.BACKUP_WINDOW;
+    }
+    expect(beforeKill.length).toBeGreaterThanOrEqual(2);
+
+    // One backup per tenant in this window: the window's own id, started once, completed once.
+    const { rows } = await withClient(stack.db.url, (c) =>
+      c.query<{ tenant_id: string; id: string; trigger: string }>(
+        `SELECT tenant_id, id, trigger FROM backup.backups WHERE tenant_id = ANY($1::uuid[]) ORDER BY tenant_id`,
+        [tenants.map((t) => t.tenantId)],
+      ),
+    );
+    expect(rows).toHaveLength(TENANTS);
+    expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(rows.every((r) => r.trigger === 'scheduled')).toBe(true);
+    for (const id of ids) {
+      const types = (await backupEvents(js, id)).map((e) => e.type);
+      expect(
+        types.filter((t) => t === 'ttm.backup.started.v1'),
+        id,
+      ).toHaveLength(1);
+      expect(
+        types.filter((t) => t === 'ttm.backup.completed.v1'),
+        id,
+      ).toHaveLength(1);
+    }
+  }, 240_000);
+});
