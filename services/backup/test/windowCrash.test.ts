@@ -9,7 +9,7 @@ import { parseBackupWindow, windowAround, windowBackupId } from '../src/schedule
 import { backupEvents, registerTenant, seedTenant, type TestTenant, withClient } from './support/fixtures.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 const TENANTS = 6;
 
 let stack: TestStack;
@@ -43,6 +43,15 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const hhmmss = (d: Date) => d.toISOString().slice(11, 19);
 
 /** The window backups (by id) that have completed. */
@@ -65,7 +74,13 @@ describe('the nightly fleet backup window', () => {
     stack.env.BACKUP_WINDOW = window.text;
 
     // The real service as a process, killed with SIGKILL once some of the fleet is backed up.
-    child = spawn(tsx, [main], { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // `node --import tsx` as `npm start` runs it: one process, so SIGKILL hits the service itself
+    // (the tsx launcher would leave its child running).
+    child = spawn(process.execPath, ['--import', 'tsx', main], {
+      cwd: root,
+      env: { ...process.env, ...stack.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -76,6 +91,8 @@ describe('the nightly fleet backup window', () => {
     await eventually(async () => ((await completed(ids)).length >= 2 ? true : undefined), 60_000);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
+    // Nothing of it survives: no backup process holds the service's consumer any more.
+    expect(child.pid && processAlive(child.pid)).toBe(false);
     const beforeKill = await completed(ids);
 
     // Restarted (in-process here), it picks up the rest of the window.
