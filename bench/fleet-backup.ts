@@ -164,7 +164,24 @@ export async function run(): Promise<void> {
       const response = await fetch(`http://127.0.0.1:${stack.env.BACKUP_PORT}/health/ready`).catch(() => undefined);
       return response?.status === 200;
     }, LEAD_S * 1_000);
+    // Cores each part uses in each stretch (PostgreSQL: every backend on the machine).
+    const usage = () => ({
+      at: performance.now(),
+      gateway: cpuSecondsOf(stack.pids.gateway!),
+      backup: cpuSecondsOf(backup!.pid!),
+      postgres: cpuSecondsOfCommand('postgres'),
+    });
+    const cores = (a: ReturnType<typeof usage>, b: ReturnType<typeof usage>) => {
+      const seconds = (b.at - a.at) / 1_000;
+      return {
+        gateway: (b.gateway - a.gateway) / seconds,
+        backup: (b.backup - a.backup) / seconds,
+        postgres: (b.postgres - a.postgres) / seconds,
+      };
+    };
+    const u0 = usage();
     const before = await traffic(read, RATE, () => sleep(Math.max(0, opened.getTime() - Date.now())));
+    const u1 = usage();
     const control = new pg.Client({ connectionString: stack.db.url });
     await control.connect();
     clients.push(control);
@@ -193,7 +210,16 @@ export async function run(): Promise<void> {
       );
     });
     const cpuAfter = cpu();
+    const u2 = usage();
     const after = await traffic(read, RATE, () => sleep(QUIET_MS));
+    const u3 = usage();
+    for (const [stretch, c] of [
+      ['before the window', cores(u0, u1)],
+      ['during the window', cores(u1, u2)],
+      ['after the window', cores(u2, u3)],
+    ] as const) {
+      for (const [part, value] of Object.entries(c)) report.figure(`${part} CPU ${stretch}`, value, 'cores');
+    }
 
     const fleetSeconds = (lastDoneAt.getTime() - opened.getTime()) / 1_000;
     const quiet = [...before.latencies, ...after.latencies];
