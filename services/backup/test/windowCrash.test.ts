@@ -10,6 +10,8 @@ import { backupEvents, registerTenant, seedTenant, type TestTenant, withClient }
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const root = fileURLToPath(new URL('../../../', import.meta.url));
+/** Tenants there when the window's first instance runs; two more come while it is dead. */
+const FIRST = 4;
 const TENANTS = 6;
 
 let stack: TestStack;
@@ -30,12 +32,14 @@ beforeAll(async () => {
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.update(Streams.COMMANDS, Consumers.backupCommands, { ack_wait: nanos(1_500) });
   // 'pro' is backed up daily: with BACKUP_WINDOW set, once in each night's window.
-  for (let i = 0; i < TENANTS; i++) {
-    const tenant = await registerTenant(stack, nc, 'pro');
-    await seedTenant(tenant, 30);
-    tenants.push(tenant);
-  }
+  for (let i = 0; i < FIRST; i++) tenants.push(await tenantWithRows());
 }, 120_000);
+
+async function tenantWithRows(): Promise<TestTenant> {
+  const tenant = await registerTenant(stack, nc, 'pro');
+  await seedTenant(tenant, 30);
+  return tenant;
+}
 
 afterAll(async () => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -64,14 +68,16 @@ async function completed(ids: string[]): Promise<string[]> {
 
 describe('the nightly fleet backup window', () => {
   it('resumes after kill -9 of the backup service mid-window, taking no tenant twice', async () => {
-    // A window that opened a little while ago and lasts a minute: some tenants are due at
-    // once, the others over the next half minute.
-    const opened = new Date(Date.now() - 12_000);
-    const window = parseBackupWindow(`${hhmmss(opened)}-${hhmmss(new Date(opened.getTime() + 60_000))}`);
+    // A window that opened two hours ago and lasts half an hour more: every tenant's point of
+    // it (within its first 75 %) has come, so each is asked for as soon as the service looks.
+    const opened = new Date(Date.now() - 2 * 3_600_000);
+    const window = parseBackupWindow(`${hhmmss(opened)}-${hhmmss(new Date(opened.getTime() + 2.5 * 3_600_000))}`);
     const occurrence = windowAround(window, new Date())!;
     expect(occurrence).toBeDefined();
-    const ids = tenants.map((t) => windowBackupId(t.tenantId, occurrence));
+    const idOf = (t: TestTenant) => windowBackupId(t.tenantId, occurrence);
     stack.env.BACKUP_WINDOW = window.text;
+    // One backup at a time: when two are done, the others are still queued or running.
+    stack.env.BACKUP_CONCURRENCY = '1';
 
     // The real service as a process, killed with SIGKILL once some of the fleet is backed up.
     // `node --import tsx` as `npm start` runs it: one process, so SIGKILL hits the service itself
@@ -88,22 +94,28 @@ describe('the nightly fleet backup window', () => {
     const exited = new Promise<string>((resolve) =>
       child!.once('exit', (code, signal) => resolve(signal ?? `exit ${code}: ${stderr}`)),
     );
-    await eventually(async () => ((await completed(ids)).length >= 2 ? true : undefined), 60_000);
+    const firstIds = tenants.map(idOf);
+    await eventually(async () => ((await completed(firstIds)).length >= 2 ? true : undefined), 120_000);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     // Nothing of it survives: no backup process holds the service's consumer any more.
     expect(child.pid && processAlive(child.pid)).toBe(false);
-    const beforeKill = await completed(ids);
+    const beforeKill = await completed(firstIds);
+    expect(beforeKill.length).toBeGreaterThanOrEqual(2);
 
-    // Restarted (in-process here), it picks up the rest of the window.
+    // Tenants that join the fleet while the service is down are the restarted one's to ask for.
+    for (let i = FIRST; i < TENANTS; i++) tenants.push(await tenantWithRows());
+    const ids = tenants.map(idOf);
+
+    // Restarted (in-process here), it finishes what was queued or running and asks for the rest.
     await stack.startBackup();
     try {
-      await eventually(async () => ((await completed(ids)).length === TENANTS ? true : undefined), 90_000);
+      await eventually(async () => ((await completed(ids)).length === TENANTS ? true : undefined), 120_000);
     } finally {
       await stack.stopBackup();
       delete stack.env.BACKUP_WINDOW;
+      delete stack.env.BACKUP_CONCURRENCY;
     }
-    expect(beforeKill.length).toBeGreaterThanOrEqual(2);
 
     // One backup per tenant in this window: the window's own id, started once, completed once.
     const { rows } = await withClient(stack.db.url, (c) =>
@@ -126,5 +138,5 @@ describe('the nightly fleet backup window', () => {
         id,
       ).toHaveLength(1);
     }
-  }, 240_000);
+  }, 400_000);
 });
