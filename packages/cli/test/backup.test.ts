@@ -85,7 +85,9 @@ describe('tenant-cli backup, backups, restore', () => {
     const elsewhere = await cli('restore', tenant.tenantId, '--backup', backupId, '--clone', '--region', 'eu-west-1');
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stderr.trim().split('\n')).toHaveLength(1);
-    expect(elsewhere.stderr).toMatch(/^tenant-cli: Restore into another region refused: .*stays in its region us-east-1/);
+    expect(elsewhere.stderr).toMatch(
+      /^tenant-cli: Restore into another region refused: .*stays in its region us-east-1/,
+    );
 
     const noTenant = await cli('backup', randomUUID());
     expect(noTenant.code).toBe(1);
