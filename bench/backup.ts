@@ -308,7 +308,7 @@ async function sqlReader(url: string, schema: string): Promise<() => Promise<voi
  * Send `read` at `rate` per second until `during` resolves; latency of each from its scheduled
  * start (so a stalled server shows in the figures instead of slowing the sender down).
  */
-async function traffic(
+export async function traffic(
   read: () => Promise<void>,
   rate: number,
   during: () => Promise<void>,

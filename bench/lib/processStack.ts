@@ -76,40 +76,47 @@ export async function startProcessStack(
       stdio: ['ignore', 'ignore', 'inherit'],
     }),
   );
-  await Promise.all(services.map((s) => waitReady(`http://127.0.0.1:${ports[s]}/health/ready`, 60_000)));
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+          }),
+      ),
+    );
+    await nats.stop();
+    const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+        `${db.name}_%`,
+      ]);
+      for (const { datname } of rows)
+        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+    await db.drop();
+  };
+  // A loaded machine can take a while to start them; one that never gets ready leaves nothing behind.
+  const readyTimeoutMs = Number(process.env.BENCH_READY_TIMEOUT_MS ?? 180_000);
+  try {
+    await Promise.all(services.map((s) => waitReady(`http://127.0.0.1:${ports[s]}/health/ready`, readyTimeoutMs)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     env,
     pids: Object.fromEntries(services.map((s, i) => [s, children[i]?.pid ?? 0])),
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     nats,
     db,
-    async stop() {
-      await Promise.all(
-        children.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null) return resolve();
-              child.once('exit', () => resolve());
-              child.kill('SIGTERM');
-              setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-            }),
-        ),
-      );
-      await nats.stop();
-      const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-      await admin.connect();
-      try {
-        const { rows } = await admin.query<{ datname: string }>(
-          'SELECT datname FROM pg_database WHERE datname LIKE $1',
-          [`${db.name}_%`],
-        );
-        for (const { datname } of rows)
-          await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
-      } finally {
-        await admin.end();
-      }
-      await db.drop();
-    },
+    stop,
   };
 }
 

@@ -82,6 +82,13 @@ describe('tenant-cli backup, backups, restore', () => {
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     expect(unknown.stderr).toMatch(/^tenant-cli: Backup not found: /);
 
+    const elsewhere = await cli('restore', tenant.tenantId, '--backup', backupId, '--clone', '--region', 'eu-west-1');
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr.trim().split('\n')).toHaveLength(1);
+    expect(elsewhere.stderr).toMatch(
+      /^tenant-cli: Restore into another region refused: .*stays in its region us-east-1/,
+    );
+
     const noTenant = await cli('backup', randomUUID());
     expect(noTenant.code).toBe(1);
     expect(noTenant.stderr).toMatch(/^tenant-cli: Tenant not found: no tenant has the id \S+\n$/);

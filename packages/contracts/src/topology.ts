@@ -380,6 +380,9 @@ export const ObjectStores = {
   backups: 'ttm-backups',
 } as const;
 
+/** The object store bucket of one region's backups (the backup service makes it; regions never share one). */
+export const backupBucketOf = (region: string): string => `${ObjectStores.backups}-${region}`;
+
 export const objectStoreDefinitions: readonly { bucket: string; description: string }[] = [
   { bucket: ObjectStores.backups, description: 'Tenant backup artifacts' },
 ];

@@ -23,7 +23,7 @@ import { runSourceSweeper } from './migration/saga.js';
 import { BACKUP_SCHEMA, backupsProjection } from './projections/backups.js';
 import { tenantsProjection } from './projections/tenants.js';
 import { runScheduler } from './schedule/scheduler.js';
-import { EncryptingBackupStore, openBackupStore, S3BackupStore } from './store/index.js';
+import { EncryptingBackupStore, openRegionalStores } from './store/index.js';
 
 export interface BackupOptions {
   /** SIGTERM/SIGINT stop the process (default); tests running it in-process turn it off. */
@@ -60,13 +60,14 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   });
   trackPools(metrics, 'data-plane', () => clusters.openPools());
   lifecycle.onStop('data plane', () => clusters.close());
-  const rawStore = await openBackupStore(config, service.nats.nc);
-  if (rawStore instanceof S3BackupStore) lifecycle.onStop('backup store', () => rawStore.close());
-  const store = new EncryptingBackupStore(
-    rawStore,
-    LocalKeyEncryptionKeys.fromConfig(config),
-    config.BACKUP_ENCRYPTION,
+  const kek = LocalKeyEncryptionKeys.fromConfig(config);
+  const stores = await openRegionalStores(
+    config,
+    catalog.regions.map((r) => r.name),
+    service.nats.nc,
+    (store) => new EncryptingBackupStore(store, kek, config.BACKUP_ENCRYPTION),
   );
+  lifecycle.onStop('backup stores', () => stores.close());
 
   const backupMetrics = createBackupMetrics(metrics);
   await seedBackupMetrics(pool, BACKUP_SCHEMA, backupMetrics).catch((error: unknown) =>
@@ -76,7 +77,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const deps: BackupDeps = {
     js,
     pool,
-    store,
+    stores,
     clusters,
     catalog,
     logger,
@@ -151,9 +152,12 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     await cleanup;
   });
 
-  const scheduler = runScheduler(deps, config.BACKUP_SCHEDULE_EVERY, lifecycle.signal);
+  const scheduler = runScheduler(deps, config.BACKUP_SCHEDULE_EVERY, lifecycle.signal, config.BACKUP_WINDOW);
   lifecycle.onStop('scheduler', () => scheduler);
 
-  logger.info({ port: config.BACKUP_PORT, store: store.kind }, 'backup ready');
+  logger.info(
+    { port: config.BACKUP_PORT, stores: stores.describe(), window: config.BACKUP_WINDOW?.text },
+    'backup ready',
+  );
   return { service, deps, stop: () => lifecycle.stop('stop requested') };
 }

@@ -1,5 +1,7 @@
 import { catalogEnv, commonEnv, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
+import { parseBackupWindow } from './schedule/window.js';
+import { RegionStoreSpec } from './store/regionalStores.js';
 
 const backupFields = commonEnv.extend({
   ...catalogEnv,
@@ -9,13 +11,55 @@ const backupFields = commonEnv.extend({
     .enum(['nats', 'file', 's3'])
     .default('nats')
     .describe(
-      'Where backup artifacts go: the NATS object store bucket ttm-backups, files under BACKUP_DIR, or the S3 bucket BACKUP_S3_BUCKET',
+      'Where the backup artifacts of regions not in BACKUP_STORES go: the NATS object store bucket ttm-backups-<region>, files under BACKUP_DIR/<region>, or the S3 bucket BACKUP_S3_BUCKET under <BACKUP_S3_PREFIX><region>/',
+    ),
+  BACKUP_STORES: z
+    .string()
+    .optional()
+    .transform((raw, ctx): Record<string, RegionStoreSpec> => {
+      if (raw === undefined || raw.trim() === '') return {};
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be JSON, for example {"eu-west-1":{"kind":"file","dir":"/backups/eu"}}',
+        });
+        return z.NEVER;
+      }
+      const parsed = z.record(z.string(), RegionStoreSpec).safeParse(value);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          ctx.addIssue({ code: 'custom', message: `${issue.path.join('.') || '(root)'}: ${issue.message}` });
+        }
+        return z.NEVER;
+      }
+      return parsed.data;
+    })
+    .describe(
+      'Each region\'s own backup store as JSON, region -> {"kind":"file","dir":...} | {"kind":"nats","bucket":...} | {"kind":"s3","bucket":...,"prefix","region","endpoint","forcePathStyle"}; a region not named gets one from BACKUP_STORE: <BACKUP_DIR>/<region>, the bucket ttm-backups-<region>, or the prefix <BACKUP_S3_PREFIX><region>/ (empty: none named)',
+    ),
+  BACKUP_WINDOW: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      try {
+        return parseBackupWindow(raw);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .describe(
+      'UTC window of the nightly fleet backup, such as 01:00-05:00 (may pass midnight; HH:MM:SS also taken): tenants of plans backed up daily are backed up once in each window, spread over it (empty: at their daily slot)',
     ),
   BACKUP_DIR: z
     .string()
     .min(1)
     .default('./.data/backups')
-    .describe('Directory of the artifacts when BACKUP_STORE=file'),
+    .describe('Directory of the artifacts when BACKUP_STORE=file: each region in its own subdirectory'),
   BACKUP_S3_BUCKET: z
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z, 0-9, dots and hyphens)')
@@ -121,8 +165,24 @@ const backupFields = commonEnv.extend({
 });
 export const backupEnv = backupFields.superRefine(
   (config, ctx) => {
-    if (config.BACKUP_STORE === 's3' && !config.BACKUP_S3_BUCKET) {
-      ctx.addIssue({ code: 'custom', path: ['BACKUP_S3_BUCKET'], message: 'required when BACKUP_STORE=s3' });
+    const regions = (config.REGIONS ?? []).map((r) => r.name);
+    const stores = config.BACKUP_STORES ?? {};
+    const uncovered = regions.filter((r) => !stores[r]);
+    if (config.BACKUP_STORE === 's3' && !config.BACKUP_S3_BUCKET && uncovered.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BACKUP_S3_BUCKET'],
+        message: `required when BACKUP_STORE=s3 and BACKUP_STORES names no store for ${uncovered.join(', ')}`,
+      });
+    }
+    for (const region of Object.keys(stores)) {
+      if (regions.length > 0 && !regions.includes(region)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['BACKUP_STORES'],
+          message: `names region ${region}, which is not in REGIONS (${regions.join(', ')})`,
+        });
+      }
     }
   },
   // Checked even when other variables are bad, so every problem is named at once.

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { BackupMetrics } from './metrics.js';
 import type { WriteFreezes } from './migration/freeze.js';
 import type { MigrationMetrics } from './migration/metrics.js';
-import type { BackupStore } from './store/index.js';
+import type { RegionalBackupStores } from './store/index.js';
 
 /** Test hooks: moments to crash at. */
 export interface BackupHooks {
@@ -31,7 +31,8 @@ export interface BackupDeps {
   js: JetStreamClient;
   /** Control-plane database: the `backup` schema (projections). */
   pool: pg.Pool;
-  store: BackupStore;
+  /** Each region's backup store: a backup goes to, and is read from, its tenant's region's. */
+  stores: RegionalBackupStores;
   clusters: DataPlanePools;
   catalog: Catalog;
   logger: Logger;

@@ -6,9 +6,9 @@ import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   type BackupManifest,
+  backupBucketOf,
   CreateBackup,
   type DataOf,
-  ObjectStores,
   RestoreBackup,
   VerifyBackup,
 } from '@ttm/contracts';
@@ -213,7 +213,7 @@ describe('backup and restore', () => {
     const { backupId, manifest } = await backUp(tenant.tenantId);
     await untilEvent(js, backupId, 'ttm.backup.verified.v1');
     // Tampered by someone who holds the key: the checksums of the manifest still catch it.
-    const store = stack.backup!.deps.store;
+    const store = stack.backup!.deps.stores.of('us-east-1');
     const original = gunzipSync((await bytes(await store.get(manifest.objectName)))!).toString('utf8');
     const tampered = original.replace(/"name":"Company 7"/, '"name":"Company 7 (forged)"');
     expect(tampered).not.toBe(original);
@@ -243,10 +243,10 @@ describe('backup and restore', () => {
   it('keeps artifacts encrypted at rest, refuses an altered one, and still restores an unencrypted one', async () => {
     const { backupId, manifest } = await backUp(tenant.tenantId);
     await untilEvent(js, backupId, 'ttm.backup.verified.v1');
-    const bucket = await new Objm(nc).open(ObjectStores.backups);
+    const bucket = await new Objm(nc).open(backupBucketOf('us-east-1'));
     const raw = (await bucket.getBlob(manifest.objectName))!;
     expect(Buffer.from(raw.subarray(0, 8)).toString()).toBe('TTMBENC1');
-    const plain = gunzipSync((await bytes(await stack.backup!.deps.store.get(manifest.objectName)))!);
+    const plain = gunzipSync((await bytes(await stack.backup!.deps.stores.of('us-east-1').get(manifest.objectName)))!);
     expect(plain.toString('utf8')).toContain('"name":"Company 7"');
     // Neither the rows nor the gzip stream of them are in the stored bytes.
     expect(Buffer.from(raw).includes(Buffer.from('Company 7'))).toBe(false);
@@ -323,7 +323,7 @@ describe('backup and restore', () => {
     }
     const expected = selectForDeletion(taken, { keepLast: 3, keepDaily: 0, keepWeekly: 0 }, new Date());
     expect(expected).toEqual(taken.slice(0, 2).map((t) => t.id));
-    const bucket = await new Objm(nc).open(ObjectStores.backups);
+    const bucket = await new Objm(nc).open(backupBucketOf('us-east-1'));
     const objectsOf = async (backupId: string) =>
       (await bucket.list()).filter(
         (o) => !o.deleted && o.name.startsWith(backupObjectPrefix(small.tenantId, backupId)),

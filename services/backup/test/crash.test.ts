@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
-import { type BackupManifest, Consumers, CreateBackup, ObjectStores, Streams, SubjectFilters } from '@ttm/contracts';
+import { type BackupManifest, backupBucketOf, Consumers, CreateBackup, Streams, SubjectFilters } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
 import { backupObjectPrefix } from '../src/store/index.js';
@@ -68,7 +68,7 @@ async function backupKilledMidway(): Promise<string> {
 }
 
 async function objectsOf(backupId: string): Promise<string[]> {
-  const bucket = await new Objm(nc).open(ObjectStores.backups);
+  const bucket = await new Objm(nc).open(backupBucketOf('us-east-1'));
   const prefix = backupObjectPrefix(tenant.tenantId, backupId);
   return (await bucket.list()).filter((o) => !o.deleted && o.name.startsWith(prefix)).map((o) => o.name);
 }

@@ -150,6 +150,18 @@ describe('backup admin routes', () => {
       (await problem(await restore({ backup_id: backupId, mode: 'clone', target_tenant_id: tenant.tenantId }), 409))
         .code,
     ).toBe('TTM_RESTORE_TARGET_CONFLICT');
+    // The tenant's data stays in its region: a restore or clone into another is refused.
+    // registerTenant places the tenant in us-east-1.
+    const home = 'us-east-1';
+    const elsewhere = 'eu-west-1';
+    for (const mode of ['clone', 'in-place']) {
+      const refused = await problem(await restore({ backup_id: backupId, mode, target_region: elsewhere }), 409);
+      expect(refused).toMatchObject({
+        code: 'TTM_RESTORE_REGION_REFUSED',
+        type: 'https://ttm.dev/problems/restore-region-refused',
+        detail: expect.stringContaining(`stays in its region ${home}`),
+      });
+    }
   }, 30_000);
 
   it('deletes a backup once; a deleted backup is not restored or verified', async () => {

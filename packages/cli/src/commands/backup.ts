@@ -112,6 +112,7 @@ interface RestoreOptions extends WaitOptions {
   backup: string;
   clone?: boolean;
   target?: string;
+  region?: string;
 }
 
 /** `restore <tenant> --backup <id> [--clone]`: restore in place (default) or into a new tenant. */
@@ -125,7 +126,8 @@ export function restoreCommand(env: Environment): Command {
         .argument('<tenant>', 'tenant id or slug')
         .requiredOption('--backup <id>', 'the backup to restore (see: tenant-cli backups <tenant>)')
         .option('--clone', 'restore into a new tenant next to it instead of replacing its data')
-        .option('--target <tenant-id>', 'with --clone: the new tenant id (default: the restore id)'),
+        .option('--target <tenant-id>', 'with --clone: the new tenant id (default: the restore id)')
+        .option('--region <region>', "where to restore: only the tenant's own region is accepted (the default)"),
     ),
   ).action(async (ref: string, options: RestoreOptions, command: Command) => {
     const ctx = contextOf(command, env);
@@ -137,6 +139,7 @@ export function restoreCommand(env: Environment): Command {
         backup_id: options.backup,
         mode,
         ...(options.clone && options.target ? { target_tenant_id: options.target } : {}),
+        ...(options.region ? { target_region: options.region } : {}),
       },
       { admin: true, headers: headersOf(options) },
     );

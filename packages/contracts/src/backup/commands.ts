@@ -41,6 +41,11 @@ export const RestoreBackup = defineCommand({
     mode: RestoreMode,
     /** Clone only: the new tenant id (default: the restore id). In place always restores the tenant of the backup. */
     targetTenantId: TenantId.optional(),
+    /**
+     * Where the rows may go: only the region the tenant is in now (the default). A backup taken
+     * before the tenant was moved restores into its new region; any other region is refused.
+     */
+    targetRegion: z.string().min(1).optional(),
     actor: Actor,
     requestedAt: Timestamp,
   }),

@@ -1,5 +1,5 @@
 import type { BackupDeps } from '../deps.js';
-import { backupObjectPrefix } from '../store/index.js';
+import { type BackupStore, backupObjectPrefix } from '../store/index.js';
 import { executeBackupCommand, readBackup } from './aggregate.js';
 import { removeArtifacts } from './deleteBackup.js';
 
@@ -18,13 +18,16 @@ export async function cleanUpAfterCrashes(
   staleAfterMs: number,
   now = new Date(),
 ): Promise<{ removed: number; abandoned: string[] }> {
-  const byBackup = new Map<string, { tenantId: string; objects: string[] }>();
-  for (const object of await deps.store.list()) {
-    const [tenantId, backupId] = object.name.split('/');
-    if (!tenantId || !backupId || !UUID.test(backupId)) continue;
-    const entry = byBackup.get(backupId) ?? { tenantId, objects: [] };
-    entry.objects.push(object.name);
-    byBackup.set(backupId, entry);
+  const byBackup = new Map<string, { tenantId: string; stores: Set<BackupStore>; objects: string[] }>();
+  for (const [, store] of deps.stores.entries()) {
+    for (const object of await store.list()) {
+      const [tenantId, backupId] = object.name.split('/');
+      if (!tenantId || !backupId || !UUID.test(backupId)) continue;
+      const entry = byBackup.get(backupId) ?? { tenantId, stores: new Set(), objects: [] };
+      entry.objects.push(object.name);
+      entry.stores.add(store);
+      byBackup.set(backupId, entry);
+    }
   }
   // The common case, a good backup and its one artifact, needs no look at its events.
   const { rows: good } = await deps.pool.query<{ id: string; object_name: string }>(
@@ -39,11 +42,13 @@ export async function cleanUpAfterCrashes(
     `SELECT id, tenant_id FROM backup.backups WHERE status = 'running' AND created_at < $1`,
     [new Date(now.getTime() - staleAfterMs)],
   );
-  for (const row of stale) if (!byBackup.has(row.id)) byBackup.set(row.id, { tenantId: row.tenant_id, objects: [] });
+  for (const row of stale) {
+    if (!byBackup.has(row.id)) byBackup.set(row.id, { tenantId: row.tenant_id, stores: new Set(), objects: [] });
+  }
 
   let removed = 0;
   const abandoned: string[] = [];
-  for (const [backupId, { tenantId }] of byBackup) {
+  for (const [backupId, { tenantId, stores }] of byBackup) {
     let state = await readBackup(deps.js, backupId);
     const startedAt = state.startedAt ? Date.parse(state.startedAt) : 0;
     if (state.status === 'running') {
@@ -57,7 +62,9 @@ export async function cleanUpAfterCrashes(
     }
     if (state.status === 'none') continue; // its first event may be on its way; the next start looks again
     const keep = state.status === 'completed' ? state.manifest?.objectName : undefined;
-    removed += await removeArtifacts(deps, backupObjectPrefix(tenantId, backupId), keep);
+    // Its own region's store, and any other found holding a stray of it.
+    if (state.placement) stores.add(deps.stores.of(state.placement.region));
+    for (const store of stores) removed += await removeArtifacts(store, backupObjectPrefix(tenantId, backupId), keep);
   }
   if (removed > 0 || abandoned.length > 0) deps.logger.info({ removed, abandoned }, 'cleaned up after crashed backups');
   return { removed, abandoned };

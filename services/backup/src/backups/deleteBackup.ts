@@ -1,4 +1,5 @@
 import type { BackupDeps } from '../deps.js';
+import type { BackupStore } from '../store/index.js';
 import { backupObjectPrefix } from '../store/index.js';
 import { executeBackupCommand } from './aggregate.js';
 import { type BackupCommand, BackupRuleViolation } from './decider.js';
@@ -17,25 +18,27 @@ export async function deleteBackup(
   command: Omit<DeleteCommand, 'kind' | 'at'>,
 ): Promise<boolean> {
   let tenantId: string | undefined;
+  let region: string | undefined;
   try {
     const { state } = await executeBackupCommand(deps.js, backupId, { kind: 'Delete', ...command, at: new Date() });
     tenantId = state.tenantId;
+    region = state.placement?.region;
   } catch (error) {
     if (!(error instanceof BackupRuleViolation)) throw error;
     deps.logger.warn({ backupId, reason: error.message }, 'backup not deleted');
     return false;
   }
-  if (tenantId) await removeArtifacts(deps, backupObjectPrefix(tenantId, backupId));
+  if (tenantId && region) await removeArtifacts(deps.stores.of(region), backupObjectPrefix(tenantId, backupId));
   deps.logger.info({ backupId, reason: command.reason }, 'backup deleted');
   return true;
 }
 
 /** Remove every object under `prefix` but `keep`. */
-export async function removeArtifacts(deps: Pick<BackupDeps, 'store'>, prefix: string, keep?: string): Promise<number> {
+export async function removeArtifacts(store: BackupStore, prefix: string, keep?: string): Promise<number> {
   let removed = 0;
-  for (const object of await deps.store.list(prefix)) {
+  for (const object of await store.list(prefix)) {
     if (object.name === keep) continue;
-    if (await deps.store.delete(object.name)) removed++;
+    if (await store.delete(object.name)) removed++;
   }
   return removed;
 }

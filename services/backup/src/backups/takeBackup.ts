@@ -84,6 +84,7 @@ async function run(deps: BackupDeps, state: BackupState): Promise<{ state: Backu
   const placement = state.placement!;
   const prefix = backupObjectPrefix(tenantId, backupId);
   const log = deps.logger.child({ backupId, tenantId });
+  const store = deps.stores.of(placement.region);
   let lastError: unknown;
   for (let attempt = 1; attempt <= deps.attempts; attempt++) {
     const objectName = `${prefix}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}.ttmb.gz`;
@@ -99,7 +100,7 @@ async function run(deps: BackupDeps, state: BackupState): Promise<{ state: Backu
           objectName,
           ...pacing(deps.batchRows, deps.backupRowsPerSecond),
         },
-        deps.store,
+        store,
       );
       manifest = {
         format: 'ttm-backup/1',
@@ -111,13 +112,13 @@ async function run(deps: BackupDeps, state: BackupState): Promise<{ state: Backu
         totalBytes: snapshot.object.size,
         uncompressedBytes: snapshot.uncompressedBytes,
         objectName,
-        store: deps.store.kind,
+        store: store.kind,
         snapshotAt: snapshot.snapshotAt,
       };
     } catch (error) {
       lastError = error;
       log.warn({ attempt, of: deps.attempts, err: error }, 'backup attempt failed');
-      await deps.store.delete(objectName).catch(() => false);
+      await store.delete(objectName).catch(() => false);
       if (attempt < deps.attempts) await pause(deps.retryDelayMs * 2 ** (attempt - 1));
       continue;
     }
@@ -135,11 +136,11 @@ async function run(deps: BackupDeps, state: BackupState): Promise<{ state: Backu
     } catch (error) {
       // Failed or deleted meanwhile (the stale-backup cleanup gave up on it): this artifact is nobody's.
       if (!(error instanceof BackupRuleViolation)) throw error;
-      await removeArtifacts(deps, prefix);
+      await removeArtifacts(store, prefix);
       return { state: await readBackup(deps.js, backupId) };
     }
     // Earlier attempts (or a crashed process) may have left artifacts: only the manifest's stays.
-    await removeArtifacts(deps, prefix, result.state.manifest?.objectName);
+    await removeArtifacts(store, prefix, result.state.manifest?.objectName);
     if (result.events.length === 0) return { state: result.state };
     const seconds = durationMs / 1_000;
     deps.metrics.backupDuration.observe({ trigger: state.trigger ?? 'on-demand' }, seconds);
@@ -165,7 +166,7 @@ async function run(deps: BackupDeps, state: BackupState): Promise<{ state: Backu
     2000,
   );
   const { state: failed } = await executeBackupCommand(deps.js, backupId, { kind: 'Fail', reason, at: new Date() });
-  await removeArtifacts(deps, prefix);
+  await removeArtifacts(store, prefix);
   deps.metrics.failures.inc({ operation: 'backup' });
   log.error({ reason }, 'backup failed');
   return { state: failed };

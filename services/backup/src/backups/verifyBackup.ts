@@ -17,11 +17,16 @@ export async function verifyBackup(
   }
   const manifest = state.manifest;
   const started = performance.now();
-  const outcome = await verifyArtifact(deps.clusters.poolFor(manifest.placement), deps.store, manifest, {
-    backupId: state.backupId!,
-    verificationId,
-    batchRows: deps.batchRows,
-  });
+  const outcome = await verifyArtifact(
+    deps.clusters.poolFor(manifest.placement),
+    deps.stores.of(manifest.placement.region),
+    manifest,
+    {
+      backupId: state.backupId!,
+      verificationId,
+      batchRows: deps.batchRows,
+    },
+  );
   const { events } = await executeBackupCommand(deps.js, state.backupId!, {
     kind: 'RecordVerification',
     verificationId,

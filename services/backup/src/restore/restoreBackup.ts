@@ -112,11 +112,13 @@ export async function restoreBackup(
   let rows: number;
   try {
     const pool = deps.clusters.poolFor(restore.targetPlacement);
+    // The artifact is in the store of the region the backup was taken in.
+    const store = deps.stores.of(state.manifest.placement.region);
     if (mode === 'clone') {
       await ensureCoreSchema(pool);
-      ({ rows } = await restoreClone(pool, deps.store, request));
+      ({ rows } = await restoreClone(pool, store, request));
     } else {
-      ({ rows } = await restoreInPlace(pool, deps.store, request));
+      ({ rows } = await restoreInPlace(pool, store, request));
     }
   } catch (error) {
     const retry = isTransientDatabaseError(error) && !isDataError(error) && !options.lastDelivery;
@@ -157,11 +159,20 @@ async function targetOf(
   if (state.status !== 'completed' || !state.manifest) {
     throw new RestoreRefused(`backup ${command.backupId} is ${state.status}; only a completed backup is restored`);
   }
+  const tenant = await readTenantInfo(deps.js, state.tenantId!);
+  const source = state.manifest.placement;
+  // A tenant's data stays in the region it is in now; only moving the tenant changes that.
+  const home = tenant?.placement?.region ?? source.region;
+  const region = command.targetRegion ?? home;
+  if (region !== home) {
+    throw new RestoreRefused(
+      `tenant ${state.tenantId}'s data stays in its region ${home}: a restore into ${region} is refused; move the tenant there first`,
+    );
+  }
   if (command.mode === 'in-place') {
     if (command.targetTenantId && command.targetTenantId !== state.tenantId) {
       throw new RestoreRefused(`an in-place restore goes to the backup's own tenant ${state.tenantId}; use a clone`);
     }
-    const tenant = await readTenantInfo(deps.js, state.tenantId!);
     if (!tenant?.placement || (tenant.status !== 'active' && tenant.status !== 'suspended')) {
       throw new RestoreRefused(
         `tenant ${state.tenantId} is ${tenant?.status ?? 'gone'}; it has no workspace to restore into`,
@@ -175,7 +186,12 @@ async function targetOf(
   if (await readTenantInfo(deps.js, targetTenantId)) {
     throw new RestoreRefused(`tenant ${targetTenantId} is registered already; clone into a new tenant id`);
   }
-  const source = state.manifest.placement;
-  const cluster = deps.clusters.cluster(source.region, source.cluster);
-  return clonePlacement(cluster, source, workspaceSchemaName(targetTenantId));
+  if (region === source.region) {
+    const cluster = deps.clusters.cluster(source.region, source.cluster);
+    return clonePlacement(cluster, source, workspaceSchemaName(targetTenantId));
+  }
+  // The tenant was moved since the backup: its clone goes to its new region.
+  const cluster = deps.catalog.region(region)?.clusters[0];
+  if (!cluster) throw new RestoreRefused(`region ${region} has no cluster to clone into`);
+  return clonePlacement(cluster, { ...source, region, cluster: cluster.name }, workspaceSchemaName(targetTenantId));
 }

@@ -8,7 +8,7 @@ import { adminActorOf } from '../../plugins/adminAuth.js';
 import { InvalidIdempotencyKey } from '../../problems.js';
 import { TenantNotFound, TenantStateConflict } from '../tenants/problems.js';
 import type { BackupIndex } from './backupIndex.js';
-import { BackupNotFound, BackupStateConflict, RestoreTargetConflict } from './problems.js';
+import { BackupNotFound, BackupStateConflict, RestoreRegionRefused, RestoreTargetConflict } from './problems.js';
 import type { AcceptedOperation, BackupDetail, RestoreBody } from './schemas.js';
 import { type BackupView, backupViewOf } from './view.js';
 
@@ -157,8 +157,15 @@ export async function requestRestore(
   body: RestoreBody,
 ): Promise<AcceptedOperation> {
   const audit = auditor(deps, request, 'restore-requested', tenantId, { kind: 'backup', id: body.backup_id });
-  if (body.mode === 'in-place') requireProvisionedTenant(deps, tenantId, 'restored in place');
-  else if (!deps.directory.get(tenantId)) throw new TenantNotFound(tenantId);
+  const tenant =
+    body.mode === 'in-place'
+      ? requireProvisionedTenant(deps, tenantId, 'restored in place')
+      : deps.directory.get(tenantId);
+  if (!tenant) throw new TenantNotFound(tenantId);
+  if (body.target_region && body.target_region !== tenant.region) {
+    await audit('failure', `restore into region ${body.target_region}, tenant is in ${tenant.region}`);
+    throw new RestoreRegionRefused(tenantId, tenant.region, body.target_region);
+  }
   await index.ready;
   const view = index.get(body.backup_id);
   if (!view || view.tenant_id !== tenantId) throw new BackupNotFound(body.backup_id);
@@ -187,6 +194,7 @@ export async function requestRestore(
         restoreId,
         mode: body.mode,
         ...(body.mode === 'clone' ? { targetTenantId } : {}),
+        ...(body.target_region ? { targetRegion: body.target_region } : {}),
         actor: adminActorOf(request),
         requestedAt: new Date().toISOString(),
       },

@@ -5,6 +5,7 @@ export const backupProblemTypes = {
   backupNotFound: 'https://ttm.dev/problems/backup-not-found',
   backupStateConflict: 'https://ttm.dev/problems/backup-state-conflict',
   restoreTargetConflict: 'https://ttm.dev/problems/restore-target-conflict',
+  restoreRegionRefused: 'https://ttm.dev/problems/restore-region-refused',
 } as const;
 
 export const BackupNotFound = createProblem<[backupId: string]>({
@@ -29,4 +30,12 @@ export const RestoreTargetConflict = createProblem<[reason: string]>({
   type: backupProblemTypes.restoreTargetConflict,
   title: 'Restore target conflict',
   detail: '%s',
+});
+
+export const RestoreRegionRefused = createProblem<[tenantId: string, home: string, asked: string]>({
+  code: 'TTM_RESTORE_REGION_REFUSED',
+  status: 409,
+  type: backupProblemTypes.restoreRegionRefused,
+  title: 'Restore into another region refused',
+  detail: "tenant %s's data stays in its region %s: a restore or clone into %s is refused; move the tenant there first",
 });

@@ -18,6 +18,11 @@ export const RestoreBody = z.object({
   backup_id: BackupId,
   mode: RestoreMode,
   target_tenant_id: TenantId.optional().describe('Clone only: the new tenant id (default: the restore id)'),
+  target_region: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Region to restore into: only the tenant's own region (the default) is accepted; any other answers 409"),
 });
 export type RestoreBody = z.output<typeof RestoreBody>;
 
