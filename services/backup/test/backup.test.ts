@@ -5,8 +5,8 @@ import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   type BackupManifest,
+  BackupVerified,
   CreateBackup,
-  type DataOf,
   ObjectStores,
   RestoreBackup,
   VerifyBackup,
@@ -218,7 +218,7 @@ describe('backup and restore', () => {
       'ttm.backup.verified.v1',
       (d) => d.verificationId === verificationId,
     );
-    const data = verified.data as DataOf<typeof import('@ttm/contracts').BackupVerified>;
+    const data = BackupVerified.schema.parse(verified.data);
     expect(data.result).toBe('mismatch');
     expect(data.mismatches.map((m) => `${m.scope}.${m.name}`)).toEqual(['workspace.company']);
     expect(data.mismatches[0]?.expected?.rows).toBe(data.mismatches[0]?.actual?.rows);
