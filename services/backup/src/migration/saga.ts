@@ -13,7 +13,7 @@ import { backoffDelay, knownMessage, pause, publishMessage, runSaga } from '@ttm
 import type { BackupDeps } from '../deps.js';
 import { readTenantInfoAt } from '../tenants/tenantInfo.js';
 import { executeMigrationCommand, MIGRATION_SOURCE, readMigration } from './aggregate.js';
-import type { MigrationCommand, MigrationState } from './decider.js';
+import { type MigrationCommand, type MigrationState, type StartedMigration, startedMigration } from './decider.js';
 import {
   CORE_TABLE_REFS,
   checksumsAt,
@@ -79,11 +79,11 @@ export async function migrateTenant(
 
   const outcome = await runSaga<MigrationStep, MigrationCommand>({
     steps: [
-      { step: 'freeze', run: () => freeze(deps, state, migrationId) },
-      { step: 'copy', run: () => copy(deps, state) },
-      { step: 'verify', run: () => verify(deps, state) },
-      { step: 'switch', run: () => switchPlacement(deps, state) },
-      { step: 'unfreeze', run: () => unfreeze(deps, state) },
+      { step: 'freeze', run: () => freeze(deps, startedMigration(state), migrationId) },
+      { step: 'copy', run: () => copy(deps, startedMigration(state)) },
+      { step: 'verify', run: () => verify(deps, startedMigration(state)) },
+      { step: 'switch', run: () => switchPlacement(deps, startedMigration(state)) },
+      { step: 'unfreeze', run: () => unfreeze(deps, startedMigration(state)) },
     ],
     isRunning: () => state.status === 'running',
     isDone: (step) => state.steps.includes(step),
@@ -173,8 +173,8 @@ async function checkStart(deps: BackupDeps, command: Command): Promise<Placement
   return source;
 }
 
-async function freeze(deps: BackupDeps, state: MigrationState, migrationId: string): Promise<MigrationCommand> {
-  const tenantId = state.tenantId!;
+async function freeze(deps: BackupDeps, state: StartedMigration, migrationId: string): Promise<MigrationCommand> {
+  const tenantId = state.tenantId;
   const result = await deps.freezes.acquire(tenantId, {
     reason: 'migration',
     operation_id: migrationId,
@@ -189,14 +189,14 @@ async function freeze(deps: BackupDeps, state: MigrationState, migrationId: stri
   return { kind: 'CompleteStep', step: 'freeze', at: new Date() };
 }
 
-async function copy(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  const target = state.target!;
+async function copy(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+  const target = state.target;
   await settleEarlierSources(deps, state);
   await prepareTarget(deps.clusters, target);
   const { rows, tables } = await copyWorkspace(deps.clusters, {
-    migrationId: state.migrationId!,
-    tenantId: state.tenantId!,
-    source: state.source!,
+    migrationId: state.migrationId,
+    tenantId: state.tenantId,
+    source: state.source,
     target,
     batchRows: deps.batchRows,
   });
@@ -209,19 +209,19 @@ async function copy(deps: BackupDeps, state: MigrationState): Promise<MigrationC
   return { kind: 'CompleteStep', step: 'copy', rows, tables: checks, at: new Date() };
 }
 
-async function verify(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  const target = state.target!;
-  await deps.hooks.beforeMigrationVerify?.(state.migrationId!, target);
+async function verify(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+  const target = state.target;
+  await deps.hooks.beforeMigrationVerify?.(state.migrationId, target);
   const source = state.sourceTables ?? [];
   const refs = [...source.filter((t) => t.scope === 'workspace'), ...CORE_TABLE_REFS];
-  const actual = await checksumsAt(deps.clusters.poolFor(target), state.tenantId!, target.schema, refs, deps.batchRows);
+  const actual = await checksumsAt(deps.clusters.poolFor(target), state.tenantId, target.schema, refs, deps.batchRows);
   const mismatches = differences(source, actual);
   if (mismatches.length === 0) return { kind: 'CompleteStep', step: 'verify', tables: source, at: new Date() };
   const names = mismatches.map((m) => `${m.scope}.${m.name}`).join(', ');
   return {
     kind: 'Fail',
-    migrationId: state.migrationId!,
-    tenantId: state.tenantId!,
+    migrationId: state.migrationId,
+    tenantId: state.tenantId,
     step: 'verify',
     reason: `the target differs from the source in ${mismatches.length} table(s): ${names}`,
     mismatches,
@@ -236,10 +236,10 @@ async function verify(deps: BackupDeps, state: MigrationState): Promise<Migratio
  * `ttm.tenant.placement-changed.v1`, so a gateway resumes writes only once it routes to the target.
  * A second run finds the event and only amends the freeze.
  */
-async function switchPlacement(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  const tenantId = state.tenantId!;
-  const migrationId = state.migrationId!;
-  const target = state.target!;
+async function switchPlacement(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+  const tenantId = state.tenantId;
+  const migrationId = state.migrationId;
+  const target = state.target;
   let seq = await placementChangeSeq(deps, tenantId, migrationId);
   if (seq === undefined) {
     const { info } = await readTenantInfoAt(deps.js, tenantId);
@@ -252,7 +252,7 @@ async function switchPlacement(deps: BackupDeps, state: MigrationState): Promise
       .query(`UPDATE core.workspace SET "activationStatus" = $2 WHERE id = $1`, [tenantId, status]);
     const command = encodeMessage(
       ChangeTenantPlacement,
-      { tenantId, migrationId, from: state.source!, to: target },
+      { tenantId, migrationId, from: state.source, to: target },
       { source: MIGRATION_SOURCE, subject: tenantId, id: `change-placement/${migrationId}` },
     );
     await publishMessage(deps.js, ChangeTenantPlacement.subject, command);
@@ -293,8 +293,8 @@ async function awaitPlacementChange(deps: BackupDeps, tenantId: string, migratio
   }
 }
 
-async function unfreeze(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  await deps.freezes.release(state.tenantId!, state.migrationId!);
+async function unfreeze(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+  await deps.freezes.release(state.tenantId, state.migrationId);
   return { kind: 'CompleteStep', step: 'unfreeze', at: new Date() };
 }
 
@@ -303,7 +303,7 @@ async function unfreeze(deps: BackupDeps, state: MigrationState): Promise<Migrat
  * period ended: the old copy there is removed now (the copy replaces it anyway), and recorded,
  * so the earlier migration's sweep never drops the new copy.
  */
-async function settleEarlierSources(deps: BackupDeps, state: MigrationState): Promise<void> {
+async function settleEarlierSources(deps: BackupDeps, state: StartedMigration): Promise<void> {
   const { rows } = await deps.pool.query<{ migration_id: string }>(
     `SELECT migration_id FROM backup.migrations
       WHERE tenant_id = $1 AND migration_id <> $2 AND status = 'completed' AND NOT source_removed`,
@@ -319,7 +319,8 @@ async function settleEarlierSources(deps: BackupDeps, state: MigrationState): Pr
 
 /** Undo a migration that did not switch: drop the partial target, lift the freeze. Idempotent. */
 async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> {
-  const tenantId = state.tenantId!;
+  if (state.status === 'none') return; // nothing started, nothing to undo
+  const tenantId = state.tenantId;
   if (state.target && state.source && !state.steps.includes('switch')) {
     const { info } = await readTenantInfoAt(deps.js, tenantId);
     // Never drop where the tenant lives (a refused start has no target of its own).
@@ -327,7 +328,7 @@ async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> 
       await removeTenantAt(deps.clusters, state.target, tenantId);
     }
   }
-  await deps.freezes.release(tenantId, state.migrationId!);
+  await deps.freezes.release(tenantId, state.migrationId);
 }
 
 /**
@@ -347,11 +348,11 @@ export async function removeSource(
   settledBy?: string,
 ): Promise<MigrationState> {
   if (state.status !== 'completed' || state.sourceRemoved) return state;
-  const tenantId = state.tenantId!;
+  const tenantId = state.tenantId;
   // Decided under the tenant's lock at the source, which a migration's copy holds while it copies
   // (and that migration froze the tenant before): neither answer can change before the removal.
   let kept: 'migrating' | 'lives-there' | undefined;
-  await removeTenantAt(deps.clusters, state.source!, tenantId, async () => {
+  await removeTenantAt(deps.clusters, state.source, tenantId, async () => {
     const held = await deps.freezes.get(tenantId);
     if (held?.entry.reason === 'migration' && held.entry.operation_id !== settledBy) kept = 'migrating';
     else if (samePlacement((await readTenantInfoAt(deps.js, tenantId)).info?.placement, state.source)) {

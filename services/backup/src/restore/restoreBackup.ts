@@ -154,14 +154,14 @@ async function targetOf(
   command: DataOf<typeof RestoreBackup>,
   targetTenantId: string,
 ): Promise<Placement> {
-  if (state.status !== 'completed' || !state.manifest) {
+  if (state.status !== 'completed') {
     throw new RestoreRefused(`backup ${command.backupId} is ${state.status}; only a completed backup is restored`);
   }
   if (command.mode === 'in-place') {
     if (command.targetTenantId && command.targetTenantId !== state.tenantId) {
       throw new RestoreRefused(`an in-place restore goes to the backup's own tenant ${state.tenantId}; use a clone`);
     }
-    const tenant = await readTenantInfo(deps.js, state.tenantId!);
+    const tenant = await readTenantInfo(deps.js, state.tenantId);
     if (!tenant?.placement || (tenant.status !== 'active' && tenant.status !== 'suspended')) {
       throw new RestoreRefused(
         `tenant ${state.tenantId} is ${tenant?.status ?? 'gone'}; it has no workspace to restore into`,
