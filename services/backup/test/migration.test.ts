@@ -15,7 +15,7 @@ import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { q } from '../src/artifact/canonicalRows.js';
-import { readTenantInfo } from '../src/tenants/tenantInfo.js';
+import { readTenantInfo } from '../src/shared/index.js';
 import {
   ADMIN,
   registerTenant,

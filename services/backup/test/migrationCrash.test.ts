@@ -7,7 +7,7 @@ import { Consumers, MigrateTenant, Streams, Subjects } from '@ttm/contracts';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
-import { readTenantInfo } from '../src/tenants/tenantInfo.js';
+import { readTenantInfo } from '../src/shared/index.js';
 import { ADMIN, registerTenant, schemaChecksums, seedTenant, send } from './support/fixtures.js';
 import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from './support/migrationFixtures.js';
 

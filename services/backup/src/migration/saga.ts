@@ -10,10 +10,10 @@ import {
 } from '@ttm/contracts';
 import type { Placement } from '@ttm/data-plane';
 import { backoffDelay, knownMessage, pause, publishMessage, runSaga } from '@ttm/service-kit';
-import type { BackupDeps } from '../deps.js';
-import { readTenantInfoAt } from '../tenants/tenantInfo.js';
+import { readTenantInfoAt } from '../shared/index.js';
 import { executeMigrationCommand, MIGRATION_SOURCE, readMigration } from './aggregate.js';
 import { type MigrationCommand, type MigrationState, type StartedMigration, startedMigration } from './decider.js';
+import type { MigrationDeps } from './deps.js';
 import {
   CORE_TABLE_REFS,
   checksumsAt,
@@ -42,7 +42,7 @@ export class MigrationRefused extends Error {
  * redelivery until its last one. After the switch there is no way back: the saga only goes on.
  */
 export async function migrateTenant(
-  deps: BackupDeps,
+  deps: MigrationDeps,
   command: Command,
   options: { lastDelivery: boolean },
 ): Promise<MigrationState> {
@@ -145,7 +145,7 @@ export async function migrateTenant(
 }
 
 /** Why the migration cannot start, or the tenant's current placement. */
-async function checkStart(deps: BackupDeps, command: Command): Promise<Placement> {
+async function checkStart(deps: MigrationDeps, command: Command): Promise<Placement> {
   const { info } = await readTenantInfoAt(deps.js, command.tenantId);
   if (!info) throw new MigrationRefused(`tenant ${command.tenantId} is not registered`);
   if (info.status !== 'active' && info.status !== 'suspended') {
@@ -173,7 +173,7 @@ async function checkStart(deps: BackupDeps, command: Command): Promise<Placement
   return source;
 }
 
-async function freeze(deps: BackupDeps, state: StartedMigration, migrationId: string): Promise<MigrationCommand> {
+async function freeze(deps: MigrationDeps, state: StartedMigration, migrationId: string): Promise<MigrationCommand> {
   const tenantId = state.tenantId;
   const result = await deps.freezes.acquire(tenantId, {
     reason: 'migration',
@@ -189,7 +189,7 @@ async function freeze(deps: BackupDeps, state: StartedMigration, migrationId: st
   return { kind: 'CompleteStep', step: 'freeze', at: new Date() };
 }
 
-async function copy(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+async function copy(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
   const target = state.target;
   await settleEarlierSources(deps, state);
   await prepareTarget(deps.clusters, target);
@@ -209,7 +209,7 @@ async function copy(deps: BackupDeps, state: StartedMigration): Promise<Migratio
   return { kind: 'CompleteStep', step: 'copy', rows, tables: checks, at: new Date() };
 }
 
-async function verify(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+async function verify(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
   const target = state.target;
   await deps.hooks.beforeMigrationVerify?.(state.migrationId, target);
   const source = state.sourceTables ?? [];
@@ -236,7 +236,7 @@ async function verify(deps: BackupDeps, state: StartedMigration): Promise<Migrat
  * `ttm.tenant.placement-changed.v1`, so a gateway resumes writes only once it routes to the target.
  * A second run finds the event and only amends the freeze.
  */
-async function switchPlacement(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+async function switchPlacement(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
   const tenantId = state.tenantId;
   const migrationId = state.migrationId;
   const target = state.target;
@@ -264,7 +264,7 @@ async function switchPlacement(deps: BackupDeps, state: StartedMigration): Promi
 
 /** The stream sequence of this migration's placement change on the tenant's events, if it is there. */
 async function placementChangeSeq(
-  deps: BackupDeps,
+  deps: MigrationDeps,
   tenantId: string,
   migrationId: string,
 ): Promise<number | undefined> {
@@ -278,7 +278,7 @@ async function placementChangeSeq(
 /** How long the switch waits for the provisioner to record the move before leaving it to the redelivery. */
 const PLACEMENT_CHANGE_WAIT_MS = 30_000;
 
-async function awaitPlacementChange(deps: BackupDeps, tenantId: string, migrationId: string): Promise<number> {
+async function awaitPlacementChange(deps: MigrationDeps, tenantId: string, migrationId: string): Promise<number> {
   const deadline = Date.now() + PLACEMENT_CHANGE_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     const seq = await placementChangeSeq(deps, tenantId, migrationId);
@@ -293,7 +293,7 @@ async function awaitPlacementChange(deps: BackupDeps, tenantId: string, migratio
   }
 }
 
-async function unfreeze(deps: BackupDeps, state: StartedMigration): Promise<MigrationCommand> {
+async function unfreeze(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
   await deps.freezes.release(state.tenantId, state.migrationId);
   return { kind: 'CompleteStep', step: 'unfreeze', at: new Date() };
 }
@@ -303,7 +303,7 @@ async function unfreeze(deps: BackupDeps, state: StartedMigration): Promise<Migr
  * period ended: the old copy there is removed now (the copy replaces it anyway), and recorded,
  * so the earlier migration's sweep never drops the new copy.
  */
-async function settleEarlierSources(deps: BackupDeps, state: StartedMigration): Promise<void> {
+async function settleEarlierSources(deps: MigrationDeps, state: StartedMigration): Promise<void> {
   const { rows } = await deps.pool.query<{ migration_id: string }>(
     `SELECT migration_id FROM backup.migrations
       WHERE tenant_id = $1 AND migration_id <> $2 AND status = 'completed' AND NOT source_removed`,
@@ -318,7 +318,7 @@ async function settleEarlierSources(deps: BackupDeps, state: StartedMigration): 
 }
 
 /** Undo a migration that did not switch: drop the partial target, lift the freeze. Idempotent. */
-async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> {
+async function rollBack(deps: MigrationDeps, state: MigrationState): Promise<void> {
   if (state.status === 'none') return; // nothing started, nothing to undo
   const tenantId = state.tenantId;
   if (state.target && state.source && !state.steps.includes('switch')) {
@@ -341,7 +341,7 @@ async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> 
  * this source itself, in its copy step, before copying.
  */
 export async function removeSource(
-  deps: BackupDeps,
+  deps: MigrationDeps,
   migrationId: string,
   state: MigrationState,
   lastSeq?: number,
@@ -385,7 +385,7 @@ export async function removeSource(
  * Remove the sources whose grace period is over. The projection only points at candidates;
  * each migration's events, the source of truth, decide.
  */
-export async function removeDueSources(deps: BackupDeps, now = new Date()): Promise<number> {
+export async function removeDueSources(deps: MigrationDeps, now = new Date()): Promise<number> {
   const { rows } = await deps.pool.query<{ migration_id: string }>(
     `SELECT migration_id FROM backup.migrations
       WHERE status = 'completed' AND NOT source_removed AND source_removal_due_at <= $1
@@ -403,7 +403,7 @@ export async function removeDueSources(deps: BackupDeps, now = new Date()): Prom
 }
 
 /** Look for due source removals every `everyMs` until `signal` aborts (and once at start). */
-export async function runSourceSweeper(deps: BackupDeps, everyMs: number, signal: AbortSignal): Promise<void> {
+export async function runSourceSweeper(deps: MigrationDeps, everyMs: number, signal: AbortSignal): Promise<void> {
   if (everyMs <= 0) return;
   while (!signal.aborted) {
     try {

@@ -13,8 +13,9 @@ import {
 } from '@ttm/contracts';
 import { knownMessage, type ProjectionDefinition, type ReceivedEvent } from '@ttm/service-kit';
 import type pg from 'pg';
+import { BACKUP_SCHEMA } from '../shared/index.js';
 
-export const BACKUP_SCHEMA = 'backup';
+export { BACKUP_SCHEMA };
 
 /**
  * `backup.backups` and `backup.restores` from the backup events. Each statement is

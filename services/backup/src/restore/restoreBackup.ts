@@ -6,7 +6,7 @@ import { isDataError } from '../artifact/verifyArtifact.js';
 import { executeBackupCommand, readBackup } from '../backups/aggregate.js';
 import type { BackupState } from '../backups/decider.js';
 import type { BackupDeps } from '../deps.js';
-import { readTenantInfo } from '../tenants/tenantInfo.js';
+import { readTenantInfo } from '../shared/index.js';
 import { RestoreRefused, restoreClone, restoreInPlace } from './restoreRows.js';
 
 /**
@@ -81,7 +81,7 @@ export async function restoreBackup(
       reason: 'restore',
       operation_id: restoreId,
       since: new Date().toISOString(),
-      retry_after_s: deps.migration.retryAfterS,
+      retry_after_s: deps.freezeRetryAfterS,
     });
     if (!frozen.acquired) {
       await fail(
