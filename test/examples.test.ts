@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { Streams, Subjects } from '@ttm/contracts';
+import { windowOf } from '@ttm/metering';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { windowOf } from '../services/metering/src/windows/windowMath.js';
-import { publishUsage, usageDrained } from '../services/metering/test/support/usage.js';
 import { startStack, type TestStack } from './support/stack.js';
+import { publishUsage, usageDrained } from './support/usage.js';
 
 const subscriber = fileURLToPath(new URL('../examples/billing-subscriber/subscriber.mjs', import.meta.url));
 const HOUR = 3_600_000;

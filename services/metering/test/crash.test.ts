@@ -7,7 +7,7 @@ import { Consumers, Streams } from '@ttm/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { publishUsage, type Usage, usageDrained, windowTotals } from './support/usage.js';
+import { publishUsage, type Usage, usageDrained, windowTotals } from '../../../test/support/usage.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMetering.ts', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));

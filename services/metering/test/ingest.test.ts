@@ -16,8 +16,14 @@ import {
 import { publishMessage } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import {
+  publishUsage,
+  republishPastDuplicateWindow,
+  type Usage,
+  usageDrained,
+  windowTotals,
+} from '../../../test/support/usage.js';
 import { messageHeaders, rawHeaderBlock } from '../src/ingest/messageHeaders.js';
-import { publishUsage, republishPastDuplicateWindow, type Usage, usageDrained, windowTotals } from './support/usage.js';
 
 let stack: TestStack;
 let nc: NatsConnection;

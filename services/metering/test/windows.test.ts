@@ -6,8 +6,8 @@ import { decodeReceived } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { publishUsage, usageDrained } from '../../../test/support/usage.js';
 import { windowOf } from '../src/windows/windowMath.js';
-import { publishUsage, usageDrained } from './support/usage.js';
 
 let stack: TestStack;
 let nc: NatsConnection;

@@ -14,7 +14,7 @@ import {
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { publishUsage } from '../../metering/test/support/usage.js';
+import { publishUsage } from '../../../test/support/usage.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
