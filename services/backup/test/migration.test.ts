@@ -13,7 +13,7 @@ import {
 import { withDatabase } from '@ttm/data-plane';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { q } from '../src/artifact/canonicalRows.js';
 import { readTenantInfo } from '../src/shared/index.js';
 import {
@@ -60,10 +60,7 @@ beforeAll(async () => {
   nc = await connect({ servers: stack.nats.url });
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 const restoreTenants = new Map<string, string>();
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import {
   freezeOf,
@@ -49,10 +49,7 @@ beforeAll(async () => {
   }, 15_000);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 const admin = adminFetch(() => stack.url);
 
