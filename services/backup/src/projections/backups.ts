@@ -4,6 +4,7 @@ import {
   BackupFailed,
   BackupStarted,
   BackupVerified,
+  backupEvents,
   Consumers,
   consumerDefinition,
   RestoreCompleted,
@@ -33,17 +34,7 @@ export const backupsProjection: ProjectionDefinition = {
 
 async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Promise<void> {
   const seq = event.seq;
-  const known = knownMessage(event, [
-    BackupStarted,
-    BackupCompleted,
-    BackupFailed,
-    BackupVerified,
-    BackupDeleted,
-    RestoreStarted,
-    RestoreProgressed,
-    RestoreCompleted,
-    RestoreFailed,
-  ]);
+  const known = knownMessage(event, backupEvents);
   switch (known?.type) {
     case BackupStarted.type: {
       const e = known.data;

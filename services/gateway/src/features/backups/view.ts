@@ -5,6 +5,7 @@ import {
   type BackupManifest,
   BackupStarted,
   BackupVerified,
+  backupEvents,
   type DataOf,
   RestoreCompleted,
   RestoreFailed,
@@ -73,17 +74,7 @@ export function backupViewOf(events: readonly Stored[]): BackupView | undefined 
 
 /** One event onto a view (undefined before the first event). Pure; unknown types leave it as it is. */
 export function applyBackupEvent(view: BackupView | undefined, event: Stored): BackupView | undefined {
-  const known = knownMessage(event, [
-    BackupStarted,
-    BackupFailed,
-    BackupCompleted,
-    BackupVerified,
-    BackupDeleted,
-    RestoreStarted,
-    RestoreProgressed,
-    RestoreCompleted,
-    RestoreFailed,
-  ]);
+  const known = knownMessage(event, backupEvents);
   switch (known?.type) {
     case BackupStarted.type: {
       const e = known.data;

@@ -11,6 +11,7 @@ import {
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
+  tenantEvents,
 } from '@ttm/contracts';
 import { decodeReceived, knownMessage, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
 import { GATEWAY_SCHEMA } from './projection.js';
@@ -166,15 +167,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
   }
 
   private evolve(event: ReceivedEvent): DirectoryEntry | undefined {
-    const known = knownMessage(event, [
-      TenantRegistered,
-      ProvisioningStepCompleted,
-      TenantProvisioned,
-      ProvisioningFailed,
-      TenantSuspended,
-      TenantActivated,
-      TenantPlacementChanged,
-    ]);
+    const known = knownMessage(event, tenantEvents);
     if (known?.type === TenantRegistered.type) {
       const e = known.data;
       if (this.byId.has(e.tenantId)) return undefined;

@@ -6,6 +6,7 @@ import {
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
+  tenantEvents,
 } from '@ttm/contracts';
 import { knownMessage, type StoredEvent } from '@ttm/service-kit';
 import type { ProvisioningSummary, TenantDetail, TenantItem } from './schemas.js';
@@ -49,14 +50,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
 
   for (const event of events.slice(1)) {
     item.updated_at = event.meta.time;
-    const known = knownMessage(event, [
-      ProvisioningStepCompleted,
-      TenantProvisioned,
-      ProvisioningFailed,
-      TenantSuspended,
-      TenantActivated,
-      TenantPlacementChanged,
-    ]);
+    const known = knownMessage(event, tenantEvents);
     switch (known?.type) {
       case ProvisioningStepCompleted.type: {
         const e = known.data;
