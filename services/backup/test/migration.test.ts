@@ -13,6 +13,7 @@ import {
 import { withDatabase } from '@ttm/data-plane';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freezeOf, NO_ROWS, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
 import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { q } from '../src/artifact/canonicalRows.js';
 import { readTenantInfo } from '../src/shared/index.js';
@@ -26,7 +27,6 @@ import {
   untilEvent,
   withClient,
 } from './support/fixtures.js';
-import { freezeOf, NO_ROWS, tenantRowsIn, untilMigration } from './support/migrationFixtures.js';
 
 let stack: TestStack;
 let nc: NatsConnection;

@@ -6,10 +6,10 @@ import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Consumers, MigrateTenant, Streams, Subjects } from '@ttm/contracts';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
 import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { readTenantInfo } from '../src/shared/index.js';
 import { ADMIN, registerTenant, schemaChecksums, seedTenant, send } from './support/fixtures.js';
-import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from './support/migrationFixtures.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMigration.ts', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));

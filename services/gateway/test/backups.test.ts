@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminFetch, json, problem } from '../../../test/support/http.js';
 import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import type { AcceptedOperation, BackupDetail, BackupItem } from '../src/features/backups/schemas.js';
-import { adminFetch, json, problem } from './support/http.js';
 
 let stack: TestStack;
 let nc: NatsConnection;

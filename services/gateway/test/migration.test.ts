@@ -1,17 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminFetch, problem } from '../../../test/support/http.js';
+import { freezeOf, migrationEvents, NO_ROWS, regionUrl, tenantRowsIn } from '../../../test/support/migrations.js';
 import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
-import {
-  freezeOf,
-  migrationEvents,
-  NO_ROWS,
-  regionUrl,
-  tenantRowsIn,
-} from '../../backup/test/support/migrationFixtures.js';
 import type { MigrationOperation } from '../src/features/migrations/view.js';
-import { adminFetch, problem } from './support/http.js';
 
 let stack: TestStack;
 let nc: NatsConnection;

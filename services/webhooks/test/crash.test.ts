@@ -5,8 +5,8 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DeliveryView, EndpointWithSecret } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminFetch, json } from '../../../test/support/http.js';
 import { eventually, startConnectedStack, type TestStack } from '../../../test/support/stack.js';
-import { adminFetch, json } from '../../gateway/test/support/http.js';
 import { publishQuotaNotice, testWebhookEnv } from './support/events.js';
 import { payloadOf, Receiver } from './support/receiver.js';
 
