@@ -11,10 +11,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FileBackupStore, takeSnapshot } from '@ttm/backup';
 import { DEFAULT_PLANS } from '@ttm/service-kit';
 import pg from 'pg';
-import { takeSnapshot } from '../services/backup/src/artifact/snapshot.js';
-import { FileBackupStore } from '../services/backup/src/store/fileBackupStore.js';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
 import { BenchReport, quantile } from './lib/report.js';
 

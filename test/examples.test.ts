@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { type JetStreamClient, jetstreamManager } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { Streams, Subjects } from '@ttm/contracts';
+import { windowOf } from '@ttm/metering';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { windowOf } from '../services/metering/src/windows/windowMath.js';
-import { publishUsage, usageDrained } from '../services/metering/test/support/usage.js';
-import { startStack, type TestStack } from './support/stack.js';
+import { startConnectedStack, stopConnectedStack, type TestStack } from './support/stack.js';
+import { publishUsage, usageDrained } from './support/usage.js';
 
 const subscriber = fileURLToPath(new URL('../examples/billing-subscriber/subscriber.mjs', import.meta.url));
 const HOUR = 3_600_000;
@@ -22,20 +22,15 @@ const ledger: { tenantId: string; value: number; at: Date }[] = [];
 let closedBefore = 0;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, js } = await startConnectedStack({
     gateway: false,
     provisioner: false,
     env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_WINDOW_GRACE: '5m' },
-  });
+  }));
   await stack.startMetering({ now: () => new Date(clock.now) });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 /** Run the example until it has drained BILLING; its invoice lines (stdout) and its log (stderr). */
 function runSubscriber(env: Record<string, string> = {}): Promise<{ lines: string[]; stderr: string; code: number }> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ServiceContext } from '@ttm/service-kit';
 import getPort from 'get-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signUp } from '../../services/gateway/test/support/http.js';
+import { signUp } from '../support/http.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../support/stack.js';
 import { codeDefinesMetric, isDefaultClientMetric, prometheusOwnMetrics, sourceText } from './codeMetrics.js';
 import { baseMetric, metricNames } from './promql.js';

@@ -4,13 +4,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Consumers, encodeMessage, RegisterOrganization, Streams, Subjects } from '@ttm/contracts';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import getPort from 'get-port';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../support/stack.js';
+import { eventually, startConnectedStack, type TestStack } from '../support/stack.js';
 
 /**
  * `npm start` as a user runs it (scripts/start.ts, real processes), on this file's private NATS,
@@ -73,8 +73,7 @@ async function eventTypes(tenantId: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ gateway: false, provisioner: false });
-  nc = await connect({ servers: stack.nats.url });
+  ({ stack, nc } = await startConnectedStack({ gateway: false, provisioner: false }));
   supervisorPort = await getPort();
   gatewayPort = await getPort();
   const ports = {

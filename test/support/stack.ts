@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   bootstrapTopology,
   commonEnv,
@@ -217,6 +219,26 @@ async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** A started stack with a NATS client of the test's own, as most service tests use it. */
+export interface ConnectedStack {
+  stack: TestStack;
+  nc: NatsConnection;
+  js: JetStreamClient;
+}
+
+/** `startStack`, then a client connection to its NATS server. */
+export async function startConnectedStack(options: StackOptions = {}): Promise<ConnectedStack> {
+  const stack = await startStack(options);
+  const nc = await connect({ servers: stack.nats.url });
+  return { stack, nc, js: jetstream(nc) };
+}
+
+/** Close the client, then stop the stack; either may be missing when start-up failed. */
+export async function stopConnectedStack(connected: { stack?: TestStack; nc?: NatsConnection }): Promise<void> {
+  await connected.nc?.close();
+  await connected.stack?.stop();
 }
 
 /** Poll until `check` returns a value (not undefined) or time runs out. */

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
+import {
+  eventually,
+  startConnectedStack,
+  stopConnectedStack,
+  TEST_ADMIN_KEY,
+  type TestStack,
+} from '../../../test/support/stack.js';
 import { registerTenant, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import { runCli } from './support/runCli.js';
 
@@ -12,17 +18,13 @@ let tenant: TestTenant;
 const cli = (...args: string[]) => runCli(args, { TTM_URL: stack.url, TTM_ADMIN_KEY: TEST_ADMIN_KEY });
 
 beforeAll(async () => {
-  stack = await startStack({ backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } });
-  nc = await connect({ servers: stack.nats.url });
+  ({ stack, nc } = await startConnectedStack({ backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } }));
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 40);
   await eventually(() => (stack.gateway!.deps.directory.get(tenant.tenantId)?.status === 'active' ? true : undefined));
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 describe('tenant-cli backup, backups, restore', () => {
   let backupId: string;

@@ -15,25 +15,30 @@ import { backupCommandHandlers } from './backups/handlers.js';
 import { type BackupConfig, backupEnv } from './config.js';
 import type { BackupDeps, BackupHooks } from './deps.js';
 import { createBackupMetrics, seedBackupMetrics } from './metrics.js';
-import { WriteFreezes } from './migration/freeze.js';
-import { migrationCommandHandlers } from './migration/handlers.js';
-import { createMigrationMetrics } from './migration/metrics.js';
-import { migrationsProjection } from './migration/projection.js';
-import { runSourceSweeper } from './migration/saga.js';
-import { BACKUP_SCHEMA, backupsProjection } from './projections/backups.js';
+import {
+  createMigrationMetrics,
+  type MigrationDeps,
+  type MigrationHooks,
+  migrationCommandHandlers,
+  migrationsProjection,
+  runSourceSweeper,
+} from './migration/index.js';
+import { backupsProjection } from './projections/backups.js';
 import { tenantsProjection } from './projections/tenants.js';
 import { runScheduler } from './schedule/scheduler.js';
+import { BACKUP_SCHEMA, WriteFreezes } from './shared/index.js';
 import { EncryptingBackupStore, openRegionalStores } from './store/index.js';
 
 export interface BackupOptions {
   /** SIGTERM/SIGINT stop the process (default); tests running it in-process turn it off. */
   handleSignals?: boolean;
-  hooks?: BackupHooks;
+  hooks?: BackupHooks & MigrationHooks;
 }
 
 export interface Backup {
   service: ServiceContext<BackupConfig>;
   deps: BackupDeps;
+  migrationDeps: MigrationDeps;
   stop(): Promise<void>;
 }
 
@@ -74,6 +79,9 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     logger.warn({ err: error }, 'reading the last backups for the metrics failed'),
   );
 
+  const hooks = options.hooks ?? {};
+  const freezes = await WriteFreezes.open(service.nats.nc);
+  const freezeRetryAfterS = Math.max(1, Math.ceil(config.WRITE_FREEZE_RETRY_AFTER / 1_000));
   const deps: BackupDeps = {
     js,
     pool,
@@ -87,12 +95,19 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     attempts: config.BACKUP_ATTEMPTS,
     retryDelayMs: config.BACKUP_RETRY_DELAY,
     verifyAfterBackup: config.BACKUP_VERIFY_AFTER_BACKUP,
-    hooks: options.hooks ?? {},
-    freezes: await WriteFreezes.open(service.nats.nc),
-    migration: {
-      sourceGraceMs: config.MIGRATION_SOURCE_GRACE,
-      retryAfterS: Math.max(1, Math.ceil(config.WRITE_FREEZE_RETRY_AFTER / 1_000)),
-    },
+    hooks,
+    freezes,
+    freezeRetryAfterS,
+  };
+  const migrationDeps: MigrationDeps = {
+    js,
+    pool,
+    clusters,
+    logger,
+    batchRows: config.BACKUP_BATCH_ROWS,
+    hooks,
+    freezes,
+    migration: { sourceGraceMs: config.MIGRATION_SOURCE_GRACE, retryAfterS: freezeRetryAfterS },
     migrationMetrics: createMigrationMetrics(metrics),
   };
 
@@ -139,10 +154,10 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     signal: lifecycle.signal,
     concurrency: config.MIGRATION_CONCURRENCY,
     metrics,
-    handlers: migrationCommandHandlers(deps, migrationConsumer.maxDeliver),
+    handlers: migrationCommandHandlers(migrationDeps, migrationConsumer.maxDeliver),
   });
   lifecycle.onStop('migration commands', () => migrations);
-  const sweeper = runSourceSweeper(deps, config.MIGRATION_SWEEP_EVERY, lifecycle.signal);
+  const sweeper = runSourceSweeper(migrationDeps, config.MIGRATION_SWEEP_EVERY, lifecycle.signal);
   lifecycle.onStop('migration source sweeper', () => sweeper);
 
   const cleanup = cleanUpAfterCrashes(deps, config.BACKUP_STALE_AFTER).catch((error: unknown) => {
@@ -159,5 +174,5 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     { port: config.BACKUP_PORT, stores: stores.describe(), window: config.BACKUP_WINDOW?.text },
     'backup ready',
   );
-  return { service, deps, stop: () => lifecycle.stop('stop requested') };
+  return { service, deps, migrationDeps, stop: () => lifecycle.stop('stop requested') };
 }

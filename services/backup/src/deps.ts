@@ -1,10 +1,9 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { DataPlanePools, Placement } from '@ttm/data-plane';
+import type { DataPlanePools } from '@ttm/data-plane';
 import type { Catalog, Logger } from '@ttm/service-kit';
 import type pg from 'pg';
 import type { BackupMetrics } from './metrics.js';
-import type { WriteFreezes } from './migration/freeze.js';
-import type { MigrationMetrics } from './migration/metrics.js';
+import type { WriteFreezes } from './shared/index.js';
 import type { RegionalBackupStores } from './store/index.js';
 
 /** Test hooks: moments to crash at. */
@@ -13,17 +12,6 @@ export interface BackupHooks {
   afterObjectWritten?: (backupId: string, objectName: string) => void | Promise<void>;
   /** An in-place restore has frozen the tenant writes and is about to replace its data. */
   afterRestoreFrozen?: (restoreId: string) => void | Promise<void>;
-  /** After a migration step's effect and before its event is appended. */
-  afterMigrationStep?: (migrationId: string, step: string) => void | Promise<void>;
-  /** Before a migration compares the target with the source (a test tampers with the target here). */
-  beforeMigrationVerify?: (migrationId: string, target: Placement) => void | Promise<void>;
-}
-
-export interface MigrationSettings {
-  /** How long the old copy is kept after the switch (0: removed at once). */
-  sourceGraceMs: number;
-  /** `Retry-After` of the writes refused while frozen, in seconds. */
-  retryAfterS: number;
 }
 
 /** What the backup service's operations are given, built once at start. */
@@ -45,10 +33,10 @@ export interface BackupDeps {
   retryDelayMs: number;
   verifyAfterBackup: boolean;
   hooks: BackupHooks;
-  /** Tenant write freezes (in-place restores and migrations). */
+  /** Tenant write freezes, shared with migrations: an in-place restore freezes its tenant. */
   freezes: WriteFreezes;
-  migration: MigrationSettings;
-  migrationMetrics: MigrationMetrics;
+  /** `Retry-After` of the writes refused while frozen, in seconds. */
+  freezeRetryAfterS: number;
 }
 
 /** The actor of what the service does on its own (retention, scheduled backups, verification after a backup). */

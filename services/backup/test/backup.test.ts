@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
   type BackupManifest,
+  BackupVerified,
   backupBucketOf,
   CreateBackup,
-  type DataOf,
   RestoreBackup,
   VerifyBackup,
 } from '@ttm/contracts';
 import { workspaceSchemaName } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { selectForDeletion } from '../src/retention/selectForDeletion.js';
 import { askForDueBackups } from '../src/schedule/scheduler.js';
 import { scheduledBackupId, scheduledSlot } from '../src/schedule/slots.js';
@@ -37,17 +37,16 @@ let js: JetStreamClient;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  stack = await startStack({ gateway: false, backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  ({ stack, nc, js } = await startConnectedStack({
+    gateway: false,
+    backup: true,
+    env: { BACKUP_SCHEDULE_EVERY: '0' },
+  }));
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 300, 2_000);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 async function backUp(tenantId: string): Promise<{ backupId: string; manifest: BackupManifest }> {
   const backupId = randomUUID();
@@ -227,7 +226,7 @@ describe('backup and restore', () => {
       'ttm.backup.verified.v1',
       (d) => d.verificationId === verificationId,
     );
-    const data = verified.data as DataOf<typeof import('@ttm/contracts').BackupVerified>;
+    const data = BackupVerified.schema.parse(verified.data);
     expect(data.result).toBe('mismatch');
     expect(data.mismatches.map((m) => `${m.scope}.${m.name}`)).toEqual(['workspace.company']);
     expect(data.mismatches[0]?.expected?.rows).toBe(data.mismatches[0]?.actual?.rows);

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamClient, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { type BackupManifest, backupBucketOf, Consumers, CreateBackup, Streams, SubjectFilters } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { backupObjectPrefix } from '../src/store/index.js';
 import {
   ADMIN,
@@ -28,9 +28,11 @@ let js: JetStreamClient;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  stack = await startStack({ gateway: false, backup: false, env: { BACKUP_SCHEDULE_EVERY: '0' } });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  ({ stack, nc, js } = await startConnectedStack({
+    gateway: false,
+    backup: false,
+    env: { BACKUP_SCHEDULE_EVERY: '0' },
+  }));
   // A killed service never acks: shorten the wait before the command is redelivered.
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.update(Streams.COMMANDS, Consumers.backupCommands, { ack_wait: nanos(1_500) });
@@ -38,10 +40,7 @@ beforeAll(async () => {
   await seedTenant(tenant, 200);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 /** Run the crashing service, send a backup command, and wait for the kill. */
 async function backupKilledMidway(): Promise<string> {

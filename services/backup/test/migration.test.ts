@@ -13,9 +13,10 @@ import {
 import { withDatabase } from '@ttm/data-plane';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { freezeOf, NO_ROWS, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
+import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { q } from '../src/artifact/canonicalRows.js';
-import { readTenantInfo } from '../src/tenants/tenantInfo.js';
+import { readTenantInfo } from '../src/shared/index.js';
 import {
   ADMIN,
   registerTenant,
@@ -26,7 +27,6 @@ import {
   untilEvent,
   withClient,
 } from './support/fixtures.js';
-import { freezeOf, NO_ROWS, tenantRowsIn, untilMigration } from './support/migrationFixtures.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -60,10 +60,7 @@ beforeAll(async () => {
   nc = await connect({ servers: stack.nats.url });
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 const restoreTenants = new Map<string, string>();
 

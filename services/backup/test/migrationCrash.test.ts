@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Consumers, MigrateTenant, Streams, Subjects } from '@ttm/contracts';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type TestStack } from '../../../test/support/stack.js';
-import { readTenantInfo } from '../src/tenants/tenantInfo.js';
+import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
+import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { readTenantInfo } from '../src/shared/index.js';
 import { ADMIN, registerTenant, schemaChecksums, seedTenant, send } from './support/fixtures.js';
-import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from './support/migrationFixtures.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMigration.ts', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
@@ -18,20 +18,16 @@ let stack: TestStack;
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc } = await startConnectedStack({
     gateway: false,
     env: { BACKUP_SCHEDULE_EVERY: '0', MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
-  });
-  nc = await connect({ servers: stack.nats.url });
+  }));
   // A killed backup service never acks: shorten the wait before the command is redelivered.
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.update(Streams.COMMANDS, Consumers.backupMigrations, { ack_wait: nanos(1_500) });
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 describe('backup service killed mid-migration', () => {
   for (const step of ['freeze', 'copy', 'verify', 'switch', 'unfreeze', 'remove-source']) {

@@ -7,8 +7,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type BackupManifest, CreateBackup, MigrateTenant, RestoreBackup } from '@ttm/contracts';
 import { withDatabase } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { untilMigration } from '../../../test/support/migrations.js';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
-import { readTenantInfo } from '../src/tenants/tenantInfo.js';
+import { readTenantInfo } from '../src/shared/index.js';
 import {
   ADMIN,
   registerTenant,
@@ -19,7 +20,6 @@ import {
   untilEvent,
   withClient,
 } from './support/fixtures.js';
-import { untilMigration } from './support/migrationFixtures.js';
 
 let stack: TestStack;
 let nc: NatsConnection;

@@ -29,7 +29,7 @@ import {
   signingKeyRoutes,
 } from './features/auth/index.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
-import { createDashboard, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
+import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
 import { FreezeWatcher } from './features/freezes/index.js';
 import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';
@@ -108,7 +108,7 @@ export async function startGateway(
   if (config.NODE_ENV !== 'production' && config.SUPER_ADMIN_KEY.startsWith('dev-')) {
     logger.warn('SUPER_ADMIN_KEY is the development default; set a secret before exposing the gateway');
   }
-  const deps = await buildComponents(service);
+  const { deps, dashboardParts } = await buildComponents(service);
 
   const app = await buildGatewayApp({
     logger,
@@ -119,11 +119,6 @@ export async function startGateway(
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     tracing: config.OTEL_ENABLED,
   });
-  // The operator dashboard: its sessions also authorize the admin routes (see plugins/adminAuth.ts).
-  const live = new AbortController();
-  const dashboardParts = createDashboard(deps, live.signal);
-  deps.adminSession = dashboardParts.sessions.authorizes;
-  lifecycle.onStop('dashboard live stream', () => live.abort());
   await app.register(fastifyCookie);
   await app.register(dashboard, { deps, ...dashboardParts, assetsDir: defaultAssetsDir });
   await registerFeatures(app, deps, options.extraTenantRoutes);
@@ -151,7 +146,9 @@ export async function startGateway(
 }
 
 /** Every long-lived component, built once and in dependency order; each close registered as it is built. */
-async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<GatewayDeps> {
+async function buildComponents(
+  service: ServiceContext<GatewayConfig>,
+): Promise<{ deps: GatewayDeps; dashboardParts: DashboardParts }> {
   const { config, logger, lifecycle, js, metrics } = service;
   const nc = service.nats.nc;
   const pool = service.pool!;
@@ -210,7 +207,7 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
 
   const requestPath = await openRequestPath(service);
 
-  return {
+  const deps: GatewayDeps = {
     config,
     logger,
     metrics,
@@ -237,6 +234,13 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
     backlog: new ConsumerBacklog(js),
     requestPath,
   };
+
+  // The operator dashboard: its sessions also authorize the admin routes (see plugins/adminAuth.ts).
+  const live = new AbortController();
+  const dashboardParts = createDashboard(deps, live.signal);
+  deps.adminSession = dashboardParts.sessions.authorizes;
+  lifecycle.onStop('dashboard live stream', () => live.abort());
+  return { deps, dashboardParts };
 }
 
 /**

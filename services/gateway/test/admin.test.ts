@@ -4,13 +4,13 @@ import { connectNats, createLogger, publishMessage, replayProjection } from '@tt
 import { argon2id, hash } from 'argon2';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminFetch, json, problem } from '../../../test/support/http.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
 import type { AuditItem } from '../src/features/audit/index.js';
 import type { FleetStats } from '../src/features/fleet/index.js';
 import type { TenantDetail, TenantItem } from '../src/features/tenants/index.js';
 import { AUDITED_AUTH_FAILURES_PER_ADDRESS } from '../src/plugins/adminAuth.js';
 import { projections } from '../src/projections.js';
-import { adminFetch, json, problem } from './support/http.js';
 
 const PASSWORD = 'Correct-Horse-Battery-9';
 let passwordHash: string;

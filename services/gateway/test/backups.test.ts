@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { adminFetch, json, problem } from '../../../test/support/http.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import type { AcceptedOperation, BackupDetail, BackupItem } from '../src/features/backups/schemas.js';
-import { adminFetch, json, problem } from './support/http.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  stack = await startStack({ backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } });
-  nc = await connect({ servers: stack.nats.url });
+  ({ stack, nc } = await startConnectedStack({ backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } }));
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 50);
   // The gateway's directory follows the tenant events: wait until it has the tenant active.
@@ -24,10 +23,7 @@ beforeAll(async () => {
   }, 15_000);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 const admin = adminFetch(() => stack.url);
 

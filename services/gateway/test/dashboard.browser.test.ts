@@ -3,8 +3,8 @@ import getPort from 'get-port';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDashboardBuilt, openBrowser, type TestBrowser } from '../../../test/support/browser.js';
+import { adminFetch } from '../../../test/support/http.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
-import { adminFetch } from './support/http.js';
 
 let stack: TestStack;
 let browser: TestBrowser;

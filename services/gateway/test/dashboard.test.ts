@@ -3,9 +3,9 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ensureDashboardBuilt } from '../../../test/support/browser.js';
+import { problem } from '../../../test/support/http.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
 import type { ServerMessage, TickMessage } from '../src/features/dashboard/protocol.js';
-import { problem } from './support/http.js';
 
 let stack: TestStack;
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type KV, Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Buckets } from '@ttm/contracts';
 import { createLogger, createMetricsRegistry, HealthChecks } from '@ttm/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { buildGatewayApp } from '../src/app.js';
 import { decoratePrincipal } from '../src/features/auth/guard.js';
 import { FreezeWatcher, writeFreeze } from '../src/plugins/writeFreeze.js';
@@ -24,8 +24,7 @@ const frozenTenant = randomUUID();
 const otherTenant = randomUUID();
 
 beforeAll(async () => {
-  stack = await startStack({ gateway: false, provisioner: false });
-  nc = await connect({ servers: stack.nats.url });
+  ({ stack, nc } = await startConnectedStack({ gateway: false, provisioner: false }));
   kv = await new Kvm(nc).open(Buckets.writeFreeze);
   const logger = createLogger('freeze-test', 'silent');
   metrics = createMetricsRegistry('gateway');

@@ -1,17 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { adminFetch, problem } from '../../../test/support/http.js';
+import { freezeOf, migrationEvents, NO_ROWS, regionUrl, tenantRowsIn } from '../../../test/support/migrations.js';
+import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
-import {
-  freezeOf,
-  migrationEvents,
-  NO_ROWS,
-  regionUrl,
-  tenantRowsIn,
-} from '../../backup/test/support/migrationFixtures.js';
 import type { MigrationOperation } from '../src/features/migrations/view.js';
-import { adminFetch, problem } from './support/http.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -49,10 +43,7 @@ beforeAll(async () => {
   }, 15_000);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 const admin = adminFetch(() => stack.url);
 

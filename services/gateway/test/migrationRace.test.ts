@@ -1,10 +1,10 @@
 import { holdTenantWrites, withDatabase } from '@ttm/data-plane';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { adminFetch, type SignedUp, signUp } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { MigrationOperation } from '../src/features/migrations/view.js';
 import type { Problem } from '../src/problems.js';
-import { adminFetch, type SignedUp, signUp } from './support/http.js';
 
 /**
  * Issue 12 item 7: a migration never loses a write. The gateway here is blind to the KV freeze

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { type DataOf, encodeMessage, RegisterOrganization, Subjects, TenantRegistered } from '@ttm/contracts';
 import { publishMessage } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { Operation, ProvisioningState } from '../src/features/operations/operation.js';
 import type { Problem } from '../src/problems.js';
-import { json } from './support/http.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminFetch, json, problem, signUp } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { publishUsage } from '../../metering/test/support/usage.js';
+import { publishUsage } from '../../../test/support/usage.js';
 import type { QuotaOverrideResult, QuotaReport, UsageReport } from '../src/features/quotas/schemas.js';
-import { adminFetch, json, problem, signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 

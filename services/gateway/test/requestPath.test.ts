@@ -15,11 +15,11 @@ import type { FastifyPluginAsync, LightMyRequestResponse } from 'fastify';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUp } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { GatewayDeps } from '../src/deps.js';
 import type { Gateway } from '../src/gateway.js';
 import { requestPathProblemTypes } from '../src/plugins/requestPath/index.js';
-import { signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 /** free: 20 requests an hour (one every 3 minutes once the burst is spent), so no test sees it refill. */

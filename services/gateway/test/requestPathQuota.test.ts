@@ -3,10 +3,10 @@ import { Buckets, encodeMessage, OverrideQuotas, QuotaStateEntry, QuotaStateKeys
 import { publishMessage } from '@ttm/service-kit';
 import type { FastifyPluginAsync } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUp } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { GatewayDeps } from '../src/deps.js';
 import { requestPathProblemTypes } from '../src/plugins/requestPath/index.js';
-import { signUp } from './support/http.js';
 
 /**
  * End to end: the gateway's api_calls usage → metering's totals → quota's enforcement state →

@@ -1,8 +1,8 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../packages/cli/test/support/runCli.js';
+import { adminFetch, json, problem, signUp } from '../../../test/support/http.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
-import { adminFetch, json, problem, signUp } from './support/http.js';
 
 /** Issue 12 item 8: signing keys sealed at rest under the KEK, rotated by route, CLI and schedule. */
 let stack: TestStack;

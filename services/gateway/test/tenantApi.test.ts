@@ -4,11 +4,11 @@ import { publishMessage } from '@ttm/service-kit';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUp } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import type { Gateway } from '../src/gateway.js';
 import { type Problem, problemTypes } from '../src/problems.js';
 import { tenantApiProblemTypes } from '../src/tenantApi/problems.js';
-import { signUp } from './support/http.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 

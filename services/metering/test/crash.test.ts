@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type JetStreamClient, jetstreamManager } from '@nats-io/jetstream';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Consumers, Streams } from '@ttm/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { publishUsage, type Usage, usageDrained, windowTotals } from './support/usage.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { publishUsage, type Usage, usageDrained, windowTotals } from '../../../test/support/usage.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMetering.ts', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
@@ -17,22 +17,17 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, js } = await startConnectedStack({
     gateway: false,
     provisioner: false,
     env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_BATCH_SIZE: '500' },
-  });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  }));
   // A killed metering never acks: shorten the wait before its batch is redelivered.
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.update(Streams.USAGE, Consumers.meteringUsage, { ack_wait: nanos(1_500) });
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 function spawnMetering(env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<string> } {
   const child = spawn(tsx, [crashing], {

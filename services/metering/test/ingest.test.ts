@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamClient, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
   Buckets,
   Consumers,
@@ -15,28 +15,29 @@ import {
 } from '@ttm/contracts';
 import { publishMessage } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import {
+  publishUsage,
+  republishPastDuplicateWindow,
+  type Usage,
+  usageDrained,
+  windowTotals,
+} from '../../../test/support/usage.js';
 import { messageHeaders, rawHeaderBlock } from '../src/ingest/messageHeaders.js';
-import { publishUsage, republishPastDuplicateWindow, type Usage, usageDrained, windowTotals } from './support/usage.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, js } = await startConnectedStack({
     gateway: false,
     provisioner: false,
     env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_BATCH_SIZE: '200' },
-  });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  }));
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 function expected(usages: Usage[]): Map<string, number> {
   const sums = new Map<string, number>();

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Buckets, encodeMessage, RegisterOrganization, Subjects, type UsageTotal, usageTotalKey } from '@ttm/contracts';
 import { workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { usageDrained } from './support/usage.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { usageDrained } from '../../../test/support/usage.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
@@ -17,19 +17,14 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, js } = await startConnectedStack({
     gateway: false,
     metering: true,
     env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h' },
-  });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  }));
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 /** Register a tenant through the provisioner and wait until it is active. */
 async function provision(name: string, plan: string): Promise<{ tenantId: string; database: string }> {

@@ -1,32 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { type Granularity, Streams, Subjects, WindowClosed, windowClosedEventId } from '@ttm/contracts';
 import { decodeReceived } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { publishUsage, usageDrained } from '../../../test/support/usage.js';
 import { windowOf } from '../src/windows/windowMath.js';
-import { publishUsage, usageDrained } from './support/usage.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, js } = await startConnectedStack({
     gateway: false,
     provisioner: false,
     env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_WINDOW_GRACE: '5m' },
-  });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  }));
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 interface Billed {
   id: string;

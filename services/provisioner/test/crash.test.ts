@@ -9,7 +9,7 @@ import { workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 const crashing = fileURLToPath(new URL('./support/crashingProvisioner.ts', import.meta.url));
@@ -35,10 +35,7 @@ beforeAll(async () => {
   await jsm.consumers.update(Streams.COMMANDS, Consumers.provisionerCommands, { ack_wait: nanos(1_500) });
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 function registration(organizationName: string, region = 'us-east-1') {
   return {

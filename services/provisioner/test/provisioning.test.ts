@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import type { connect } from '@nats-io/transport-node';
 import { encodeMessage, RegisterOrganization, Subjects } from '@ttm/contracts';
 import { WORKSPACE_TABLES, workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
@@ -14,14 +14,10 @@ let stack: TestStack;
 let nc: Awaited<ReturnType<typeof connect>>;
 
 beforeAll(async () => {
-  stack = await startStack({ gateway: false });
-  nc = await connect({ servers: stack.nats.url });
+  ({ stack, nc } = await startConnectedStack({ gateway: false }));
 });
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 function registration(overrides: Partial<Record<string, string>> = {}) {
   return {

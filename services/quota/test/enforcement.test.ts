@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
   Buckets,
   encodeMessage,
@@ -13,8 +13,8 @@ import {
 } from '@ttm/contracts';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { publishUsage } from '../../metering/test/support/usage.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { publishUsage } from '../../../test/support/usage.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -28,22 +28,17 @@ const limits = (apiCalls: number): QuotaLimitsEntry => ({
 });
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, js } = await startConnectedStack({
     gateway: false,
     provisioner: false,
     metering: true,
     quota: true,
     env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', QUOTA_WARNING_THRESHOLD: '80' },
-  });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  }));
   quotaState = await new Kvm(nc).open(Buckets.quotaState);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
-});
+afterAll(() => stopConnectedStack({ stack, nc }));
 
 async function state(tenantId: string): Promise<QuotaStateEntry | undefined> {
   const entry = await quotaState.get(QuotaStateKeys.state(tenantId));

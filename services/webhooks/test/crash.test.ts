@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { DeliveryView, EndpointWithSecret } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { adminFetch, json } from '../../gateway/test/support/http.js';
+import { adminFetch, json } from '../../../test/support/http.js';
+import { eventually, startConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { publishQuotaNotice, testWebhookEnv } from './support/events.js';
 import { payloadOf, Receiver } from './support/receiver.js';
 
@@ -20,8 +20,7 @@ let receiver: Receiver;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  stack = await startStack({ provisioner: false });
-  nc = await connect({ servers: stack.nats.url });
+  ({ stack, nc } = await startConnectedStack({ provisioner: false }));
 }, 60_000);
 
 afterAll(async () => {

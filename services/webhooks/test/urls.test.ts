@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminFetch, problem } from '../../../test/support/http.js';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
-import { adminFetch, problem } from '../../gateway/test/support/http.js';
 import { startWebhooks, type Webhooks } from '../src/webhooks.js';
 
 let stack: TestStack;

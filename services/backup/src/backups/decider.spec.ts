@@ -1,6 +1,7 @@
 import type { BackupManifest } from '@ttm/contracts';
+import { DeciderSpecification } from '@ttm/service-kit/testing';
 import { describe, expect, it } from 'vitest';
-import { type BackupCommand, BackupRuleViolation, type BackupState, backupStateOf, decide, evolve } from './decider.js';
+import { type BackupCommand, type BackupEvent, BackupRuleViolation, backupDecider } from './decider.js';
 
 const backupId = '7e1d2c3b-4a59-4f68-8a7b-9c0d1e2f3a4b';
 const tenantId = '0b7c4a52-6f1e-4c1a-9d3e-2f5a8b9c0d1e';
@@ -34,10 +35,26 @@ const start: BackupCommand = {
   at,
 };
 
-/** Given these commands were carried out, the state they leave. */
-function given(...commands: BackupCommand[]): BackupState {
-  return commands.reduce((state, command) => decide(command, state).reduce(evolve, state), backupStateOf([]));
+/** given events, when command, then the decided events (or the error). */
+const given = DeciderSpecification.for(backupDecider);
+
+/** The events these commands decide, carried out in order. */
+function carriedOut(...commands: BackupCommand[]): BackupEvent[] {
+  const events: BackupEvent[] = [];
+  for (const command of commands)
+    events.push(
+      ...given(...events)
+        .when(command)
+        .events(),
+    );
+  return events;
 }
+
+/** Given these commands were carried out, the state they leave. */
+const after = (...commands: BackupCommand[]) => given(...carriedOut(...commands)).state;
+
+/** `decide` refused with a BackupRuleViolation whose message matches. */
+const refusal = (message: RegExp) => (error: BackupRuleViolation) => expect(error.message).toMatch(message);
 
 const complete: BackupCommand = { kind: 'Complete', manifest, durationMs: 5, at };
 const startRestore: BackupCommand = {
@@ -52,39 +69,60 @@ const startRestore: BackupCommand = {
 
 describe('backup decider', () => {
   it('starts once: a redelivered create decides nothing', () => {
-    expect(decide(start, given()).map((e) => e.type)).toEqual(['ttm.backup.started.v1']);
-    expect(decide(start, given(start))).toEqual([]);
+    expect(
+      given()
+        .when(start)
+        .events()
+        .map((e) => e.type),
+    ).toEqual(['ttm.backup.started.v1']);
+    given(...carriedOut(start))
+      .when(start)
+      .thenNothingHappened();
   });
 
   it('is good only once completed, and completes once', () => {
-    const running = given(start);
-    expect(running.status).toBe('running');
-    expect(decide(complete, running).map((e) => e.type)).toEqual(['ttm.backup.completed.v1']);
-    const done = given(start, complete);
-    expect(done.status).toBe('completed');
-    expect(done.manifest).toEqual(manifest);
-    expect(decide(complete, done)).toEqual([]);
+    const running = given(...carriedOut(start));
+    expect(running.state.status).toBe('running');
+    expect(
+      running
+        .when(complete)
+        .events()
+        .map((e) => e.type),
+    ).toEqual(['ttm.backup.completed.v1']);
+    const done = given(...carriedOut(start, complete));
+    expect(done.state.status).toBe('completed');
+    expect(done.state.manifest).toEqual(manifest);
+    done.when(complete).thenNothingHappened();
   });
 
   it('refuses to complete a failed or deleted backup', () => {
-    const failed = given(start, { kind: 'Fail', reason: 'boom', at });
-    expect(() => decide(complete, failed)).toThrow(BackupRuleViolation);
-    expect(() => decide(complete, given())).toThrow(/no such backup/);
+    given(...carriedOut(start, { kind: 'Fail', reason: 'boom', at }))
+      .when(complete)
+      .thenThrows(BackupRuleViolation);
+    given()
+      .when(complete)
+      .thenThrows(BackupRuleViolation, refusal(/no such backup/));
   });
 
   it('records a rejected backup as failed', () => {
-    const events = decide({ kind: 'Reject', backupId, tenantId, reason: 'tenant is not provisioned', at }, given());
-    expect(events).toEqual([
-      {
-        type: 'ttm.backup.failed.v1',
-        data: { backupId, tenantId, reason: 'tenant is not provisioned', failedAt: at.toISOString() },
-      },
-    ]);
-    expect(decide(start, events.reduce(evolve, given()))).toEqual([]);
+    const reject: BackupCommand = { kind: 'Reject', backupId, tenantId, reason: 'tenant is not provisioned', at };
+    given()
+      .when(reject)
+      .thenEmits([
+        {
+          type: 'ttm.backup.failed.v1',
+          data: { backupId, tenantId, reason: 'tenant is not provisioned', failedAt: at.toISOString() },
+        },
+      ]);
+    given(...carriedOut(reject))
+      .when(start)
+      .thenNothingHappened();
   });
 
   it('fails only a running backup', () => {
-    expect(decide({ kind: 'Fail', reason: 'x', at }, given(start, complete))).toEqual([]);
+    given(...carriedOut(start, complete))
+      .when({ kind: 'Fail', reason: 'x', at })
+      .thenNothingHappened();
   });
 
   it('verifies only a good backup, once per verification id', () => {
@@ -96,43 +134,65 @@ describe('backup decider', () => {
       durationMs: 3,
       at,
     };
-    expect(() => decide(verify, given(start))).toThrow(/running cannot be verified/);
-    const verified = given(start, complete, verify);
-    expect(verified.lastVerification).toEqual({ verificationId: backupId, result: 'ok', at: at.toISOString() });
-    expect(decide(verify, verified)).toEqual([]);
-    expect(decide({ ...verify, verificationId: restoreId }, verified)).toHaveLength(1);
+    given(...carriedOut(start))
+      .when(verify)
+      .thenThrows(BackupRuleViolation, refusal(/running cannot be verified/));
+    const verified = given(...carriedOut(start, complete, verify));
+    expect(verified.state.lastVerification).toEqual({ verificationId: backupId, result: 'ok', at: at.toISOString() });
+    verified.when(verify).thenNothingHappened();
+    expect(verified.when({ ...verify, verificationId: restoreId }).events()).toHaveLength(1);
   });
 
   it('deletes a finished backup once, never a running one or one being restored', () => {
     const del: BackupCommand = { kind: 'Delete', reason: 'operator', actor: admin, at };
-    expect(() => decide(del, given())).toThrow(/no such backup/);
-    expect(() => decide(del, given(start))).toThrow(/running cannot be deleted/);
-    expect(() => decide(del, given(start, complete, startRestore))).toThrow(/being restored/);
-    expect(decide(del, given(start, complete)).map((e) => e.type)).toEqual(['ttm.backup.deleted.v1']);
-    expect(decide(del, given(start, complete, del))).toEqual([]);
-    expect(decide(del, given(start, { kind: 'Fail', reason: 'x', at })).map((e) => e.type)).toEqual([
-      'ttm.backup.deleted.v1',
-    ]);
+    given()
+      .when(del)
+      .thenThrows(BackupRuleViolation, refusal(/no such backup/));
+    given(...carriedOut(start))
+      .when(del)
+      .thenThrows(BackupRuleViolation, refusal(/running cannot be deleted/));
+    given(...carriedOut(start, complete, startRestore))
+      .when(del)
+      .thenThrows(BackupRuleViolation, refusal(/being restored/));
+    expect(
+      given(...carriedOut(start, complete))
+        .when(del)
+        .events()
+        .map((e) => e.type),
+    ).toEqual(['ttm.backup.deleted.v1']);
+    given(...carriedOut(start, complete, del))
+      .when(del)
+      .thenNothingHappened();
+    expect(
+      given(...carriedOut(start, { kind: 'Fail', reason: 'x', at }))
+        .when(del)
+        .events()
+        .map((e) => e.type),
+    ).toEqual(['ttm.backup.deleted.v1']);
   });
 
   it('restores only a good backup, with progress, once per restore id', () => {
-    expect(() => decide(startRestore, given(start))).toThrow(/running cannot be restored/);
-    const restoring = given(start, complete, startRestore);
-    expect(restoring.restores[restoreId]).toMatchObject({ status: 'running', mode: 'clone' });
-    expect(decide(startRestore, restoring)).toEqual([]);
+    given(...carriedOut(start))
+      .when(startRestore)
+      .thenThrows(BackupRuleViolation, refusal(/running cannot be restored/));
+    const restoring = given(...carriedOut(start, complete, startRestore));
+    expect(restoring.state.restores[restoreId]).toMatchObject({ status: 'running', mode: 'clone' });
+    restoring.when(startRestore).thenNothingHappened();
     const progress: BackupCommand = { kind: 'ProgressRestore', restoreId, step: 'load-rows', progress: 80, at };
-    expect(decide(progress, restoring)).toHaveLength(1);
-    expect(decide(progress, given(start, complete, startRestore, progress))).toEqual([]);
+    expect(restoring.when(progress).events()).toHaveLength(1);
+    given(...carriedOut(start, complete, startRestore, progress))
+      .when(progress)
+      .thenNothingHappened();
     const done: BackupCommand = { kind: 'CompleteRestore', restoreId, rows: 10, durationMs: 9, at };
-    const [completed] = decide(done, restoring);
+    const [completed] = restoring.when(done).events();
     expect(completed).toMatchObject({
       type: 'ttm.backup.restore-completed.v1',
       data: { mode: 'clone', targetTenantId: restoreId, targetPlacement: { schema: 'workspace_xyz' }, rows: 10 },
     });
-    const finished = given(start, complete, startRestore, done);
-    expect(finished.restores[restoreId]?.status).toBe('completed');
-    expect(decide(done, finished)).toEqual([]);
-    expect(decide(progress, finished)).toEqual([]);
+    const finished = given(...carriedOut(start, complete, startRestore, done));
+    expect(finished.state.restores[restoreId]?.status).toBe('completed');
+    finished.when(done).thenNothingHappened();
+    finished.when(progress).thenNothingHappened();
     const fail: BackupCommand = {
       kind: 'FailRestore',
       restoreId,
@@ -141,7 +201,7 @@ describe('backup decider', () => {
       reason: 'x',
       at,
     };
-    expect(decide(fail, finished)).toEqual([]);
+    finished.when(fail).thenNothingHappened();
   });
 
   it('records a refused restore as failed', () => {
@@ -154,11 +214,13 @@ describe('backup decider', () => {
       reason: 'the backup is running',
       at,
     };
-    const [event] = decide(fail, given(start));
+    const [event] = given(...carriedOut(start))
+      .when(fail)
+      .events();
     expect(event).toMatchObject({ type: 'ttm.backup.restore-failed.v1', data: { restoreId: other, mode: 'in-place' } });
-    expect(given(start, fail).restores[other]?.status).toBe('failed');
-    expect(() =>
-      decide({ kind: 'ProgressRestore', restoreId: other, step: 'check', progress: 1, at }, given(start)),
-    ).toThrow(/not one of this backup/);
+    expect(after(start, fail).restores[other]?.status).toBe('failed');
+    given(...carriedOut(start))
+      .when({ kind: 'ProgressRestore', restoreId: other, step: 'check', progress: 1, at })
+      .thenThrows(BackupRuleViolation, refusal(/not one of this backup/));
   });
 });

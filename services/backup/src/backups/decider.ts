@@ -63,30 +63,56 @@ export type BackupCommand =
 
 export type BackupStatus = 'none' | 'running' | 'completed' | 'failed' | 'deleted';
 
-export interface RestoreState {
-  status: 'running' | 'completed' | 'failed';
+/** A running restore knows where it writes; a restore refused before it started has no target placement. */
+export type RestoreState = {
   mode: RestoreMode;
   targetTenantId: string;
-  targetPlacement?: Placement;
   steps: RestoreStep[];
   progress: number;
-}
+} & (
+  | { status: 'running'; targetPlacement: Placement }
+  | { status: 'completed' | 'failed'; targetPlacement?: Placement }
+);
 
-export interface BackupState {
-  status: BackupStatus;
-  backupId?: string;
-  tenantId?: string;
-  trigger?: Started['trigger'];
-  plan?: string;
-  placement?: Placement;
-  startedAt?: string;
-  completedAt?: string;
-  manifest?: BackupManifest;
+interface History {
   /** Verification ids already recorded, so a redelivered verify records nothing. */
   verifications: string[];
   lastVerification?: { verificationId: string; result: 'ok' | 'mismatch'; at: string };
   restores: Record<string, RestoreState>;
 }
+
+interface Identity {
+  backupId: string;
+  tenantId: string;
+}
+
+interface StartInfo {
+  trigger: Started['trigger'];
+  plan: Started['plan'];
+  placement: Placement;
+  startedAt: string;
+}
+
+interface Outcome {
+  completedAt: string;
+  manifest: BackupManifest;
+}
+
+/** Fields an arm does not have, as `undefined`, so that every arm can be read without narrowing first. */
+type Absent<T> = { [K in keyof T]?: undefined };
+
+/** A started backup knows what it snapshots; a completed one, its artifact; a rejected one only its ids. */
+export type BackupState = History &
+  (
+    | (Absent<Identity & StartInfo & Outcome> & { status: 'none' })
+    | (Identity & StartInfo & Absent<Outcome> & { status: 'running' })
+    | (Identity & StartInfo & Outcome & { status: 'completed' })
+    | (Identity & Partial<StartInfo & Outcome> & { status: 'failed' | 'deleted' })
+  );
+
+/** A backup with a first event: it has its ids. */
+export type KnownBackup = Exclude<BackupState, { status: 'none' }>;
+export type RunningBackup = Extract<BackupState, { status: 'running' }>;
 
 /** A command the backup's current state does not allow; `code` is stable for API errors. */
 export class BackupRuleViolation extends Error {
@@ -104,6 +130,8 @@ export const initialState = (): BackupState => ({ status: 'none', verifications:
 export function evolve(state: BackupState, event: BackupEvent): BackupState {
   switch (event.type) {
     case BackupStarted.type: {
+      // A backup starts only from nothing (the decider's rule).
+      if (state.status !== 'none') return state;
       const e = event.data;
       return {
         ...state,
@@ -117,6 +145,8 @@ export function evolve(state: BackupState, event: BackupEvent): BackupState {
       };
     }
     case BackupCompleted.type:
+      // Only a running backup is completed (the decider's rule), so the stream never holds another.
+      if (state.status !== 'running') return state;
       return { ...state, status: 'completed', manifest: event.data.manifest, completedAt: event.data.completedAt };
     case BackupFailed.type:
       return { ...state, status: 'failed', backupId: event.data.backupId, tenantId: event.data.tenantId };
@@ -129,6 +159,7 @@ export function evolve(state: BackupState, event: BackupEvent): BackupState {
       };
     }
     case BackupDeleted.type:
+      if (state.status === 'none') return state; // nothing to delete: the decider refuses it
       return { ...state, status: 'deleted' };
     case RestoreStarted.type: {
       const e = event.data;
@@ -194,7 +225,7 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
     case 'Complete': {
       if (state.status === 'completed') return [];
       if (state.status !== 'running') throw notAllowed(state, 'completed');
-      const data = { backupId: state.backupId!, tenantId: state.tenantId! };
+      const data = { backupId: state.backupId, tenantId: state.tenantId };
       return [
         {
           type: BackupCompleted.type,
@@ -207,7 +238,7 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
       return [
         {
           type: BackupFailed.type,
-          data: { backupId: state.backupId!, tenantId: state.tenantId!, reason: command.reason, failedAt: at },
+          data: { backupId: state.backupId, tenantId: state.tenantId, reason: command.reason, failedAt: at },
         },
       ];
     case 'RecordVerification': {
@@ -217,8 +248,8 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
         {
           type: BackupVerified.type,
           data: {
-            backupId: state.backupId!,
-            tenantId: state.tenantId!,
+            backupId: state.backupId,
+            tenantId: state.tenantId,
             verificationId: command.verificationId,
             result: command.result,
             mismatches: command.mismatches,
@@ -244,8 +275,8 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
         {
           type: BackupDeleted.type,
           data: {
-            backupId: state.backupId!,
-            tenantId: state.tenantId!,
+            backupId: state.backupId,
+            tenantId: state.tenantId,
             reason: command.reason,
             actor: command.actor,
             ...(command.detail === undefined ? {} : { detail: command.detail }),
@@ -261,9 +292,9 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
         {
           type: RestoreStarted.type,
           data: {
-            backupId: state.backupId!,
+            backupId: state.backupId,
             restoreId: command.restoreId,
-            tenantId: state.tenantId!,
+            tenantId: state.tenantId,
             mode: command.mode,
             targetTenantId: command.targetTenantId,
             targetPlacement: command.targetPlacement,
@@ -274,13 +305,13 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
       ];
     }
     case 'ProgressRestore': {
-      const restore = requireRestore(state, command.restoreId);
+      const { backup, restore } = requireRestore(state, command.restoreId);
       if (restore.status !== 'running' || restore.steps.includes(command.step)) return [];
       return [
         {
           type: RestoreProgressed.type,
           data: {
-            backupId: state.backupId!,
+            backupId: backup.backupId,
             restoreId: command.restoreId,
             step: command.step,
             progress: command.progress,
@@ -290,18 +321,18 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
       ];
     }
     case 'CompleteRestore': {
-      const restore = requireRestore(state, command.restoreId);
+      const { backup, restore } = requireRestore(state, command.restoreId);
       if (restore.status !== 'running') return [];
       return [
         {
           type: RestoreCompleted.type,
           data: {
-            backupId: state.backupId!,
+            backupId: backup.backupId,
             restoreId: command.restoreId,
-            tenantId: state.tenantId!,
+            tenantId: backup.tenantId,
             mode: restore.mode,
             targetTenantId: restore.targetTenantId,
-            targetPlacement: restore.targetPlacement!,
+            targetPlacement: restore.targetPlacement,
             rows: command.rows,
             durationMs: command.durationMs,
             completedAt: at,
@@ -317,9 +348,9 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
         {
           type: RestoreFailed.type,
           data: {
-            backupId: state.backupId!,
+            backupId: state.backupId,
             restoreId: command.restoreId,
-            tenantId: state.tenantId!,
+            tenantId: state.tenantId,
             mode: restore?.mode ?? command.mode,
             targetTenantId: restore?.targetTenantId ?? command.targetTenantId,
             reason: command.reason,
@@ -331,10 +362,13 @@ export function decide(command: BackupCommand, state: BackupState): BackupEvent[
   }
 }
 
-function requireRestore(state: BackupState, restoreId: string): RestoreState {
+function requireRestore(state: BackupState, restoreId: string): { backup: KnownBackup; restore: RestoreState } {
   const restore = state.restores[restoreId];
-  if (!restore) throw new BackupRuleViolation('not-found', `restore ${restoreId} is not one of this backup`);
-  return restore;
+  // A backup with no events has no restores either.
+  if (!restore || state.status === 'none') {
+    throw new BackupRuleViolation('not-found', `restore ${restoreId} is not one of this backup`);
+  }
+  return { backup: state, restore };
 }
 
 function notAllowed(state: BackupState, what: string): BackupRuleViolation {

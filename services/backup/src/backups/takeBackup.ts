@@ -3,10 +3,10 @@ import type { BackupManifest, CreateBackup, DataOf } from '@ttm/contracts';
 import { pause } from '@ttm/service-kit';
 import { takeSnapshot } from '../artifact/snapshot.js';
 import type { BackupDeps } from '../deps.js';
+import { readTenantInfo } from '../shared/index.js';
 import { backupObjectPrefix } from '../store/index.js';
-import { readTenantInfo } from '../tenants/tenantInfo.js';
 import { executeBackupCommand, readBackup } from './aggregate.js';
-import { BackupRuleViolation, type BackupState } from './decider.js';
+import { BackupRuleViolation, type BackupState, type RunningBackup } from './decider.js';
 import { removeArtifacts } from './deleteBackup.js';
 import { applyRetention } from './retention.js';
 import { verifyBackup } from './verifyBackup.js';
@@ -78,10 +78,8 @@ async function start(deps: BackupDeps, command: DataOf<typeof CreateBackup>): Pr
 }
 
 /** Attempts at the snapshot; each writes its own object, so a slow or dead attempt never clobbers another's. */
-async function run(deps: BackupDeps, state: BackupState): Promise<{ state: BackupState; completedSeq?: number }> {
-  const backupId = state.backupId!;
-  const tenantId = state.tenantId!;
-  const placement = state.placement!;
+async function run(deps: BackupDeps, state: RunningBackup): Promise<{ state: BackupState; completedSeq?: number }> {
+  const { backupId, tenantId, placement } = state;
   const prefix = backupObjectPrefix(tenantId, backupId);
   const log = deps.logger.child({ backupId, tenantId });
   const store = deps.stores.of(placement.region);

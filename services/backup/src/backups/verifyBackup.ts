@@ -12,7 +12,7 @@ export async function verifyBackup(
   state: BackupState,
   verificationId: string,
 ): Promise<'ok' | 'mismatch' | undefined> {
-  if (state.status !== 'completed' || !state.manifest || state.verifications.includes(verificationId)) {
+  if (state.status !== 'completed' || state.verifications.includes(verificationId)) {
     return undefined;
   }
   const manifest = state.manifest;
@@ -22,12 +22,12 @@ export async function verifyBackup(
     deps.stores.of(manifest.placement.region),
     manifest,
     {
-      backupId: state.backupId!,
+      backupId: state.backupId,
       verificationId,
       batchRows: deps.batchRows,
     },
   );
-  const { events } = await executeBackupCommand(deps.js, state.backupId!, {
+  const { events } = await executeBackupCommand(deps.js, state.backupId, {
     kind: 'RecordVerification',
     verificationId,
     ...outcome,

@@ -38,23 +38,57 @@ export type MigrationCommand =
       at: Date;
     };
 
-export type MigrationStatus = 'none' | 'running' | 'completed' | 'failed';
+export type MigrationStatus = MigrationState['status'];
 
-export interface MigrationState {
-  status: MigrationStatus;
-  migrationId?: string;
-  tenantId?: string;
-  source?: PlacementValue;
-  target?: PlacementValue;
-  startedAt?: string;
+interface Progress {
   steps: MigrationStep[];
   /** When the freeze step completed: the write freeze started then. */
   frozenAt?: string;
   rows?: number;
   /** Source checksums recorded by the copy step, for the verify step. */
   sourceTables?: MigrationTableCheck[];
-  sourceRemovalDueAt?: string;
   sourceRemoved: boolean;
+}
+
+interface Identity {
+  migrationId: string;
+  tenantId: string;
+}
+
+interface Route {
+  source: PlacementValue;
+  target: PlacementValue;
+  startedAt: string;
+}
+
+interface Removal {
+  sourceRemovalDueAt: string;
+}
+
+/** Fields an arm does not have, as `undefined`, so that every arm can be read without narrowing first. */
+type Absent<T> = { [K in keyof T]?: undefined };
+
+/** A started migration knows its route; one refused before it started knows only its ids. */
+export type MigrationState = Progress &
+  (
+    | (Absent<Identity & Route & Removal> & { status: 'none' })
+    | (Identity & Route & Absent<Removal> & { status: 'running' })
+    | (Identity & Route & Removal & { status: 'completed' })
+    | (Identity & Partial<Route> & Absent<Removal> & { status: 'failed' })
+  );
+
+/** A migration with a first event: it has its ids. */
+export type KnownMigration = Exclude<MigrationState, { status: 'none' }>;
+/** A migration that started: it has its route too (its steps run only while it is running). */
+export type StartedMigration = Extract<MigrationState, { status: 'running' | 'completed' }>;
+export type CompletedMigration = Extract<MigrationState, { status: 'completed' }>;
+
+/** The migration as one that started, for the steps the saga runs only while it is running. */
+export function startedMigration(state: MigrationState): StartedMigration {
+  if (state.status !== 'running' && state.status !== 'completed') {
+    throw new Error(`migration is ${state.status}: it has no route`);
+  }
+  return state;
 }
 
 /** The steps in order with the progress reported when each completes. */
@@ -71,6 +105,8 @@ export const initialState = (): MigrationState => ({ status: 'none', steps: [], 
 export function evolve(state: MigrationState, event: MigrationEvent): MigrationState {
   switch (event.type) {
     case MigrationStarted.type: {
+      // A migration starts only from nothing (the decider's rule).
+      if (state.status !== 'none') return state;
       const e = event.data;
       return {
         ...state,
@@ -92,10 +128,13 @@ export function evolve(state: MigrationState, event: MigrationEvent): MigrationS
       };
     }
     case MigrationCompleted.type:
+      // Only a running migration completes (the decider's rule), so the stream never holds another.
+      if (state.status !== 'running') return state;
       return { ...state, status: 'completed', sourceRemovalDueAt: event.data.sourceRemovalDueAt };
     case MigrationSourceRemoved.type:
       return { ...state, sourceRemoved: true };
     case MigrationFailed.type:
+      if (state.status === 'completed') return state; // past the switch a migration does not fail
       return {
         ...state,
         status: 'failed',
@@ -121,8 +160,8 @@ export function decide(command: MigrationCommand, state: MigrationState): Migrat
         {
           type: MigrationStepCompleted.type,
           data: {
-            migrationId: state.migrationId!,
-            tenantId: state.tenantId!,
+            migrationId: state.migrationId,
+            tenantId: state.tenantId,
             step: command.step,
             progress,
             ...(command.rows === undefined ? {} : { rows: command.rows }),
@@ -138,10 +177,10 @@ export function decide(command: MigrationCommand, state: MigrationState): Migrat
         {
           type: MigrationCompleted.type,
           data: {
-            migrationId: state.migrationId!,
-            tenantId: state.tenantId!,
-            source: state.source!,
-            target: state.target!,
+            migrationId: state.migrationId,
+            tenantId: state.tenantId,
+            source: state.source,
+            target: state.target,
             rows: state.rows ?? 0,
             freezeMs: command.freezeMs,
             durationMs: command.durationMs,
@@ -155,17 +194,19 @@ export function decide(command: MigrationCommand, state: MigrationState): Migrat
       return [
         {
           type: MigrationSourceRemoved.type,
-          data: { migrationId: state.migrationId!, tenantId: state.tenantId!, source: state.source!, removedAt: at },
+          data: { migrationId: state.migrationId, tenantId: state.tenantId, source: state.source, removedAt: at },
         },
       ];
-    case 'Fail':
+    case 'Fail': {
       if (state.status === 'completed' || state.status === 'failed') return [];
+      // Refused before it started: the ids come with the command.
+      const { migrationId, tenantId } = state.status === 'running' ? state : command;
       return [
         {
           type: MigrationFailed.type,
           data: {
-            migrationId: state.migrationId ?? command.migrationId,
-            tenantId: state.tenantId ?? command.tenantId,
+            migrationId,
+            tenantId,
             step: command.step,
             reason: command.reason.slice(0, 2000),
             ...(command.mismatches === undefined ? {} : { mismatches: command.mismatches }),
@@ -173,6 +214,7 @@ export function decide(command: MigrationCommand, state: MigrationState): Migrat
           },
         },
       ];
+    }
   }
 }
 

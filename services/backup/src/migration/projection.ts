@@ -7,7 +7,7 @@ import {
   MigrationStarted,
 } from '@ttm/contracts';
 import { knownMessage, type ProjectionDefinition } from '@ttm/service-kit';
-import { BACKUP_SCHEMA } from '../projections/backups.js';
+import { BACKUP_SCHEMA } from '../shared/index.js';
 
 /** `backup.migrations` from the migration events: where each stands, and when its source is due for removal. */
 export const migrationsProjection: ProjectionDefinition = {

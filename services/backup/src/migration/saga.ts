@@ -10,10 +10,10 @@ import {
 } from '@ttm/contracts';
 import { closeTenantWrites, openTenantWrites, type Placement } from '@ttm/data-plane';
 import { backoffDelay, knownMessage, pause, publishMessage, runSaga } from '@ttm/service-kit';
-import type { BackupDeps } from '../deps.js';
-import { readTenantInfoAt } from '../tenants/tenantInfo.js';
+import { readTenantInfoAt } from '../shared/index.js';
 import { executeMigrationCommand, MIGRATION_SOURCE, readMigration } from './aggregate.js';
-import type { MigrationCommand, MigrationState } from './decider.js';
+import { type MigrationCommand, type MigrationState, type StartedMigration, startedMigration } from './decider.js';
+import type { MigrationDeps } from './deps.js';
 import {
   CORE_TABLE_REFS,
   checksumsAt,
@@ -42,7 +42,7 @@ export class MigrationRefused extends Error {
  * redelivery until its last one. After the switch there is no way back: the saga only goes on.
  */
 export async function migrateTenant(
-  deps: BackupDeps,
+  deps: MigrationDeps,
   command: Command,
   options: { lastDelivery: boolean },
 ): Promise<MigrationState> {
@@ -79,11 +79,11 @@ export async function migrateTenant(
 
   const outcome = await runSaga<MigrationStep, MigrationCommand>({
     steps: [
-      { step: 'freeze', run: () => freeze(deps, state, migrationId) },
-      { step: 'copy', run: () => copy(deps, state) },
-      { step: 'verify', run: () => verify(deps, state) },
-      { step: 'switch', run: () => switchPlacement(deps, state) },
-      { step: 'unfreeze', run: () => unfreeze(deps, state) },
+      { step: 'freeze', run: () => freeze(deps, startedMigration(state), migrationId) },
+      { step: 'copy', run: () => copy(deps, startedMigration(state)) },
+      { step: 'verify', run: () => verify(deps, startedMigration(state)) },
+      { step: 'switch', run: () => switchPlacement(deps, startedMigration(state)) },
+      { step: 'unfreeze', run: () => unfreeze(deps, startedMigration(state)) },
     ],
     isRunning: () => state.status === 'running',
     isDone: (step) => state.steps.includes(step),
@@ -146,7 +146,7 @@ export async function migrateTenant(
 }
 
 /** Why the migration cannot start, or the tenant's current placement. */
-async function checkStart(deps: BackupDeps, command: Command): Promise<Placement> {
+async function checkStart(deps: MigrationDeps, command: Command): Promise<Placement> {
   const { info } = await readTenantInfoAt(deps.js, command.tenantId);
   if (!info) throw new MigrationRefused(`tenant ${command.tenantId} is not registered`);
   if (info.status !== 'active' && info.status !== 'suspended') {
@@ -174,8 +174,8 @@ async function checkStart(deps: BackupDeps, command: Command): Promise<Placement
   return source;
 }
 
-async function freeze(deps: BackupDeps, state: MigrationState, migrationId: string): Promise<MigrationCommand> {
-  const tenantId = state.tenantId!;
+async function freeze(deps: MigrationDeps, state: StartedMigration, migrationId: string): Promise<MigrationCommand> {
+  const tenantId = state.tenantId;
   const result = await deps.freezes.acquire(tenantId, {
     reason: 'migration',
     operation_id: migrationId,
@@ -190,7 +190,7 @@ async function freeze(deps: BackupDeps, state: MigrationState, migrationId: stri
   // Gateways learn of the freeze through an asynchronous watch; the source database itself now
   // refuses the tenant's writes, and returns once every write already in progress has ended, so
   // the copy's snapshot holds every write that was acknowledged.
-  await closeTenantWrites(deps.clusters.poolFor(state.source!), tenantId, {
+  await closeTenantWrites(deps.clusters.poolFor(state.source), tenantId, {
     operationId: migrationId,
     reason: 'migration',
     retryAfterS: deps.migration.retryAfterS,
@@ -199,19 +199,19 @@ async function freeze(deps: BackupDeps, state: MigrationState, migrationId: stri
 }
 
 /** Let the source take writes again (a migration that did not switch); the gate stays closed after a switch. */
-async function openSourceWrites(deps: BackupDeps, state: MigrationState): Promise<void> {
-  if (!state.source || state.steps.includes('switch')) return;
-  await openTenantWrites(deps.clusters.poolFor(state.source), state.tenantId!, state.migrationId!);
+async function openSourceWrites(deps: MigrationDeps, state: MigrationState): Promise<void> {
+  if (state.status === 'none' || !state.source || state.steps.includes('switch')) return;
+  await openTenantWrites(deps.clusters.poolFor(state.source), state.tenantId, state.migrationId);
 }
 
-async function copy(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  const target = state.target!;
+async function copy(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
+  const target = state.target;
   await settleEarlierSources(deps, state);
   await prepareTarget(deps.clusters, target);
   const { rows, tables } = await copyWorkspace(deps.clusters, {
-    migrationId: state.migrationId!,
-    tenantId: state.tenantId!,
-    source: state.source!,
+    migrationId: state.migrationId,
+    tenantId: state.tenantId,
+    source: state.source,
     target,
     batchRows: deps.batchRows,
   });
@@ -224,19 +224,19 @@ async function copy(deps: BackupDeps, state: MigrationState): Promise<MigrationC
   return { kind: 'CompleteStep', step: 'copy', rows, tables: checks, at: new Date() };
 }
 
-async function verify(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  const target = state.target!;
-  await deps.hooks.beforeMigrationVerify?.(state.migrationId!, target);
+async function verify(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
+  const target = state.target;
+  await deps.hooks.beforeMigrationVerify?.(state.migrationId, target);
   const source = state.sourceTables ?? [];
   const refs = [...source.filter((t) => t.scope === 'workspace'), ...CORE_TABLE_REFS];
-  const actual = await checksumsAt(deps.clusters.poolFor(target), state.tenantId!, target.schema, refs, deps.batchRows);
+  const actual = await checksumsAt(deps.clusters.poolFor(target), state.tenantId, target.schema, refs, deps.batchRows);
   const mismatches = differences(source, actual);
   if (mismatches.length === 0) return { kind: 'CompleteStep', step: 'verify', tables: source, at: new Date() };
   const names = mismatches.map((m) => `${m.scope}.${m.name}`).join(', ');
   return {
     kind: 'Fail',
-    migrationId: state.migrationId!,
-    tenantId: state.tenantId!,
+    migrationId: state.migrationId,
+    tenantId: state.tenantId,
     step: 'verify',
     reason: `the target differs from the source in ${mismatches.length} table(s): ${names}`,
     mismatches,
@@ -251,10 +251,10 @@ async function verify(deps: BackupDeps, state: MigrationState): Promise<Migratio
  * `ttm.tenant.placement-changed.v1`, so a gateway resumes writes only once it routes to the target.
  * A second run finds the event and only amends the freeze.
  */
-async function switchPlacement(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  const tenantId = state.tenantId!;
-  const migrationId = state.migrationId!;
-  const target = state.target!;
+async function switchPlacement(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
+  const tenantId = state.tenantId;
+  const migrationId = state.migrationId;
+  const target = state.target;
   let seq = await placementChangeSeq(deps, tenantId, migrationId);
   if (seq === undefined) {
     const { info } = await readTenantInfoAt(deps.js, tenantId);
@@ -267,7 +267,7 @@ async function switchPlacement(deps: BackupDeps, state: MigrationState): Promise
       .query(`UPDATE core.workspace SET "activationStatus" = $2 WHERE id = $1`, [tenantId, status]);
     const command = encodeMessage(
       ChangeTenantPlacement,
-      { tenantId, migrationId, from: state.source!, to: target },
+      { tenantId, migrationId, from: state.source, to: target },
       { source: MIGRATION_SOURCE, subject: tenantId, id: `change-placement/${migrationId}` },
     );
     await publishMessage(deps.js, ChangeTenantPlacement.subject, command);
@@ -279,7 +279,7 @@ async function switchPlacement(deps: BackupDeps, state: MigrationState): Promise
 
 /** The stream sequence of this migration's placement change on the tenant's events, if it is there. */
 async function placementChangeSeq(
-  deps: BackupDeps,
+  deps: MigrationDeps,
   tenantId: string,
   migrationId: string,
 ): Promise<number | undefined> {
@@ -293,7 +293,7 @@ async function placementChangeSeq(
 /** How long the switch waits for the provisioner to record the move before leaving it to the redelivery. */
 const PLACEMENT_CHANGE_WAIT_MS = 30_000;
 
-async function awaitPlacementChange(deps: BackupDeps, tenantId: string, migrationId: string): Promise<number> {
+async function awaitPlacementChange(deps: MigrationDeps, tenantId: string, migrationId: string): Promise<number> {
   const deadline = Date.now() + PLACEMENT_CHANGE_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     const seq = await placementChangeSeq(deps, tenantId, migrationId);
@@ -308,8 +308,8 @@ async function awaitPlacementChange(deps: BackupDeps, tenantId: string, migratio
   }
 }
 
-async function unfreeze(deps: BackupDeps, state: MigrationState): Promise<MigrationCommand> {
-  await deps.freezes.release(state.tenantId!, state.migrationId!);
+async function unfreeze(deps: MigrationDeps, state: StartedMigration): Promise<MigrationCommand> {
+  await deps.freezes.release(state.tenantId, state.migrationId);
   return { kind: 'CompleteStep', step: 'unfreeze', at: new Date() };
 }
 
@@ -318,7 +318,7 @@ async function unfreeze(deps: BackupDeps, state: MigrationState): Promise<Migrat
  * period ended: the old copy there is removed now (the copy replaces it anyway), and recorded,
  * so the earlier migration's sweep never drops the new copy.
  */
-async function settleEarlierSources(deps: BackupDeps, state: MigrationState): Promise<void> {
+async function settleEarlierSources(deps: MigrationDeps, state: StartedMigration): Promise<void> {
   const { rows } = await deps.pool.query<{ migration_id: string }>(
     `SELECT migration_id FROM backup.migrations
       WHERE tenant_id = $1 AND migration_id <> $2 AND status = 'completed' AND NOT source_removed`,
@@ -333,8 +333,9 @@ async function settleEarlierSources(deps: BackupDeps, state: MigrationState): Pr
 }
 
 /** Undo a migration that did not switch: drop the partial target, lift the freeze. Idempotent. */
-async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> {
-  const tenantId = state.tenantId!;
+async function rollBack(deps: MigrationDeps, state: MigrationState): Promise<void> {
+  if (state.status === 'none') return; // nothing started, nothing to undo
+  const tenantId = state.tenantId;
   if (state.target && state.source && !state.steps.includes('switch')) {
     const { info } = await readTenantInfoAt(deps.js, tenantId);
     // Never drop where the tenant lives (a refused start has no target of its own).
@@ -343,7 +344,7 @@ async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> 
     }
   }
   await openSourceWrites(deps, state);
-  await deps.freezes.release(tenantId, state.migrationId!);
+  await deps.freezes.release(tenantId, state.migrationId);
 }
 
 /**
@@ -356,18 +357,18 @@ async function rollBack(deps: BackupDeps, state: MigrationState): Promise<void> 
  * this source itself, in its copy step, before copying.
  */
 export async function removeSource(
-  deps: BackupDeps,
+  deps: MigrationDeps,
   migrationId: string,
   state: MigrationState,
   lastSeq?: number,
   settledBy?: string,
 ): Promise<MigrationState> {
   if (state.status !== 'completed' || state.sourceRemoved) return state;
-  const tenantId = state.tenantId!;
+  const tenantId = state.tenantId;
   // Decided under the tenant's lock at the source, which a migration's copy holds while it copies
   // (and that migration froze the tenant before): neither answer can change before the removal.
   let kept: 'migrating' | 'lives-there' | undefined;
-  await removeTenantAt(deps.clusters, state.source!, tenantId, async () => {
+  await removeTenantAt(deps.clusters, state.source, tenantId, async () => {
     const held = await deps.freezes.get(tenantId);
     if (held?.entry.reason === 'migration' && held.entry.operation_id !== settledBy) kept = 'migrating';
     else if (samePlacement((await readTenantInfoAt(deps.js, tenantId)).info?.placement, state.source)) {
@@ -400,7 +401,7 @@ export async function removeSource(
  * Remove the sources whose grace period is over. The projection only points at candidates;
  * each migration's events, the source of truth, decide.
  */
-export async function removeDueSources(deps: BackupDeps, now = new Date()): Promise<number> {
+export async function removeDueSources(deps: MigrationDeps, now = new Date()): Promise<number> {
   const { rows } = await deps.pool.query<{ migration_id: string }>(
     `SELECT migration_id FROM backup.migrations
       WHERE status = 'completed' AND NOT source_removed AND source_removal_due_at <= $1
@@ -418,7 +419,7 @@ export async function removeDueSources(deps: BackupDeps, now = new Date()): Prom
 }
 
 /** Look for due source removals every `everyMs` until `signal` aborts (and once at start). */
-export async function runSourceSweeper(deps: BackupDeps, everyMs: number, signal: AbortSignal): Promise<void> {
+export async function runSourceSweeper(deps: MigrationDeps, everyMs: number, signal: AbortSignal): Promise<void> {
   if (everyMs <= 0) return;
   while (!signal.aborted) {
     try {

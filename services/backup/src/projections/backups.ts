@@ -4,6 +4,7 @@ import {
   BackupFailed,
   BackupStarted,
   BackupVerified,
+  backupEvents,
   Consumers,
   consumerDefinition,
   RestoreCompleted,
@@ -13,8 +14,9 @@ import {
 } from '@ttm/contracts';
 import { knownMessage, type ProjectionDefinition, type ReceivedEvent } from '@ttm/service-kit';
 import type pg from 'pg';
+import { BACKUP_SCHEMA } from '../shared/index.js';
 
-export const BACKUP_SCHEMA = 'backup';
+export { BACKUP_SCHEMA };
 
 /**
  * `backup.backups` and `backup.restores` from the backup events. Each statement is
@@ -32,17 +34,7 @@ export const backupsProjection: ProjectionDefinition = {
 
 async function applyBackupEvent(client: pg.PoolClient, event: ReceivedEvent): Promise<void> {
   const seq = event.seq;
-  const known = knownMessage(event, [
-    BackupStarted,
-    BackupCompleted,
-    BackupFailed,
-    BackupVerified,
-    BackupDeleted,
-    RestoreStarted,
-    RestoreProgressed,
-    RestoreCompleted,
-    RestoreFailed,
-  ]);
+  const known = knownMessage(event, backupEvents);
   switch (known?.type) {
     case BackupStarted.type: {
       const e = known.data;

@@ -8,7 +8,7 @@ import {
   TenantSuspended,
 } from '@ttm/contracts';
 import { isMessage, type ProjectionDefinition } from '@ttm/service-kit';
-import { BACKUP_SCHEMA } from './backups.js';
+import { BACKUP_SCHEMA } from '../shared/index.js';
 
 const statusOf: Record<string, string> = {
   [TenantProvisioned.type]: 'active',

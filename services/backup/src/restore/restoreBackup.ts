@@ -6,7 +6,7 @@ import { isDataError } from '../artifact/verifyArtifact.js';
 import { executeBackupCommand, readBackup } from '../backups/aggregate.js';
 import type { BackupState } from '../backups/decider.js';
 import type { BackupDeps } from '../deps.js';
-import { readTenantInfo } from '../tenants/tenantInfo.js';
+import { readTenantInfo } from '../shared/index.js';
 import { RestoreRefused, restoreClone, restoreInPlace } from './restoreRows.js';
 
 /**
@@ -81,7 +81,7 @@ export async function restoreBackup(
       reason: 'restore',
       operation_id: restoreId,
       since: new Date().toISOString(),
-      retry_after_s: deps.migration.retryAfterS,
+      retry_after_s: deps.freezeRetryAfterS,
     });
     if (!frozen.acquired) {
       await fail(
@@ -156,10 +156,10 @@ async function targetOf(
   command: DataOf<typeof RestoreBackup>,
   targetTenantId: string,
 ): Promise<Placement> {
-  if (state.status !== 'completed' || !state.manifest) {
+  if (state.status !== 'completed') {
     throw new RestoreRefused(`backup ${command.backupId} is ${state.status}; only a completed backup is restored`);
   }
-  const tenant = await readTenantInfo(deps.js, state.tenantId!);
+  const tenant = await readTenantInfo(deps.js, state.tenantId);
   const source = state.manifest.placement;
   // A tenant's data stays in the region it is in now; only moving the tenant changes that.
   const home = tenant?.placement?.region ?? source.region;

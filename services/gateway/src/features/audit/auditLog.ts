@@ -1,5 +1,5 @@
-import { AuditRecorded, Consumers, consumerDefinition, type DataOf } from '@ttm/contracts';
-import type { Pool, ProjectionDefinition } from '@ttm/service-kit';
+import { AuditRecorded, Consumers, consumerDefinition } from '@ttm/contracts';
+import { isMessage, type Pool, type ProjectionDefinition } from '@ttm/service-kit';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../../cursor.js';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
@@ -16,8 +16,8 @@ export const auditProjection: ProjectionDefinition = {
   schema: GATEWAY_SCHEMA,
   consumer,
   async apply(client, event) {
-    if (event.meta.type !== AuditRecorded.type) return;
-    const e = event.data as DataOf<typeof AuditRecorded>;
+    if (!isMessage(event, AuditRecorded)) return;
+    const e = event.data;
     await client.query(
       `INSERT INTO ${GATEWAY_SCHEMA}.audit_log
          (seq, id, recorded_at, actor_kind, actor_id, action, scope, target_kind, target_id, client_address,

@@ -5,12 +5,14 @@ import {
   type BackupManifest,
   BackupStarted,
   BackupVerified,
+  backupEvents,
   type DataOf,
   RestoreCompleted,
   RestoreFailed,
   RestoreProgressed,
   RestoreStarted,
 } from '@ttm/contracts';
+import { knownMessage } from '@ttm/service-kit';
 
 export type BackupStatus = 'running' | 'completed' | 'failed' | 'deleted';
 
@@ -72,9 +74,10 @@ export function backupViewOf(events: readonly Stored[]): BackupView | undefined 
 
 /** One event onto a view (undefined before the first event). Pure; unknown types leave it as it is. */
 export function applyBackupEvent(view: BackupView | undefined, event: Stored): BackupView | undefined {
-  switch (event.type) {
+  const known = knownMessage(event, backupEvents);
+  switch (known?.type) {
     case BackupStarted.type: {
-      const e = event.data as DataOf<typeof BackupStarted>;
+      const e = known.data;
       return {
         ...blank(e.backupId, e.tenantId, e.startedAt),
         ...(view ?? {}),
@@ -84,15 +87,15 @@ export function applyBackupEvent(view: BackupView | undefined, event: Stored): B
       };
     }
     case BackupFailed.type: {
-      const e = event.data as DataOf<typeof BackupFailed>;
+      const e = known.data;
       const base = view ?? blank(e.backupId, e.tenantId, e.failedAt);
       return { ...base, status: 'failed', error: e.reason, updated_at: e.failedAt };
     }
   }
   if (!view) return undefined;
-  switch (event.type) {
+  switch (known?.type) {
     case BackupCompleted.type: {
-      const e = event.data as DataOf<typeof BackupCompleted>;
+      const e = known.data;
       return {
         ...view,
         status: 'completed',
@@ -107,7 +110,7 @@ export function applyBackupEvent(view: BackupView | undefined, event: Stored): B
       };
     }
     case BackupVerified.type: {
-      const e = event.data as DataOf<typeof BackupVerified>;
+      const e = known.data;
       const verification: VerificationView = {
         id: e.verificationId,
         result: e.result,
@@ -118,11 +121,11 @@ export function applyBackupEvent(view: BackupView | undefined, event: Stored): B
       return { ...view, updated_at: e.verifiedAt, verification, verifications: [...view.verifications, verification] };
     }
     case BackupDeleted.type: {
-      const e = event.data as DataOf<typeof BackupDeleted>;
+      const e = known.data;
       return { ...view, status: 'deleted', deleted_at: e.deletedAt, deleted_reason: e.reason, updated_at: e.deletedAt };
     }
     case RestoreStarted.type: {
-      const e = event.data as DataOf<typeof RestoreStarted>;
+      const e = known.data;
       if (view.restores.some((r) => r.id === e.restoreId)) return view;
       const restore: RestoreView = {
         id: e.restoreId,
@@ -140,7 +143,7 @@ export function applyBackupEvent(view: BackupView | undefined, event: Stored): B
       return { ...view, updated_at: e.startedAt, restores: [...view.restores, restore] };
     }
     case RestoreProgressed.type: {
-      const e = event.data as DataOf<typeof RestoreProgressed>;
+      const e = known.data;
       return withRestore(view, e.restoreId, e.at, (r) => ({
         ...r,
         progress: Math.max(r.progress, e.progress),
@@ -148,7 +151,7 @@ export function applyBackupEvent(view: BackupView | undefined, event: Stored): B
       }));
     }
     case RestoreCompleted.type: {
-      const e = event.data as DataOf<typeof RestoreCompleted>;
+      const e = known.data;
       return withRestore(view, e.restoreId, e.completedAt, (r) => ({
         ...r,
         status: 'completed',
@@ -158,9 +161,9 @@ export function applyBackupEvent(view: BackupView | undefined, event: Stored): B
       }));
     }
     case RestoreFailed.type: {
-      const e = event.data as DataOf<typeof RestoreFailed>;
-      const known = view.restores.some((r) => r.id === e.restoreId);
-      const restores = known
+      const e = known.data;
+      const recorded = view.restores.some((r) => r.id === e.restoreId);
+      const restores = recorded
         ? view.restores
         : [
             ...view.restores,

@@ -1,5 +1,4 @@
 import {
-  type DataOf,
   MigrationCompleted,
   MigrationFailed,
   MigrationSourceRemoved,
@@ -7,6 +6,7 @@ import {
   MigrationStepCompleted,
   type Placement,
 } from '@ttm/contracts';
+import { knownMessage } from '@ttm/service-kit';
 
 /** A migration as `/api/operations/{id}` shows it (kind `migration`), folded from its events. */
 export interface MigrationOperation {
@@ -41,9 +41,16 @@ export function applyMigrationEvent(
   view: MigrationOperation | undefined,
   event: Stored,
 ): MigrationOperation | undefined {
-  switch (event.type) {
+  const known = knownMessage(event, [
+    MigrationStarted,
+    MigrationFailed,
+    MigrationStepCompleted,
+    MigrationCompleted,
+    MigrationSourceRemoved,
+  ]);
+  switch (known?.type) {
     case MigrationStarted.type: {
-      const e = event.data as DataOf<typeof MigrationStarted>;
+      const e = known.data;
       if (view) return view;
       return {
         id: e.migrationId,
@@ -59,7 +66,7 @@ export function applyMigrationEvent(
       };
     }
     case MigrationFailed.type: {
-      const e = event.data as DataOf<typeof MigrationFailed>;
+      const e = known.data;
       const base: MigrationOperation = view ?? {
         id: e.migrationId,
         kind: 'migration',
@@ -76,13 +83,13 @@ export function applyMigrationEvent(
     }
   }
   if (!view) return undefined;
-  switch (event.type) {
+  switch (known?.type) {
     case MigrationStepCompleted.type: {
-      const e = event.data as DataOf<typeof MigrationStepCompleted>;
+      const e = known.data;
       return { ...view, progress: Math.max(view.progress, e.progress), step: e.step, updated_at: e.at };
     }
     case MigrationCompleted.type: {
-      const e = event.data as DataOf<typeof MigrationCompleted>;
+      const e = known.data;
       return {
         ...view,
         status: 'succeeded',
@@ -101,7 +108,7 @@ export function applyMigrationEvent(
       };
     }
     case MigrationSourceRemoved.type: {
-      const e = event.data as DataOf<typeof MigrationSourceRemoved>;
+      const e = known.data;
       if (!view.result) return view;
       return {
         ...view,

@@ -1,11 +1,5 @@
-import {
-  type DataOf,
-  ProvisioningFailed,
-  ProvisioningStepCompleted,
-  TenantProvisioned,
-  TenantRegistered,
-} from '@ttm/contracts';
-import type { Logger, Pool, ReceivedEvent } from '@ttm/service-kit';
+import { ProvisioningFailed, ProvisioningStepCompleted, TenantProvisioned, TenantRegistered } from '@ttm/contracts';
+import { isMessage, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
 import type { DirectoryEntry, TenantDirectory } from '../tenants/directory.js';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
 import { type Operation, type OperationTimes, provisioningOperation } from './operation.js';
@@ -128,9 +122,7 @@ export class OperationTracker {
     try {
       if (provisioningEvents.has(event.meta.type)) {
         const times = this.times.get(entry.provisioningId) ?? {};
-        if (event.meta.type === TenantRegistered.type) {
-          times.startedAt = (event.data as DataOf<typeof TenantRegistered>).registeredAt;
-        }
+        if (isMessage(event, TenantRegistered)) times.startedAt = event.data.registeredAt;
         times.updatedAt = event.meta.time;
         this.times.set(entry.provisioningId, times);
       }

@@ -1,7 +1,6 @@
 import { type KV, Kvm } from '@nats-io/kv';
 import {
   Buckets,
-  type DataOf,
   type Meter,
   meterOfQuota,
   type QuotaLevel,
@@ -16,7 +15,7 @@ import {
   UsageTotal,
   usageTotalKey,
 } from '@ttm/contracts';
-import { readAggregate } from '@ttm/service-kit';
+import { knownMessage, readAggregate } from '@ttm/service-kit';
 import type { GatewayDeps } from '../../deps.js';
 import type { QuotaItem, QuotaReport } from './schemas.js';
 
@@ -31,8 +30,9 @@ export function monthStart(at: Date): string {
 export function foldOverrides(events: readonly { type: string; data: unknown }[]): Overrides {
   const overrides: Overrides = {};
   for (const event of events) {
-    if (event.type !== QuotasOverridden.type) continue;
-    const { limits } = event.data as DataOf<typeof QuotasOverridden>;
+    const known = knownMessage(event, [QuotasOverridden]);
+    if (!known) continue;
+    const { limits } = known.data;
     for (const name of QuotaNames) {
       const value = limits[name];
       if (value === null) delete overrides[name];

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
 import {
-  type DataOf,
   type Placement,
   ProvisioningFailed,
   ProvisioningStepCompleted,
@@ -12,8 +11,9 @@ import {
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
+  tenantEvents,
 } from '@ttm/contracts';
-import { decodeReceived, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
+import { decodeReceived, knownMessage, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
 import { GATEWAY_SCHEMA } from './projection.js';
 
 export type TenantStatus = 'pending' | 'provisioning' | 'active' | 'failed' | 'suspended';
@@ -167,8 +167,9 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
   }
 
   private evolve(event: ReceivedEvent): DirectoryEntry | undefined {
-    if (event.meta.type === TenantRegistered.type) {
-      const e = event.data as DataOf<typeof TenantRegistered>;
+    const known = knownMessage(event, tenantEvents);
+    if (known?.type === TenantRegistered.type) {
+      const e = known.data;
       if (this.byId.has(e.tenantId)) return undefined;
       const entry: DirectoryEntry = {
         tenantId: e.tenantId,
@@ -192,9 +193,9 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
     const entry = tenantId === undefined ? undefined : this.byId.get(tenantId);
     if (!entry || event.seq <= entry.seq) return undefined;
     entry.seq = event.seq;
-    switch (event.meta.type) {
+    switch (known?.type) {
       case ProvisioningStepCompleted.type: {
-        const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
+        const e = known.data;
         if (entry.status === 'pending') entry.status = 'provisioning';
         entry.progress = Math.max(entry.progress, e.progress);
         entry.step = e.step;
@@ -203,7 +204,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         break;
       }
       case TenantProvisioned.type: {
-        const e = event.data as DataOf<typeof TenantProvisioned>;
+        const e = known.data;
         entry.status = 'active';
         entry.progress = 100;
         entry.step = 'activate';
@@ -212,7 +213,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         break;
       }
       case ProvisioningFailed.type: {
-        const e = event.data as DataOf<typeof ProvisioningFailed>;
+        const e = known.data;
         entry.status = 'failed';
         entry.step = e.step;
         if (entry.slug) this.slugs.delete(entry.slug); // the saga released it
@@ -227,7 +228,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         break;
       case TenantPlacementChanged.type: {
         // A migration switched the tenant: every request from now on goes to the new placement.
-        const e = event.data as DataOf<typeof TenantPlacementChanged>;
+        const e = known.data;
         entry.placement = e.to;
         entry.region = e.to.region;
         break;

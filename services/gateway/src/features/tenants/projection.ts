@@ -1,7 +1,6 @@
 import {
   Consumers,
   consumerDefinition,
-  type DataOf,
   ProvisioningFailed,
   ProvisioningStepCompleted,
   TenantActivated,
@@ -10,7 +9,7 @@ import {
   TenantRegistered,
   TenantSuspended,
 } from '@ttm/contracts';
-import type { PoolClient, ProjectionDefinition, ReceivedEvent } from '@ttm/service-kit';
+import { eventAppliers, on, type ProjectionDefinition } from '@ttm/service-kit';
 
 export const GATEWAY_SCHEMA = 'gateway';
 
@@ -27,20 +26,15 @@ export const tenantsProjection: ProjectionDefinition = {
   name: 'gateway-tenants',
   schema: GATEWAY_SCHEMA,
   consumer,
-  async apply(client, event) {
-    const handler = handlers[event.meta.type];
-    if (handler) await handler(client, event);
-  },
+  apply: (client, event) => appliers.apply(client, event),
   async reset(client) {
     await client.query(`TRUNCATE ${GATEWAY_SCHEMA}.tenants, ${GATEWAY_SCHEMA}.operations`);
   },
 };
 
-type Handler = (client: PoolClient, event: ReceivedEvent) => Promise<void>;
-
-const handlers: Record<string, Handler> = {
-  [TenantRegistered.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantRegistered>;
+const appliers = eventAppliers(
+  on(TenantRegistered, async (event, client) => {
+    const e = event.data;
     await client.query(
       `INSERT INTO ${GATEWAY_SCHEMA}.tenants
          (tenant_id, provisioning_id, organization_name, admin_email, plan, region, status, progress, step,
@@ -66,9 +60,9 @@ const handlers: Record<string, Handler> = {
        ON CONFLICT (operation_id) DO NOTHING`,
       [e.provisioningId, e.tenantId, e.registeredAt, event.meta.time, event.seq],
     );
-  },
-  [ProvisioningStepCompleted.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
+  }),
+  on(ProvisioningStepCompleted, async (event, client) => {
+    const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
           SET status = CASE WHEN status = 'pending' THEN 'provisioning' ELSE status END,
@@ -93,9 +87,9 @@ const handlers: Record<string, Handler> = {
         WHERE operation_id = $1`,
       [e.provisioningId, e.progress, e.step, event.meta.time, event.seq],
     );
-  },
-  [TenantProvisioned.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantProvisioned>;
+  }),
+  on(TenantProvisioned, async (event, client) => {
+    const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
           SET status = 'active', progress = 100, step = 'activate', slug = $2, placement = $3::jsonb,
@@ -116,9 +110,9 @@ const handlers: Record<string, Handler> = {
         event.seq,
       ],
     );
-  },
-  [ProvisioningFailed.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof ProvisioningFailed>;
+  }),
+  on(ProvisioningFailed, async (event, client) => {
+    const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
           SET status = 'failed', step = $2, error = $3, updated_at = $4, last_event_seq = $5
@@ -131,32 +125,32 @@ const handlers: Record<string, Handler> = {
         WHERE operation_id = $1`,
       [e.provisioningId, e.step, e.reason, e.failedAt, event.meta.time, event.seq],
     );
-  },
-  [TenantSuspended.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantSuspended>;
+  }),
+  on(TenantSuspended, async (event, client) => {
+    const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
           SET status = 'suspended', suspended_reason = $2, updated_at = $3, last_event_seq = $4
         WHERE tenant_id = $1`,
       [e.tenantId, e.reason, event.meta.time, event.seq],
     );
-  },
-  [TenantPlacementChanged.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantPlacementChanged>;
+  }),
+  on(TenantPlacementChanged, async (event, client) => {
+    const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
           SET placement = $2::jsonb, region = $3, updated_at = $4, last_event_seq = $5
         WHERE tenant_id = $1`,
       [e.tenantId, JSON.stringify(e.to), e.to.region, event.meta.time, event.seq],
     );
-  },
-  [TenantActivated.type]: async (client, event) => {
-    const e = event.data as DataOf<typeof TenantActivated>;
+  }),
+  on(TenantActivated, async (event, client) => {
+    const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
           SET status = 'active', suspended_reason = NULL, updated_at = $2, last_event_seq = $3
         WHERE tenant_id = $1`,
       [e.tenantId, event.meta.time, event.seq],
     );
-  },
-};
+  }),
+);

@@ -1,5 +1,4 @@
 import {
-  type DataOf,
   ProvisioningFailed,
   ProvisioningStepCompleted,
   TenantActivated,
@@ -7,8 +6,9 @@ import {
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
+  tenantEvents,
 } from '@ttm/contracts';
-import type { StoredEvent } from '@ttm/service-kit';
+import { knownMessage, type StoredEvent } from '@ttm/service-kit';
 import type { ProvisioningSummary, TenantDetail, TenantItem } from './schemas.js';
 
 export type TenantHistory = Omit<TenantDetail, 'quotas'>;
@@ -20,8 +20,9 @@ export type TenantHistory = Omit<TenantDetail, 'quotas'>;
  */
 export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory | undefined {
   const [first] = events;
-  if (!first || first.type !== TenantRegistered.type) return undefined;
-  const registered = first.data as DataOf<typeof TenantRegistered>;
+  const registration = first && knownMessage(first, [TenantRegistered]);
+  if (!first || !registration) return undefined;
+  const registered = registration.data;
   const item: TenantItem = {
     id: registered.tenantId,
     organization_name: registered.organizationName,
@@ -49,9 +50,10 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
 
   for (const event of events.slice(1)) {
     item.updated_at = event.meta.time;
-    switch (event.type) {
+    const known = knownMessage(event, tenantEvents);
+    switch (known?.type) {
       case ProvisioningStepCompleted.type: {
-        const e = event.data as DataOf<typeof ProvisioningStepCompleted>;
+        const e = known.data;
         if (item.status === 'pending') item.status = 'provisioning';
         provisioning.status = 'running';
         provisioning.progress = Math.max(provisioning.progress, e.progress);
@@ -61,7 +63,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         break;
       }
       case TenantProvisioned.type: {
-        const e = event.data as DataOf<typeof TenantProvisioned>;
+        const e = known.data;
         item.status = 'active';
         item.slug = e.slug;
         placement = e.placement;
@@ -75,7 +77,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         break;
       }
       case ProvisioningFailed.type: {
-        const e = event.data as DataOf<typeof ProvisioningFailed>;
+        const e = known.data;
         item.status = 'failed';
         Object.assign(provisioning, {
           status: 'failed',
@@ -88,7 +90,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
       }
       case TenantSuspended.type:
         item.status = 'suspended';
-        suspendedReason = (event.data as DataOf<typeof TenantSuspended>).reason;
+        suspendedReason = known.data.reason;
         break;
       case TenantActivated.type:
         item.status = 'active';
@@ -96,7 +98,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         break;
       case TenantPlacementChanged.type: {
         // A migration moved the workspace.
-        const e = event.data as DataOf<typeof TenantPlacementChanged>;
+        const e = known.data;
         placement = e.to;
         item.region = e.to.region;
         break;

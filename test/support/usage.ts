@@ -12,7 +12,7 @@ import {
 } from '@ttm/contracts';
 import { natsHeadersFrom, publishMessage } from '@ttm/service-kit';
 import pg from 'pg';
-import { eventually } from '../../../../test/support/stack.js';
+import { eventually } from './stack.js';
 
 export interface Usage {
   tenantId: string;

@@ -4,8 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Buckets, Subjects } from '@ttm/contracts';
 import { withDatabase } from '@ttm/data-plane';
 import { readAggregate, type StoredEvent } from '@ttm/service-kit';
-import { eventually, type TestStack } from '../../../../test/support/stack.js';
-import { withClient } from './fixtures.js';
+import { eventually, type TestStack } from './stack.js';
+import { withClient } from './tenants.js';
 
 export type RegionName = 'us-east-1' | 'eu-west-1';
 

@@ -8,6 +8,7 @@ import {
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
+  tenantEvents,
 } from '@ttm/contracts';
 import type { Placement } from '@ttm/data-plane';
 import { knownMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
@@ -24,15 +25,7 @@ export interface TenantInfo {
 export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>[]): TenantInfo | undefined {
   let info: TenantInfo | undefined;
   for (const event of events) {
-    const known = knownMessage(event, [
-      TenantRegistered,
-      ProvisioningStepCompleted,
-      TenantProvisioned,
-      ProvisioningFailed,
-      TenantSuspended,
-      TenantActivated,
-      TenantPlacementChanged,
-    ]);
+    const known = knownMessage(event, tenantEvents);
     switch (known?.type) {
       case TenantRegistered.type: {
         const e = known.data;

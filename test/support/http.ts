@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import { eventually, TEST_ADMIN_KEY } from '../../../../test/support/stack.js';
-import type { DirectoryEntry } from '../../src/features/tenants/directory.js';
-import type { Gateway } from '../../src/gateway.js';
-import type { Problem } from '../../src/problems.js';
+import type { DirectoryEntry } from '../../services/gateway/src/features/tenants/directory.js';
+import type { Gateway } from '../../services/gateway/src/gateway.js';
+import type { Problem } from '../../services/gateway/src/problems.js';
+import { eventually, TEST_ADMIN_KEY } from './stack.js';
 
 /**
  * A fetch of the admin API at the base URL `base()` returns (read per call: the stack starts in
