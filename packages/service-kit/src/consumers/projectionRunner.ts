@@ -266,6 +266,8 @@ interface Item {
   event?: ReceivedEvent;
   /** A type the projection does not handle: it only moves the checkpoint. */
   skip?: boolean;
+  /** A second delivery of the item before it in the same batch. */
+  copy?: boolean;
   /** Why it is dead-lettered (already copied to the dead letters), if it is. */
   deadReason?: string;
   /** Decided by the transaction that committed it. */
@@ -321,8 +323,6 @@ class ProjectionWorker {
 
   /**
    * Take the lead, standing by while another instance holds it; false once `signal` aborts.
-   * Taking over waits out the ack wait when events were left unacknowledged, so that those
-   * come back (in order) before any later one is delivered.
    */
   async lead(standbyPollMs: number): Promise<boolean> {
     const { signal, logger } = this.options;
@@ -344,17 +344,7 @@ class ProjectionWorker {
       await this.leadHolder.release();
       return false;
     }
-    if (!this.options.freshConsumer) {
-      const { num_ack_pending: unacknowledged } = await this.options.consumer.info(true);
-      if (unacknowledged > 0) {
-        logger.info(
-          { unacknowledged, waitMs: this.ackWaitMs },
-          'events were left unacknowledged by a previous holder; waiting for them to come back first',
-        );
-        await pause(this.ackWaitMs + 1_000, signal);
-      }
-    }
-    return !signal.aborted;
+    return true;
   }
 
   release(): Promise<void> {
@@ -365,6 +355,11 @@ class ProjectionWorker {
    * Pull and settle batches until `signal` aborts ('stopped') or the pull ends ('ended',
    * NATS restarting). On a clean end, what arrived and was not settled is given back in order;
    * on a throw it is left to the ack wait, as a crash would leave it.
+   *
+   * First deliveries come in stream order, but redeliveries do not (JetStream 2.9 does not
+   * sort them). So before the first batch, every event the consumer counts as unacknowledged
+   * (left by a previous holder, a lost pull, or given back) is gathered into hand and sorted:
+   * none can then arrive behind a later one that was already committed.
    */
   async pullBatches(signal: AbortSignal, onProgress: () => void): Promise<'stopped' | 'ended'> {
     const messages = await this.options.consumer.consume({ max_messages: this.batchSize });
@@ -402,6 +397,12 @@ class ProjectionWorker {
     keepAlive?.unref();
     let clean = false;
     try {
+      if (!this.options.freshConsumer) {
+        await this.gatherUnacknowledged(arrived, signal, () => ended, (resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
       for (;;) {
         if (signal.aborted) {
           clean = true;
@@ -443,11 +444,48 @@ class ProjectionWorker {
     }
   }
 
+  /** Wait until every event the consumer counts as unacknowledged is in `arrived`, then sort it. */
+  private async gatherUnacknowledged(
+    arrived: JsMsg[],
+    signal: AbortSignal,
+    ended: () => boolean,
+    onArrival: (resolve: () => void) => void,
+  ): Promise<void> {
+    const { logger } = this.options;
+    let logged = false;
+    while (!signal.aborted && !ended()) {
+      const { num_ack_pending: unacknowledged } = await this.options.consumer.info(true);
+      const inHand = new Set(arrived.map((msg) => msg.seq)).size;
+      if (unacknowledged <= inHand) break;
+      if (!logged) {
+        logger.info(
+          { unacknowledged, inHand, ackWaitMs: this.ackWaitMs },
+          'events delivered before are not acknowledged; waiting for them to come back before applying any',
+        );
+        logged = true;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 250);
+        onArrival(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    arrived.sort((a, b) => a.seq - b.seq);
+  }
+
   /** Commit one batch with its checkpoint, then acknowledge it. */
   private async settle(batch: JsMsg[]): Promise<void> {
     const { projection } = this.options;
+    // A copy delivered again while the first is still in hand: applied once, both acknowledged.
+    batch.sort((a, b) => a.seq - b.seq);
     const items: Item[] = [];
     for (const msg of batch) {
+      if (items.length > 0 && items.at(-1)?.msg.seq === msg.seq) {
+        items.push({ msg, copy: true });
+        continue;
+      }
       try {
         items.push({ msg, event: decodeReceived(msg, { kind: 'event' }) });
       } catch (error) {
@@ -460,10 +498,10 @@ class ProjectionWorker {
     for (const item of items) {
       if (item.event && handles && !handles.has(item.event.meta.type)) item.skip = true;
     }
-    if (items.some((item) => !item.skip)) {
+    if (items.some((item) => !item.skip && !item.copy)) {
       await this.commit(items);
     } else {
-      for (const item of items) item.outcome = 'skipped';
+      for (const item of items) item.outcome = item.copy ? 'duplicate' : 'skipped';
     }
     // Committed: from here on a redelivery is skipped, so nothing needs keeping alive.
     for (const msg of batch) this.held.delete(msg);
@@ -562,7 +600,7 @@ class ProjectionWorker {
       for (const item of items) delete item.outcome;
       for (const item of items) {
         if (item.deadReason !== undefined) item.outcome = 'dead-lettered';
-        else if (item.msg.seq <= last) item.outcome = 'duplicate';
+        else if (item.msg.seq <= last || item.copy) item.outcome = 'duplicate';
         else if (item.skip || !item.event) item.outcome = 'skipped';
         if (item.msg.seq > last) through = Math.max(through, item.msg.seq);
         if (item.outcome !== undefined || !item.event) continue;
