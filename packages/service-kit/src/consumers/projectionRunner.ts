@@ -28,6 +28,7 @@ import { extractTraceContext } from '../telemetry.js';
 import { checkpointTable, ensureCheckpointTable, readCheckpoint } from './checkpoints.js';
 import { acknowledge, type DeadLetterPolicy, deliveryLimitsOf, inConsumerSpan, sharedMetric } from './delivery.js';
 import { ProjectionLead } from './projectionLead.js';
+import { inlineParameters, StatementBatch } from './statementBatch.js';
 
 /**
  * A read model kept in a service's own schema, fed from the EVENTS stream through a
@@ -52,6 +53,12 @@ export interface ProjectionDefinition {
    * behind them, and a restart that delivers them again skips them again, so the result is the same.
    */
   handles?: ReadonlySet<string>;
+  /**
+   * `apply` only writes: it never reads what its queries return (they answer no rows) and passes
+   * its SQL as text with `$n` parameters. The runner then sends a whole batch's statements in one
+   * round trip, with the checkpoint and the COMMIT.
+   */
+  writesOnly?: boolean;
   /** Empty the projection's tables for a rebuild (`replayProjection`). */
   reset?(client: pg.PoolClient): Promise<void>;
 }
@@ -596,6 +603,8 @@ class ProjectionWorker {
         last = (await this.lockCheckpoint(client)) ?? 0;
       }
       let through = last;
+      // A write-only projection's statements go to PostgreSQL in one round trip with the checkpoint.
+      const statements = projection.writesOnly ? new StatementBatch() : undefined;
       // Decided afresh on each attempt: a rolled-back attempt decided nothing.
       for (const item of items) delete item.outcome;
       for (const item of items) {
@@ -616,9 +625,21 @@ class ProjectionWorker {
             'messaging.nats.stream_sequence': event.seq,
             'ttm.projection': projection.name,
           },
-          () => projection.apply(client, event),
+          () => projection.apply(statements?.client ?? client, event),
         );
         item.outcome = 'applied';
+      }
+      if (statements && statements.size > 0) {
+        await client.query(
+          statements.text(
+            inlineParameters(`UPDATE ${this.table} SET last_seq = $2, updated_at = now() WHERE projection = $1`, [
+              projection.name,
+              through,
+            ]),
+            'COMMIT',
+          ),
+        );
+        return;
       }
       if (through > last) {
         await client.query(`UPDATE ${this.table} SET last_seq = $2, updated_at = now() WHERE projection = $1`, [

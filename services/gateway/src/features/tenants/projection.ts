@@ -27,6 +27,8 @@ export const tenantsProjection: ProjectionDefinition = {
   name: 'gateway-tenants',
   schema: GATEWAY_SCHEMA,
   consumer,
+  // Statements keyed by tenant or operation, results never read: a batch goes in one round trip.
+  writesOnly: true,
   async apply(client, event) {
     const handler = handlers[event.meta.type];
     if (handler) await handler(client, event);
