@@ -28,7 +28,7 @@ import { extractTraceContext } from '../telemetry.js';
 import { checkpointTable, ensureCheckpointTable, readCheckpoint } from './checkpoints.js';
 import { acknowledge, type DeadLetterPolicy, deliveryLimitsOf, inConsumerSpan, sharedMetric } from './delivery.js';
 import { ProjectionLead } from './projectionLead.js';
-import { inlineParameters, StatementBatch } from './statementBatch.js';
+import { inlineParameters, preparedOn, StatementBatch } from './statementBatch.js';
 
 /**
  * A read model kept in a service's own schema, fed from the EVENTS stream through a
@@ -604,7 +604,7 @@ class ProjectionWorker {
       }
       let through = last;
       // A write-only projection's statements go to PostgreSQL in one round trip with the checkpoint.
-      const statements = projection.writesOnly ? new StatementBatch() : undefined;
+      const statements = projection.writesOnly ? new StatementBatch(preparedOn(client)) : undefined;
       // Decided afresh on each attempt: a rolled-back attempt decided nothing.
       for (const item of items) delete item.outcome;
       for (const item of items) {
@@ -639,6 +639,7 @@ class ProjectionWorker {
             'COMMIT',
           ),
         );
+        preparedOn(client).confirm();
         return;
       }
       if (through > last) {
@@ -650,6 +651,11 @@ class ProjectionWorker {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (projection.writesOnly) {
+        // The failure may have come before a PREPARE it counted on: start over with none.
+        await client.query('DEALLOCATE ALL').catch(() => undefined);
+        preparedOn(client).forget();
+      }
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inlineParameters, StatementBatch } from './statementBatch.js';
+import { inlineParameters, PreparedStatements, StatementBatch } from './statementBatch.js';
 
 describe('inlineParameters', () => {
   it('writes every value as a quoted literal, escaping quotes and backslashes (pg puts a space before E strings)', () => {
@@ -39,5 +39,25 @@ describe('StatementBatch', () => {
     expect(result.rows).toEqual([]);
     expect(batch.size).toBe(1);
     expect(batch.text('COMMIT')).toBe("INSERT INTO t VALUES ('x');\nCOMMIT");
+  });
+});
+
+describe('StatementBatch with prepared statements', () => {
+  it('prepares a statement the first time, then only executes it, until forgotten', async () => {
+    const prepared = new PreparedStatements();
+    const first = new StatementBatch(prepared);
+    await first.client.query('UPDATE t SET a = $2 WHERE id = $1', ['x', 1]);
+    await first.client.query('UPDATE t SET a = $2 WHERE id = $1', ['y', 2]);
+    expect(first.text()).toBe(
+      "PREPARE ttm_projection_1 AS UPDATE t SET a = $2 WHERE id = $1;\nEXECUTE ttm_projection_1('x', '1');\nEXECUTE ttm_projection_1('y', '2')",
+    );
+    prepared.confirm();
+    const second = new StatementBatch(prepared);
+    await second.client.query('UPDATE t SET a = $2 WHERE id = $1', ['z', 3]);
+    expect(second.text()).toBe("EXECUTE ttm_projection_1('z', '3')");
+    prepared.forget();
+    const third = new StatementBatch(prepared);
+    await third.client.query('UPDATE t SET a = $2 WHERE id = $1', ['z', 3]);
+    expect(third.text()).toMatch(/^PREPARE ttm_projection_2 AS /);
   });
 });

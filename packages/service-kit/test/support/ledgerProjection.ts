@@ -9,7 +9,7 @@ import type { ProjectionDefinition } from '../../src/consumers/index.js';
 export function ledgerProjection(
   name: string,
   schema: string,
-  hooks: { beforeApply?: (seq: number) => void } = {},
+  hooks: { beforeApply?: (seq: number) => void; writesOnly?: boolean } = {},
 ): ProjectionDefinition {
   const consumer: ConsumerDefinition = {
     stream: Streams.EVENTS,
@@ -26,6 +26,7 @@ export function ledgerProjection(
     name,
     schema,
     consumer,
+    ...(hooks.writesOnly ? { writesOnly: true } : {}),
     async apply(client, event) {
       hooks.beforeApply?.(event.seq);
       const data = event.data as { tenantId: string; reason: string };
