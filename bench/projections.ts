@@ -56,12 +56,7 @@ export async function run(): Promise<void> {
         name: def.name,
       });
     }
-    await migrate(
-      pool,
-      GATEWAY_SCHEMA,
-      new URL('../services/gateway/migrations', import.meta.url).pathname,
-      logger,
-    );
+    await migrate(pool, GATEWAY_SCHEMA, new URL('../services/gateway/migrations', import.meta.url).pathname, logger);
     report.describe({
       tenants: TENANTS,
       events: TENANTS * EVENTS_PER_TENANT,

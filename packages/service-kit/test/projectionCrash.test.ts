@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint, replayProjection } from '../src/consumers/index.js';
 import { publishMessage } from '../src/messaging.js';
 import { createTestDatabase, type TestDatabase } from '../src/testing/database.js';
-import { ledgerProjection, ledgerTables } from './support/ledgerProjection.js';
 import { silentLogger, startJetStream, suspension, type TestJetStream, waitUntil } from './support/jetstream.js';
+import { ledgerProjection, ledgerTables } from './support/ledgerProjection.js';
 
 const SCHEMA = 'projection_crash';
 const child = fileURLToPath(new URL('./support/projectionProcess.ts', import.meta.url));
@@ -30,10 +30,7 @@ afterAll(async () => {
 });
 
 /** The projection in its own process (node itself, tsx as a loader: a kill reaches the process that applies). */
-function runInProcess(
-  mode: Mode,
-  env: Record<string, string> = {},
-): { proc: ChildProcess; exited: Promise<string> } {
+function runInProcess(mode: Mode, env: Record<string, string> = {}): { proc: ChildProcess; exited: Promise<string> } {
   const proc = spawn(process.execPath, ['--import', 'tsx', child], {
     env: {
       ...process.env,

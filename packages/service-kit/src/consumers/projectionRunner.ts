@@ -343,7 +343,10 @@ class ProjectionWorker {
       } catch (error) {
         if (!isTransientDatabaseError(error)) throw error;
         const delay = backoffDelay(attempt, { baseMs: 500, maxMs: 30_000 });
-        logger.warn({ err: error, retryInMs: delay }, 'PostgreSQL unavailable; cannot take the lead of the projection yet');
+        logger.warn(
+          { err: error, retryInMs: delay },
+          'PostgreSQL unavailable; cannot take the lead of the projection yet',
+        );
         await pause(delay, signal);
       }
     }
@@ -405,9 +408,14 @@ class ProjectionWorker {
     let clean = false;
     try {
       if (!this.options.freshConsumer) {
-        await this.gatherUnacknowledged(arrived, signal, () => ended, (resolve) => {
-          wake = resolve;
-        });
+        await this.gatherUnacknowledged(
+          arrived,
+          signal,
+          () => ended,
+          (resolve) => {
+            wake = resolve;
+          },
+        );
         wake = undefined;
       }
       for (;;) {
@@ -695,7 +703,10 @@ class ProjectionWorker {
       if (item.outcome === 'dead-lettered') {
         // No reason argument: nats-server 2.9.10 ignores "+TERM <reason>".
         item.msg.term();
-        logger.error({ seq: item.msg.seq, subject: item.msg.subject, reason: item.deadReason }, this.deadLetters.deadLetteredLog);
+        logger.error(
+          { seq: item.msg.seq, subject: item.msg.subject, reason: item.deadReason },
+          this.deadLetters.deadLetteredLog,
+        );
       } else if (item === last) {
         // Harmless if lost: the redelivery finds the checkpoint past it and is skipped.
         await acknowledge(item.msg, logger, 'ack not confirmed; a redelivery will be skipped');

@@ -16,9 +16,7 @@ describe('inlineParameters', () => {
         9,
         true,
       ]),
-    ).toBe(
-      `UPDATE t SET a =  E'O''Brien \\\\ co', b = '42', c = '{"k":"it''s"}'::jsonb, d = 'true' WHERE id = NULL`,
-    );
+    ).toBe(`UPDATE t SET a =  E'O''Brien \\\\ co', b = '42', c = '{"k":"it''s"}'::jsonb, d = 'true' WHERE id = NULL`);
   });
 
   it('writes dates as ISO text and arrays as array literals', () => {

@@ -26,7 +26,9 @@ export class StatementBatch {
       } else {
         const { name, prepare } = this.prepared.nameOf(text);
         if (prepare) this.statements.push(prepare);
-        this.statements.push(args.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${args.map(literal).join(', ')})`);
+        this.statements.push(
+          args.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${args.map(literal).join(', ')})`,
+        );
       }
       return Promise.resolve({ command: '', rowCount: 0, oid: 0, rows: [], fields: [] });
     };
