@@ -110,14 +110,14 @@ describe.each(modes)('a batched projection killed with SIGKILL (writes only: $wr
     // 3. At whatever moment the kill lands, while events keep arriving.
     const running = runInProcess(mode);
     const more = publishLedger(mode.name, 1_000, tenants);
-    await waitUntil('past two thousand', async () => (await checkpoint()) > seqs[2_000]!, 120_000);
+    await waitUntil('past two thousand', async () => (await checkpoint()) > seqs[2_000]!, 300_000);
     running.proc.kill('SIGKILL');
     expect(await running.exited).toBe('killed');
     seqs.push(...(await more));
 
     // 4. A last run drains it.
     const last = runInProcess(mode);
-    await waitUntil('all applied', async () => (await checkpoint()) === seqs.at(-1), 120_000);
+    await waitUntil('all applied', async () => (await checkpoint()) === seqs.at(-1), 300_000);
     last.proc.kill('SIGTERM');
     expect(await last.exited).toBe('exit 0: ');
 
@@ -136,5 +136,5 @@ describe.each(modes)('a batched projection killed with SIGKILL (writes only: $wr
     const result = await replayProjection({ nc: nats.nc, pool, projection, logger: silentLogger });
     expect(result).toEqual({ applied: seqs.length, lastSeq: seqs.at(-1) });
     expect(await snapshot()).toEqual(live);
-  }, 300_000);
+  }, 900_000);
 });
