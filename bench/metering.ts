@@ -7,13 +7,13 @@
  * USAGE duplicate window: metering's keys drop them); the totals must not move.
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, createInbox, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { Consumers, encodeMessage, Streams, Subjects, UsageRecorded, usageEventId } from '@ttm/contracts';
 import { natsHeadersFrom } from '@ttm/service-kit';
 import pg from 'pg';
-import { startProcessStack } from './lib/processStack.js';
+import { cpuSecondsOf } from './lib/cpu.js';
+import { type ProcessStack, startProcessStack } from './lib/processStack.js';
 import { BenchReport } from './lib/report.js';
 
 const EVENTS = Number(process.env.BENCH_USAGE_EVENTS ?? 500_000);
@@ -66,9 +66,11 @@ export async function run(): Promise<void> {
         .then((r) => Number(r.rows[0]!.total));
 
     const messages = prepare(EVENTS, event);
-    const cpuBefore = cpuSnapshot(['metering']);
+    const cpuBefore = await cpuSnapshot(stack, db);
     const started = performance.now();
     const done = waitForTotal(total, expected, 300_000);
+    // Awaited after publishing; handled now so that a timeout while publishing still reaches the cleanup.
+    done.catch(() => undefined);
     const published = await publishAll(nc, messages, () => undefined);
     const publishedAt = performance.now();
     const finishedAt = await done;
@@ -82,7 +84,7 @@ export async function run(): Promise<void> {
     report.figure('aggregation lag after the last publish', finishedAt - publishedAt, 'ms');
     report.figure('total time for all events', seconds, 's');
     // Where the machine's cores went during the timed run, per 1,000 events.
-    for (const [role, used] of cpuBetween(cpuBefore, cpuSnapshot(['metering']))) {
+    for (const [role, used] of cpuBetween(cpuBefore, await cpuSnapshot(stack, db))) {
       if (role !== 'other' && used > 0) report.figure(`CPU per 1000 events: ${role}`, (used / EVENTS) * 1e6, 'ms');
     }
 
@@ -226,47 +228,35 @@ async function drained(nc: NatsConnection): Promise<void> {
   }
 }
 
-/** CPU seconds used so far, per role, from /proc (Linux); empty elsewhere. */
+/** CPU seconds used so far, per role; per process id for PostgreSQL backends. */
 type CpuSnapshot = Map<string, number>;
 
 /**
- * Classify every process by what it is to the benchmark: this process, a service of the stack
- * (by its command line), nats-server, postgres, or other. Clock ticks are 1/100 s on Linux.
+ * The CPU of this benchmark's own processes only (the machine is shared: other nats-servers,
+ * PostgreSQL backends and services may be busy with other work): this process, the stack's
+ * services and nats-server by process id, and the PostgreSQL backends connected to the stack's
+ * databases. Backends that ended between two snapshots are missed.
  */
-function cpuSnapshot(services: string[]): CpuSnapshot {
+async function cpuSnapshot(stack: ProcessStack, db: pg.Client): Promise<CpuSnapshot> {
   const totals: CpuSnapshot = new Map();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return totals;
-  }
-  for (const pid of entries) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
-      let role = 'other';
-      if (Number(pid) === process.pid) role = 'load generator (this process)';
-      else if (name === 'nats-server') role = 'nats-server';
-      else if (name === 'postgres') role = 'postgres';
-      else {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        const service = services.find((s) => cmdline.includes(`services/${s}/src/main.ts`));
-        if (service && name === 'node') role = service;
-      }
-      totals.set(role, (totals.get(role) ?? 0) + seconds);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
+  const self = process.cpuUsage();
+  totals.set('load generator (this process)', (self.user + self.system) / 1e6);
+  if (stack.nats.pid) totals.set('nats-server', cpuSecondsOf(stack.nats.pid));
+  for (const [service, pid] of Object.entries(stack.pids)) totals.set(service, cpuSecondsOf(pid));
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname LIKE $1 AND pid <> pg_backend_pid()',
+    [`${stack.db.name}%`],
+  );
+  for (const { pid } of rows) totals.set(`postgres:${pid}`, cpuSecondsOf(pid));
   return totals;
 }
 
 /** CPU seconds each role used between two snapshots (processes that ended in between are missed). */
 function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): Map<string, number> {
   const used = new Map<string, number>();
-  for (const [role, seconds] of after) used.set(role, seconds - (before.get(role) ?? 0));
+  for (const [key, seconds] of after) {
+    const role = key.startsWith('postgres:') ? 'postgres' : key;
+    used.set(role, (used.get(role) ?? 0) + seconds - (before.get(key) ?? 0));
+  }
   return used;
 }

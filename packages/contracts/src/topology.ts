@@ -172,8 +172,9 @@ export interface ConsumerDefinition {
   maxDeliver: number;
   ackWaitSeconds: number;
   /**
-   * 1 keeps strict stream order even with several instances pulling, which a
-   * projection needs; command consumers can take more in parallel.
+   * Messages delivered and not yet acknowledged. A projection applies up to this many in one
+   * transaction (one instance at a time, in stream order: see the projection runner); command
+   * consumers take this many in parallel.
    */
   maxAckPending: number;
   /** Which service pulls from it. */
@@ -217,14 +218,17 @@ const commandConsumer = (owner: ServiceName, durable: string, filterSubject: str
   kind: 'commands',
 });
 
+/** The largest batch a projection applies in one transaction: its consumers' `max_ack_pending`. */
+export const projectionBatchSize = 500;
+
 const tenantProjection = (owner: ServiceName, durable: string): ConsumerDefinition => ({
   stream: Streams.EVENTS,
   durable,
-  description: `${owner}: tenant projection (ordered, one in flight)`,
+  description: `${owner}: tenant projection (ordered, in batches)`,
   filterSubject: SubjectFilters.tenantEvents,
   maxDeliver: 10,
   ackWaitSeconds: 30,
-  maxAckPending: 1,
+  maxAckPending: projectionBatchSize,
   owner,
   kind: 'projection',
 });
@@ -258,7 +262,7 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   commandConsumer('backup', Consumers.backupMigrations, SubjectFilters.migrationCommands),
   {
     ...tenantProjection('provisioner', Consumers.provisionerPlacements),
-    description: 'provisioner: follows migrations into its placement counts (ordered, one in flight)',
+    description: 'provisioner: follows migrations into its placement counts (ordered, in batches)',
   },
   tenantProjection('gateway', Consumers.gatewayTenants),
   tenantProjection('quota', Consumers.quotaTenants),
@@ -266,7 +270,7 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   tenantProjection('backup', Consumers.backupTenants),
   {
     ...tenantProjection('backup', Consumers.backupBackups),
-    description: 'backup: backup projection (ordered, one in flight)',
+    description: 'backup: backup projection (ordered, in batches)',
     filterSubject: SubjectFilters.backupEvents,
   },
   {
@@ -277,11 +281,11 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   {
     stream: Streams.AUDIT,
     durable: Consumers.gatewayAudit,
-    description: 'gateway: audit log projection (ordered, one in flight)',
+    description: 'gateway: audit log projection (ordered, in batches)',
     filterSubject: SubjectFilters.allAudit,
     maxDeliver: 10,
     ackWaitSeconds: 30,
-    maxAckPending: 1,
+    maxAckPending: projectionBatchSize,
     owner: 'gateway',
     kind: 'projection',
   },
@@ -300,34 +304,34 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
   {
     stream: Streams.EVENTS,
     durable: Consumers.quotaEvents,
-    description: 'quota: limit overrides projection from the quota events (ordered, one in flight)',
+    description: 'quota: limit overrides projection from the quota events (ordered, in batches)',
     filterSubject: SubjectFilters.quotaEvents,
     maxDeliver: 10,
     ackWaitSeconds: 30,
-    maxAckPending: 1,
+    maxAckPending: projectionBatchSize,
     owner: 'quota',
     kind: 'projection',
   },
   {
     stream: Streams.BILLING,
     durable: Consumers.quotaBilling,
-    description: 'quota: settles closed monthly windows against the limits (ordered, one in flight)',
+    description: 'quota: settles closed monthly windows against the limits (ordered, in batches)',
     filterSubject: SubjectFilters.allBilling,
     maxDeliver: 10,
     ackWaitSeconds: 30,
-    maxAckPending: 1,
+    maxAckPending: projectionBatchSize,
     owner: 'quota',
     kind: 'projection',
   },
   {
-    // One in flight: fan-out is cheap (rows in an outbox); delivery itself runs apart, per endpoint.
+    // Fan-out is cheap (rows in an outbox); delivery itself runs apart, per endpoint.
     stream: Streams.EVENTS,
     durable: Consumers.webhooksEvents,
     description: 'webhooks: turns deliverable events into deliveries, one per subscribed endpoint (ordered)',
     filterSubject: SubjectFilters.allEvents,
     maxDeliver: 10,
     ackWaitSeconds: 30,
-    maxAckPending: 1,
+    maxAckPending: projectionBatchSize,
     owner: 'webhooks',
     kind: 'projection',
   },
@@ -338,7 +342,7 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
     filterSubject: SubjectFilters.allBilling,
     maxDeliver: 10,
     ackWaitSeconds: 30,
-    maxAckPending: 1,
+    maxAckPending: projectionBatchSize,
     owner: 'webhooks',
     kind: 'projection',
   },

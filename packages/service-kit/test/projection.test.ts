@@ -63,7 +63,7 @@ function suspensionsProjection(
     filterSubject: `evt.${name}.>`,
     maxDeliver: 3,
     ackWaitSeconds: 1,
-    maxAckPending: 1,
+    maxAckPending: 500,
     owner: 'gateway',
     kind: 'projection',
   };
@@ -106,7 +106,7 @@ async function rows(projection: string) {
   return rows.map((r) => ({ seq: Number(r.seq), tenantId: r.tenant_id, reason: r.reason }));
 }
 
-function start(projection: ProjectionDefinition, beforeAck?: (seq: number) => void | Promise<void>) {
+function start(projection: ProjectionDefinition, beforeAck?: (seqs: readonly number[]) => void | Promise<void>) {
   const controller = new AbortController();
   const applied: number[] = [];
   const metrics = new Registry();
@@ -119,6 +119,7 @@ function start(projection: ProjectionDefinition, beforeAck?: (seq: number) => vo
     onApplied: (seq) => applied.push(seq),
     retry: { baseMs: 50, maxMs: 200 },
     metrics,
+    standbyPollMs: 100,
     ...(beforeAck ? { beforeAck } : {}),
   });
   const outcomes = async (outcome: string) => {
@@ -166,11 +167,11 @@ describe('runProjection', () => {
     expect(await readCheckpoint(pool, projection)).toBe(seqs[4]);
   });
 
-  it('applies once an event delivered twice (its ack came after AckWait, another instance got it again)', async () => {
+  it('applies once an event delivered twice (its ack came after AckWait and it came again), with one instance applying', async () => {
     const projection = suspensionsProjection('twice');
     const seqs = await publish('twice', ['a', 'b', 'c']);
-    // Whichever instance takes the first event commits it, then stalls past AckWait
-    // before acking: JetStream redelivers it to the other instance meanwhile.
+    // The instance holding the lead commits its first batch, then stalls past AckWait
+    // before acking: JetStream delivers the batch again meanwhile.
     let stalled = false;
     const stallOnce = async () => {
       if (stalled) return;
@@ -186,19 +187,22 @@ describe('runProjection', () => {
     await Promise.all(instances.map((i) => i.stop()));
 
     expect(applied()).toEqual(seqs);
+    // The other instance stood by.
+    expect(instances.filter((i) => i.applied.length > 0)).toHaveLength(1);
     expect((await rows('twice')).map((r) => r.seq)).toEqual(seqs);
     expect(await readCheckpoint(pool, projection)).toBe(seqs[2]);
   });
 
   it('after a crash between commit and ack, a restarted runner applies every event exactly once', async () => {
     const projection = suspensionsProjection('crash');
-    const seqs = await publish('crash', ['1', '2', '3', '4', '5']);
-    const crashed = start(projection, (seq) => {
-      if (seq === seqs[2]) throw new Error('process killed before the ack');
+    const seqs = await publish('crash', ['1', '2', '3']);
+    const crashed = start(projection, (batch) => {
+      if (batch.includes(seqs[2]!)) throw new Error('process killed before the ack');
     });
     await expect(crashed.done).rejects.toThrow('process killed before the ack');
     // Committed up to the third event, which was never acknowledged.
     expect(await readCheckpoint(pool, projection)).toBe(seqs[2]);
+    seqs.push(...(await publish('crash', ['4', '5'])));
 
     const restarted = start(projection);
     await waitUntil('the rest applied', () => restarted.applied.includes(seqs[4]!));
@@ -229,15 +233,17 @@ describe('runProjection', () => {
     expect((await rows('poison')).map((r) => r.reason)).toEqual(['ok-1', 'ok-2', 'ok-3']);
     const dead = await messagesOn(nats.jsm, Streams.DEADLETTER, Subjects.deadLetter(Streams.EVENTS, 'poison'));
     expect(dead).toHaveLength(2);
-    const [applyFailed, contract] = dead;
+    const bySeq = (seq: number | undefined) =>
+      dead.find((d) => d.headers[DeadLetterHeaders.originalSeq] === String(seq));
+    const [applyFailed, contract] = [bySeq(poison), bySeq(brokenAck.seq)];
+    // Tried again in hand (the events behind it wait, in order): one delivery, three attempts.
     expect(applyFailed?.headers).toMatchObject({
       [DeadLetterHeaders.originalSubject]: Subjects.event('poison', tenantId),
-      [DeadLetterHeaders.originalSeq]: String(poison),
-      [DeadLetterHeaders.deliveryCount]: '3',
+      [DeadLetterHeaders.deliveryCount]: '1',
       'ce-type': 'ttm.tenant.suspended.v1',
     });
     expect(applyFailed?.headers[DeadLetterHeaders.reason]).toMatch(
-      /apply failed on delivery 3 of 3: this event cannot be applied/,
+      /apply failed on attempt 3 of 3: this event cannot be applied/,
     );
     expect(contract?.headers).toMatchObject({
       [DeadLetterHeaders.originalSeq]: String(brokenAck.seq),
@@ -247,7 +253,41 @@ describe('runProjection', () => {
     expect(contract?.data).toBe('{"tenantId":"not-a-uuid"}');
   });
 
-  it('on shutdown finishes the event in hand and takes no other', async () => {
+  it('applies many events in few transactions, each exactly once and in stream order', async () => {
+    const projection = suspensionsProjection('batched');
+    const tenants = Array.from({ length: 5 }, () => randomUUID());
+    const seqs = await publish(
+      'batched',
+      Array.from({ length: 600 }, (_, i) => `b${i}`),
+      tenants,
+    );
+    const runner = start(projection);
+    await waitUntil('all applied', () => runner.applied.length === seqs.length, 60_000);
+    await runner.stop();
+    expect(runner.applied).toEqual(seqs);
+    expect((await rows('batched')).map((r) => r.seq)).toEqual(seqs);
+    expect(await readCheckpoint(pool, projection)).toBe(seqs.at(-1));
+  });
+
+  it('lets one instance apply at a time; another takes over when it stops', async () => {
+    const projection = suspensionsProjection('takeover');
+    const first = start(projection);
+    const second = start(projection);
+    const tenant = randomUUID();
+    const early = await publish('takeover', ['e1', 'e2', 'e3'], [tenant]);
+    const all = () => [...first.applied, ...second.applied].sort((a, b) => a - b);
+    await waitUntil('the early events applied', () => all().length === early.length);
+    const [leader, standby] = first.applied.length > 0 ? [first, second] : [second, first];
+    expect(standby.applied).toEqual([]);
+    await leader.stop();
+    const late = await publish('takeover', ['l1', 'l2'], [tenant]);
+    await waitUntil('the standby applied the later events', () => standby.applied.length === late.length, 30_000);
+    await standby.stop();
+    expect(all()).toEqual([...early, ...late]);
+    expect((await rows('takeover')).map((r) => r.seq)).toEqual([...early, ...late]);
+  });
+
+  it('on shutdown finishes the batch in hand and takes no other', async () => {
     let entered!: () => void;
     const inApply = new Promise<void>((resolve) => {
       entered = resolve;
@@ -263,9 +303,11 @@ describe('runProjection', () => {
         await gate;
       },
     });
-    const [slow, after] = await publish('shutdown', ['slow', 'after']);
+    const tenant = randomUUID();
+    const [slow] = await publish('shutdown', ['slow'], [tenant]);
     const runner = start(projection);
     await inApply;
+    const [after] = await publish('shutdown', ['after'], [tenant]);
     let resolved = false;
     void runner.done.then(() => {
       resolved = true;

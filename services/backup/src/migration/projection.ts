@@ -14,6 +14,8 @@ export const migrationsProjection: ProjectionDefinition = {
   name: 'migrations',
   schema: BACKUP_SCHEMA,
   consumer: consumerDefinition(Consumers.backupMigrationEvents),
+  // Statements keyed by migration, results never read: a batch goes in one round trip.
+  writesOnly: true,
   async apply(client, event) {
     const known = knownMessage(event, [MigrationStarted, MigrationCompleted, MigrationSourceRemoved, MigrationFailed]);
     switch (known?.type) {

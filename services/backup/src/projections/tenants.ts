@@ -22,6 +22,8 @@ export const tenantsProjection: ProjectionDefinition = {
   name: 'tenants',
   schema: BACKUP_SCHEMA,
   consumer: consumerDefinition(Consumers.backupTenants),
+  // Statements keyed by tenant, results never read: a batch goes in one round trip.
+  writesOnly: true,
   async apply(client, event) {
     if (isMessage(event, TenantRegistered)) {
       const e = event.data;

@@ -25,6 +25,8 @@ export const meteringTenantsProjection: ProjectionDefinition = {
   name: 'metering-tenants',
   schema: METERING_SCHEMA,
   consumer,
+  // Statements keyed by tenant, results never read: a batch goes in one round trip.
+  writesOnly: true,
   apply: (client, event) => appliers.apply(client, event),
   async reset(client) {
     await client.query(`TRUNCATE ${METERING_SCHEMA}.tenants`);

@@ -26,6 +26,8 @@ export const tenantsProjection: ProjectionDefinition = {
   name: 'gateway-tenants',
   schema: GATEWAY_SCHEMA,
   consumer,
+  // Statements keyed by tenant or operation, results never read: a batch goes in one round trip.
+  writesOnly: true,
   apply: (client, event) => appliers.apply(client, event),
   async reset(client) {
     await client.query(`TRUNCATE ${GATEWAY_SCHEMA}.tenants, ${GATEWAY_SCHEMA}.operations`);

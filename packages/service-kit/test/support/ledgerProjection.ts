@@ -1,0 +1,54 @@
+import { type ConsumerDefinition, Streams } from '@ttm/contracts';
+import type { ProjectionDefinition } from '../../src/consumers/index.js';
+
+/**
+ * A projection that shows every mistake: one row per event with no unique key (an event
+ * applied twice is two rows), and a running balance per tenant (an event skipped or doubled
+ * changes it). Shared by the crash test and the process it kills.
+ */
+export function ledgerProjection(
+  name: string,
+  schema: string,
+  hooks: { beforeApply?: (seq: number) => void; writesOnly?: boolean } = {},
+): ProjectionDefinition {
+  const consumer: ConsumerDefinition = {
+    stream: Streams.EVENTS,
+    durable: name,
+    description: `test ledger projection ${name}`,
+    filterSubject: `evt.${name}.>`,
+    maxDeliver: 5,
+    ackWaitSeconds: 1,
+    maxAckPending: 500,
+    owner: 'gateway',
+    kind: 'projection',
+  };
+  return {
+    name,
+    schema,
+    consumer,
+    ...(hooks.writesOnly ? { writesOnly: true } : {}),
+    async apply(client, event) {
+      hooks.beforeApply?.(event.seq);
+      const data = event.data as { tenantId: string; reason: string };
+      await client.query(`INSERT INTO ${schema}.ledger_rows (seq, tenant_id, reason) VALUES ($1, $2, $3)`, [
+        event.seq,
+        data.tenantId,
+        data.reason,
+      ]);
+      await client.query(
+        `INSERT INTO ${schema}.ledger_balances (tenant_id, events, seq_sum) VALUES ($1, 1, $2)
+         ON CONFLICT (tenant_id) DO UPDATE SET events = ledger_balances.events + 1, seq_sum = ledger_balances.seq_sum + $2`,
+        [data.tenantId, event.seq],
+      );
+    },
+    async reset(client) {
+      await client.query(`TRUNCATE ${schema}.ledger_rows, ${schema}.ledger_balances`);
+    },
+  };
+}
+
+export function ledgerTables(schema: string): string {
+  return `CREATE SCHEMA IF NOT EXISTS ${schema};
+    CREATE TABLE ${schema}.ledger_rows (seq bigint NOT NULL, tenant_id uuid NOT NULL, reason text NOT NULL);
+    CREATE TABLE ${schema}.ledger_balances (tenant_id uuid PRIMARY KEY, events int NOT NULL, seq_sum bigint NOT NULL);`;
+}

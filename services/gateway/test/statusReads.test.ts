@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { encodeMessage, RegisterOrganization } from '@ttm/contracts';
+import { publishMessage } from '@ttm/service-kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json } from '../../../test/support/http.js';
+import { startStack, type TestStack } from '../../../test/support/stack.js';
+import type { Operation, ProvisioningState } from '../src/features/operations/operation.js';
+
+const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** PostgreSQL queries the gateway's pool runs from the operation routes' code, counted while they are polled. */
+function countStatusQueries(): { queries: string[]; restore: () => void } {
+  const pool = stack.gateway!.service.pool!;
+  const queries: string[] = [];
+  const fromStatusCode = () => /features[\\/]operations[\\/]/.test(new Error().stack ?? '');
+  const query = pool.query.bind(pool);
+  const connect = pool.connect.bind(pool);
+  // Wrapped in place: every query of the running gateway goes through these two.
+  pool.query = ((...args: Parameters<typeof query>) => {
+    if (fromStatusCode()) queries.push(String(args[0]));
+    return query(...args);
+  }) as typeof pool.query;
+  pool.connect = ((...args: Parameters<typeof connect>) => {
+    if (fromStatusCode()) queries.push('connect');
+    return connect(...args);
+  }) as typeof pool.connect;
+  return {
+    queries,
+    restore: () => {
+      pool.query = query as typeof pool.query;
+      pool.connect = connect as typeof pool.connect;
+    },
+  };
+}
+
+async function register(name: string): Promise<string> {
+  const provisioningId = randomUUID();
+  const message = encodeMessage(
+    RegisterOrganization,
+    {
+      provisioningId,
+      tenantId: randomUUID(),
+      organizationName: name,
+      adminEmail: `admin@${name.toLowerCase().replace(/\W+/g, '')}.test`,
+      adminPasswordHash: HASH,
+      plan: 'pro',
+      region: 'us-east-1',
+      requestedAt: new Date().toISOString(),
+    },
+    { source: '/test' },
+  );
+  await publishMessage(stack.gateway!.deps.js, RegisterOrganization.subject, message);
+  return provisioningId;
+}
+
+describe('the provisioning status read', () => {
+  it('answers from memory: polled every 25 ms through a burst of provisionings, it never queries PostgreSQL', async () => {
+    const counter = countStatusQueries();
+    try {
+      const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => register(`Polled Burst ${i}`)));
+      const seen = new Set<string>();
+      await Promise.all(
+        ids.map(async (id) => {
+          for (;;) {
+            const [operation, status] = await Promise.all([
+              fetch(`${stack.url}/api/operations/${id}`),
+              fetch(`${stack.url}/api/auth/provisioning-status/${id}`),
+            ]);
+            expect(operation.status).toBe(200);
+            expect(status.status).toBe(200);
+            const op = await json<Operation>(operation);
+            await json<ProvisioningState>(status);
+            seen.add(op.status);
+            if (op.status === 'succeeded') return;
+            expect(op.status).not.toBe('failed');
+            await new Promise((resolve) => setTimeout(resolve, 25));
+          }
+        }),
+      );
+      expect(seen.has('succeeded')).toBe(true);
+    } finally {
+      counter.restore();
+    }
+    expect(counter.queries).toEqual([]);
+  }, 120_000);
+});
