@@ -17,5 +17,4 @@ export * from './redis.js';
 export * from './sagas/index.js';
 export * from './service.js';
 export * from './telemetry.js';
-export * from './transientErrors.js';
 export * from './watchers/index.js';

@@ -1,5 +1,5 @@
 import { pause } from '../messaging.js';
-import { isTransientDatabaseError } from '../transientErrors.js';
+import { isTransientDatabaseError } from '../postgres.js';
 
 /** One step of a saga: an idempotent effect on the world, and what to record once it is done. */
 export interface SagaStep<Step extends string, Outcome> {

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { isTransientDatabaseError, isTransientSqlState } from './transientErrors.js';
+import { isTransientDatabaseError } from './postgres.js';
 
-describe('isTransientSqlState', () => {
-  it.each(['08006', '08001', '53300', '53100', '57P01', '57P02', '57P03', '40001'])('retries %s', (code) => {
-    expect(isTransientSqlState(code)).toBe(true);
+const pgError = (code: string) => Object.assign(new Error(`SQLSTATE ${code}`), { code });
+
+describe('isTransientDatabaseError: SQLSTATEs', () => {
+  it.each(['08006', '08001', '53300', '53100', '57P01', '57P02', '57P03', '40001', '40P01'])('retries %s', (code) => {
+    expect(isTransientDatabaseError(pgError(code))).toBe(true);
   });
-  it.each(['23505', '42P01', '42601', '57014', '40P01', '22001'])('does not retry %s', (code) => {
-    expect(isTransientSqlState(code)).toBe(false);
+  it.each(['23505', '42P01', '42601', '57014', '22001'])('does not retry %s', (code) => {
+    expect(isTransientDatabaseError(pgError(code))).toBe(false);
   });
 });
 
