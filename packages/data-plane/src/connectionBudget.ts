@@ -75,7 +75,12 @@ export class ServerBudget {
           if (at >= 0) this.waiting.splice(at, 1);
           const waited = Date.now() - started;
           reject(
-            new ConnectionBudgetExhausted(this.server, this.limit, waited, Math.max(1, Math.ceil(this.waitLimitMs / 1000))),
+            new ConnectionBudgetExhausted(
+              this.server,
+              this.limit,
+              waited,
+              Math.max(1, Math.ceil(this.waitLimitMs / 1000)),
+            ),
           );
         }, this.waitLimitMs),
       };
@@ -127,7 +132,12 @@ export class ServerBudget {
  * `budgetPercent` % of the server's max_connections, or an explicit `cap`, whichever is lower.
  * Never below 1, so a process can always work.
  */
-export function processLimit(input: { maxConnections: number; budgetPercent?: number; share?: number; cap?: number }): number {
+export function processLimit(input: {
+  maxConnections: number;
+  budgetPercent?: number;
+  share?: number;
+  cap?: number;
+}): number {
   const fromBudget =
     input.budgetPercent === undefined || input.share === undefined
       ? Number.POSITIVE_INFINITY

@@ -318,7 +318,9 @@ export class DataPlanePools {
       max: this.options.maxConnections,
       application_name: this.options.applicationName,
       // A dedicated database serves one tenant: its connections are rarely reused soon.
-      idleTimeoutMillis: dedicated ? (this.options.dedicatedIdleTimeoutMs ?? 1_000) : (this.options.idleTimeoutMs ?? 10_000),
+      idleTimeoutMillis: dedicated
+        ? (this.options.dedicatedIdleTimeoutMs ?? 1_000)
+        : (this.options.idleTimeoutMs ?? 10_000),
       ...(this.options.connectionTimeoutMs === undefined
         ? {}
         : { connectionTimeoutMillis: this.options.connectionTimeoutMs }),

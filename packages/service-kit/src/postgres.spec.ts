@@ -14,9 +14,9 @@ describe('isTransientDatabaseError: SQLSTATEs', () => {
 
 describe('isTransientDatabaseError', () => {
   it('reads the SQLSTATE of a pg error', () => {
-    expect(isTransientDatabaseError(Object.assign(new Error('sorry, too many clients already'), { code: '53300' }))).toBe(
-      true,
-    );
+    expect(
+      isTransientDatabaseError(Object.assign(new Error('sorry, too many clients already'), { code: '53300' })),
+    ).toBe(true);
     expect(isTransientDatabaseError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
   });
   it('retries sockets that could not connect and pg connection timeouts', () => {

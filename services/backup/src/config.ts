@@ -1,8 +1,9 @@
-import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, dataPlaneBudgetEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 const backupFields = commonEnv.extend({
   ...catalogEnv,
+  ...dataPlaneBudgetEnv,
   BACKUP_PORT: portEnv.port(servicePorts.backup).describe('HTTP port of the backup health and metrics endpoints'),
   BACKUP_STORE: z
     .enum(['nats', 'file', 's3'])

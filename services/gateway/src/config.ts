@@ -1,10 +1,11 @@
-import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, dataPlaneBudgetEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 export const DEFAULT_ADMIN_KEY = 'dev-admin-key-change-me';
 
 export const gatewayEnv = commonEnv.extend({
   ...catalogEnv,
+  ...dataPlaneBudgetEnv,
   PORT: portEnv.port(servicePorts.gateway).describe('HTTP port of the gateway (REST, docs, health, metrics)'),
 
   REUSE_PORT: portEnv
@@ -66,7 +67,9 @@ export const gatewayEnv = commonEnv.extend({
     .min(1)
     .max(1000)
     .default(20)
-    .describe('Connections to every data-plane database together (dedicated databases add pools, not connections)'),
+    .describe(
+      'Most data-plane connections of one gateway per PostgreSQL server, every database together (the lower of this and its budget share applies)',
+    ),
   API_KEY_CACHE_TTL: portEnv
     .duration('10s')
     .describe('How long a verified tenant API key is trusted from memory (revocations also arrive over NATS at once)'),

@@ -4,7 +4,10 @@ import { runSaga, type SagaOptions } from './runSaga.js';
 type Step = 'a' | 'b';
 const tooManyClients = () => Object.assign(new Error('sorry, too many clients already'), { code: '53300' });
 
-function saga(failures: Partial<Record<Step, (attempt: number) => Error | undefined>>, extra: Partial<SagaOptions<Step, void>> = {}) {
+function saga(
+  failures: Partial<Record<Step, (attempt: number) => Error | undefined>>,
+  extra: Partial<SagaOptions<Step, void>> = {},
+) {
   const done: Step[] = [];
   const calls: Record<Step, number> = { a: 0, b: 0 };
   const log: string[] = [];
