@@ -1,6 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import {
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   Subjects,
   TenantActivated,
@@ -29,6 +30,7 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
       ProvisioningStepCompleted,
       TenantProvisioned,
       ProvisioningFailed,
+  ProvisioningRetried,
       TenantSuspended,
       TenantActivated,
       TenantPlacementChanged,
@@ -52,6 +54,9 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
         break;
       case ProvisioningFailed.type:
         if (info) info.status = 'failed';
+        break;
+      case ProvisioningRetried.type:
+        if (info) info.status = 'provisioning';
         break;
       case TenantSuspended.type:
         if (info) info.status = 'suspended';

@@ -1,6 +1,7 @@
 import {
   type DataOf,
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   TenantProvisioned,
   TenantRegistered,
@@ -17,6 +18,7 @@ const provisioningEvents = new Set<string>([
   ProvisioningStepCompleted.type,
   TenantProvisioned.type,
   ProvisioningFailed.type,
+  ProvisioningRetried.type,
 ]);
 
 /**

@@ -4,6 +4,7 @@ import {
   type DataOf,
   type Placement,
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   Streams,
   SubjectFilters,
@@ -215,8 +216,16 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         const e = event.data as DataOf<typeof ProvisioningFailed>;
         entry.status = 'failed';
         entry.step = e.step;
-        if (entry.slug) this.slugs.delete(entry.slug); // the saga released it
+        // A compensated saga released the slug; a resumable stop kept everything.
+        if (entry.slug && !e.resumable) this.slugs.delete(entry.slug);
         entry.error = e.reason;
+        break;
+      }
+      case ProvisioningRetried.type: {
+        const e = event.data as DataOf<typeof ProvisioningRetried>;
+        entry.status = 'provisioning';
+        entry.step = e.resumeAt;
+        entry.error = null;
         break;
       }
       case TenantSuspended.type:

@@ -1,6 +1,7 @@
 import {
   type DataOf,
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   TenantActivated,
   TenantPlacementChanged,
@@ -84,6 +85,12 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
           finished_at: e.failedAt,
           duration_ms: Math.max(0, Date.parse(e.failedAt) - Date.parse(registered.registeredAt)),
         });
+        break;
+      }
+      case ProvisioningRetried.type: {
+        const e = event.data as DataOf<typeof ProvisioningRetried>;
+        item.status = 'provisioning';
+        Object.assign(provisioning, { status: 'running', step: e.resumeAt, error: null, finished_at: null });
         break;
       }
       case TenantSuspended.type:
