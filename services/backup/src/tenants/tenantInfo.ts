@@ -30,7 +30,7 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
       ProvisioningStepCompleted,
       TenantProvisioned,
       ProvisioningFailed,
-  ProvisioningRetried,
+      ProvisioningRetried,
       TenantSuspended,
       TenantActivated,
       TenantPlacementChanged,

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { isTransientDatabaseError } from '@ttm/service-kit';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import fp from 'fastify-plugin';
 import { type FieldProblem, isDomainProblem, type Problem, problemTypes } from '../problems.js';
 import { requestIdHeader } from './requestId.js';
