@@ -194,9 +194,12 @@ export const dataPlaneBudgetEnv = {
     'Share of that budget per process of each service, in percent (run N instances of a service: give each 1/N of its share)',
   ),
   DATA_PLANE_ACQUIRE_TIMEOUT: duration('2s').describe(
-    'How long a data-plane query waits for a connection of the budget before giving up (HTTP: 503 with Retry-After)',
+    'How long a gateway data-plane query waits for a connection of the budget before 503 with Retry-After (other services wait at least 60s, then retry with backoff)',
   ),
 };
+
+/** Least wait for a connection of the budget in the services no HTTP client waits on. */
+export const BACKGROUND_ACQUIRE_TIMEOUT_MS = 60_000;
 
 /** The DataPlanePools options of one service's process, from `dataPlaneBudgetEnv`. */
 export function dataPlaneBudget(
@@ -211,6 +214,10 @@ export function dataPlaneBudget(
     budgetPercent: config.DATA_PLANE_CONNECTION_BUDGET,
     // A service left out of the shares still gets one connection per server (the floor of DataPlanePools).
     budgetShare: config.DATA_PLANE_BUDGET_SHARES[service] ?? 0,
-    acquireTimeoutMs: config.DATA_PLANE_ACQUIRE_TIMEOUT,
+    // Only an HTTP request has a client waiting; background work (a provisioning, a backup) queues longer.
+    acquireTimeoutMs:
+      service === 'gateway'
+        ? config.DATA_PLANE_ACQUIRE_TIMEOUT
+        : Math.max(config.DATA_PLANE_ACQUIRE_TIMEOUT, BACKGROUND_ACQUIRE_TIMEOUT_MS),
   };
 }
