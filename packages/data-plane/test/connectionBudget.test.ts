@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await admin?.end().catch(() => undefined);
   await cluster?.stop();
-}, 60_000);
+}, 300_000);
 
 const catalog = (): Catalog =>
   ({
