@@ -8,6 +8,7 @@ import { keysCommand } from './commands/keys.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
 import { registerCommand } from './commands/register.js';
+import { retryCommand } from './commands/retry.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { suspendCommand } from './commands/suspend.js';
@@ -39,6 +40,7 @@ program
   .addCommand(showCommand(env))
   .addCommand(suspendCommand(env))
   .addCommand(activateCommand(env))
+  .addCommand(retryCommand(env))
   .addCommand(statsCommand(env))
   .addCommand(auditCommand(env))
   .addCommand(backupCommand(env))

@@ -7,9 +7,16 @@ import type { MessageDefinition } from './message.js';
 import { migrationSamples } from './migration/samples.js';
 import { OverrideQuotas } from './quota/commands.js';
 import { QuotaCleared, QuotaExceeded, QuotasOverridden, QuotaWarning } from './quota/events.js';
-import { ActivateTenant, ChangeTenantPlacement, RegisterOrganization, SuspendTenant } from './tenant/commands.js';
+import {
+  ActivateTenant,
+  ChangeTenantPlacement,
+  RegisterOrganization,
+  RetryProvisioning,
+  SuspendTenant,
+} from './tenant/commands.js';
 import {
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   TenantActivated,
   TenantPlacementChanged,
@@ -58,6 +65,7 @@ sample(SuspendTenant, {
   actor: { kind: 'admin', id: 'ops@operator.example' },
 });
 sample(ActivateTenant, { tenantId, actor: { kind: 'admin', id: 'ops@operator.example' } });
+sample(RetryProvisioning, { tenantId, actor: { kind: 'admin', id: 'ops@operator.example' } });
 
 sample(TenantRegistered, {
   tenantId,
@@ -89,8 +97,16 @@ sample(ProvisioningFailed, {
   tenantId,
   provisioningId,
   step: 'create-workspace',
-  reason: 'cluster eu-west-1 refused connections after 5 attempts',
+  reason: 'create-workspace failed: sorry, too many clients already',
+  resumable: true,
   failedAt: '2025-01-15T10:00:31.000Z',
+});
+sample(ProvisioningRetried, {
+  tenantId,
+  provisioningId,
+  resumeAt: 'create-workspace',
+  actor: { kind: 'admin', id: 'ops@operator.example' },
+  retriedAt: '2025-01-15T10:05:00.000Z',
 });
 sample(TenantSuspended, {
   tenantId,

@@ -1,5 +1,6 @@
-import { type Catalog, type Cluster, type Logger, withDatabase } from '@ttm/service-kit';
+import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
 import pg from 'pg';
+import { processLimit, ServerBudget } from './connectionBudget.js';
 import { type DatabaseAddress, databaseKey } from './placement.js';
 
 export interface DataPlanePoolsOptions {
@@ -8,16 +9,28 @@ export interface DataPlanePoolsOptions {
   /** Connections per data-plane database. */
   maxConnections: number;
   /**
-   * Connections across every data-plane database together; default unbounded (each database
-   * only has `maxConnections`). With it, tenants with dedicated databases add pools, not
-   * connections: every checkout takes one of these permits, and a database that needs a new
-   * connection while the total open is at the bound first closes an idle one of another.
+   * The deployment-wide budget: every service together holds at most this percentage of each
+   * PostgreSQL server's max_connections (read from the server on first use). With `budgetShare`.
+   */
+  budgetPercent?: number;
+  /** This process's share of that budget, in percent (`DATA_PLANE_BUDGET_SHARES`). */
+  budgetShare?: number;
+  /**
+   * An explicit bound on this process's connections per PostgreSQL server (every database on it
+   * together); the lower of this and the budget share applies. Unset with no budget: unbounded.
+   * When bounded, tenants with dedicated databases add pools, not connections: every checkout
+   * takes a permit, and a database that needs a new connection while the server's sessions are at
+   * the bound first closes an idle one of another database (least recently used first).
    */
   maxTotalConnections?: number;
+  /** How long a checkout waits for a permit before `ConnectionBudgetExhausted`. Default 2 s. */
+  acquireTimeoutMs?: number;
   /** Most pools kept open at once; beyond, the least recently used one is closed. Default unbounded. */
   maxPools?: number;
-  /** Idle connections close after this long, so a rarely used database holds none. Default 10 s. */
+  /** Idle connections to a cluster's shared database close after this long. Default 10 s. */
   idleTimeoutMs?: number;
+  /** Idle connections to a tenant's dedicated database close after this long. Default 1 s. */
+  dedicatedIdleTimeoutMs?: number;
   /** How long a new connection may take; default pg's (none). */
   connectionTimeoutMs?: number;
   /** Session settings sent at connect, e.g. `-c statement_timeout=5000`. */
@@ -41,9 +54,12 @@ export interface DataPlanePool {
 export class DataPlanePools {
   private readonly pools = new Map<string, pg.Pool>();
   private readonly bounded = new WeakMap<pg.Pool, DataPlanePool>();
-  private readonly total: number;
-  private permits: number;
-  private readonly waiting: (() => void)[] = [];
+  /** Budgets by server (`host:port`): two configured clusters on one server share one. */
+  private readonly budgets = new Map<string, Promise<ServerBudget>>();
+  private readonly budgetByServer = new Map<string, ServerBudget>();
+  /** Checkouts that will take an idle connection of a pool, not yet handed out by pg-pool. */
+  private readonly claims = new WeakMap<pg.Pool, number>();
+  private readonly bound: boolean;
   private closed = false;
 
   constructor(
@@ -51,8 +67,9 @@ export class DataPlanePools {
     private readonly logger: Logger,
     private readonly options: DataPlanePoolsOptions,
   ) {
-    this.total = options.maxTotalConnections ?? Number.POSITIVE_INFINITY;
-    this.permits = this.total;
+    this.bound =
+      options.maxTotalConnections !== undefined ||
+      (options.budgetPercent !== undefined && options.budgetShare !== undefined);
   }
 
   /** The configured cluster, or an error naming what to configure. */
@@ -83,14 +100,19 @@ export class DataPlanePools {
     return this.pools.entries();
   }
 
-  /** The pool of a data-plane database (under the total bound, if there is one). */
+  /** This process's connection limit on the server of a cluster (reads max_connections once). */
+  async limitOn(address: Pick<DatabaseAddress, 'region' | 'cluster'>): Promise<number> {
+    return (await this.budgetOf(address))?.limit ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** The pool of a data-plane database (under this process's budget, if there is one). */
   poolFor(address: DatabaseAddress): DataPlanePool {
     const raw = this.rawPoolFor(address);
     let pool = this.bounded.get(raw);
     if (!pool) {
       pool = {
         query: async (text, values) => {
-          const client = await this.checkout(raw);
+          const client = await this.checkout(address);
           try {
             const result = await client.query(text, values);
             client.release();
@@ -101,7 +123,7 @@ export class DataPlanePools {
             throw error;
           }
         },
-        connect: () => this.checkout(raw),
+        connect: () => this.checkout(address),
       };
       this.bounded.set(raw, pool);
     }
@@ -110,19 +132,32 @@ export class DataPlanePools {
 
   /**
    * Run a statement that cannot run inside the target database (CREATE/DROP DATABASE) on the
-   * cluster's `postgres` database, over a connection of its own.
+   * cluster's `postgres` database, over a connection of its own (inside the budget).
    */
   async adminQuery(address: Pick<DatabaseAddress, 'region' | 'cluster'>, sql: string): Promise<void> {
     const cluster = this.cluster(address.region, address.cluster);
+    const budget = await this.budgetOf(address);
+    if (budget) {
+      await budget.acquire();
+      try {
+        await this.makeRoom(budget);
+      } catch (error) {
+        budget.release();
+        throw error;
+      }
+      budget.opening();
+    }
     const client = new pg.Client({
       connectionString: withDatabase(cluster.url, 'postgres'),
       application_name: this.options.applicationName,
     });
-    await client.connect();
     try {
+      await client.connect();
       await client.query(sql);
     } finally {
-      await client.end();
+      await client.end().catch(() => undefined);
+      budget?.doneOpening();
+      budget?.release();
     }
   }
 
@@ -141,55 +176,129 @@ export class DataPlanePools {
     await Promise.all(pools.map((pool) => pool.end()));
   }
 
-  private async checkout(raw: pg.Pool): Promise<pg.PoolClient> {
-    if (this.total === Number.POSITIVE_INFINITY) return raw.connect();
-    await this.acquirePermit();
+  private async checkout(address: DatabaseAddress): Promise<pg.PoolClient> {
+    const budget = await this.budgetOf(address);
+    if (!budget) return this.rawPoolFor(address).connect();
+    await budget.acquire();
+    let raw: pg.Pool;
+    let fresh = false;
+    let claim = false;
     try {
-      this.makeRoomFor(raw);
-      const client = await raw.connect();
-      const release = client.release.bind(client);
-      let released = false;
-      client.release = (destroy?: Error | boolean) => {
-        if (!released) {
-          released = true;
-          this.releasePermit();
+      for (;;) {
+        raw = this.rawPoolFor(address);
+        const claimed = this.claims.get(raw) ?? 0;
+        if (raw.idleCount > claimed) {
+          this.claims.set(raw, claimed + 1);
+          claim = true;
+          break;
         }
-        return release(destroy);
-      };
-      return client;
+        // A full pool queues inside pg-pool for one of its own connections: nothing new opens.
+        if (raw.totalCount >= this.options.maxConnections) break;
+        if (budget.hasRoom) {
+          fresh = true;
+          budget.opening();
+          break;
+        }
+        await this.closeIdle(budget, raw);
+      }
     } catch (error) {
-      this.releasePermit();
+      budget.release();
       throw error;
     }
+    const pool = raw;
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      budget.release();
+      throw error;
+    } finally {
+      if (fresh) budget.doneOpening();
+      else if (claim) this.claims.set(pool, Math.max(0, (this.claims.get(pool) ?? 1) - 1));
+    }
+    const release = client.release.bind(client);
+    let released = false;
+    client.release = (destroy?: Error | boolean) => {
+      if (!released) {
+        released = true;
+        budget.release();
+      }
+      return release(destroy);
+    };
+    return client;
   }
 
-  /** About to check out of `raw`: if that opens a connection beyond the total, close an idle one elsewhere first. */
-  private makeRoomFor(raw: pg.Pool): void {
-    if (raw.idleCount > 0 || this.openConnections < this.total) return;
-    for (const other of this.pools.values()) {
-      if (other === raw || other.idleCount === 0) continue;
-      // Checking out of a pool with an idle connection takes that one at once (synchronously):
-      // released with `true`, it is closed instead of going back.
+  /** Wait until the server's sessions are under the limit, closing idle ones of other databases. */
+  private async makeRoom(budget: ServerBudget, except?: pg.Pool): Promise<void> {
+    while (!budget.hasRoom) await this.closeIdle(budget, except);
+  }
+
+  /** Close the least recently used idle connection on the budget's server (not `except`'s), then wait for a close. */
+  private async closeIdle(budget: ServerBudget, except?: pg.Pool): Promise<void> {
+    for (const [key, other] of this.pools) {
+      if (other === except || other.idleCount <= (this.claims.get(other) ?? 0)) continue;
+      if (this.serverOf(key) !== budget.server) continue;
+      // Checking out of a pool with an idle connection hands that one over: released with
+      // `true`, it is closed instead of going back.
       other.connect().then(
         (client) => client.release(true),
         () => undefined,
       );
-      return;
+      break;
     }
+    // A session that is closing (ours, or an idle timeout) frees room once its socket is gone.
+    await budget.nextClose(250);
   }
 
-  private acquirePermit(): Promise<void> {
-    if (this.permits > 0) {
-      this.permits--;
-      return Promise.resolve();
+  private budgetOf(address: Pick<DatabaseAddress, 'region' | 'cluster'>): Promise<ServerBudget | undefined> {
+    if (!this.bound) return Promise.resolve(undefined);
+    const cluster = this.cluster(address.region, address.cluster);
+    const server = serverOf(cluster.url);
+    let budget = this.budgets.get(server);
+    if (!budget) {
+      budget = this.readBudget(server, cluster.url);
+      this.budgets.set(server, budget);
+      // A server that could not be asked is asked again next time.
+      budget.catch(() => this.budgets.delete(server));
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return budget;
   }
 
-  private releasePermit(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.permits++;
+  private async readBudget(server: string, url: string): Promise<ServerBudget> {
+    const { budgetPercent, budgetShare, maxTotalConnections } = this.options;
+    let maxConnections = Number.POSITIVE_INFINITY;
+    if (budgetPercent !== undefined && budgetShare !== undefined) {
+      const client = new pg.Client({
+        connectionString: withDatabase(url, 'postgres'),
+        application_name: this.options.applicationName,
+      });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ max_connections: string }>('SHOW max_connections');
+        maxConnections = Number(rows[0]?.max_connections);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+    const limit = processLimit({
+      maxConnections,
+      ...(budgetPercent === undefined ? {} : { budgetPercent }),
+      ...(budgetShare === undefined ? {} : { share: budgetShare }),
+      ...(maxTotalConnections === undefined ? {} : { cap: maxTotalConnections }),
+    });
+    this.logger.info(
+      { server, maxConnections, budgetPercent, budgetShare, limit },
+      'data-plane connection budget of this process on a PostgreSQL server',
+    );
+    const budget = new ServerBudget(server, limit, this.options.acquireTimeoutMs ?? 2_000);
+    this.budgetByServer.set(server, budget);
+    return budget;
+  }
+
+  private serverOf(poolKey: string): string | undefined {
+    const [region, cluster] = poolKey.split('/');
+    const configured = this.catalog.region(region ?? '')?.clusters.find((c) => c.name === cluster);
+    return configured ? serverOf(configured.url) : undefined;
   }
 
   private rawPoolFor(address: DatabaseAddress): pg.Pool {
@@ -202,17 +311,35 @@ export class DataPlanePools {
       this.pools.set(key, existing);
       return existing;
     }
+    const cluster = this.cluster(address.region, address.cluster);
+    const dedicated = address.database !== databaseOf(cluster.url);
     const pool = new pg.Pool({
       connectionString: this.urlOf(address),
       max: this.options.maxConnections,
       application_name: this.options.applicationName,
-      idleTimeoutMillis: this.options.idleTimeoutMs ?? 10_000,
+      // A dedicated database serves one tenant: its connections are rarely reused soon.
+      idleTimeoutMillis: dedicated
+        ? (this.options.dedicatedIdleTimeoutMs ?? 1_000)
+        : (this.options.idleTimeoutMs ?? 10_000),
       ...(this.options.connectionTimeoutMs === undefined
         ? {}
         : { connectionTimeoutMillis: this.options.connectionTimeoutMs }),
       ...(this.options.sessionOptions === undefined ? {} : { options: this.options.sessionOptions }),
     });
     pool.on('error', (error) => this.logger.warn({ err: error, database: key }, 'idle data-plane client failed'));
+    if (this.bound) {
+      // A pool connects only after a checkout found the server's budget, so it is known here.
+      const server = serverOf(cluster.url);
+      pool.on('connect', () => this.budgetByServer.get(server)?.sessionOpened());
+      pool.on('remove', () => {
+        this.budgetByServer.get(server)?.sessionClosed();
+        // A dedicated database's pool with no connection left is forgotten (a later request opens it again).
+        if (dedicated && pool.totalCount === 0 && pool.waitingCount === 0 && this.pools.get(key) === pool) {
+          this.pools.delete(key);
+          pool.end().catch(() => undefined);
+        }
+      });
+    }
     this.pools.set(key, pool);
     this.evictBeyondLimit();
     return pool;
@@ -227,4 +354,10 @@ export class DataPlanePools {
       pool.end().catch((error: unknown) => this.logger.warn({ err: error, key }, 'closing a data-plane pool failed'));
     }
   }
+}
+
+/** `host:port` of a PostgreSQL URL: what max_connections applies to. */
+function serverOf(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || '5432'}`;
 }

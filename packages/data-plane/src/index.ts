@@ -1,4 +1,5 @@
 export { inTransaction, withDatabase } from '@ttm/service-kit';
+export * from './connectionBudget.js';
 export * from './coreSchema.js';
 export * from './dataPlanePools.js';
 export * from './placement.js';

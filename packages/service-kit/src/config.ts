@@ -152,3 +152,82 @@ function redact(name: string, value: string): string {
   if (/KEY|SECRET|PASSWORD|TOKEN/i.test(name)) return '***';
   return value.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
 }
+
+/** The services that hold data-plane connections, each with a share of the deployment's budget. */
+export const dataPlaneServices = ['gateway', 'provisioner', 'backup', 'metering'] as const;
+export type DataPlaneService = (typeof dataPlaneServices)[number];
+
+const shares = z
+  .string()
+  .default('gateway=40,provisioner=20,backup=20,metering=10')
+  .transform((value, ctx) => {
+    const parsed: Partial<Record<DataPlaneService, number>> = {};
+    for (const part of value
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const match = /^([a-z]+)=(\d+(?:\.\d+)?)$/.exec(part);
+      const service = match?.[1] as DataPlaneService | undefined;
+      if (!match || !service || !dataPlaneServices.includes(service)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${part}" is not <service>=<percent> with service one of ${dataPlaneServices.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      parsed[service] = Number(match[2]);
+    }
+    const total = Object.values(parsed).reduce((sum, n) => sum + n, 0);
+    if (total > 100) {
+      ctx.addIssue({ code: 'custom', message: `the shares add up to ${total} %, more than the whole budget` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+/**
+ * The deployment-wide data-plane connection budget (README, Connections): every service's
+ * processes together hold at most DATA_PLANE_CONNECTION_BUDGET % of each PostgreSQL server's
+ * max_connections; each process takes its service's share of that.
+ */
+export const dataPlaneBudgetEnv = {
+  DATA_PLANE_CONNECTION_BUDGET: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .describe(
+      "Percent of each PostgreSQL server's max_connections (read at start) all services' data-plane connections together stay under",
+    ),
+  DATA_PLANE_BUDGET_SHARES: shares.describe(
+    'Share of that budget per process of each service, in percent (run N instances of a service: give each 1/N of its share)',
+  ),
+  DATA_PLANE_ACQUIRE_TIMEOUT: duration('2s').describe(
+    'How long a gateway data-plane query waits for a connection of the budget before 503 with Retry-After (other services wait at least 60s, then retry with backoff)',
+  ),
+};
+
+/** Least wait for a connection of the budget in the services no HTTP client waits on. */
+export const BACKGROUND_ACQUIRE_TIMEOUT_MS = 60_000;
+
+/** The DataPlanePools options of one service's process, from `dataPlaneBudgetEnv`. */
+export function dataPlaneBudget(
+  config: {
+    DATA_PLANE_CONNECTION_BUDGET: number;
+    DATA_PLANE_BUDGET_SHARES: Partial<Record<DataPlaneService, number>>;
+    DATA_PLANE_ACQUIRE_TIMEOUT: number;
+  },
+  service: DataPlaneService,
+): { budgetPercent: number; budgetShare: number; acquireTimeoutMs: number } {
+  return {
+    budgetPercent: config.DATA_PLANE_CONNECTION_BUDGET,
+    // A service left out of the shares still gets one connection per server (the floor of DataPlanePools).
+    budgetShare: config.DATA_PLANE_BUDGET_SHARES[service] ?? 0,
+    // Only an HTTP request has a client waiting; background work (a provisioning, a backup) queues longer.
+    acquireTimeoutMs:
+      service === 'gateway'
+        ? config.DATA_PLANE_ACQUIRE_TIMEOUT
+        : Math.max(config.DATA_PLANE_ACQUIRE_TIMEOUT, BACKGROUND_ACQUIRE_TIMEOUT_MS),
+  };
+}

@@ -145,9 +145,15 @@ const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT',
 const TRANSIENT_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i;
 
-/** PostgreSQL is down, restarting, overloaded, or asked us to retry (deadlock, serialization). */
+/**
+ * PostgreSQL is down, restarting, overloaded, or asked us to retry (deadlock, serialization):
+ * SQLSTATE classes 08 and 53, 57P01–57P03, 40001, 40P01, a socket that could not connect or was
+ * cut, pg's own connect timeout; or an error that says so itself (`transient: true`, such as a
+ * connection budget that stayed exhausted past its wait limit).
+ */
 export function isTransientDatabaseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  if ((error as { transient?: unknown }).transient === true) return true;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_NODE_CODES.has(code))) return true;
   return TRANSIENT_MESSAGES.test(error.message);

@@ -3,6 +3,7 @@ import { Consumers, consumerDefinition } from '@ttm/contracts';
 import { DataPlanePools } from '@ttm/data-plane';
 import {
   createCatalog,
+  dataPlaneBudget,
   LocalKeyEncryptionKeys,
   runCommandConsumer,
   runProjection,
@@ -62,6 +63,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const clusters = new DataPlanePools(catalog, logger, {
     applicationName: 'ttm-backup',
     maxConnections: config.DATA_PLANE_POOL_MAX,
+    ...dataPlaneBudget(config, 'backup'),
   });
   trackPools(metrics, 'data-plane', () => clusters.openPools());
   lifecycle.onStop('data plane', () => clusters.close());

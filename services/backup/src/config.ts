@@ -1,4 +1,4 @@
-import { catalogEnv, commonEnv, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, dataPlaneBudgetEnv, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 import { parseBackupWindow } from './schedule/window.js';
 import { RegionStoreSpec } from './store/regionalStores.js';
@@ -6,6 +6,7 @@ import { RegionStoreSpec } from './store/regionalStores.js';
 const backupFields = commonEnv.extend({
   ...catalogEnv,
   ...keyEncryptionEnv,
+  ...dataPlaneBudgetEnv,
   BACKUP_PORT: portEnv.port(servicePorts.backup).describe('HTTP port of the backup health and metrics endpoints'),
   BACKUP_STORE: z
     .enum(['nats', 'file', 's3'])

@@ -1,4 +1,12 @@
-import { catalogEnv, commonEnv, DEVELOPMENT_KEK, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import {
+  catalogEnv,
+  commonEnv,
+  DEVELOPMENT_KEK,
+  dataPlaneBudgetEnv,
+  keyEncryptionEnv,
+  portEnv,
+  servicePorts,
+} from '@ttm/service-kit';
 import { z } from 'zod';
 
 export const DEFAULT_ADMIN_KEY = 'dev-admin-key-change-me';
@@ -6,6 +14,7 @@ export const DEFAULT_ADMIN_KEY = 'dev-admin-key-change-me';
 export const gatewayEnv = commonEnv.extend({
   ...catalogEnv,
   ...keyEncryptionEnv,
+  ...dataPlaneBudgetEnv,
   PORT: portEnv.port(servicePorts.gateway).describe('HTTP port of the gateway (REST, docs, health, metrics)'),
 
   REUSE_PORT: portEnv
@@ -72,7 +81,9 @@ export const gatewayEnv = commonEnv.extend({
     .min(1)
     .max(1000)
     .default(20)
-    .describe('Connections to every data-plane database together (dedicated databases add pools, not connections)'),
+    .describe(
+      'Most data-plane connections of one gateway per PostgreSQL server, every database together (the lower of this and its budget share applies)',
+    ),
   API_KEY_CACHE_TTL: portEnv
     .duration('10s')
     .describe('How long a verified tenant API key is trusted from memory (revocations also arrive over NATS at once)'),

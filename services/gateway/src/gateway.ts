@@ -4,6 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
 import {
   createCatalog,
+  dataPlaneBudget,
   LocalKeyEncryptionKeys,
   runProjection,
   type ServiceContext,
@@ -187,6 +188,7 @@ async function buildComponents(
     applicationName: DATA_PLANE_APPLICATION_NAME,
     maxConnections: config.DATA_PLANE_POOL_MAX,
     maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
+    ...dataPlaneBudget(config, 'gateway'),
     idleTimeoutMs: 30_000,
     connectionTimeoutMs: 5_000,
     sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',

@@ -16,6 +16,11 @@ export const problemTypes = {
   notFound: `${base}/not-found`,
   payloadTooLarge: `${base}/payload-too-large`,
   unsupportedMediaType: `${base}/unsupported-media-type`,
+  /**
+   * PostgreSQL is out of connections for now (the connection budget stayed busy past its wait
+   * limit, or the server refused or lost the connection): nothing was done; retry after Retry-After.
+   */
+  databaseBusy: `${base}/database-busy`,
   /** Something failed on our side; the detail never says what, the logs do (find them by request_id). */
   internal: `${base}/internal`,
 } as const;

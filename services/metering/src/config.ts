@@ -1,10 +1,11 @@
-import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, dataPlaneBudgetEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 const { duration } = portEnv;
 
 export const meteringEnv = commonEnv.extend({
   ...catalogEnv,
+  ...dataPlaneBudgetEnv,
   METERING_PORT: portEnv.port(servicePorts.metering).describe('HTTP port of the metering health and metrics endpoints'),
   METERING_BATCH_SIZE: z.coerce
     .number()

@@ -4,6 +4,7 @@ import { Buckets } from '@ttm/contracts';
 import { DataPlanePools } from '@ttm/data-plane';
 import {
   createCatalog,
+  dataPlaneBudget,
   type Logger,
   pause,
   runProjection,
@@ -98,6 +99,7 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
   const reader = new DataPlanePools(catalog, logger, {
     applicationName: 'ttm-metering',
     maxConnections: config.METERING_DATA_PLANE_POOL_MAX,
+    ...dataPlaneBudget(config, 'metering'),
     connectionTimeoutMs: 5_000,
   });
   trackPools(metrics, 'data-plane', () => reader.openPools());

@@ -1,8 +1,9 @@
-import { catalogEnv, commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, dataPlaneBudgetEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 export const provisionerEnv = commonEnv.extend({
   ...catalogEnv,
+  ...dataPlaneBudgetEnv,
   PROVISIONER_PORT: portEnv.port(servicePorts.provisioner).describe('HTTP port of the provisioner health and metrics'),
   PROVISIONER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64).describe('Tenants provisioned at once'),
   PROVISIONING_STEP_ATTEMPTS: z.coerce

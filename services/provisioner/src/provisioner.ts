@@ -1,7 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { Buckets, Consumers, consumerDefinition, RegisterOrganization } from '@ttm/contracts';
-import { createCatalog, runCommandConsumer, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
+import {
+  createCatalog,
+  dataPlaneBudget,
+  runCommandConsumer,
+  runProjection,
+  type ServiceContext,
+  startService,
+} from '@ttm/service-kit';
 import { Counter, Histogram } from 'prom-client';
 import { type ProvisionerConfig, provisionerEnv } from './config.js';
 import { DataPlane } from './dataPlane/dataPlane.js';
@@ -35,7 +42,10 @@ export async function startProvisioner(
   const { config, logger, lifecycle, js, metrics } = service;
   const catalog = createCatalog(config);
 
-  const dataPlane = new DataPlane(catalog, logger, config.DATA_PLANE_POOL_MAX);
+  const dataPlane = new DataPlane(catalog, logger, {
+    maxConnections: config.DATA_PLANE_POOL_MAX,
+    ...dataPlaneBudget(config, 'provisioner'),
+  });
   lifecycle.onStop('data plane', () => dataPlane.close());
   const kvm = new Kvm(service.nats.nc);
   const [slugs, quotaState] = await Promise.all([kvm.open(Buckets.slugs), kvm.open(Buckets.quotaState)]);

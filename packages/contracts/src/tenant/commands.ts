@@ -46,4 +46,19 @@ export const ChangeTenantPlacement = defineCommand({
   schema: z.object({ tenantId: TenantId, migrationId: OperationId, from: Placement, to: Placement }),
 });
 
-export const tenantCommands = [RegisterOrganization, SuspendTenant, ActivateTenant, ChangeTenantPlacement] as const;
+export const RetryProvisioning = defineCommand({
+  type: 'ttm.tenant.retry-provisioning.v1',
+  subject: CommandSubjects.tenantRetryProvisioning,
+  description:
+    'Provision a failed tenant again (an operator asks): it resumes at the failed step when the failure undid ' +
+    'nothing (a transient error), from the first step when the failure was compensated',
+  schema: z.object({ tenantId: TenantId, actor: Actor }),
+});
+
+export const tenantCommands = [
+  RegisterOrganization,
+  SuspendTenant,
+  ActivateTenant,
+  ChangeTenantPlacement,
+  RetryProvisioning,
+] as const;

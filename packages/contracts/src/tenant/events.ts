@@ -63,13 +63,32 @@ export const TenantProvisioned = defineEvent({
 export const ProvisioningFailed = defineEvent({
   type: 'ttm.tenant.provisioning-failed.v1',
   aggregate,
-  description: 'Provisioning gave up after its retries; what it created was removed',
+  description:
+    'Provisioning gave up after its retries. What it created was removed, unless `resumable`: then a transient ' +
+    'error (no connection, server restarting) outlasted the retries, nothing was undone, and a retry resumes at `step`',
   schema: z.object({
     tenantId: TenantId,
     provisioningId: OperationId,
     step: ProvisioningStep,
     reason: z.string().min(1).max(2000),
+    /** Nothing was undone: `ttm.tenant.retry-provisioning.v1` resumes at `step`. Absent: compensated. */
+    resumable: z.boolean().optional(),
     failedAt: Timestamp,
+  }),
+});
+
+export const ProvisioningRetried = defineEvent({
+  type: 'ttm.tenant.provisioning-retried.v1',
+  aggregate,
+  description:
+    'An operator retried a failed provisioning: the tenant is provisioning again, from `resumeAt` (the failed ' +
+    'step when nothing was undone, else the first step)',
+  schema: z.object({
+    tenantId: TenantId,
+    provisioningId: OperationId,
+    resumeAt: ProvisioningStep,
+    actor: Actor,
+    retriedAt: Timestamp,
   }),
 });
 
@@ -106,6 +125,7 @@ export const tenantEvents = [
   ProvisioningStepCompleted,
   TenantProvisioned,
   ProvisioningFailed,
+  ProvisioningRetried,
   TenantSuspended,
   TenantActivated,
   TenantPlacementChanged,

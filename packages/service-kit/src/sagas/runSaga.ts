@@ -1,4 +1,5 @@
 import { pause } from '../messaging.js';
+import { isTransientDatabaseError } from '../postgres.js';
 
 /** One step of a saga: an idempotent effect on the world, and what to record once it is done. */
 export interface SagaStep<Step extends string, Outcome> {
@@ -27,6 +28,22 @@ export interface SagaOptions<Step extends string, Outcome> {
   /** Attempts of a step inside this call before it counts as failed (default 1); the delay doubles, jittered. */
   attempts?: number;
   retryDelayMs?: number;
+  /**
+   * An error that says "try again later" (default: `isTransientDatabaseError`: SQLSTATE classes
+   * 08 and 53, 57P01–57P03, 40001, lost or refused connections). It is retried with backoff up
+   * to `transientAttempts` times, apart from `attempts`, and never compensated: past the last
+   * attempt the saga stalls (`onStalled`), or, without `onStalled`, fails as any other error.
+   */
+  isTransient?: (error: unknown) => boolean;
+  /** Attempts of a step while its error stays transient (default 8); the delay doubles up to `maxRetryDelayMs`. */
+  transientAttempts?: number;
+  /** Longest delay between two attempts (default 5 s). */
+  maxRetryDelayMs?: number;
+  /**
+   * A transient error outlasted every attempt (on the command's last delivery, or when the saga
+   * is not redelivered): record the stop WITHOUT undoing anything, so a retry resumes at `step`.
+   */
+  onStalled?: (step: Step, error: unknown) => Promise<void>;
   onRetry?: (step: Step, attempt: number, error: unknown) => void;
   /**
    * Set when the saga runs for a command delivered by JetStream: a failure that is not
@@ -45,7 +62,11 @@ export interface SagaOptions<Step extends string, Outcome> {
   afterStep?: (step: Step) => void | Promise<void>;
 }
 
-export type SagaResult<Step extends string> = { status: 'done' } | { status: 'failed'; step: Step };
+export type SagaResult<Step extends string> =
+  | { status: 'done' }
+  | { status: 'failed'; step: Step }
+  /** Stopped on a transient error with nothing undone (`onStalled`): a retry resumes at `step`. */
+  | { status: 'stalled'; step: Step };
 
 /**
  * Run a saga's remaining steps: each effect, then its record. A failed step is retried up to
@@ -67,7 +88,12 @@ export async function runSaga<Step extends string, Outcome>(
     try {
       outcome = await withAttempts(step, run, options);
     } catch (error) {
-      const permanent = options.isPermanent?.(error) ?? false;
+      const transient = isTransient(options, error);
+      if (transient && options.onStalled && options.lastDelivery !== false) {
+        await options.onStalled(step, error);
+        return { status: 'stalled', step };
+      }
+      const permanent = !transient && (options.isPermanent?.(error) ?? false);
       // A refused step changed nothing, so refusing the point of no return still rolls back.
       const irreversible = passedNoReturn() || (index === noReturn && !permanent);
       const redeliverable = options.lastDelivery === false && !permanent;
@@ -94,15 +120,31 @@ async function withAttempts<Step extends string, Outcome>(
   options: SagaOptions<Step, Outcome>,
 ): Promise<Outcome> {
   const attempts = options.attempts ?? 1;
-  let delay = options.retryDelayMs ?? 0;
+  const transientAttempts = options.transientAttempts ?? 8;
+  const maxDelay = options.maxRetryDelayMs ?? 5_000;
+  const firstDelay = options.retryDelayMs ?? 0;
+  let failures = 0;
+  let transientFailures = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
     } catch (error) {
-      if (attempt >= attempts || options.isPermanent?.(error)) throw error;
+      if (isTransient(options, error)) {
+        transientFailures++;
+        if (transientFailures >= transientAttempts) throw error;
+      } else {
+        failures++;
+        if (failures >= attempts || options.isPermanent?.(error)) throw error;
+      }
       options.onRetry?.(step, attempt, error);
+      // Transient errors back off from at least 100 ms even when `retryDelayMs` is 0 (tests).
+      const base = Math.max(firstDelay, transientFailures > 0 ? 100 : 0);
+      const delay = Math.min(maxDelay, base * 2 ** (attempt - 1));
       await pause(delay * (0.5 + Math.random()));
-      delay *= 2;
     }
   }
+}
+
+function isTransient<Step extends string, Outcome>(options: SagaOptions<Step, Outcome>, error: unknown): boolean {
+  return (options.isTransient ?? isTransientDatabaseError)(error);
 }

@@ -2,6 +2,7 @@ import {
   Consumers,
   consumerDefinition,
   ProvisioningFailed,
+  ProvisioningRetried,
   TenantActivated,
   TenantProvisioned,
   TenantRegistered,
@@ -13,6 +14,7 @@ import { BACKUP_SCHEMA } from '../shared/index.js';
 const statusOf: Record<string, string> = {
   [TenantProvisioned.type]: 'active',
   [ProvisioningFailed.type]: 'failed',
+  [ProvisioningRetried.type]: 'provisioning',
   [TenantSuspended.type]: 'suspended',
   [TenantActivated.type]: 'active',
 };

@@ -1,6 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import {
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   Subjects,
   TenantActivated,
@@ -45,6 +46,9 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
         break;
       case ProvisioningFailed.type:
         if (info) info.status = 'failed';
+        break;
+      case ProvisioningRetried.type:
+        if (info) info.status = 'provisioning';
         break;
       case TenantSuspended.type:
         if (info) info.status = 'suspended';

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { isTransientDatabaseError } from '@ttm/service-kit';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import fp from 'fastify-plugin';
 import { type FieldProblem, isDomainProblem, type Problem, problemTypes } from '../problems.js';
@@ -22,6 +23,7 @@ export const problemDetails = fp(
       // Errors may carry headers the client needs (Retry-After from a rate limit, Allow, …).
       const { headers } = error as { headers?: Record<string, string> };
       if (headers) reply.headers(headers);
+      if (problem.type === problemTypes.databaseBusy) reply.header('retry-after', String(retryAfterOf(error)));
       return sendProblem(request, reply, problem);
     });
 
@@ -93,6 +95,15 @@ function describeError(error: FastifyError, request: FastifyRequest): ProblemBod
       return malformedBody('The request body size does not match its Content-Length');
   }
 
+  if (status >= 500 && isTransientDatabaseError(error)) {
+    // Never a 500 for lack of connections: the client can retry, and nothing was done.
+    return {
+      type: problemTypes.databaseBusy,
+      title: 'Database busy',
+      status: 503,
+      detail: `The database had no free connection for this request, which was not carried out. Retry after ${retryAfterOf(error)} s (a POST with the same Idempotency-Key).`,
+    };
+  }
   if (status >= 500) {
     return {
       type: problemTypes.internal,
@@ -153,6 +164,12 @@ function typeForStatus(status: number): string {
       // RFC 9457 §4.2.1: no more specific type than the status code itself.
       return 'about:blank';
   }
+}
+
+/** Seconds a client should wait after a transient database error (the budget says; else 1). */
+function retryAfterOf(error: unknown): number {
+  const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? seconds : 1;
 }
 
 function statusOf(error: FastifyError): number {

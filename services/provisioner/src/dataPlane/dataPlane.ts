@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   type DataPlanePool,
   DataPlanePools,
+  type DataPlanePoolsOptions,
   ensureCoreSchema,
   inTransaction,
   type Placement,
@@ -35,12 +36,9 @@ export class DataPlane {
   constructor(
     private readonly catalog: Catalog,
     logger: Logger,
-    maxConnectionsPerDatabase = 4,
+    bounds: Omit<DataPlanePoolsOptions, 'applicationName'> = { maxConnections: 4 },
   ) {
-    this.pools = new DataPlanePools(catalog, logger, {
-      applicationName: 'ttm-provisioner',
-      maxConnections: maxConnectionsPerDatabase,
-    });
+    this.pools = new DataPlanePools(catalog, logger, { applicationName: 'ttm-provisioner', ...bounds });
   }
 
   cluster(region: string, clusterName: string): Cluster {

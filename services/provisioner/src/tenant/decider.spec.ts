@@ -149,4 +149,74 @@ describe('tenant decider', () => {
       .when({ ...change, migrationId: tenantId })
       .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/placement changed/));
   });
+
+  it('retries a provisioning that stalled on a transient error at the failed step, keeping what was done', () => {
+    const events = given().when(register).events();
+    for (const command of [
+      { kind: 'CompleteStep', provisioningId, step: 'reserve-slug', slug: 'acme', at },
+      { kind: 'CompleteStep', provisioningId, step: 'place', placement, at },
+      {
+        kind: 'FailProvisioning',
+        provisioningId,
+        step: 'create-workspace',
+        reason: 'sorry, too many clients already',
+        resumable: true,
+        at,
+      },
+    ] satisfies TenantCommand[]) {
+      events.push(
+        ...given(...events)
+          .when(command)
+          .events(),
+      );
+    }
+    expect(given(...events).state).toMatchObject({
+      status: 'failed',
+      failure: { step: 'create-workspace', resumable: true },
+    });
+    const retry: TenantCommand = { kind: 'RetryProvisioning', actor, at };
+    const retried = given(...events)
+      .when(retry)
+      .events();
+    expect(retried).toEqual([
+      {
+        type: 'ttm.tenant.provisioning-retried.v1',
+        data: { tenantId, provisioningId, resumeAt: 'create-workspace', actor, retriedAt: at.toISOString() },
+      },
+    ]);
+    const state = given(...events, ...retried).state;
+    expect(state).toMatchObject({ status: 'provisioning', slug: 'acme', placement });
+    expect(nextStep(state)).toBe('create-workspace');
+    // A repeated retry while it runs decides nothing.
+    given(...events, ...retried)
+      .when(retry)
+      .thenNothingHappened();
+  });
+
+  it('retries a compensated provisioning from the first step, and refuses a tenant that did not fail', () => {
+    const events = given().when(register).events();
+    events.push(
+      ...given(...events)
+        .when({ kind: 'CompleteStep', provisioningId, step: 'reserve-slug', slug: 'acme', at })
+        .events(),
+    );
+    events.push(
+      ...given(...events)
+        .when({ kind: 'FailProvisioning', provisioningId, step: 'place', reason: 'no capacity', at })
+        .events(),
+    );
+    const retried = given(...events)
+      .when({ kind: 'RetryProvisioning', actor, at })
+      .events();
+    expect(retried[0]?.data).toMatchObject({ resumeAt: 'reserve-slug' });
+    const state = given(...events, ...retried).state;
+    expect(state).toMatchObject({ status: 'provisioning', completedSteps: [] });
+    expect(state).not.toHaveProperty('slug');
+    given(...provisioned())
+      .when({ kind: 'RetryProvisioning', actor, at })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.code).toBe('invalid-state'));
+    given()
+      .when({ kind: 'RetryProvisioning', actor, at })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.code).toBe('not-found'));
+  });
 });

@@ -4,6 +4,7 @@ import {
   type LifecycleChange,
   type Placement,
   ProvisioningFailed,
+  ProvisioningRetried,
   type ProvisioningStep,
   ProvisioningStepCompleted,
   samePlacement,
@@ -20,6 +21,7 @@ export type TenantEvent =
   | { type: typeof ProvisioningStepCompleted.type; data: DataOf<typeof ProvisioningStepCompleted> }
   | { type: typeof TenantProvisioned.type; data: DataOf<typeof TenantProvisioned> }
   | { type: typeof ProvisioningFailed.type; data: DataOf<typeof ProvisioningFailed> }
+  | { type: typeof ProvisioningRetried.type; data: DataOf<typeof ProvisioningRetried> }
   | { type: typeof TenantSuspended.type; data: DataOf<typeof TenantSuspended> }
   | { type: typeof TenantActivated.type; data: DataOf<typeof TenantActivated> }
   /** A migration switched the tenant to its new placement (`ChangeTenantPlacement`). */
@@ -37,7 +39,16 @@ export type TenantCommand =
       placement?: Placement;
       at: Date;
     }
-  | { kind: 'FailProvisioning'; provisioningId: string; step: ProvisioningStep; reason: string; at: Date }
+  | {
+      kind: 'FailProvisioning';
+      provisioningId: string;
+      step: ProvisioningStep;
+      reason: string;
+      /** Nothing was undone (a transient error outlasted the retries): a retry resumes at `step`. */
+      resumable?: boolean;
+      at: Date;
+    }
+  | { kind: 'RetryProvisioning'; actor: Actor; at: Date }
   | { kind: 'Suspend'; reason: string; actor: Actor; at: Date }
   | { kind: 'Activate'; actor: Actor; at: Date }
   | { kind: 'ChangePlacement'; migrationId: string; from: Placement; to: Placement; at: Date };
@@ -59,6 +70,8 @@ export interface RegisteredTenant {
   placedBy?: string;
   registeredAt: string;
   completedSteps: ProvisioningStep[];
+  /** Why provisioning stopped, while `failed`. */
+  failure?: { step: ProvisioningStep; resumable: boolean };
 }
 
 export type TenantState = { status: 'none'; completedSteps: ProvisioningStep[] } | RegisteredTenant;
@@ -121,7 +134,18 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
         completedSteps: [...state.completedSteps, 'activate'],
       };
     case ProvisioningFailed.type:
-      return state.status === 'none' ? state : { ...state, status: 'failed' };
+      return state.status === 'none'
+        ? state
+        : { ...state, status: 'failed', failure: { step: event.data.step, resumable: event.data.resumable === true } };
+    case ProvisioningRetried.type: {
+      if (state.status === 'none') return state;
+      const { failure: _, ...rest } = state;
+      const resume = PROVISIONING_STEPS.findIndex((s) => s.step === event.data.resumeAt);
+      // Steps before `resumeAt` stay done; a compensated failure resumes at the first step, with nothing kept.
+      if (resume > 0) return { ...rest, status: 'provisioning' };
+      const { slug: _slug, placement: _placement, ...fresh } = rest;
+      return { ...fresh, status: 'provisioning', completedSteps: [] };
+    }
     case TenantSuspended.type:
       return state.status === 'none' ? state : { ...state, status: 'suspended' };
     case TenantActivated.type:
@@ -192,11 +216,14 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
             provisioningId: command.provisioningId,
             step: command.step,
             reason: command.reason,
+            ...(command.resumable ? { resumable: true } : {}),
             failedAt: at,
           },
         },
       ];
     }
+    case 'RetryProvisioning':
+      return retryProvisioning(command, state);
     case 'Suspend': {
       const tenant = lifecycleTarget('suspend', state);
       if (!tenant) return [];
@@ -217,6 +244,36 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
     case 'ChangePlacement':
       return changePlacement(command, state);
   }
+}
+
+/** A failed provisioning starts again: at the failed step if nothing was undone, else from the start. */
+function retryProvisioning(
+  command: Extract<TenantCommand, { kind: 'RetryProvisioning' }>,
+  state: TenantState,
+): TenantEvent[] {
+  if (state.status === 'none') throw new TenantRuleViolation('not-found', 'no such tenant');
+  // Retried already (or never failed and still going): the provisioning under way finishes the job.
+  if (state.status === 'provisioning') return [];
+  if (state.status !== 'failed') {
+    throw new TenantRuleViolation(
+      'invalid-state',
+      `a tenant in status ${state.status} has nothing to retry: only a failed provisioning can be retried`,
+    );
+  }
+  const first = PROVISIONING_STEPS[0]!.step;
+  const resumeAt = state.failure?.resumable ? state.failure.step : first;
+  return [
+    {
+      type: ProvisioningRetried.type,
+      data: {
+        tenantId: state.tenantId,
+        provisioningId: state.provisioningId,
+        resumeAt,
+        actor: command.actor,
+        retriedAt: command.at.toISOString(),
+      },
+    },
+  ];
 }
 
 function changePlacement(

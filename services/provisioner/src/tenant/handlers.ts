@@ -1,7 +1,20 @@
-import { ActivateTenant, ChangeTenantPlacement, RegisterOrganization, SuspendTenant } from '@ttm/contracts';
+import {
+  ActivateTenant,
+  ChangeTenantPlacement,
+  RegisterOrganization,
+  RetryProvisioning,
+  SuspendTenant,
+} from '@ttm/contracts';
 import { commandHandlers, on, type ReceivedEvent } from '@ttm/service-kit';
 import { TenantRuleViolation } from './decider.js';
-import { activateTenant, changeTenantPlacement, provisionTenant, type SagaDeps, suspendTenant } from './saga.js';
+import {
+  activateTenant,
+  changeTenantPlacement,
+  provisionTenant,
+  retryProvisioning,
+  type SagaDeps,
+  suspendTenant,
+} from './saga.js';
 
 /**
  * The provisioner's command handlers, by command type. Each is idempotent: the
@@ -22,6 +35,9 @@ export function tenantCommandHandlers(deps: SagaDeps): Record<string, (command: 
     }),
     on(ActivateTenant, async (command) => {
       await activateTenant(deps, command.data).catch((e) => refused(command, e));
+    }),
+    on(RetryProvisioning, async (command) => {
+      await retryProvisioning(deps, command.data).catch((e) => refused(command, e));
     }),
     on(ChangeTenantPlacement, async (command) => {
       await changeTenantPlacement(deps, command.data).catch((e) => refused(command, e));

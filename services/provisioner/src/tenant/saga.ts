@@ -7,6 +7,7 @@ import {
   type DataOf,
   type ProvisioningStep,
   type RegisterOrganization,
+  type RetryProvisioning,
   Subjects,
   type SuspendTenant,
 } from '@ttm/contracts';
@@ -22,6 +23,7 @@ import {
   type TenantState,
   tenantDecider,
 } from './decider.js';
+import { forgetPendingCredentials, keepPendingCredentials, readPendingCredentials } from './pendingCredentials.js';
 import { forgetPlacement, NoCapacity, placeTenant } from './placement.js';
 import { releaseSlug, reserveSlug } from './slugReservation.js';
 import { tracedDataPlane, tracedStep } from './tracing.js';
@@ -98,7 +100,70 @@ export async function provisionTenant(
   );
   known = { state, lastSeq };
   if (state.status === 'none' || state.provisioningId !== provisioningId) return state;
+  return runProvisioning(deps, state, known, command);
+}
 
+/**
+ * An operator retries a failed provisioning (`ttm.tenant.retry-provisioning.v1`): the decider
+ * records where it resumes, then the saga's remaining steps run as for a registration. A repeat
+ * (or a redelivery after a crash) finds the tenant provisioning and runs what is left.
+ */
+export async function retryProvisioning(
+  deps: SagaDeps,
+  command: DataOf<typeof RetryProvisioning>,
+): Promise<TenantState> {
+  const result = await executeTenantCommand(deps, command.tenantId, {
+    kind: 'RetryProvisioning',
+    actor: command.actor,
+    at: new Date(),
+  });
+  const state = result.state;
+  if (state.status !== 'provisioning') return state;
+  const known: Known = { state, lastSeq: result.lastSeq };
+  const needsHash = !state.completedSteps.includes('create-workspace');
+  const adminPasswordHash = needsHash ? await readPendingCredentials(deps.pool, state.tenantId) : undefined;
+  if (needsHash && !adminPasswordHash) {
+    // Only a provisioning that failed before this build kept nothing to resume from.
+    const reason = 'the admin password of this registration is no longer known: register the organization again';
+    await executeTenantCommand(
+      deps,
+      state.tenantId,
+      {
+        kind: 'FailProvisioning',
+        provisioningId: state.provisioningId,
+        step: 'create-workspace',
+        reason,
+        at: new Date(),
+      },
+      known,
+    );
+    return state;
+  }
+  return runProvisioning(deps, state, known, {
+    tenantId: state.tenantId,
+    organizationName: state.organizationName,
+    adminEmail: state.adminEmail,
+    adminPasswordHash: adminPasswordHash ?? '',
+    plan: state.plan,
+    region: state.region,
+  });
+}
+
+/** What the saga's steps need of a registration. */
+type ProvisioningInput = Pick<
+  DataOf<typeof RegisterOrganization>,
+  'tenantId' | 'organizationName' | 'adminEmail' | 'adminPasswordHash' | 'plan' | 'region'
+>;
+
+async function runProvisioning(
+  deps: SagaDeps,
+  state: RegisteredTenant,
+  initiallyKnown: Known,
+  input: ProvisioningInput,
+): Promise<TenantState> {
+  const { tenantId } = input;
+  const { provisioningId } = state;
+  let known = initiallyKnown;
   let tenant: RegisteredTenant = state;
   const record = async (next: TenantCommand) => {
     const result = await executeTenantCommand(deps, tenantId, next, known);
@@ -108,7 +173,7 @@ export async function provisionTenant(
   await runSaga<ProvisioningStep, StepOutcome>({
     steps: PROVISIONING_STEPS.map(({ step }) => ({
       step,
-      run: () => tracedStep(step, tenantId, () => runStep(deps, step, tenant, command)),
+      run: () => tracedStep(step, tenantId, () => runStep(deps, step, tenant, input)),
     })),
     isRunning: () => tenant.status === 'provisioning',
     isDone: (step) => tenant.completedSteps.includes(step),
@@ -120,14 +185,26 @@ export async function provisionTenant(
     afterStep: (step) => deps.afterStepEffect?.(step),
     complete: async (step, outcome) => {
       await record({ kind: 'CompleteStep', provisioningId, step, ...outcome, at: new Date() });
+      if (step === 'create-workspace') await forgetPendingCredentials(deps.pool, tenantId);
       if (step === 'activate' && tenant.status === 'active') {
         deps.onProvisioned?.(Date.now() - Date.parse(tenant.registeredAt));
       }
+    },
+    // A transient error outlasted the retries: keep everything, so `tenant-cli retry` resumes here.
+    onStalled: async (step, error) => {
+      deps.logger.warn({ tenantId, step, err: error }, 'provisioning stalled on a transient error; retry it later');
+      if (!tenant.completedSteps.includes('create-workspace')) {
+        await keepPendingCredentials(deps.pool, tenantId, input.adminPasswordHash);
+      }
+      const reason = `${step} failed: ${describe(error)} (transient: nothing was undone; retry the provisioning)`;
+      await record({ kind: 'FailProvisioning', provisioningId, step, reason, resumable: true, at: new Date() });
+      deps.onFailed?.(step);
     },
     compensate: async (step, failure) => {
       const error = 'error' in failure ? failure.error : undefined;
       deps.logger.warn({ tenantId, step, err: error }, 'provisioning step failed; compensating');
       await compensate(deps, tenant);
+      await keepPendingCredentials(deps.pool, tenantId, input.adminPasswordHash);
       const reason = `${step} failed: ${describe(error)}`;
       await record({ kind: 'FailProvisioning', provisioningId, step, reason, at: new Date() });
       deps.onFailed?.(step);
@@ -140,7 +217,7 @@ async function runStep(
   deps: SagaDeps,
   step: ProvisioningStep,
   state: RegisteredTenant,
-  command: DataOf<typeof RegisterOrganization>,
+  command: ProvisioningInput,
 ): Promise<StepOutcome> {
   const tenantId = command.tenantId;
   switch (step) {

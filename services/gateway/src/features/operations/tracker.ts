@@ -1,4 +1,10 @@
-import { ProvisioningFailed, ProvisioningStepCompleted, TenantProvisioned, TenantRegistered } from '@ttm/contracts';
+import {
+  ProvisioningFailed,
+  ProvisioningRetried,
+  ProvisioningStepCompleted,
+  TenantProvisioned,
+  TenantRegistered,
+} from '@ttm/contracts';
 import { isMessage, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
 import type { DirectoryEntry, TenantDirectory } from '../tenants/directory.js';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
@@ -11,6 +17,7 @@ const provisioningEvents = new Set<string>([
   ProvisioningStepCompleted.type,
   TenantProvisioned.type,
   ProvisioningFailed.type,
+  ProvisioningRetried.type,
 ]);
 
 /**

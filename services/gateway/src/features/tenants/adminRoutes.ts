@@ -9,8 +9,9 @@ import {
 import { problemJsonSchema } from '../../problems.js';
 import { type JsonSchema, zodSchema } from '../../schema.js';
 import { TenantNotFound } from './problems.js';
+import { provisioningStatusPath } from './registration.js';
 import { SuspendBody, TenantDetail, TenantItem, TenantListQuery, TenantPage, TenantParams } from './schemas.js';
-import { activation, changeTenantStatus, showTenant, suspension } from './tenantLifecycle.js';
+import { activation, changeTenantStatus, retryTenantProvisioning, showTenant, suspension } from './tenantLifecycle.js';
 import { listTenants } from './tenantList.js';
 
 const problem = (description: string): JsonSchema => ({ ...problemJsonSchema, description });
@@ -136,6 +137,35 @@ export const tenantAdminRoutes: FastifyPluginAsync<GatewayDeps> = async (app, de
       const result = await changeTenantStatus(deps, tracker, request, activation, request.params.id);
       if (result.code === 202) reply.header('location', `/api/admin/tenants/${request.params.id}`);
       return reply.code(result.code).send(result.tenant);
+    },
+  );
+
+  app.post<{ Params: TenantParams }>(
+    '/api/admin/tenants/:id/retry',
+    {
+      schema: {
+        summary: 'Retry a failed provisioning from where it stopped',
+        description:
+          'A provisioning that stopped on a transient database error (no free connection, server restarting) ' +
+          'undid nothing and resumes at the failed step; one that was compensated starts again from the first ' +
+          'step. Answers 202 at once with `Location` of the provisioning status; retrying a tenant that is ' +
+          'provisioning already changes nothing. Audited.',
+        tags,
+        security,
+        params: zodSchema(TenantParams),
+        headers: actorHeader,
+        response: {
+          202: { ...zodSchema(TenantItem, { io: 'output' }), description: 'Provisioning again: poll Location' },
+          400: badRequest,
+          401: unauthorized,
+          404: problem('No tenant has this id'),
+          409: problem('The tenant did not fail (it is active or suspended): nothing to retry'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { tenant, provisioningId } = await retryTenantProvisioning(deps, request, request.params.id);
+      return reply.code(202).header('location', provisioningStatusPath(provisioningId)).send(tenant);
     },
   );
 };

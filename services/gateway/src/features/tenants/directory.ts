@@ -3,6 +3,7 @@ import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
 import {
   type Placement,
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   Streams,
   SubjectFilters,
@@ -216,8 +217,16 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         const e = known.data;
         entry.status = 'failed';
         entry.step = e.step;
-        if (entry.slug) this.slugs.delete(entry.slug); // the saga released it
+        // A compensated saga released the slug; a resumable stop kept everything.
+        if (entry.slug && !e.resumable) this.slugs.delete(entry.slug);
         entry.error = e.reason;
+        break;
+      }
+      case ProvisioningRetried.type: {
+        const e = known.data;
+        entry.status = 'provisioning';
+        entry.step = e.resumeAt;
+        entry.error = null;
         break;
       }
       case TenantSuspended.type:

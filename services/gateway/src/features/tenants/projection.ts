@@ -2,6 +2,7 @@ import {
   Consumers,
   consumerDefinition,
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   TenantActivated,
   TenantPlacementChanged,
@@ -126,6 +127,21 @@ const appliers = eventAppliers(
           SET status = 'failed', step = $2, error = $3, finished_at = $4, updated_at = $5, last_event_seq = $6
         WHERE operation_id = $1`,
       [e.provisioningId, e.step, e.reason, e.failedAt, event.meta.time, event.seq],
+    );
+  }),
+  on(ProvisioningRetried, async (event, client) => {
+    const e = event.data;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = 'provisioning', step = $2, error = NULL, updated_at = $3, last_event_seq = $4
+        WHERE tenant_id = $1`,
+      [e.tenantId, e.resumeAt, event.meta.time, event.seq],
+    );
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.operations
+          SET status = 'running', step = $2, error = NULL, finished_at = NULL, updated_at = $3, last_event_seq = $4
+        WHERE operation_id = $1`,
+      [e.provisioningId, e.resumeAt, event.meta.time, event.seq],
     );
   }),
   on(TenantSuspended, async (event, client) => {

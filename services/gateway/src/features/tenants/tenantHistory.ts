@@ -1,5 +1,6 @@
 import {
   ProvisioningFailed,
+  ProvisioningRetried,
   ProvisioningStepCompleted,
   TenantActivated,
   TenantPlacementChanged,
@@ -86,6 +87,12 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
           finished_at: e.failedAt,
           duration_ms: Math.max(0, Date.parse(e.failedAt) - Date.parse(registered.registeredAt)),
         });
+        break;
+      }
+      case ProvisioningRetried.type: {
+        const e = known.data;
+        item.status = 'provisioning';
+        Object.assign(provisioning, { status: 'running', step: e.resumeAt, error: null, finished_at: null });
         break;
       }
       case TenantSuspended.type:

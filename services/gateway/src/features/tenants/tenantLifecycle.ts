@@ -4,6 +4,7 @@ import {
   encodeMessage,
   type LifecycleChange,
   LifecycleTransitions,
+  RetryProvisioning,
   Subjects,
   SuspendTenant,
 } from '@ttm/contracts';
@@ -136,4 +137,50 @@ async function currentItem(deps: GatewayDeps, tenantId: string): Promise<TenantI
   const detail = await showTenant(deps, tenantId);
   if (!detail) throw new TenantNotFound(tenantId);
   return itemOf(detail);
+}
+
+/**
+ * Retry a failed provisioning: the provisioner's tenant decider records where it resumes (the
+ * failed step when the failure undid nothing, else the first step) and runs the saga again.
+ * Answers at once; the tenant's provisioning operation runs again (poll `location`). Retrying a
+ * tenant that is provisioning already publishes nothing. Audited.
+ */
+export async function retryTenantProvisioning(
+  deps: GatewayDeps,
+  request: FastifyRequest,
+  tenantId: string,
+): Promise<{ tenant: TenantItem; provisioningId: string }> {
+  const actor = adminActorOf(request);
+  const audit = (outcome: 'success' | 'failure', detail: string) =>
+    deps.audit.record(
+      {
+        actor,
+        action: 'tenant-provisioning-retried',
+        scope: tenantId,
+        target: { kind: 'tenant', id: tenantId },
+        outcome,
+        detail,
+      },
+      request,
+    );
+  const entry = deps.directory.get(tenantId);
+  if (!entry) {
+    await audit('failure', 'no such tenant');
+    throw new TenantNotFound(tenantId);
+  }
+  if (entry.status !== 'failed' && entry.status !== 'provisioning' && entry.status !== 'pending') {
+    await audit('failure', `tenant is ${entry.status}`);
+    throw new TenantStateConflict(tenantId, entry.status, 'retried', 'failed');
+  }
+  if (entry.status === 'failed') {
+    await publishMessage(
+      deps.js,
+      RetryProvisioning.subject,
+      encodeMessage(RetryProvisioning, { tenantId, actor }, { source: SOURCE, subject: tenantId }),
+    );
+    await audit('success', `retried after: ${entry.error ?? 'unknown failure'}`.slice(0, 1000));
+  } else {
+    await audit('success', 'already provisioning; nothing to do');
+  }
+  return { tenant: await currentItem(deps, tenantId), provisioningId: entry.provisioningId };
 }

@@ -1,0 +1,165 @@
+import type { Catalog } from '@ttm/service-kit';
+import { createLogger, isTransientDatabaseError } from '@ttm/service-kit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectionBudgetExhausted, DataPlanePools } from '../src/index.js';
+import { type PrivateCluster, startPrivateCluster } from './support/privateCluster.js';
+
+const DATABASES = 200;
+const MAX_CONNECTIONS = 40;
+const logger = createLogger('test', 'silent');
+
+let cluster: PrivateCluster;
+let admin: pg.Client;
+const names = Array.from({ length: DATABASES }, (_, i) => `tenant_db_${i}`);
+
+beforeAll(async () => {
+  cluster = await startPrivateCluster({ max_connections: MAX_CONNECTIONS });
+  admin = new pg.Client({ connectionString: cluster.url(), application_name: 'ttm-test-admin' });
+  await admin.connect();
+  await admin.query('CREATE DATABASE shared');
+  // A few at a time: each CREATE DATABASE is a checkpoint-free file copy with fsync off.
+  for (let i = 0; i < names.length; i += 8) {
+    await Promise.all(names.slice(i, i + 8).map((n) => admin.query(`CREATE DATABASE ${n} STRATEGY = FILE_COPY`)));
+  }
+}, 600_000);
+
+afterAll(async () => {
+  await admin?.end().catch(() => undefined);
+  await cluster?.stop();
+}, 300_000);
+
+const catalog = (): Catalog =>
+  ({
+    region: () => ({ clusters: [{ name: 'c1', url: cluster.url('shared') }] }),
+  }) as unknown as Catalog;
+const dedicated = (database: string) => ({
+  region: 'r1',
+  cluster: 'c1',
+  kind: 'database' as const,
+  database,
+  schema: 'ws',
+});
+
+/** Sessions of our services on the private server, as PostgreSQL counts them. */
+async function sessions(): Promise<Map<string, number>> {
+  const { rows } = await admin.query<{ application_name: string; n: number }>(
+    `SELECT application_name, count(*)::int AS n FROM pg_stat_activity
+      WHERE application_name LIKE 'ttm-%' AND application_name <> 'ttm-test-admin' GROUP BY 1`,
+  );
+  return new Map(rows.map((r) => [r.application_name, r.n]));
+}
+
+describe('the deployment-wide connection budget', () => {
+  it('holds with 200 dedicated databases used by every service at once', async () => {
+    // The default shares: gateway 40 %, provisioner 20 %, backup 20 %, metering 10 % of 50 % of 40.
+    const services = [
+      ['ttm-gateway-dataplane', 40, 4],
+      ['ttm-provisioner', 20, 4],
+      ['ttm-backup', 20, 2],
+      ['ttm-metering', 10, 2],
+    ] as const;
+    const pools = services.map(
+      ([applicationName, share, maxConnections]) =>
+        new DataPlanePools(catalog(), logger, {
+          applicationName,
+          maxConnections,
+          budgetPercent: 50,
+          budgetShare: share,
+          acquireTimeoutMs: 120_000,
+        }),
+    );
+    try {
+      const limits = await Promise.all(pools.map((p) => p.limitOn({ region: 'r1', cluster: 'c1' })));
+      expect(limits).toEqual([8, 4, 4, 2]);
+      const budget = (MAX_CONNECTIONS * 50) / 100;
+
+      let sampling = true;
+      let most = 0;
+      const mostBy = new Map<string, number>();
+      const sampler = (async () => {
+        while (sampling) {
+          const now = await sessions();
+          most = Math.max(
+            most,
+            [...now.values()].reduce((a, b) => a + b, 0),
+          );
+          for (const [name, n] of now) mostBy.set(name, Math.max(mostBy.get(name) ?? 0, n));
+        }
+      })();
+
+      // Every service walks every database, 24 queries in flight each.
+      const walk = async (pool: DataPlanePools) => {
+        const order = [...names].sort(() => Math.random() - 0.5);
+        let next = 0;
+        const worker = async () => {
+          let served = 0;
+          while (next < order.length) {
+            const db = order[next++]!;
+            const { rows } = await pool
+              .poolFor(dedicated(db))
+              .query<{ db: string }>('SELECT current_database() AS db, pg_sleep(0.002)');
+            expect(rows[0]!.db).toBe(db);
+            served++;
+          }
+          return served;
+        };
+        const served = await Promise.all(Array.from({ length: 24 }, worker));
+        return served.reduce((a, b) => a + b, 0);
+      };
+      const served = await Promise.all(pools.map(walk));
+      sampling = false;
+      await sampler;
+
+      expect(served).toEqual([DATABASES, DATABASES, DATABASES, DATABASES]);
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(budget);
+      for (const [i, [name]] of services.entries()) {
+        expect(mostBy.get(name) ?? 0).toBeLessThanOrEqual(limits[i]!);
+      }
+      // Idle dedicated connections close after a second: the fleet holds nothing while quiet.
+      await expect
+        .poll(async () => [...(await sessions()).values()].reduce((a, b) => a + b, 0), { timeout: 30_000 })
+        .toBe(0);
+    } finally {
+      await Promise.all(pools.map((p) => p.close()));
+    }
+  }, 300_000);
+
+  it('refuses past the wait limit with a transient error naming the wait, and serves the queue in order', async () => {
+    const pools = new DataPlanePools(catalog(), logger, {
+      applicationName: 'ttm-gateway-dataplane',
+      maxConnections: 2,
+      maxTotalConnections: 1,
+      acquireTimeoutMs: 300,
+    });
+    try {
+      const held = await pools.poolFor(dedicated(names[0]!)).connect();
+      const refused = await pools
+        .poolFor(dedicated(names[1]!))
+        .query('SELECT 1')
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConnectionBudgetExhausted);
+      expect(refused).toMatchObject({ retryAfterSeconds: 1, budget: 1 });
+      expect(isTransientDatabaseError(refused)).toBe(true);
+
+      // Queued behind the held connection, served once it is released: nothing is lost.
+      const patient = new DataPlanePools(catalog(), logger, {
+        applicationName: 'ttm-gateway-dataplane',
+        maxConnections: 2,
+        maxTotalConnections: 1,
+        acquireTimeoutMs: 60_000,
+      });
+      const holding = await patient.poolFor(dedicated(names[0]!)).connect();
+      const queued = Array.from({ length: 5 }, (_, i) =>
+        patient.poolFor(dedicated(names[i % 3]!)).query<{ n: number }>('SELECT $1::int AS n', [i]),
+      );
+      held.release();
+      holding.release();
+      expect((await Promise.all(queued)).map((r) => r.rows[0]!.n)).toEqual([0, 1, 2, 3, 4]);
+      await patient.close();
+    } finally {
+      await pools.close();
+    }
+  }, 120_000);
+});
