@@ -50,8 +50,16 @@ export const gatewayEnv = commonEnv.extend({
     .int()
     .min(1)
     .default(5)
-    .describe('Failed logins per email (and per address x4) before 429'),
-  LOGIN_FAILURE_WINDOW: portEnv.duration('15m').describe('Window of the failed-login limit'),
+    .describe('Failed logins per account (organization + email) before 429'),
+  LOGIN_FAILURE_WINDOW: portEnv.duration('15m').describe('Window of the login limits'),
+  LOGIN_MAX_HASHES_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'Password hashes one client address may have checked per LOGIN_FAILURE_WINDOW, whatever the outcome (default: LOGIN_MAX_FAILURES x 20)',
+    ),
   IDEMPOTENCY_TTL: portEnv.duration('24h').describe('How long an Idempotency-Key answer is kept'),
   DATA_PLANE_POOL_MAX: z.coerce
     .number()

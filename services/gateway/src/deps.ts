@@ -61,6 +61,8 @@ export interface GatewayDeps {
   backlog: ConsumerBacklog;
   /** Quota gate, rate limiter and api_calls meter of the tenant request path. */
   requestPath: RequestPathComponents;
+  /** Tenants where a user with this email accepted an invitation (login candidates besides admins). */
+  memberTenants?: (email: string) => Promise<string[]>;
   /** The dashboard's session check for admin routes (see plugins/adminAuth.ts); none: X-Admin-Key only. */
   adminSession?: (request: FastifyRequest) => Promise<boolean>;
 }
