@@ -87,6 +87,15 @@ export class RefreshTokens {
     });
   }
 
+  /** The user left the organization: every session of theirs ends. Answers how many tokens were revoked. */
+  async revokeUser(tenantId: string, userId: string): Promise<number> {
+    const result = await this.pool.query(
+      `UPDATE ${table} SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+      [tenantId, userId],
+    );
+    return result.rowCount ?? 0;
+  }
+
   /** Delete tokens expired for over a day (kept that long so a late reuse is still recognised). */
   async purgeExpired(): Promise<number> {
     const result = await this.pool.query(`DELETE FROM ${table} WHERE expires_at < now() - interval '1 day'`);
