@@ -33,6 +33,9 @@ export const gatewayEnv = commonEnv.extend({
   JWT_ISSUER: z.string().default('ttm').describe('`iss` of access tokens'),
   ACCESS_TOKEN_TTL: portEnv.duration('15m').describe('Lifetime of access tokens'),
   REFRESH_TOKEN_TTL: portEnv.duration('30d').describe('Lifetime of refresh tokens'),
+  INVITATION_TTL: portEnv
+    .duration('7d')
+    .describe('How long an invitation token lets an invited user set a password (single use)'),
   ARGON2_MEMORY_KIB: z.coerce
     .number()
     .int()
@@ -60,6 +63,17 @@ export const gatewayEnv = commonEnv.extend({
     .describe(
       'Password hashes one client address may have checked per LOGIN_FAILURE_WINDOW, whatever the outcome (default: LOGIN_MAX_FAILURES x 20)',
     ),
+  LOGIN_AUDIT_WINDOW: portEnv
+    .duration('1m')
+    .describe(
+      'Refused logins in AUDIT: the first per account or address in each window is written, later ones as one summary with a count',
+    ),
+  LOGIN_AUDIT_MAX_ENTRIES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Refused-login AUDIT entries one gateway writes per LOGIN_AUDIT_WINDOW before it only counts them'),
   IDEMPOTENCY_TTL: portEnv.duration('24h').describe('How long an Idempotency-Key answer is kept'),
   DATA_PLANE_POOL_MAX: z.coerce
     .number()

@@ -16,7 +16,7 @@ import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js'
 import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
 import { ApiKeys } from './features/apiKeys/index.js';
-import { AuditRecorder, auditProjection, auditRoutes } from './features/audit/index.js';
+import { AuditRecorder, auditProjection, auditRoutes, RefusedLoginAudit } from './features/audit/index.js';
 import {
   AccessTokens,
   authRoutes,
@@ -25,6 +25,7 @@ import {
   RefreshTokens,
   SigningKeyRing,
 } from './features/auth/index.js';
+import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
@@ -40,6 +41,8 @@ import {
   tenantBySlug,
   tenantsProjection,
 } from './features/tenants/index.js';
+import { invitationRoutes } from './features/users/invitationRoutes.js';
+import { Invitations } from './features/users/invitations.js';
 import { adminWebhookRoutes, alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
 import { IdempotencyStore } from './idempotency.js';
 import { adminAuth } from './plugins/adminAuth.js';
@@ -53,6 +56,7 @@ import {
   UsageMeter,
 } from './plugins/requestPath/index.js';
 import { tenantAuthenticate } from './plugins/tenantAuth.js';
+import { tenantAuthorize } from './plugins/tenantAuthorize.js';
 import { writeFreeze } from './plugins/writeFreeze.js';
 import { tenantRoutes } from './tenantApi/routes.js';
 
@@ -203,6 +207,32 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
   lifecycle.onStop('write freeze watcher', () => freezes.stop());
 
   const requestPath = await openRequestPath(service);
+  const invitations = new Invitations(pool, config.INVITATION_TTL);
+  const audit = new AuditRecorder(
+    js,
+    logger,
+    sharedCounter(
+      metrics,
+      'audit_write_failures_total',
+      'Audit entries that could not be stored (sign-in carried on)',
+      ['action'],
+    ),
+  );
+  const folded = sharedCounter(
+    metrics,
+    'login_refusals_folded_total',
+    'Refused logins counted into a per-window AUDIT summary instead of written one by one',
+    [],
+  );
+  const refusedLogins = new RefusedLoginAudit({
+    windowMs: config.LOGIN_AUDIT_WINDOW,
+    maxEntriesPerWindow: config.LOGIN_AUDIT_MAX_ENTRIES,
+    logger,
+    write: (entry, request) => audit.recordBestEffort(entry, request),
+    onFolded: () => folded.inc(),
+  });
+  refusedLogins.start();
+  lifecycle.onStop('refused login audit', () => refusedLogins.stop());
 
   return {
     config,
@@ -214,10 +244,13 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
     redis,
     catalog,
     directory,
-    audit: new AuditRecorder(js, logger),
+    audit,
+    refusedLogins,
     keys,
     accessTokens: new AccessTokens(keys, { issuer: config.JWT_ISSUER, ttlMs: config.ACCESS_TOKEN_TTL }),
     refreshTokens,
+    invitations,
+    memberTenants: (email) => invitations.memberTenants(email),
     passwords: new PasswordHasher(config),
     clusterPools,
     apiKeys: new ApiKeys({ pool, nc, logger, cacheTtlMs: config.API_KEY_CACHE_TTL }),
@@ -290,6 +323,7 @@ async function registerFeatures(
   await app.register(fleetMetrics, deps);
   await app.register(registrationRoutes, deps);
   await app.register(authRoutes, deps);
+  await app.register(invitationRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(adminScope, deps);
   await app.register(alertmanagerRoutes, deps);
@@ -324,6 +358,7 @@ const tenantScope: FastifyPluginAsync<GatewayDeps & { extraTenantRoutes?: Fastif
 ) => {
   decoratePrincipal(tenant);
   tenant.addHook('onRequest', tenantAuthenticate(deps));
+  tenant.addHook('onRequest', tenantAuthorize(deps));
   await tenant.register(writeFreeze, deps);
   await tenant.register(tenantRequestPath, deps);
   await tenant.register(tenantRoutes, deps);

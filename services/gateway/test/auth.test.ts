@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { ActivateTenant, encodeMessage, Streams, SuspendTenant } from '@ttm/contracts';
 import { publishMessage } from '@ttm/service-kit';
 import type { LightMyRequestResponse } from 'fastify';
@@ -22,6 +22,8 @@ beforeAll(async () => {
     env: {
       LOGIN_MAX_FAILURES: String(MAX_FAILURES),
       LOGIN_MAX_HASHES_PER_ADDRESS: String(MAX_HASHES),
+      // Windows close when a test flushes them, never by time.
+      LOGIN_AUDIT_WINDOW: '1h',
       TRUST_PROXY: 'true',
     },
   });
@@ -446,10 +448,67 @@ describe('audit and metrics', () => {
     expect(everything).not.toContain(tokens.refresh_token);
   });
 
+  it('writes one refused-login entry per account or address per window, then one summary with the count', async () => {
+    const sprayer = newAddress();
+    for (let i = 0; i < 20; i++) {
+      const answer = await login({ email: `spray${i}@flood.test`, password: PASSWORD }, sprayer);
+      expect([401, 429]).toContain(answer.statusCode);
+    }
+    const target = 'target@flood.test';
+    for (let i = 0; i < 8; i++) {
+      const answer = await login({ email: target, password: `wrong-Password-${i}` }, newAddress());
+      expect([401, 429]).toContain(answer.statusCode);
+    }
+    await stack.gateway!.deps.refusedLogins.flush();
+
+    const entries = await eventually(async () => {
+      const all = (await auditEntries()).filter((e) => {
+        const actor = (e.actor as { id: string }).id;
+        const about = `${actor} ${String(e.detail)} ${JSON.stringify(e.target)}`;
+        return about.includes('flood.test') || about.includes(sprayer);
+      });
+      return all.filter((e) => e.action === 'login-failed-summary').length >= 2 ? all : undefined;
+    });
+    const written = entries.filter((e) => e.action === 'login-failed');
+    expect(written.map((e) => (e.actor as { id: string }).id).sort()).toEqual(['spray0@flood.test', target]);
+    const summaries = entries.filter((e) => e.action === 'login-failed-summary');
+    expect(summaries).toHaveLength(2);
+    expect(summaries.map((e) => e.detail)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^19 more refused logins from ${sprayer.replaceAll('.', '\\.')} `)),
+        expect.stringMatching(/^7 more refused logins for this account/),
+      ]),
+    );
+    const metrics = await inject('GET', '/metrics');
+    expect(metrics.body).toMatch(/login_refusals_folded_total(\{[^}]*\})? (2[6-9]|[3-9]\d)/);
+  });
+
   it('counts login attempts by outcome', async () => {
     const metrics = await inject('GET', '/metrics');
     expect(metrics.body).toMatch(/login_attempts_total\{outcome="success"[^}]*\} [1-9]/);
     expect(metrics.body).toMatch(/login_attempts_total\{outcome="failure"[^}]*\} [1-9]/);
     expect(metrics.body).toMatch(/login_attempts_total\{outcome="rate_limited"[^}]*\} [1-9]/);
+  });
+});
+
+describe('a full AUDIT stream', () => {
+  it('never breaks logins: the lost entries are counted and logged', async () => {
+    const email = 'full@audit.test';
+    await activeOrganization('Full Audit', email);
+    const jsm = await jetstreamManager(stack.gateway!.deps.nc);
+    const { config } = await jsm.streams.info(Streams.AUDIT);
+    await jsm.streams.update(Streams.AUDIT, { ...config, max_bytes: 1 });
+    try {
+      expect((await login({ email, password: PASSWORD })).statusCode).toBe(200);
+      expect((await login({ email, password: 'wrong-Password-1' })).statusCode).toBe(401);
+      const tokens = (await login({ email, password: PASSWORD })).json<Tokens>();
+      expect(
+        (await inject('POST', '/api/auth/refresh', { payload: { refresh_token: tokens.refresh_token } })).statusCode,
+      ).toBe(200);
+      const metrics = await inject('GET', '/metrics');
+      expect(metrics.body).toMatch(/audit_write_failures_total\{action="login"[^}]*\} [1-9]/);
+    } finally {
+      await jsm.streams.update(Streams.AUDIT, { ...config, max_bytes: config.max_bytes });
+    }
   });
 });

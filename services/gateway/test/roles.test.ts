@@ -43,7 +43,11 @@ async function invite(by: Credential, email: string, role: 'Admin' | 'Member') {
 }
 
 function accept(token: string, password: string) {
-  return stack.gateway!.app.inject({ method: 'POST', url: '/api/auth/accept-invitation', payload: { token, password } });
+  return stack.gateway!.app.inject({
+    method: 'POST',
+    url: '/api/auth/accept-invitation',
+    payload: { token, password },
+  });
 }
 
 async function login(email: string, password = PASSWORD) {
@@ -114,9 +118,9 @@ describe('invited users', () => {
     const reissued = await call('POST', `/api/tenant/users/${invited.id}/invitation`, { token: admin.token });
     expect(reissued.statusCode, reissued.body).toBe(201);
     const second = reissued.json<{ token: string }>().token;
-    const third = (
-      await call('POST', `/api/tenant/users/${invited.id}/invitation`, { token: admin.token })
-    ).json<{ token: string }>().token;
+    const third = (await call('POST', `/api/tenant/users/${invited.id}/invitation`, { token: admin.token })).json<{
+      token: string;
+    }>().token;
     expect((await accept(second, PASSWORD)).statusCode).toBe(400);
     expect((await accept(third, PASSWORD)).statusCode).toBe(200);
     // Once a password is set there is nothing to reissue.
@@ -149,7 +153,9 @@ describe('roles', () => {
       expect(problemOf(response).type).toBe(tenantApiProblemTypes.roleRequired);
     }
     // Nothing was invited.
-    const users = (await call('GET', '/api/tenant/users', { token: admin.token })).json<{ items: { email: string }[] }>();
+    const users = (await call('GET', '/api/tenant/users', { token: admin.token })).json<{
+      items: { email: string }[];
+    }>();
     expect(users.items.map((u) => u.email)).not.toContain('x@roles.test');
   });
 
@@ -185,7 +191,7 @@ describe('roles', () => {
     expect((await createKey({ apiKey: manager.key }, ['users:manage'])).statusCode).toBe(201);
   });
 
-  it("removing a user ends its sessions and keys, and its Admin rights at once", async () => {
+  it('removing a user ends its sessions and keys, and its Admin rights at once', async () => {
     const invited = await invite({ token: admin.token }, 'leaver@roles.test', 'Admin');
     expect((await accept(invited.invitation.token, PASSWORD)).statusCode).toBe(200);
     const session = await signedIn('leaver@roles.test');

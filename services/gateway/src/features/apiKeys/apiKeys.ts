@@ -135,7 +135,15 @@ export class ApiKeys {
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        RETURNING id, tenant_id AS "tenantId", name, created_by AS "createdBy", created_at AS "createdAt",
                  expires_at AS "expiresAt", revoked_at AS "revokedAt", scopes`,
-      [id, input.tenantId, input.name, sha256(secret), input.createdBy, input.expiresAt, [...(input.scopes ?? DEFAULT_API_KEY_SCOPES)]],
+      [
+        id,
+        input.tenantId,
+        input.name,
+        sha256(secret),
+        input.createdBy,
+        input.expiresAt,
+        [...(input.scopes ?? DEFAULT_API_KEY_SCOPES)],
+      ],
     );
     return { record: rows[0]!, key };
   }

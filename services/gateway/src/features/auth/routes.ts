@@ -77,15 +77,16 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
   const count = (outcome: LoginOutcome) => attempts.inc({ outcome });
   decoratePrincipal(app);
 
+  // Sign-in never fails because AUDIT is full or away: entries are best effort (logged and counted when lost).
   const audit = (
     request: FastifyRequest,
-    action: 'login' | 'login-failed' | 'refresh-reuse' | 'logout',
+    action: 'login' | 'refresh-reuse' | 'logout',
     email: string,
     tenantId: string | undefined,
     outcome: 'success' | 'failure',
     detail?: string,
   ) =>
-    deps.audit.record(
+    deps.audit.recordBestEffort(
       {
         actor: { kind: 'user', id: email.slice(0, 200) },
         action,
@@ -96,6 +97,9 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
       },
       request,
     );
+  // Refused logins: one AUDIT entry per account or address per LOGIN_AUDIT_WINDOW, then a count.
+  const refused = (request: FastifyRequest, email: string, tenantId: string | undefined, reason: string) =>
+    deps.refusedLogins.refused({ email, tenantId, address: request.ip, reason }, request);
 
   const tokensFor = async (
     subject: { userId: string; tenantId: string; email: string },
@@ -151,7 +155,7 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
       const wait = await limiter.reserve(accounts, request.ip, Math.max(1, candidates.length));
       if (wait !== undefined) {
         count('rate_limited');
-        await audit(request, 'login-failed', email, undefined, 'failure', 'refused: too many failed logins');
+        await refused(request, email, undefined, 'refused: too many failed logins');
         throw withHeaders(new TooManyLoginFailures(wait), { 'retry-after': String(wait) });
       }
 
@@ -163,17 +167,17 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
       switch (verdict.kind) {
         case 'rejected':
           count('failure');
-          await audit(request, 'login-failed', email, verdict.tenantId, 'failure', 'email or password is wrong');
+          await refused(request, email, verdict.tenantId, 'email or password is wrong');
           throw new InvalidCredentials();
         case 'tenant-choice-required': {
           await limiter.succeeded(verdict.tenants.map((t) => ({ tenantId: t.tenantId, email })));
           count('tenant_choice_required');
-          await audit(request, 'login-failed', email, undefined, 'failure', 'several organizations; none chosen');
+          await refused(request, email, undefined, 'several organizations; none chosen');
           return sendProblem(request, reply, tenantChoiceProblem(verdict.tenants));
         }
         case 'suspended':
           count('suspended');
-          await audit(request, 'login-failed', email, verdict.tenant.tenantId, 'failure', 'organization suspended');
+          await refused(request, email, verdict.tenant.tenantId, 'organization suspended');
           throw new TenantSuspendedProblem(verdict.tenant.slug ?? verdict.tenant.tenantId);
         case 'authenticated': {
           await limiter.succeeded([{ tenantId: verdict.tenant.tenantId, email }]);

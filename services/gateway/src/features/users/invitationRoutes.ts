@@ -12,7 +12,11 @@ export const acceptInvitationPath = '/api/auth/accept-invitation';
 
 const AcceptBody = z.object({
   token: z.string().min(1).max(256).describe('The invitation token the inviting Admin was given'),
-  password: z.string().min(1).max(PASSWORD_MAX_LENGTH * 4).describe('The password to sign in with from now on'),
+  password: z
+    .string()
+    .min(1)
+    .max(PASSWORD_MAX_LENGTH * 4)
+    .describe('The password to sign in with from now on'),
 });
 type AcceptBody = z.output<typeof AcceptBody>;
 
@@ -51,7 +55,11 @@ export const invitationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, dep
         const tenant = deps.directory.get(invitation.tenantId);
         if (!tenant?.placement || (tenant.status !== 'active' && tenant.status !== 'suspended')) return false;
         const hash = await deps.passwords.hash(password);
-        return setMemberPassword(workspaceOf(deps.clusterPools, tenant.tenantId, tenant.placement), invitation.userId, hash);
+        return setMemberPassword(
+          workspaceOf(deps.clusterPools, tenant.tenantId, tenant.placement),
+          invitation.userId,
+          hash,
+        );
       });
       if (weakness.length > 0) throw new WeakPassword(weakness.join('; '));
       if (!accepted) throw new InvalidInvitation();

@@ -31,7 +31,12 @@ export class Invitations {
     private readonly ttlMs: number,
   ) {}
 
-  async issue(input: { tenantId: string; userId: string; email: string; createdBy: string }): Promise<IssuedInvitation> {
+  async issue(input: {
+    tenantId: string;
+    userId: string;
+    email: string;
+    createdBy: string;
+  }): Promise<IssuedInvitation> {
     const token = randomBytes(32).toString('base64url');
     return inTransaction(this.pool, async (client) => {
       await client.query(
@@ -62,7 +67,10 @@ export class Invitations {
    * user is still there to receive it. Undefined when the token is unknown, used, revoked or
    * expired, or the user has left: nothing changes then.
    */
-  async accept(token: string, setPassword: (invitation: Invitation) => Promise<boolean>): Promise<Invitation | undefined> {
+  async accept(
+    token: string,
+    setPassword: (invitation: Invitation) => Promise<boolean>,
+  ): Promise<Invitation | undefined> {
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<Invitation>(
         `SELECT id, tenant_id AS "tenantId", user_id AS "userId", email

@@ -140,7 +140,13 @@ export const userRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
         tags: ['tenant'],
         security: tenantSecurity,
         params: zodSchema(IdParams),
-        response: { 201: zodSchema(InvitationShape, { io: 'output' }), 400: problem, 401: problem, 403: problem, 404: problem },
+        response: {
+          201: zodSchema(InvitationShape, { io: 'output' }),
+          400: problem,
+          401: problem,
+          403: problem,
+          404: problem,
+        },
       },
     },
     async (request, reply) => {
