@@ -4,6 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
 import {
   createCatalog,
+  loadConfig,
   runProjection,
   type ServiceContext,
   startOpsServer,
@@ -12,7 +13,7 @@ import {
 } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
-import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
+import { DEFAULT_ADMIN_KEY, type GatewayConfig, gatewayEnv, startupProblems } from './config.js';
 import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
 import { ApiKeys } from './features/apiKeys/index.js';
@@ -89,6 +90,9 @@ export async function startGateway(
     extraTenantRoutes?: FastifyPluginAsync<GatewayDeps>;
   } = {},
 ): Promise<Gateway> {
+  // Checked before anything connects: a refused configuration leaves nothing open.
+  const problems = startupProblems(loadConfig(gatewayEnv, env));
+  if (problems.length > 0) throw new Error(problems.join('; '));
   const service = await startService(
     {
       name: 'gateway',
@@ -104,9 +108,7 @@ export async function startGateway(
     env,
   );
   const { config, logger, lifecycle } = service;
-  const problems = productionProblems(config);
-  if (problems.length > 0) throw new Error(problems.join('; '));
-  if (config.NODE_ENV !== 'production' && config.SUPER_ADMIN_KEY.startsWith('dev-')) {
+  if (config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY) {
     logger.warn('SUPER_ADMIN_KEY is the development default; set a secret before exposing the gateway');
   }
   const deps = await buildComponents(service);
@@ -117,6 +119,10 @@ export async function startGateway(
     metrics: service.metrics,
     version: VERSION,
     trustProxy: config.TRUST_PROXY,
+    corsOrigins: config.CORS_ORIGINS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT,
+    maxConnections: config.MAX_CONNECTIONS,
+    ...(config.OPS_ENDPOINTS_ACCESS === 'admin-key' ? { protectOpsEndpointsWith: config.SUPER_ADMIN_KEY } : {}),
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     tracing: config.OTEL_ENABLED,
   });
