@@ -73,6 +73,9 @@ export const gatewayEnv = commonEnv.extend({
   JWT_ISSUER: z.string().default('ttm').describe('`iss` of access tokens'),
   ACCESS_TOKEN_TTL: portEnv.duration('15m').describe('Lifetime of access tokens'),
   REFRESH_TOKEN_TTL: portEnv.duration('30d').describe('Lifetime of refresh tokens'),
+  REFRESH_TOKEN_MAX_LIFETIME: portEnv
+    .duration('90d')
+    .describe('Absolute lifetime of a session: its refresh tokens stop working this long after the login'),
   INVITATION_TTL: portEnv
     .duration('7d')
     .describe('How long an invitation token lets an invited user set a password (single use)'),

@@ -180,7 +180,7 @@ async function buildComponents(service: ServiceContext<GatewayConfig>): Promise<
   // Sign-in: the signing key ring (creating the first key if there is none), tokens, passwords.
   const keys = await SigningKeyRing.open({ pool, logger, accessTokenTtlMs: config.ACCESS_TOKEN_TTL });
   lifecycle.onStop('signing keys', () => keys.close());
-  const refreshTokens = new RefreshTokens(pool, config.REFRESH_TOKEN_TTL);
+  const refreshTokens = new RefreshTokens(pool, config.REFRESH_TOKEN_TTL, config.REFRESH_TOKEN_MAX_LIFETIME);
   const purge = setInterval(() => {
     refreshTokens
       .purgeExpired()

@@ -134,3 +134,51 @@ describe('operations', () => {
     leave.abort();
   });
 });
+
+describe('passwords and sessions', () => {
+  it('refuses a common password at registration', async () => {
+    const response = await fetch(`${stack.url}/api/auth/register-organization`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        organization_name: 'Common Pw',
+        admin_email: 'common@pw.test',
+        admin_password: 'Password123',
+        plan: 'free',
+      }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { detail: string }).detail).toContain('most common passwords');
+  });
+
+  it('ends a session at its absolute lifetime, however often it was refreshed', async () => {
+    const { entry } = await signUp(stack.gateway!, {
+      name: 'Long Session',
+      email: 'long@session.test',
+      password: PASSWORD,
+      plan: 'free',
+    });
+    const login = await fetch(`${stack.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'long@session.test', password: PASSWORD }),
+    });
+    const { refresh_token } = (await login.json()) as { refresh_token: string };
+    const refresh = (token: string) =>
+      fetch(`${stack.url}/api/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: token }),
+      });
+    const first = await refresh(refresh_token);
+    expect(first.status).toBe(200);
+    const next = ((await first.json()) as { refresh_token: string }).refresh_token;
+    // The login happened 91 days ago (REFRESH_TOKEN_MAX_LIFETIME defaults to 90 days).
+    await stack.gateway!.deps.pool.query(
+      `UPDATE gateway.refresh_tokens SET created_at = created_at - interval '91 days' WHERE tenant_id = $1`,
+      [entry.tenantId],
+    );
+    const late = await refresh(next);
+    expect(late.status).toBe(401);
+  });
+});
