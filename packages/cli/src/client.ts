@@ -79,6 +79,10 @@ export class TtmClient {
 
   private async send(method: string, path: string, options: RequestOptions, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    // Operations other than a provisioning are shown to operators only: send the key when we have it.
+    if (!options.admin && this.options.adminKey && path.startsWith('/api/operations/')) {
+      headers['x-admin-key'] = this.options.adminKey;
+    }
     if (options.admin) {
       if (!this.options.adminKey) {
         throw new UsageError('this command needs the admin key: set TTM_ADMIN_KEY or pass --admin-key');

@@ -30,7 +30,45 @@ export const gatewayEnv = commonEnv.extend({
     .optional()
     .describe('Also serve /health/* and /metrics of this process alone on this port (several gateways sharing PORT)'),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest accepted request body'),
-  TRUST_PROXY: portEnv.flag(false).describe('Take the client address from X-Forwarded-For'),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .describe(
+      'Whom to believe X-Forwarded-For from: `false` (nobody), a number of proxy hops in front (1: one balancer), comma-separated addresses or CIDR ranges of the proxies (or loopback, linklocal, uniquelocal), or `true` (anyone: only behind a proxy that overwrites the header)',
+    ),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin.length > 0),
+    )
+    .describe('Browser origins allowed to call the API cross-origin, comma separated (empty: CORS off)'),
+  REQUEST_TIMEOUT: portEnv
+    .duration('30s')
+    .describe('Longest time a client may take to send a whole request (headers and body); 0 disables'),
+  MAX_CONNECTIONS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe('Open HTTP connections one gateway accepts; more are refused (0: no limit)'),
+  OPS_ENDPOINTS_ACCESS: z
+    .enum(['open', 'admin-key'])
+    .default('open')
+    .describe(
+      '/metrics and /docs on PORT: `open`, or `admin-key` (X-Admin-Key or Authorization: Bearer <SUPER_ADMIN_KEY>; scrape METRICS_PORT instead)',
+    ),
   NODE_ENV: z
     .string()
     .default('development')
@@ -39,7 +77,9 @@ export const gatewayEnv = commonEnv.extend({
     .string()
     .min(16, 'must be at least 16 characters')
     .default(DEFAULT_ADMIN_KEY)
-    .describe('Key admin endpoints take in X-Admin-Key (the default is refused when NODE_ENV=production)'),
+    .describe(
+      'Key admin endpoints take in X-Admin-Key (the development default is refused unless NODE_ENV is development or test and HOST is loopback)',
+    ),
   JWT_ISSUER: z.string().default('ttm').describe('`iss` of access tokens'),
   ACCESS_TOKEN_TTL: portEnv.duration('15m').describe('Lifetime of access tokens'),
   SIGNING_KEY_MAX_AGE: portEnv
@@ -48,6 +88,12 @@ export const gatewayEnv = commonEnv.extend({
       'Rotate the access-token signing key once it is this old (checked by every gateway, done by one; 0: only by hand)',
     ),
   REFRESH_TOKEN_TTL: portEnv.duration('30d').describe('Lifetime of refresh tokens'),
+  REFRESH_TOKEN_MAX_LIFETIME: portEnv
+    .duration('90d')
+    .describe('Absolute lifetime of a session: its refresh tokens stop working this long after the login'),
+  INVITATION_TTL: portEnv
+    .duration('7d')
+    .describe('How long an invitation token lets an invited user set a password (single use)'),
   ARGON2_MEMORY_KIB: z.coerce
     .number()
     .int()
@@ -65,8 +111,39 @@ export const gatewayEnv = commonEnv.extend({
     .int()
     .min(1)
     .default(5)
-    .describe('Failed logins per email (and per address x4) before 429'),
-  LOGIN_FAILURE_WINDOW: portEnv.duration('15m').describe('Window of the failed-login limit'),
+    .describe('Failed logins per account (organization + email) before 429'),
+  LOGIN_FAILURE_WINDOW: portEnv.duration('15m').describe('Window of the login limits'),
+  LOGIN_MAX_HASHES_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'Password hashes one client address may have checked per LOGIN_FAILURE_WINDOW, whatever the outcome (default: LOGIN_MAX_FAILURES x 20)',
+    ),
+  LOGIN_AUDIT_WINDOW: portEnv
+    .duration('1m')
+    .describe(
+      'Refused logins in AUDIT: the first per account or address in each window is written, later ones as one summary with a count',
+    ),
+  LOGIN_AUDIT_MAX_ENTRIES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Refused-login AUDIT entries one gateway writes per LOGIN_AUDIT_WINDOW before it only counts them'),
+  OPERATION_STREAMS_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Operation event streams (SSE) one gateway keeps open at once; more answer 503'),
+  OPERATION_STREAMS_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(20)
+    .describe('Operation event streams one client address may hold open on one gateway'),
   IDEMPOTENCY_TTL: portEnv.duration('24h').describe('How long an Idempotency-Key answer is kept'),
   DATA_PLANE_POOL_MAX: z.coerce
     .number()
@@ -134,13 +211,61 @@ export const gatewayEnv = commonEnv.extend({
 });
 export type GatewayConfig = z.output<typeof gatewayEnv>;
 
-/** Refuse settings that are fine on a laptop and dangerous in production. */
-export function productionProblems(config: GatewayConfig): string[] {
-  if (config.NODE_ENV !== 'production') return [];
-  return [
-    ...(config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY
-      ? ['SUPER_ADMIN_KEY is the development default: set a secret']
-      : []),
-    ...(config.TTM_KEK === DEVELOPMENT_KEK ? ['TTM_KEK is the development default: set a secret'] : []),
-  ];
+/** What fastify's `trustProxy` takes. */
+export type TrustProxy = boolean | number | string[];
+
+const ipv4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
+
+/** TRUST_PROXY as fastify takes it, or why it is not understood. */
+export function parseTrustProxy(raw: string): TrustProxy | string {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true' || value === 'yes') return true;
+  if (value === 'false' || value === 'no' || value === '' || value === '0') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  const ranges = value.split(',').map((part) => part.trim());
+  for (const range of ranges) {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(range)) continue;
+    const [address, prefix, extra] = range.split('/');
+    const v4 = ipv4.test(address ?? '');
+    const v6 = !v4 && /^[0-9a-f:.]+$/.test(address ?? '') && (address ?? '').includes(':');
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (v4 ? 32 : 128));
+    if ((!v4 && !v6) || !prefixOk || extra !== undefined) {
+      return `"${range}" is not true, false, a number of hops, an address, a CIDR range or loopback/linklocal/uniquelocal`;
+    }
+  }
+  return ranges;
 }
+
+/** True for an address only this machine can reach (the HOST a gateway listens on). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Refuse settings that are fine on a laptop and dangerous anywhere else. The development admin
+ * key is accepted only with NODE_ENV development or test and HOST a loopback address: a gateway
+ * that others can reach never starts with a key everyone knows.
+ */
+export function startupProblems(config: GatewayConfig): string[] {
+  const problems: string[] = [];
+  if (config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY) {
+    const local = (config.NODE_ENV === 'development' || config.NODE_ENV === 'test') && isLoopbackHost(config.HOST);
+    if (!local) {
+      problems.push(
+        `SUPER_ADMIN_KEY is the development default, refused with NODE_ENV=${config.NODE_ENV} and HOST=${config.HOST}: ` +
+          'set a secret (openssl rand -base64 32), or run on loopback in development',
+      );
+    }
+  }
+  if (config.NODE_ENV === 'production' && config.TTM_KEK === DEVELOPMENT_KEK) {
+    problems.push('TTM_KEK is the development default: set a secret (openssl rand -base64 32)');
+  }
+  return problems;
+}
+
+/** @deprecated the same check as `startupProblems` (kept for callers of the old name). */
+export const productionProblems = startupProblems;

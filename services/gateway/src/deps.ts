@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
 import type { DataPlanePools } from './dataPlane/index.js';
 import type { ApiKeys } from './features/apiKeys/index.js';
-import type { AuditRecorder } from './features/audit/index.js';
+import type { AuditRecorder, RefusedLoginAudit } from './features/audit/index.js';
 import type { AccessTokens, PasswordHasher, RefreshTokens, SigningKeyRing } from './features/auth/index.js';
 import type { BackupIndex } from './features/backups/index.js';
 import type { ConsumerBacklog } from './features/fleet/index.js';
@@ -14,6 +14,7 @@ import type { MigrationIndex } from './features/migrations/index.js';
 import type { OperationTracker } from './features/operations/index.js';
 import type { QuotaReader } from './features/quotas/index.js';
 import type { TenantDirectory } from './features/tenants/index.js';
+import type { Invitations } from './features/users/invitations.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { RequestPathComponents } from './plugins/requestPath/index.js';
 
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   catalog: Catalog;
   directory: TenantDirectory;
   audit: AuditRecorder;
+  /** Refused logins into AUDIT, one entry per account or address per LOGIN_AUDIT_WINDOW with a count. */
+  refusedLogins: RefusedLoginAudit;
   /** Signing keys of access tokens, kept current from `gateway.signing_keys`. */
   keys: SigningKeyRing;
   /** The key-encryption keys that seal the signing keys at rest (TTM_KEK). */
@@ -63,6 +66,10 @@ export interface GatewayDeps {
   backlog: ConsumerBacklog;
   /** Quota gate, rate limiter and api_calls meter of the tenant request path. */
   requestPath: RequestPathComponents;
+  /** Tenants where a user with this email accepted an invitation (login candidates besides admins). */
+  memberTenants?: (email: string) => Promise<string[]>;
+  /** Invitation tokens of invited users (features/users). */
+  invitations: Invitations;
   /** The dashboard's session check for admin routes (see plugins/adminAuth.ts); none: X-Admin-Key only. */
   adminSession?: (request: FastifyRequest) => Promise<boolean>;
 }

@@ -6,6 +6,7 @@ import {
   createCatalog,
   dataPlaneBudget,
   LocalKeyEncryptionKeys,
+  loadConfig,
   runProjection,
   type ServiceContext,
   startOpsServer,
@@ -14,11 +15,11 @@ import {
 } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
-import { type GatewayConfig, gatewayEnv, productionProblems } from './config.js';
+import { DEFAULT_ADMIN_KEY, type GatewayConfig, gatewayEnv, startupProblems } from './config.js';
 import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
 import { ApiKeys } from './features/apiKeys/index.js';
-import { AuditRecorder, auditProjection, auditRoutes } from './features/audit/index.js';
+import { AuditRecorder, auditProjection, auditRoutes, RefusedLoginAudit } from './features/audit/index.js';
 import {
   AccessTokens,
   authRoutes,
@@ -29,6 +30,7 @@ import {
   scheduleSigningKeyRotation,
   signingKeyRoutes,
 } from './features/auth/index.js';
+import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
@@ -44,6 +46,8 @@ import {
   tenantBySlug,
   tenantsProjection,
 } from './features/tenants/index.js';
+import { invitationRoutes } from './features/users/invitationRoutes.js';
+import { Invitations } from './features/users/invitations.js';
 import { adminWebhookRoutes, alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
 import { IdempotencyStore } from './idempotency.js';
 import { adminAuth } from './plugins/adminAuth.js';
@@ -57,6 +61,7 @@ import {
   UsageMeter,
 } from './plugins/requestPath/index.js';
 import { tenantAuthenticate } from './plugins/tenantAuth.js';
+import { tenantAuthorize } from './plugins/tenantAuthorize.js';
 import { writeFreeze } from './plugins/writeFreeze.js';
 import { tenantRoutes } from './tenantApi/routes.js';
 
@@ -89,6 +94,9 @@ export async function startGateway(
     extraTenantRoutes?: FastifyPluginAsync<GatewayDeps>;
   } = {},
 ): Promise<Gateway> {
+  // Checked before anything connects: a refused configuration leaves nothing open.
+  const problems = startupProblems(loadConfig(gatewayEnv, env));
+  if (problems.length > 0) throw new Error(problems.join('; '));
   const service = await startService(
     {
       name: 'gateway',
@@ -104,9 +112,7 @@ export async function startGateway(
     env,
   );
   const { config, logger, lifecycle } = service;
-  const problems = productionProblems(config);
-  if (problems.length > 0) throw new Error(problems.join('; '));
-  if (config.NODE_ENV !== 'production' && config.SUPER_ADMIN_KEY.startsWith('dev-')) {
+  if (config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY) {
     logger.warn('SUPER_ADMIN_KEY is the development default; set a secret before exposing the gateway');
   }
   const { deps, dashboardParts } = await buildComponents(service);
@@ -117,6 +123,10 @@ export async function startGateway(
     metrics: service.metrics,
     version: VERSION,
     trustProxy: config.TRUST_PROXY,
+    corsOrigins: config.CORS_ORIGINS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT,
+    maxConnections: config.MAX_CONNECTIONS,
+    ...(config.OPS_ENDPOINTS_ACCESS === 'admin-key' ? { protectOpsEndpointsWith: config.SUPER_ADMIN_KEY } : {}),
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     tracing: config.OTEL_ENABLED,
   });
@@ -174,7 +184,7 @@ async function buildComponents(
   lifecycle.onStop('signing keys', () => keys.close());
   const rotation = scheduleSigningKeyRotation({ pool, kek, logger, maxAgeMs: config.SIGNING_KEY_MAX_AGE });
   lifecycle.onStop('signing key rotation', () => rotation.stop());
-  const refreshTokens = new RefreshTokens(pool, config.REFRESH_TOKEN_TTL);
+  const refreshTokens = new RefreshTokens(pool, config.REFRESH_TOKEN_TTL, config.REFRESH_TOKEN_MAX_LIFETIME);
   const purge = setInterval(() => {
     refreshTokens
       .purgeExpired()
@@ -208,6 +218,32 @@ async function buildComponents(
   lifecycle.onStop('write freeze watcher', () => freezes.stop());
 
   const requestPath = await openRequestPath(service);
+  const invitations = new Invitations(pool, config.INVITATION_TTL);
+  const audit = new AuditRecorder(
+    js,
+    logger,
+    sharedCounter(
+      metrics,
+      'audit_write_failures_total',
+      'Audit entries that could not be stored (sign-in carried on)',
+      ['action'],
+    ),
+  );
+  const folded = sharedCounter(
+    metrics,
+    'login_refusals_folded_total',
+    'Refused logins counted into a per-window AUDIT summary instead of written one by one',
+    [],
+  );
+  const refusedLogins = new RefusedLoginAudit({
+    windowMs: config.LOGIN_AUDIT_WINDOW,
+    maxEntriesPerWindow: config.LOGIN_AUDIT_MAX_ENTRIES,
+    logger,
+    write: (entry, request) => audit.recordBestEffort(entry, request),
+    onFolded: () => folded.inc(),
+  });
+  refusedLogins.start();
+  lifecycle.onStop('refused login audit', () => refusedLogins.stop());
 
   const deps: GatewayDeps = {
     config,
@@ -219,11 +255,14 @@ async function buildComponents(
     redis,
     catalog,
     directory,
-    audit: new AuditRecorder(js, logger),
+    audit,
+    refusedLogins,
     keys,
     kek,
     accessTokens: new AccessTokens(keys, { issuer: config.JWT_ISSUER, ttlMs: config.ACCESS_TOKEN_TTL }),
     refreshTokens,
+    invitations,
+    memberTenants: (email) => invitations.memberTenants(email),
     passwords: new PasswordHasher(config),
     clusterPools,
     apiKeys: new ApiKeys({ pool, nc, logger, cacheTtlMs: config.API_KEY_CACHE_TTL }),
@@ -303,6 +342,7 @@ async function registerFeatures(
   await app.register(fleetMetrics, deps);
   await app.register(registrationRoutes, deps);
   await app.register(authRoutes, deps);
+  await app.register(invitationRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(adminScope, deps);
   await app.register(alertmanagerRoutes, deps);
@@ -338,6 +378,7 @@ const tenantScope: FastifyPluginAsync<GatewayDeps & { extraTenantRoutes?: Fastif
 ) => {
   decoratePrincipal(tenant);
   tenant.addHook('onRequest', tenantAuthenticate(deps));
+  tenant.addHook('onRequest', tenantAuthorize(deps));
   await tenant.register(writeFreeze, deps);
   await tenant.register(tenantRequestPath, deps);
   await tenant.register(tenantRoutes, deps);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { ActivateTenant, encodeMessage, Streams, SuspendTenant } from '@ttm/contracts';
 import { publishMessage } from '@ttm/service-kit';
 import type { LightMyRequestResponse } from 'fastify';
@@ -10,6 +10,7 @@ import { ensureActiveSigningKey, rotateSigningKey } from '../src/features/auth/k
 import { authProblemTypes, type Problem } from '../src/problems.js';
 
 const MAX_FAILURES = 3;
+const MAX_HASHES = 4 * MAX_FAILURES;
 const PASSWORD = 'correct-Horse-battery-9';
 
 let stack: TestStack;
@@ -17,7 +18,15 @@ let serial = 0;
 
 beforeAll(async () => {
   // TRUST_PROXY lets each test log in from its own address (X-Forwarded-For), so address limits stay apart.
-  stack = await startStack({ env: { LOGIN_MAX_FAILURES: String(MAX_FAILURES), TRUST_PROXY: 'true' } });
+  stack = await startStack({
+    env: {
+      LOGIN_MAX_FAILURES: String(MAX_FAILURES),
+      LOGIN_MAX_HASHES_PER_ADDRESS: String(MAX_HASHES),
+      // Windows close when a test flushes them, never by time.
+      LOGIN_AUDIT_WINDOW: '1h',
+      TRUST_PROXY: 'true',
+    },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -49,7 +58,7 @@ function inject(
   });
 }
 
-function login(body: { email: string; password: string; tenant?: string }, address = '10.9.9.9') {
+function login(body: { email: string; password: string; tenant?: string }, address = newAddress()) {
   return inject('POST', '/api/auth/login', { payload: body, headers: { 'x-forwarded-for': address } });
 }
 
@@ -73,6 +82,18 @@ async function activeOrganization(name: string, email: string) {
     const entry = stack.gateway!.deps.directory.byProvisioningId(provisioning_id);
     return entry?.status === 'active' ? { tenantId: entry.tenantId, slug: entry.slug! } : undefined;
   }, 20_000);
+}
+
+/** Give a tenant's user another password, straight in its data-plane database. */
+async function setPassword(tenantId: string, email: string, password: string) {
+  const { deps } = stack.gateway!;
+  const tenant = deps.directory.get(tenantId)!;
+  const hash = await deps.passwords.hash(password);
+  await deps.clusterPools.poolFor(tenant.placement!).query(
+    `UPDATE core."user" u SET "passwordHash" = $3 FROM core."userWorkspace" uw
+      WHERE uw."userId" = u.id AND uw."workspaceId" = $1 AND lower(u.email) = $2`,
+    [tenantId, email, hash],
+  );
 }
 
 async function sendTenantCommand(command: typeof SuspendTenant | typeof ActivateTenant, tenantId: string) {
@@ -198,9 +219,9 @@ describe('login', () => {
     expect(retryAfter).toBeLessThanOrEqual(15 * 60);
   });
 
-  it(`limits failed logins per address (after ${4 * MAX_FAILURES}), whatever the emails`, async () => {
+  it(`limits password checks per address (after ${MAX_HASHES}), whatever the emails`, async () => {
     const address = newAddress();
-    for (let i = 0; i < 4 * MAX_FAILURES; i++) {
+    for (let i = 0; i < MAX_HASHES; i++) {
       expect((await login({ email: `guess${i}@spray.test`, password: PASSWORD }, address)).statusCode).toBe(401);
     }
     const limited = await login({ email: 'another@spray.test', password: PASSWORD }, address);
@@ -208,6 +229,50 @@ describe('login', () => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     // Another address is not affected.
     expect((await login({ email: 'another@spray.test', password: PASSWORD }, newAddress())).statusCode).toBe(401);
+  });
+
+  it('reserves an attempt before checking: concurrent wrong passwords reach the check at most the limit', async () => {
+    const email = 'concurrent@limit.test';
+    await activeOrganization('Concurrent Ltd', email);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => login({ email, password: `wrong-Password-${i}` }, newAddress())),
+    );
+    const codes = answers.map((a) => a.statusCode);
+    expect(codes.filter((c) => c === 401)).toHaveLength(MAX_FAILURES);
+    expect(codes.filter((c) => c === 429)).toHaveLength(12 - MAX_FAILURES);
+  });
+
+  it('counts failures per account: a look-alike organization’s success does not reset the victim’s', async () => {
+    const email = 'victim@lookalike.test';
+    const victim = await activeOrganization('Victim Corp', email);
+    const lookalike = await activeOrganization('Victim Corp 2', email);
+    // The look-alike's admin knows their own password only: change it so the two differ.
+    const other = 'other-Horse-battery-7';
+    await setPassword(lookalike.tenantId, email, other);
+    for (let i = 0; i < MAX_FAILURES - 1; i++) {
+      const failed = await login({ email, password: `wrong-Password-${i}`, tenant: victim.slug }, newAddress());
+      expect(failed.statusCode).toBe(401);
+    }
+    expect((await login({ email, password: other, tenant: lookalike.slug }, newAddress())).statusCode).toBe(200);
+    expect((await login({ email, password: 'wrong-Password-x', tenant: victim.slug }, newAddress())).statusCode).toBe(
+      401,
+    );
+    const limited = await login({ email, password: PASSWORD, tenant: victim.slug }, newAddress());
+    expect(limited.statusCode).toBe(429);
+  });
+
+  it('counts every password checked against the address: successes and "choose an organization" too', async () => {
+    const email = 'busy@hashes.test';
+    const first = await activeOrganization('Busy One', email);
+    await activeOrganization('Busy Two', email);
+    const address = newAddress();
+    // Each ambiguous login checks two hashes.
+    for (let i = 0; i < MAX_HASHES / 2; i++) {
+      expect((await login({ email, password: PASSWORD }, address)).statusCode).toBe(409);
+    }
+    const limited = await login({ email, password: PASSWORD, tenant: first.slug }, address);
+    expect(limited.statusCode).toBe(429);
+    expect((await login({ email, password: PASSWORD, tenant: first.slug }, newAddress())).statusCode).toBe(200);
   });
 
   it('forgets an email’s failures after a successful login', async () => {
@@ -383,10 +448,67 @@ describe('audit and metrics', () => {
     expect(everything).not.toContain(tokens.refresh_token);
   });
 
+  it('writes one refused-login entry per account or address per window, then one summary with the count', async () => {
+    const sprayer = newAddress();
+    for (let i = 0; i < 20; i++) {
+      const answer = await login({ email: `spray${i}@flood.test`, password: PASSWORD }, sprayer);
+      expect([401, 429]).toContain(answer.statusCode);
+    }
+    const target = 'target@flood.test';
+    for (let i = 0; i < 8; i++) {
+      const answer = await login({ email: target, password: `wrong-Password-${i}` }, newAddress());
+      expect([401, 429]).toContain(answer.statusCode);
+    }
+    await stack.gateway!.deps.refusedLogins.flush();
+
+    const entries = await eventually(async () => {
+      const all = (await auditEntries()).filter((e) => {
+        const actor = (e.actor as { id: string }).id;
+        const about = `${actor} ${String(e.detail)} ${JSON.stringify(e.target)}`;
+        return about.includes('flood.test') || about.includes(sprayer);
+      });
+      return all.filter((e) => e.action === 'login-failed-summary').length >= 2 ? all : undefined;
+    });
+    const written = entries.filter((e) => e.action === 'login-failed');
+    expect(written.map((e) => (e.actor as { id: string }).id).sort()).toEqual(['spray0@flood.test', target]);
+    const summaries = entries.filter((e) => e.action === 'login-failed-summary');
+    expect(summaries).toHaveLength(2);
+    expect(summaries.map((e) => e.detail)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^19 more refused logins from ${sprayer.replaceAll('.', '\\.')} `)),
+        expect.stringMatching(/^7 more refused logins for this account/),
+      ]),
+    );
+    const metrics = await inject('GET', '/metrics');
+    expect(metrics.body).toMatch(/login_refusals_folded_total(\{[^}]*\})? (2[6-9]|[3-9]\d)/);
+  });
+
   it('counts login attempts by outcome', async () => {
     const metrics = await inject('GET', '/metrics');
     expect(metrics.body).toMatch(/login_attempts_total\{outcome="success"[^}]*\} [1-9]/);
     expect(metrics.body).toMatch(/login_attempts_total\{outcome="failure"[^}]*\} [1-9]/);
     expect(metrics.body).toMatch(/login_attempts_total\{outcome="rate_limited"[^}]*\} [1-9]/);
+  });
+});
+
+describe('a full AUDIT stream', () => {
+  it('never breaks logins: the lost entries are counted and logged', async () => {
+    const email = 'full@audit.test';
+    await activeOrganization('Full Audit', email);
+    const jsm = await jetstreamManager(stack.gateway!.deps.nc);
+    const { config } = await jsm.streams.info(Streams.AUDIT);
+    await jsm.streams.update(Streams.AUDIT, { ...config, max_bytes: 1 });
+    try {
+      expect((await login({ email, password: PASSWORD })).statusCode).toBe(200);
+      expect((await login({ email, password: 'wrong-Password-1' })).statusCode).toBe(401);
+      const tokens = (await login({ email, password: PASSWORD })).json<Tokens>();
+      expect(
+        (await inject('POST', '/api/auth/refresh', { payload: { refresh_token: tokens.refresh_token } })).statusCode,
+      ).toBe(200);
+      const metrics = await inject('GET', '/metrics');
+      expect(metrics.body).toMatch(/audit_write_failures_total\{action="login"[^}]*\} [1-9]/);
+    } finally {
+      await jsm.streams.update(Streams.AUDIT, { ...config, max_bytes: config.max_bytes });
+    }
   });
 });

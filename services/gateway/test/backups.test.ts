@@ -2,9 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminFetch, json, problem } from '../../../test/support/http.js';
-import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import {
+  eventually,
+  startConnectedStack,
+  stopConnectedStack,
+  TEST_ADMIN_KEY,
+  type TestStack,
+} from '../../../test/support/stack.js';
 import { registerTenant, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import type { AcceptedOperation, BackupDetail, BackupItem } from '../src/features/backups/schemas.js';
+
+/** Backups' and migrations' operations are shown to operators (and their tenant) only. */
+const asOperator = { headers: { 'x-admin-key': TEST_ADMIN_KEY } };
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -62,7 +71,9 @@ describe('backup admin routes', () => {
     expect(list.items[0]).not.toHaveProperty('manifest');
 
     // The Location answers like any operation's, and its event stream ends at once: it is over.
-    const operation = await json<Record<string, unknown>>(await fetch(`${stack.url}/api/operations/${backupId}`));
+    const operation = await json<Record<string, unknown>>(
+      await fetch(`${stack.url}/api/operations/${backupId}`, asOperator),
+    );
     expect(operation).toMatchObject({
       id: backupId,
       kind: 'backup',
@@ -71,7 +82,7 @@ describe('backup admin routes', () => {
       status: 'succeeded',
       progress: 100,
     });
-    const events = await fetch(`${stack.url}/api/operations/${backupId}/events`);
+    const events = await fetch(`${stack.url}/api/operations/${backupId}/events`, asOperator);
     expect(events.headers.get('content-type')).toMatch(/text\/event-stream/);
     expect(await events.text()).toMatch(/event: operation\ndata: .*"status":"succeeded"/);
   }, 30_000);

@@ -270,7 +270,7 @@ describe('the live stream at /api/admin/live', () => {
 /** A sign-in after the limit test above: its failure counters (this stack's Redis prefix) are cleared first. */
 async function signInFresh(): Promise<Response> {
   const redis = stack.gateway!.deps.redis;
-  const keys = await redis.keys(`${stack.env.REDIS_KEY_PREFIX}login-failures:*`);
+  const keys = await redis.keys(`${stack.env.REDIS_KEY_PREFIX}login-*`);
   if (keys.length > 0) await redis.del(...keys);
   const response = await eventually(async () => {
     const r = await signIn();

@@ -3,9 +3,18 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminFetch, problem } from '../../../test/support/http.js';
 import { freezeOf, migrationEvents, NO_ROWS, regionUrl, tenantRowsIn } from '../../../test/support/migrations.js';
-import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import {
+  eventually,
+  startStack,
+  stopConnectedStack,
+  TEST_ADMIN_KEY,
+  type TestStack,
+} from '../../../test/support/stack.js';
 import { registerTenant, schemaChecksums, seedTenant, type TestTenant } from '../../../test/support/tenants.js';
 import type { MigrationOperation } from '../src/features/migrations/view.js';
+
+/** Backups' and migrations' operations are shown to operators (and their tenant) only. */
+const asOperator = { headers: { 'x-admin-key': TEST_ADMIN_KEY } };
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -52,7 +61,7 @@ const migrate = (tenantId: string, body: unknown) =>
 
 async function operationUntil(id: string, done: (o: MigrationOperation) => boolean): Promise<MigrationOperation> {
   return eventually(async () => {
-    const response = await fetch(`${stack.url}/api/operations/${id}`);
+    const response = await fetch(`${stack.url}/api/operations/${id}`, asOperator);
     if (response.status !== 200) return undefined;
     const operation = (await response.json()) as MigrationOperation;
     return done(operation) ? operation : undefined;
@@ -106,7 +115,7 @@ describe('a migration from us-east-1 to eu-west-1', () => {
   });
 
   it('shows progress as an operation of kind migration, also as Server-Sent Events', async () => {
-    const stream = await fetch(`${stack.url}/api/operations/${operationId}/events`);
+    const stream = await fetch(`${stack.url}/api/operations/${operationId}/events`, asOperator);
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
     const text = await stream.text(); // ends once the operation succeeded or failed
     const updates = text

@@ -107,6 +107,23 @@ export const adminAuth = fp<AdminAuthOptions>(
 
 const budgets = new WeakMap<AuditRecorder, FailureBudget>();
 
+/** Constant-time comparison of a presented key with the admin key. */
+export function keyMatches(given: string, adminKey: string): boolean {
+  return given.length > 0 && timingSafeEqual(digest(given), digest(adminKey));
+}
+
+/**
+ * Whether the request carries the admin key: true when X-Admin-Key matches (constant time),
+ * false when it carries none, and throws `AdminKeyRequired` when it carries a wrong one. For
+ * routes that serve admins and others (operations, /metrics, /docs).
+ */
+export function carriesAdminKey(request: FastifyRequest, adminKey: string): boolean {
+  const given = request.headers[adminKeyHeader];
+  if (given === undefined) return false;
+  if (typeof given === 'string' && given.length > 0 && timingSafeEqual(digest(given), digest(adminKey))) return true;
+  throw new AdminKeyRequired(whyRefused(request, given));
+}
+
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }

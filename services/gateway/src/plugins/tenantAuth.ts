@@ -36,6 +36,7 @@ export function tenantAuthenticate(deps: GatewayDeps): onRequestAsyncHookHandler
       tokenId: verified.keyId,
       via: 'api-key',
       apiKeyId: verified.keyId,
+      scopes: verified.scopes,
     };
   };
 }

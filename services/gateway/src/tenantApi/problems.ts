@@ -7,6 +7,12 @@ export const tenantApiProblemTypes = {
   invalidApiKey: `${base}/invalid-api-key`,
   /** The route needs a signed-in user's access token; an API key may not do it (manage keys). */
   accessTokenRequired: `${base}/access-token-required`,
+  /** The API key lacks the scope the route needs. */
+  insufficientScope: `${base}/insufficient-scope`,
+  /** The caller's role in the organization (Twenty's Admin or Member) does not allow the route. */
+  roleRequired: `${base}/role-required`,
+  /** The invitation token is unknown, used, revoked or expired. */
+  invalidInvitation: `${base}/invalid-invitation`,
   apiKeyNotFound: `${base}/api-key-not-found`,
   userNotFound: `${base}/user-not-found`,
   userExists: `${base}/user-exists`,
@@ -32,6 +38,38 @@ export const AccessTokenRequired = createProblem({
   type: tenantApiProblemTypes.accessTokenRequired,
   title: 'Access token required',
   detail: 'API keys are managed by a signed-in user: send the access token from the login, not an API key',
+});
+
+export const InsufficientScope = createProblem<[needed: string]>({
+  code: 'TTM_INSUFFICIENT_SCOPE',
+  status: 403,
+  type: tenantApiProblemTypes.insufficientScope,
+  title: 'API key scope missing',
+  detail: 'this API key does not have the scope %s',
+});
+
+export const RoleRequired = createProblem<[needed: string]>({
+  code: 'TTM_ROLE_REQUIRED',
+  status: 403,
+  type: tenantApiProblemTypes.roleRequired,
+  title: 'Not allowed for your role',
+  detail: '%s needs the Admin role in this organization',
+});
+
+export const ScopeEscalation = createProblem<[scopes: string]>({
+  code: 'TTM_INSUFFICIENT_SCOPE',
+  status: 403,
+  type: tenantApiProblemTypes.insufficientScope,
+  title: 'API key scope missing',
+  detail: 'a key can only create keys with scopes it has itself; it lacks %s',
+});
+
+export const InvalidInvitation = createProblem({
+  code: 'TTM_INVALID_INVITATION',
+  status: 400,
+  type: tenantApiProblemTypes.invalidInvitation,
+  title: 'Invalid invitation',
+  detail: 'the invitation token is unknown, already used, revoked or expired: ask an Admin for a new invitation',
 });
 
 export const ApiKeyNotFound = createProblem<[id: string]>({

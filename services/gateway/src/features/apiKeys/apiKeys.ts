@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { ApiKeyRevokedNotice, CoreSubjects } from '@ttm/contracts';
 import type { Logger, NatsConnection, Pool } from '@ttm/service-kit';
 import { GATEWAY_SCHEMA } from '../tenants/projection.js';
+import { DEFAULT_API_KEY_SCOPES } from '../users/roles.js';
 
 /**
  * Core NATS subject (no stream keeps it) on which a gateway announces a revoked key id, so every
@@ -24,6 +25,8 @@ export interface ApiKeyRecord {
   createdAt: Date;
   expiresAt: Date | null;
   revokedAt: Date | null;
+  /** What the key may do (features/users/roles.ts); its creator's role still applies. */
+  scopes: string[];
 }
 
 /** What a verified key stands for. */
@@ -32,6 +35,7 @@ export interface VerifiedApiKey {
   tenantId: string;
   /** The user who created the key; requests with it act as them. */
   userId: string;
+  scopes: string[];
 }
 
 interface StoredKey extends ApiKeyRecord {
@@ -120,16 +124,26 @@ export class ApiKeys {
     name: string;
     createdBy: string;
     expiresAt: Date | null;
+    /** Default: DEFAULT_API_KEY_SCOPES (read and write records). */
+    scopes?: readonly string[];
   }): Promise<{ record: ApiKeyRecord; key: string }> {
     const id = randomUUID();
     const secret = randomBytes(32).toString('base64url');
     const key = `${API_KEY_PREFIX}${id.replaceAll('-', '')}_${secret}`;
     const { rows } = await this.options.pool.query<ApiKeyRecord>(
-      `INSERT INTO ${this.table} (id, tenant_id, name, secret_hash, created_by, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO ${this.table} (id, tenant_id, name, secret_hash, created_by, expires_at, scopes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        RETURNING id, tenant_id AS "tenantId", name, created_by AS "createdBy", created_at AS "createdAt",
-                 expires_at AS "expiresAt", revoked_at AS "revokedAt"`,
-      [id, input.tenantId, input.name, sha256(secret), input.createdBy, input.expiresAt],
+                 expires_at AS "expiresAt", revoked_at AS "revokedAt", scopes`,
+      [
+        id,
+        input.tenantId,
+        input.name,
+        sha256(secret),
+        input.createdBy,
+        input.expiresAt,
+        [...(input.scopes ?? DEFAULT_API_KEY_SCOPES)],
+      ],
     );
     return { record: rows[0]!, key };
   }
@@ -138,7 +152,7 @@ export class ApiKeys {
   async list(tenantId: string): Promise<ApiKeyRecord[]> {
     const { rows } = await this.options.pool.query<ApiKeyRecord>(
       `SELECT id, tenant_id AS "tenantId", name, created_by AS "createdBy", created_at AS "createdAt",
-              expires_at AS "expiresAt", revoked_at AS "revokedAt"
+              expires_at AS "expiresAt", revoked_at AS "revokedAt", scopes
          FROM ${this.table} WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000`,
       [tenantId],
     );
@@ -190,7 +204,7 @@ export class ApiKeys {
     if (hash.length !== key.secretHash.length || !timingSafeEqual(hash, key.secretHash)) return undefined;
     if (key.revokedAt !== null) return undefined;
     if (key.expiresAt !== null && key.expiresAt.getTime() <= this.now()) return undefined;
-    return { keyId: key.id, tenantId: key.tenantId, userId: key.createdBy };
+    return { keyId: key.id, tenantId: key.tenantId, userId: key.createdBy, scopes: key.scopes };
   }
 
   private invalidate(keyId: string): void {
@@ -218,7 +232,7 @@ export class ApiKeys {
       const startedAt = this.now();
       const { rows } = await this.options.pool.query<StoredKey>(
         `SELECT id, tenant_id AS "tenantId", name, secret_hash AS "secretHash", created_by AS "createdBy",
-                created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+                created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt", scopes
            FROM ${this.table} WHERE id = $1`,
         [keyId],
       );

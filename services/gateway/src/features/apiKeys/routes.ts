@@ -3,9 +3,10 @@ import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
 import { zodSchema } from '../../schema.js';
 import { principalOf } from '../../tenantApi/context.js';
-import { AccessTokenRequired, ApiKeyNotFound } from '../../tenantApi/problems.js';
+import { ApiKeyNotFound, ScopeEscalation } from '../../tenantApi/problems.js';
 import { auditTenantAction, IdParams, problem, tenantSecurity } from '../../tenantApi/shared.js';
 import { parseOr400 } from '../../tenantApi/validation.js';
+import { DEFAULT_API_KEY_SCOPES, TENANT_PERMISSIONS } from '../users/roles.js';
 import type { ApiKeyRecord } from './apiKeys.js';
 
 const CreateApiKeyBody = z.strictObject({
@@ -15,6 +16,14 @@ const CreateApiKeyBody = z.strictObject({
     .refine((value) => new Date(value).getTime() > Date.now(), 'must be in the future')
     .optional()
     .describe('When the key stops working (default: never; revoke it instead)'),
+  scopes: z
+    .array(z.enum(TENANT_PERMISSIONS))
+    .min(1)
+    .max(TENANT_PERMISSIONS.length)
+    .optional()
+    .describe(
+      'What the key may do (default: records:read, records:write). Requests with it also need its creator to hold a role that allows them.',
+    ),
 });
 
 const ApiKeyItem = z.object({
@@ -25,6 +34,7 @@ const ApiKeyItem = z.object({
   created_at: z.iso.datetime(),
   expires_at: z.iso.datetime().nullable(),
   revoked_at: z.iso.datetime().nullable(),
+  scopes: z.array(z.string()),
 });
 type ApiKeyItem = z.output<typeof ApiKeyItem>;
 
@@ -47,13 +57,19 @@ function itemOf(record: ApiKeyRecord, now = Date.now()): ApiKeyItem {
     created_at: record.createdAt.toISOString(),
     expires_at: record.expiresAt?.toISOString() ?? null,
     revoked_at: record.revokedAt?.toISOString() ?? null,
+    scopes: record.scopes,
   };
 }
 
-/** API keys are managed with a user's access token only: a key cannot mint or revoke keys. */
-function requireUserToken(request: FastifyRequest): void {
-  if (principalOf(request).via !== 'token') throw new AccessTokenRequired();
+/** A key may only create keys with scopes it has itself: no key mints a stronger one. */
+function refuseEscalation(request: FastifyRequest, scopes: readonly string[]): void {
+  const principal = principalOf(request);
+  if (principal.via !== 'api-key') return;
+  const missing = scopes.filter((scope) => !(principal.scopes ?? []).includes(scope));
+  if (missing.length > 0) throw new ScopeEscalation(missing.join(', '));
 }
+
+const manageKeys = { permission: 'api-keys:manage' } as const;
 
 /** `POST|GET /api/tenant/api-keys`, `DELETE /api/tenant/api-keys/{id}`. */
 export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
@@ -62,10 +78,12 @@ export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
   app.post(
     '/api/tenant/api-keys',
     {
+      config: manageKeys,
       schema: {
         summary: 'Create an API key',
         description:
-          'Answers the key once (`key`); only its hash is kept. Needs a signed-in user (access token), not a key.',
+          'Answers the key once (`key`); only its hash is kept. Needs an Admin (or a key with `api-keys:manage`, ' +
+          'which can only give scopes it has).',
         tags: ['tenant'],
         security: tenantSecurity,
         body: zodSchema(z.object(CreateApiKeyBody.shape)),
@@ -73,8 +91,9 @@ export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
       },
     },
     async (request, reply) => {
-      requireUserToken(request);
       const body = parseOr400(CreateApiKeyBody, request.body, 'body');
+      const scopes = [...new Set(body.scopes ?? DEFAULT_API_KEY_SCOPES)];
+      refuseEscalation(request, scopes);
       const expiresAt = body.expires_at === undefined ? null : new Date(body.expires_at);
       const principal = principalOf(request);
       const { record, key } = await keys.create({
@@ -82,6 +101,7 @@ export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
         name: body.name,
         createdBy: principal.userId,
         expiresAt,
+        scopes,
       });
       await auditTenantAction(deps, request, 'api-key-created', { kind: 'api-key', id: record.id }, record.name);
       return reply
@@ -95,6 +115,7 @@ export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
   app.get(
     '/api/tenant/api-keys',
     {
+      config: manageKeys,
       schema: {
         summary: "The organization's API keys",
         description: 'Every key, newest first, revoked and expired ones included; never the secret.',
@@ -108,7 +129,6 @@ export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
       },
     },
     async (request) => {
-      requireUserToken(request);
       const now = Date.now();
       return { items: (await keys.list(principalOf(request).tenantId)).map((r) => itemOf(r, now)) };
     },
@@ -117,6 +137,7 @@ export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
   app.delete<{ Params: IdParams }>(
     '/api/tenant/api-keys/:id',
     {
+      config: manageKeys,
       schema: {
         summary: 'Revoke an API key',
         description:
@@ -134,7 +155,6 @@ export const apiKeyRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
       },
     },
     async (request, reply) => {
-      requireUserToken(request);
       const outcome = await keys.revoke(principalOf(request).tenantId, request.params.id);
       if (outcome === 'not-found') throw new ApiKeyNotFound(request.params.id);
       if (outcome === 'revoked') {

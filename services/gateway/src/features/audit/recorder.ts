@@ -2,6 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { AuditRecorded, type DataOf, encodeMessage, Subjects } from '@ttm/contracts';
 import { type Logger, publishMessage } from '@ttm/service-kit';
 import type { FastifyRequest } from 'fastify';
+import type { Counter } from 'prom-client';
 
 type AuditData = DataOf<typeof AuditRecorded>;
 
@@ -23,7 +24,21 @@ export class AuditRecorder {
   constructor(
     private readonly js: JetStreamClient,
     private readonly logger: Logger,
+    /** `audit_write_failures_total{action}`: entries a best-effort write could not store. */
+    private readonly failures?: Counter<'action'>,
   ) {}
+
+  /**
+   * Record, but never fail the caller: for sign-in, which must keep working when AUDIT is full
+   * (STREAM_MAX_BYTES, discard new) or NATS is away. A lost entry is logged whole and counted.
+   */
+  async recordBestEffort(entry: AuditEntry, request?: FastifyRequest): Promise<void> {
+    try {
+      await this.record(entry, request);
+    } catch {
+      this.failures?.inc({ action: entry.action });
+    }
+  }
 
   async record(entry: AuditEntry, request?: FastifyRequest): Promise<void> {
     const data: AuditData = {

@@ -15,6 +15,8 @@ export interface TenantPrincipal {
   via: 'token' | 'api-key';
   /** The API key's id when `via` is `api-key`. */
   apiKeyId?: string;
+  /** The API key's scopes when `via` is `api-key` (see features/users/roles.ts). */
+  scopes?: readonly string[];
 }
 
 declare module 'fastify' {

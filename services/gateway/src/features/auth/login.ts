@@ -5,8 +5,6 @@ import { findWorkspaceUser, type WorkspaceUser } from './workspaceUsers.js';
 
 /** Statuses whose admins may present credentials (a suspended one is then refused with 403). */
 const loginable = new Set(['active', 'suspended']);
-/** Most organizations one login checks the password against; beyond it, `tenant` must choose. */
-export const MAX_LOGIN_CANDIDATES = 10;
 
 export interface LoginRequest {
   /** Already trimmed and lowercased. */
@@ -29,21 +27,44 @@ export interface CredentialCheckDeps {
   directory: TenantDirectory;
   clusterPools: DataPlanePools;
   passwords: PasswordHasher;
+  /** Tenants where a user with this email accepted an invitation (gateway schema). */
+  memberTenants?: (email: string) => Promise<string[]>;
 }
 
 /**
- * Who is logging in: the organizations whose admin has this email (from the live tenant
- * directory), then the password checked against each one's Twenty user in its
- * data-plane database. Only organizations the password opens are ever named back, so an email
- * alone does not reveal its organizations. Every path spends at least one argon2 verification.
+ * The organizations a login may open: those whose admin has this email (from the live tenant
+ * directory) plus those where an invited user with this email has set a password, narrowed to
+ * `tenant` when it is given. Every one of them is checked (no cap in registration order), and
+ * the caller pays for each in the login limiter's address budget.
  */
-export async function checkCredentials(deps: CredentialCheckDeps, request: LoginRequest): Promise<LoginVerdict> {
-  let candidates = await loginCandidates(deps, request.email);
+export async function loginCandidates(
+  deps: CredentialCheckDeps,
+  request: Pick<LoginRequest, 'email' | 'tenant'>,
+): Promise<DirectoryEntry[]> {
+  // From the directory, which follows events live: a tenant can sign in the moment it is active,
+  // before the tenants projection in PostgreSQL has caught up.
+  const ids = new Set(deps.directory.byAdminEmail(request.email).map((t) => t.tenantId));
+  for (const tenantId of (await deps.memberTenants?.(request.email)) ?? []) ids.add(tenantId);
+  let candidates = [...ids]
+    .map((id) => deps.directory.get(id))
+    .filter((t): t is DirectoryEntry => t !== undefined && loginable.has(t.status) && t.placement !== null);
   if (request.tenant !== undefined) {
     const chosen = request.tenant.toLowerCase();
     candidates = candidates.filter((t) => t.tenantId === chosen || t.slug === chosen);
   }
-  candidates = candidates.slice(0, MAX_LOGIN_CANDIDATES);
+  return candidates;
+}
+
+/**
+ * The password checked against each candidate's Twenty user in its data-plane database. Only
+ * organizations the password opens are ever named back, so an email alone does not reveal its
+ * organizations. Every path spends at least one argon2 verification.
+ */
+export async function checkCredentials(
+  deps: CredentialCheckDeps,
+  request: LoginRequest,
+  candidates: DirectoryEntry[],
+): Promise<LoginVerdict> {
   if (candidates.length === 0) {
     await deps.passwords.verifyNothing(request.password);
     return { kind: 'rejected', tenantId: undefined };
@@ -56,9 +77,11 @@ export async function checkCredentials(deps: CredentialCheckDeps, request: Login
         tenant.tenantId,
         request.email,
       );
-      const matches = user
-        ? await deps.passwords.verify(user.passwordHash, request.password)
-        : await deps.passwords.verifyNothing(request.password);
+      // An invited user who has not set a password yet has an empty hash: it opens nothing.
+      const matches =
+        user && user.passwordHash !== ''
+          ? await deps.passwords.verify(user.passwordHash, request.password)
+          : await deps.passwords.verifyNothing(request.password);
       return matches && user ? { tenant, user } : undefined;
     }),
   );
@@ -69,10 +92,4 @@ export async function checkCredentials(deps: CredentialCheckDeps, request: Login
   return only.tenant.status === 'suspended'
     ? { kind: 'suspended', tenant: only.tenant, user: only.user }
     : { kind: 'authenticated', tenant: only.tenant, user: only.user };
-}
-
-async function loginCandidates(deps: CredentialCheckDeps, email: string): Promise<DirectoryEntry[]> {
-  // From the directory, which follows events live: a tenant can sign in the moment it is active,
-  // before the tenants projection in PostgreSQL has caught up.
-  return deps.directory.byAdminEmail(email).filter((t) => loginable.has(t.status) && t.placement !== null);
 }

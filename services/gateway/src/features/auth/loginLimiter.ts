@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Redis } from '@ttm/service-kit';
 
 export interface LoginLimits {
-  /** `LOGIN_MAX_FAILURES`: failed logins per email inside the window before 429. */
-  maxFailuresPerEmail: number;
-  /** Failed logins per client address inside the window (4x the per-email limit). */
-  maxFailuresPerAddress: number;
-  /** `LOGIN_FAILURE_WINDOW`: starts at the first failure, so it cannot be kept open by trickling. */
+  /** `LOGIN_MAX_FAILURES`: failed logins per account (organization + email) inside the window before 429. */
+  maxFailuresPerAccount: number;
+  /** `LOGIN_MAX_HASHES_PER_ADDRESS`: password hashes checked for one client address inside the window. */
+  maxHashesPerAddress: number;
+  /** `LOGIN_FAILURE_WINDOW`: starts at the first attempt, so it cannot be kept open by trickling. */
   windowMs: number;
 }
 
@@ -28,9 +28,50 @@ export function retryAfterSeconds(counter: FailureCount, limit: number, windowMs
 }
 
 /**
- * Failed logins counted per email and per client address in Redis, each over a fixed window
- * that starts at its first failure. Checked before the password is verified, so a blocked
- * caller costs no argon2 work. Emails are hashed in key names: no addresses in Redis dumps.
+ * Check every counter, then take from all of them, in one step: either each account gains one
+ * attempt and the address gains `cost` hashes, or nothing changes and the longest wait (ms) of a
+ * counter that is full is answered. KEYS: the account counters, then the address counter last.
+ * ARGV: account limit, address limit, window ms, address cost.
+ */
+const RESERVE_SCRIPT = `
+local n = #KEYS
+local wait = 0
+for i = 1, n do
+  local limit, cost = tonumber(ARGV[1]), 1
+  if i == n then limit, cost = tonumber(ARGV[2]), tonumber(ARGV[4]) end
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if count + cost > limit then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl <= 0 then ttl = tonumber(ARGV[3]) end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for i = 1, n do
+  local cost = 1
+  if i == n then cost = tonumber(ARGV[4]) end
+  redis.call('SET', KEYS[i], '0', 'PX', ARGV[3], 'NX')
+  redis.call('INCRBY', KEYS[i], cost)
+end
+return 0
+`;
+
+/** One account a login may open: an organization's user with this email (or the email alone, when none). */
+export interface LoginAccount {
+  /** Undefined when the email administers no organization: the email itself is then counted. */
+  tenantId: string | undefined;
+  email: string;
+}
+
+/**
+ * Login attempts counted in Redis over fixed windows that start at their first attempt:
+ *   - per account (organization + email): one attempt reserved before the password is checked,
+ *     given back only to an account whose password matched, so a success elsewhere (a look-alike
+ *     organization with the same email) never clears another account's failures;
+ *   - per client address: every password hash checked, whatever the outcome (successes and
+ *     "choose an organization" too), since each costs the same argon2 work.
+ * The reservation is one Lua script, so concurrent attempts cannot all slip under the limit.
+ * Emails are hashed in key names: no addresses in Redis dumps.
  */
 export class LoginLimiter {
   constructor(
@@ -39,47 +80,41 @@ export class LoginLimiter {
     private readonly limits: LoginLimits,
   ) {}
 
-  /** Seconds to wait if either counter is over its limit; undefined if the attempt may proceed. */
-  async blockedFor(email: string, address: string): Promise<number | undefined> {
-    const [byEmail, byAddress] = await Promise.all([
-      this.read(this.emailKey(email)),
-      this.read(this.addressKey(address)),
-    ]);
-    const waits = [
-      retryAfterSeconds(byEmail, this.limits.maxFailuresPerEmail, this.limits.windowMs),
-      retryAfterSeconds(byAddress, this.limits.maxFailuresPerAddress, this.limits.windowMs),
-    ].filter((wait): wait is number => wait !== undefined);
-    return waits.length === 0 ? undefined : Math.max(...waits);
+  /**
+   * Reserve one attempt on each account and `hashes` on the address. Answers the seconds to wait
+   * when a counter is full (nothing is then taken), or undefined when the attempt may proceed.
+   */
+  async reserve(accounts: LoginAccount[], address: string, hashes: number): Promise<number | undefined> {
+    const keys = [...accounts.map((account) => this.accountKey(account)), this.addressKey(address)];
+    const cost = Math.max(1, Math.min(hashes, this.limits.maxHashesPerAddress));
+    const wait = Number(
+      await this.redis.eval(
+        RESERVE_SCRIPT,
+        keys.length,
+        ...keys,
+        this.limits.maxFailuresPerAccount,
+        this.limits.maxHashesPerAddress,
+        this.limits.windowMs,
+        cost,
+      ),
+    );
+    return wait > 0 ? Math.max(1, Math.ceil(wait / 1_000)) : undefined;
   }
 
-  async recordFailure(email: string, address: string): Promise<void> {
-    const window = String(this.limits.windowMs);
-    const transaction = this.redis.multi();
-    for (const key of [this.emailKey(email), this.addressKey(address)]) {
-      // SET NX PX starts the window at the first failure; INCR keeps the expiry it set.
-      transaction.set(key, '0', 'PX', window, 'NX').incr(key);
-    }
-    await transaction.exec();
+  /** The account's password matched: its failures are forgotten (not its address's hashes). */
+  async succeeded(accounts: LoginAccount[]): Promise<void> {
+    if (accounts.length === 0) return;
+    await this.redis.del(...accounts.map((account) => this.accountKey(account)));
   }
 
-  /** A successful login clears its email's failures (not its address's: one good account behind a NAT). */
-  async recordSuccess(email: string): Promise<void> {
-    await this.redis.del(this.emailKey(email));
-  }
-
-  private async read(key: string): Promise<FailureCount> {
-    const result = await this.redis.multi().get(key).pttl(key).exec();
-    const count = Number(result?.[0]?.[1] ?? 0);
-    const remainingMs = Number(result?.[1]?.[1] ?? -2);
-    return { count: Number.isFinite(count) ? count : 0, remainingMs };
-  }
-
-  private emailKey(email: string): string {
-    const digest = createHash('sha256').update(email.toLowerCase()).digest('base64url');
-    return `${this.keyPrefix}login-failures:email:${digest}`;
+  private accountKey(account: LoginAccount): string {
+    const digest = createHash('sha256')
+      .update(`${account.tenantId ?? '*'}\n${account.email.toLowerCase()}`)
+      .digest('base64url');
+    return `${this.keyPrefix}login-attempts:account:${digest}`;
   }
 
   private addressKey(address: string): string {
-    return `${this.keyPrefix}login-failures:address:${address}`;
+    return `${this.keyPrefix}login-hashes:address:${address}`;
   }
 }

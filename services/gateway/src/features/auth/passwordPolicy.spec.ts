@@ -38,3 +38,12 @@ describe('passwordWeaknesses', () => {
     expect(passwordWeaknesses('Admin@Acme.test', email)).toEqual(['it is the same as admin_email']);
   });
 });
+
+describe('common passwords', () => {
+  it('refuses passwords from the common-password list, whatever their case', () => {
+    expect(passwordWeaknesses('Password123', 'a@b.test')).toContain('it is one of the most common passwords');
+    expect(passwordWeaknesses('Zebra-Kettle-42', 'a@b.test')).toEqual([]);
+    expect(passwordWeaknesses('qwertyuiop', 'a@b.test')).toContain('it is one of the most common passwords');
+    expect(passwordWeaknesses('correct-Horse-battery-9', 'a@b.test')).toEqual([]);
+  });
+});

@@ -1,3 +1,5 @@
+import { dictionary } from '@zxcvbn-ts/language-common';
+
 export const PASSWORD_MIN_LENGTH = 10;
 export const PASSWORD_MAX_LENGTH = 128;
 
@@ -8,10 +10,14 @@ const characterClasses: readonly [name: string, pattern: RegExp][] = [
   ['symbols or other characters', /[^\p{Ll}\p{Lu}\p{N}]/u],
 ];
 
+/** The common-password list zxcvbn-ts maintains (about 49,000 leaked passwords, lowercase). */
+const commonPasswords = new Set<string>(dictionary['passwords-common'] as string[]);
+
 /**
  * Why a password is too weak to protect an organization admin, or [] when it is fine:
  * 10-128 characters (counted as characters, not UTF-16 units), at least two kinds of
- * character (lowercase, uppercase, digits, anything else), and not the email itself.
+ * character (lowercase, uppercase, digits, anything else), not the email itself, and not one of
+ * the most common passwords (compared case-insensitively).
  */
 export function passwordWeaknesses(password: string, email: string): string[] {
   const reasons: string[] = [];
@@ -25,5 +31,6 @@ export function passwordWeaknesses(password: string, email: string): string[] {
     );
   }
   if (password.trim().toLowerCase() === email.trim().toLowerCase()) reasons.push('it is the same as admin_email');
+  if (commonPasswords.has(password.trim().toLowerCase())) reasons.push('it is one of the most common passwords');
   return reasons;
 }

@@ -43,6 +43,8 @@ export class RefreshTokens {
   constructor(
     private readonly pool: Pool,
     private readonly ttlMs: number,
+    /** `REFRESH_TOKEN_MAX_LIFETIME`: a session (a family) ends this long after its login, however often refreshed. */
+    private readonly maxLifetimeMs: number = Number.POSITIVE_INFINITY,
   ) {}
 
   /** A new token: of a new family (a login), or of `familyId` (a refresh). */
@@ -70,6 +72,13 @@ export class RefreshTokens {
         return { kind: 'reused', record };
       }
       if (row.expired) return { kind: 'invalid' };
+      if (Number.isFinite(this.maxLifetimeMs)) {
+        const { rows } = await client.query<{ over: boolean }>(
+          `SELECT min(created_at) + make_interval(secs => $2) <= now() AS over FROM ${table} WHERE family_id = $1`,
+          [row.family_id, this.maxLifetimeMs / 1_000],
+        );
+        if (rows[0]?.over) return { kind: 'invalid' };
+      }
       await admit(record);
       await client.query(`UPDATE ${table} SET used_at = now() WHERE id = $1`, [row.id]);
       const next = await this.issue(record, row.family_id, client);
@@ -85,6 +94,15 @@ export class RefreshTokens {
       await this.revokeFamily(client, row.family_id);
       return recordOf(row);
     });
+  }
+
+  /** The user left the organization: every session of theirs ends. Answers how many tokens were revoked. */
+  async revokeUser(tenantId: string, userId: string): Promise<number> {
+    const result = await this.pool.query(
+      `UPDATE ${table} SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+      [tenantId, userId],
+    );
+    return result.rowCount ?? 0;
   }
 
   /** Delete tokens expired for over a day (kept that long so a late reuse is still recognised). */

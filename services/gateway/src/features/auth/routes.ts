@@ -15,7 +15,7 @@ import {
 import { zodSchema } from '../../schema.js';
 import type { DirectoryEntry } from '../tenants/directory.js';
 import { decoratePrincipal } from './guard.js';
-import { checkCredentials } from './login.js';
+import { checkCredentials, loginCandidates } from './login.js';
 import { LoginLimiter } from './loginLimiter.js';
 import { type LoginOutcome, loginAttempts } from './metrics.js';
 
@@ -69,23 +69,24 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
   const { config } = deps;
   const { passwords, accessTokens, refreshTokens } = deps;
   const limiter = new LoginLimiter(deps.redis, config.REDIS_KEY_PREFIX, {
-    maxFailuresPerEmail: config.LOGIN_MAX_FAILURES,
-    maxFailuresPerAddress: config.LOGIN_MAX_FAILURES * 4,
+    maxFailuresPerAccount: config.LOGIN_MAX_FAILURES,
+    maxHashesPerAddress: config.LOGIN_MAX_HASHES_PER_ADDRESS ?? config.LOGIN_MAX_FAILURES * 20,
     windowMs: config.LOGIN_FAILURE_WINDOW,
   });
   const attempts = loginAttempts(deps.metrics);
   const count = (outcome: LoginOutcome) => attempts.inc({ outcome });
   decoratePrincipal(app);
 
+  // Sign-in never fails because AUDIT is full or away: entries are best effort (logged and counted when lost).
   const audit = (
     request: FastifyRequest,
-    action: 'login' | 'login-failed' | 'refresh-reuse' | 'logout',
+    action: 'login' | 'refresh-reuse' | 'logout',
     email: string,
     tenantId: string | undefined,
     outcome: 'success' | 'failure',
     detail?: string,
   ) =>
-    deps.audit.record(
+    deps.audit.recordBestEffort(
       {
         actor: { kind: 'user', id: email.slice(0, 200) },
         action,
@@ -96,6 +97,9 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
       },
       request,
     );
+  // Refused logins: one AUDIT entry per account or address per LOGIN_AUDIT_WINDOW, then a count.
+  const refused = (request: FastifyRequest, email: string, tenantId: string | undefined, reason: string) =>
+    deps.refusedLogins.refused({ email, tenantId, address: request.ip, reason }, request);
 
   const tokensFor = async (
     subject: { userId: string; tenantId: string; email: string },
@@ -135,34 +139,48 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
     },
     async (request, reply) => {
       const email = request.body.email.trim().toLowerCase();
-      const wait = await limiter.blockedFor(email, request.ip);
+      const credentialDeps = {
+        directory: deps.directory,
+        clusterPools: deps.clusterPools,
+        passwords,
+        memberTenants: deps.memberTenants,
+      };
+      const candidates = await loginCandidates(credentialDeps, { email, tenant: request.body.tenant });
+      // One attempt reserved on every account the password will be checked against (the email
+      // alone when there is none), and one hash per check on the address, before any argon2 work.
+      const accounts =
+        candidates.length === 0
+          ? [{ tenantId: undefined, email }]
+          : candidates.map((t) => ({ tenantId: t.tenantId, email }));
+      const wait = await limiter.reserve(accounts, request.ip, Math.max(1, candidates.length));
       if (wait !== undefined) {
         count('rate_limited');
-        await audit(request, 'login-failed', email, undefined, 'failure', 'refused: too many failed logins');
+        await refused(request, email, undefined, 'refused: too many failed logins');
         throw withHeaders(new TooManyLoginFailures(wait), { 'retry-after': String(wait) });
       }
 
       const verdict = await checkCredentials(
-        { directory: deps.directory, clusterPools: deps.clusterPools, passwords },
+        credentialDeps,
         { email, password: request.body.password, tenant: request.body.tenant },
+        candidates,
       );
       switch (verdict.kind) {
         case 'rejected':
-          await limiter.recordFailure(email, request.ip);
           count('failure');
-          await audit(request, 'login-failed', email, verdict.tenantId, 'failure', 'email or password is wrong');
+          await refused(request, email, verdict.tenantId, 'email or password is wrong');
           throw new InvalidCredentials();
         case 'tenant-choice-required': {
+          await limiter.succeeded(verdict.tenants.map((t) => ({ tenantId: t.tenantId, email })));
           count('tenant_choice_required');
-          await audit(request, 'login-failed', email, undefined, 'failure', 'several organizations; none chosen');
+          await refused(request, email, undefined, 'several organizations; none chosen');
           return sendProblem(request, reply, tenantChoiceProblem(verdict.tenants));
         }
         case 'suspended':
           count('suspended');
-          await audit(request, 'login-failed', email, verdict.tenant.tenantId, 'failure', 'organization suspended');
+          await refused(request, email, verdict.tenant.tenantId, 'organization suspended');
           throw new TenantSuspendedProblem(verdict.tenant.slug ?? verdict.tenant.tenantId);
         case 'authenticated': {
-          await limiter.recordSuccess(email);
+          await limiter.succeeded([{ tenantId: verdict.tenant.tenantId, email }]);
           const subject = { userId: verdict.user.id, tenantId: verdict.tenant.tenantId, email: verdict.user.email };
           const body = await tokensFor(subject, await refreshTokens.issue(subject));
           count('success');

@@ -96,11 +96,12 @@ export const dashboard = fp<DashboardOptions>(
   async (app, options) => {
     const { deps, sessions, hub, aggregator } = options;
     const limiter = new LoginLimiter(deps.redis, deps.config.REDIS_KEY_PREFIX, {
-      maxFailuresPerEmail: deps.config.LOGIN_MAX_FAILURES,
-      maxFailuresPerAddress: deps.config.LOGIN_MAX_FAILURES * 4,
+      maxFailuresPerAccount: deps.config.LOGIN_MAX_FAILURES,
+      maxHashesPerAddress: deps.config.LOGIN_MAX_HASHES_PER_ADDRESS ?? deps.config.LOGIN_MAX_FAILURES * 20,
       windowMs: deps.config.LOGIN_FAILURE_WINDOW,
     });
-    const identity = (request: FastifyRequest) => `operator-key@${request.ip}`;
+    // The operator key is one account per address: reserved before the key is compared.
+    const account = (request: FastifyRequest) => [{ tenantId: 'operator', email: `operator-key@${request.ip}` }];
 
     app.addHook('onResponse', async (request, reply) => {
       const principal = (request as { principal?: { tenantId?: string } | null }).principal;
@@ -126,11 +127,10 @@ export const dashboard = fp<DashboardOptions>(
         },
       },
       async (request, reply) => {
-        const wait = await limiter.blockedFor(identity(request), request.ip);
+        const wait = await limiter.reserve(account(request), request.ip, 1);
         if (wait !== undefined) throw withHeaders(new TooManyLoginFailures(wait), { 'retry-after': String(wait) });
         const actor = { kind: 'admin' as const, id: request.body.actor ?? 'dashboard' };
         if (!sessions.keyMatches(request.body.key)) {
-          await limiter.recordFailure(identity(request), request.ip);
           await deps.audit
             .record(
               { actor, action: 'dashboard-sign-in', scope: 'system', outcome: 'failure', detail: 'wrong key' },
@@ -139,7 +139,7 @@ export const dashboard = fp<DashboardOptions>(
             .catch(() => undefined);
           throw new WrongOperatorKey();
         }
-        await limiter.recordSuccess(identity(request));
+        await limiter.succeeded(account(request));
         const token = await sessions.open(actor.id);
         await deps.audit
           .record({ actor, action: 'dashboard-sign-in', scope: 'system', outcome: 'success' }, request)

@@ -1,6 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { GatewayDeps } from '../../deps.js';
-import { problemJsonSchema } from '../../problems.js';
+import { carriesAdminKey } from '../../plugins/adminAuth.js';
+import { withHeaders } from '../../problemHeaders.js';
+import { createProblem, problemJsonSchema } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
 import { streamOperation } from './eventStream.js';
 import { type AnyOperation, provisioningOperation, provisioningState } from './operation.js';
@@ -15,6 +17,17 @@ import { OperationBody, OperationParams, ProvisioningStatusBody } from './schema
 export const UNKNOWN_OPERATION_GRACE_MS = 2_000;
 
 const params = zodSchema(OperationParams);
+
+const TooManyStreams = createProblem<[reason: string]>({
+  code: 'TTM_TOO_MANY_STREAMS',
+  status: 503,
+  type: 'https://ttm.dev/problems/too-many-streams',
+  title: 'Too many open event streams',
+  detail: '%s; poll GET /api/operations/{id} instead, or retry later',
+});
+
+/** Who asks about an operation: an operator, a tenant (its access token), or someone holding only the id. */
+type Viewer = { kind: 'admin' } | { kind: 'tenant'; tenantId: string } | { kind: 'anonymous' };
 const notFound = { ...problemJsonSchema, description: 'No operation has this id' };
 const badRequest = { ...problemJsonSchema, description: 'The id is not a uuid' };
 
@@ -27,6 +40,32 @@ const badRequest = { ...problemJsonSchema, description: 'The id is not a uuid' }
  */
 export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   const { operations: tracker, backups, migrations } = deps;
+  const maxStreams = deps.config.OPERATION_STREAMS_MAX;
+  const maxStreamsPerAddress = deps.config.OPERATION_STREAMS_PER_ADDRESS;
+  const streamsByAddress = new Map<string, number>();
+
+  async function viewerOf(request: FastifyRequest): Promise<Viewer> {
+    if (carriesAdminKey(request, deps.config.SUPER_ADMIN_KEY)) return { kind: 'admin' };
+    const authorization = request.headers.authorization;
+    const bearer = authorization === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
+    if (bearer !== undefined) {
+      const claims = await deps.accessTokens.verify(bearer);
+      return { kind: 'tenant', tenantId: claims.tenantId };
+    }
+    if (deps.adminSession && (await deps.adminSession(request))) return { kind: 'admin' };
+    return { kind: 'anonymous' };
+  }
+
+  /**
+   * What the viewer may see: operators everything; a tenant its own operations; someone holding
+   * only the id (a registrant before its organization exists) a provisioning.
+   */
+  function shown(operation: AnyOperation, viewer: Viewer): AnyOperation | undefined {
+    if (viewer.kind === 'admin') return operation;
+    if (viewer.kind === 'tenant') return operation.tenant_id === viewer.tenantId ? operation : undefined;
+    // The registrant's own provisioning, as the seed's provisioning-status route shows it too.
+    return operation.kind === 'provisioning' ? operation : undefined;
+  }
 
   /** The operation, from the tenant directory or the backup index, waiting up to the grace for either. */
   async function lookUp(id: string, signal?: AbortSignal): Promise<AnyOperation | undefined> {
@@ -75,13 +114,19 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
     {
       schema: {
         summary: 'A long-running operation: a provisioning, backup, restore, verification or migration',
+        description:
+          'With X-Admin-Key (or the dashboard session): every operation. With a tenant access token: that ' +
+          "tenant's operations. With neither: a provisioning only (its unguessable id is the registrant's). " +
+          'Anything else answers 404.',
         tags: ['operations'],
         params,
         response: { 200: zodSchema(OperationBody, { io: 'output' }), 400: badRequest, 404: notFound },
       },
     },
     async (request) => {
-      const operation = await lookUp(request.params.id);
+      const viewer = await viewerOf(request);
+      const found = await lookUp(request.params.id);
+      const operation = found && shown(found, viewer);
       if (!operation) throw new OperationNotFound(request.params.id);
       return operation;
     },
@@ -99,6 +144,10 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
         tags: ['operations'],
         params,
         response: {
+          503: {
+            ...problemJsonSchema,
+            description: 'Too many event streams open (OPERATION_STREAMS_MAX, _PER_ADDRESS)',
+          },
           200: {
             description: 'event: operation / data: <the operation as JSON>',
             content: { 'text/event-stream': { schema: { type: 'string' } } },
@@ -109,12 +158,42 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
       },
     },
     async (request, reply) => {
+      const viewer = await viewerOf(request);
+      const address = request.ip;
+      const mine = streamsByAddress.get(address) ?? 0;
+      if (openStreams.size >= maxStreams) {
+        throw withHeaders(new TooManyStreams('this gateway has OPERATION_STREAMS_MAX streams open'), {
+          'retry-after': '5',
+        });
+      }
+      if (mine >= maxStreamsPerAddress) {
+        throw withHeaders(new TooManyStreams('this address has OPERATION_STREAMS_PER_ADDRESS streams open'), {
+          'retry-after': '5',
+        });
+      }
       const abandoned = new AbortController();
       const leave = () => abandoned.abort();
       reply.raw.once('close', leave);
-      const first = await lookUp(request.params.id, abandoned.signal).finally(() => reply.raw.off('close', leave));
+      const found = await lookUp(request.params.id, abandoned.signal).finally(() => reply.raw.off('close', leave));
+      const first = found && shown(found, viewer);
       if (!first) throw new OperationNotFound(request.params.id);
-      streamOperation({ request, reply, watch: (send) => watch(first, send), first, openStreams });
+      streamsByAddress.set(address, (streamsByAddress.get(address) ?? 0) + 1);
+      reply.raw.once('close', () => {
+        const left = (streamsByAddress.get(address) ?? 1) - 1;
+        if (left <= 0) streamsByAddress.delete(address);
+        else streamsByAddress.set(address, left);
+      });
+      streamOperation({
+        request,
+        reply,
+        watch: (send) =>
+          watch(found, (operation) => {
+            const visible = shown(operation, viewer);
+            if (visible) send(visible);
+          }),
+        first,
+        openStreams,
+      });
       return reply;
     },
   );

@@ -7,7 +7,7 @@ import { IdempotencyHeaders, idempotently } from '../../tenantApi/idempotent.js'
 import { UserExists, UserNotFound, UserRemovalRefused } from '../../tenantApi/problems.js';
 import { auditTenantAction, IdParams, problem, tenantSecurity } from '../../tenantApi/shared.js';
 import { parseOr400 } from '../../tenantApi/validation.js';
-import { inviteMember, listMembers, type MemberRow, removeMember } from './workspaceMembers.js';
+import { inviteMember, listMembers, type MemberRow, memberAwaitingPassword, removeMember } from './workspaceMembers.js';
 
 const InviteShape = {
   email: z.email().max(254).describe('The new user; unique in the organization (case-insensitive)'),
@@ -27,6 +27,18 @@ const User = z.object({
   created_at: z.iso.datetime(),
 });
 type User = z.output<typeof User>;
+
+const InvitationShape = z.object({
+  token: z
+    .string()
+    .describe(
+      'Shown once: give it to the invited user, who sets a password with POST /api/auth/accept-invitation (single use)',
+    ),
+  expires_at: z.iso.datetime(),
+});
+const InvitedUser = User.extend({ invitation: InvitationShape });
+
+const manageUsers = { permission: 'users:manage' } as const;
 
 function userOf(row: MemberRow): User {
   return {
@@ -59,17 +71,20 @@ export const userRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
   app.post(
     '/api/tenant/users',
     {
-      config: { quotaMeter: 'users' },
+      config: { quotaMeter: 'users', ...manageUsers },
       schema: {
         summary: 'Invite a user',
         description:
-          'Creates the Twenty user, its link to the workspace, its role and its workspaceMember in one transaction. The user signs in once it has set a password (outside this API). Refused with 403 `user-quota-exceeded` while the organization is at its users quota.',
+          'Creates the Twenty user, its link to the workspace, its role and its workspaceMember in one transaction, ' +
+          'and answers a single-use invitation token (expiring after INVITATION_TTL): the user sets a password with it ' +
+          '(POST /api/auth/accept-invitation), then logs in. Needs the Admin role (or a key with `users:manage`). ' +
+          'Refused with 403 `user-quota-exceeded` while the organization is at its users quota.',
         tags: ['tenant'],
         security: tenantSecurity,
         headers: zodSchema(IdempotencyHeaders),
         body: zodSchema(z.object(InviteShape)),
         response: {
-          201: zodSchema(User, { io: 'output' }),
+          201: zodSchema(InvitedUser, { io: 'output' }),
           400: problem,
           401: problem,
           403: problem,
@@ -92,6 +107,12 @@ export const userRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
         });
         if (outcome.kind === 'exists') throw new UserExists(email);
         const user = userOf(outcome.member);
+        const invitation = await deps.invitations.issue({
+          tenantId: workspace.workspaceId,
+          userId: user.id,
+          email,
+          createdBy: principalOf(request).userId,
+        });
         await auditTenantAction(
           deps,
           request,
@@ -99,19 +120,65 @@ export const userRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
           { kind: 'user', id: user.id },
           `${email} as ${user.role}`,
         );
-        return { status: 201, headers: { location: `/api/tenant/users/${user.id}` }, body: user };
+        return {
+          status: 201,
+          headers: { location: `/api/tenant/users/${user.id}`, 'cache-control': 'no-store' },
+          body: { ...user, invitation: { token: invitation.token, expires_at: invitation.expiresAt.toISOString() } },
+        };
       });
+    },
+  );
+
+  app.post<{ Params: IdParams }>(
+    '/api/tenant/users/:id/invitation',
+    {
+      config: manageUsers,
+      schema: {
+        summary: 'Invite a user again',
+        description:
+          'A new invitation token for a user who has not set a password yet; earlier tokens of the user stop working.',
+        tags: ['tenant'],
+        security: tenantSecurity,
+        params: zodSchema(IdParams),
+        response: {
+          201: zodSchema(InvitationShape, { io: 'output' }),
+          400: problem,
+          401: problem,
+          403: problem,
+          404: problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const workspace = callerWorkspace(deps, request);
+      const email = await memberAwaitingPassword(workspace, id);
+      if (email === undefined) throw new UserNotFound(id);
+      const invitation = await deps.invitations.issue({
+        tenantId: workspace.workspaceId,
+        userId: id,
+        email,
+        createdBy: principalOf(request).userId,
+      });
+      await auditTenantAction(deps, request, 'user-reinvited', { kind: 'user', id });
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .send({ token: invitation.token, expires_at: invitation.expiresAt.toISOString() });
     },
   );
 
   app.delete<{ Params: IdParams }>(
     '/api/tenant/users/:id',
     {
+      config: manageUsers,
       schema: {
         summary: 'Remove a user',
         description:
-          'Soft-deletes the user, its workspace link and its workspaceMember (as Twenty does), drops its roles and ' +
-          'revokes the API keys it created. You cannot remove yourself, nor the last Admin.',
+          'Soft-deletes the user, its workspace link and its workspaceMember (as Twenty does), drops its roles, ' +
+          'revokes the API keys it created, its sessions (refresh tokens) and its invitations. Access tokens it ' +
+          'already holds lose every Admin right at once and expire within ACCESS_TOKEN_TTL. You cannot remove ' +
+          'yourself, nor the last Admin. Needs the Admin role (or a key with `users:manage`).',
         tags: ['tenant'],
         security: tenantSecurity,
         params: zodSchema(IdParams),
@@ -131,8 +198,11 @@ export const userRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
       const outcome = await removeMember(callerWorkspace(deps, request), id);
       if (outcome === 'not-found') throw new UserNotFound(id);
       if (outcome === 'last-admin') throw new UserRemovalRefused('this is the last Admin of the organization');
-      // Keys act as the user who created them: they leave with the user.
-      const revoked = await deps.apiKeys.revokeCreatedBy(principalOf(request).tenantId, id);
+      // Keys act as the user who created them: they leave with the user, as do its sessions.
+      const tenantId = principalOf(request).tenantId;
+      const revoked = await deps.apiKeys.revokeCreatedBy(tenantId, id);
+      await deps.refreshTokens.revokeUser(tenantId, id);
+      await deps.invitations.revokeForUser(tenantId, id);
       await auditTenantAction(
         deps,
         request,

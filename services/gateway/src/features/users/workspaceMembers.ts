@@ -153,3 +153,29 @@ export async function removeMember(
     return 'removed';
   });
 }
+
+/**
+ * Give a live member of the workspace its password (argon2id hash), as accepting an invitation
+ * does. False when the user is no longer a live member: nothing is written then.
+ */
+export async function setMemberPassword(workspace: Workspace, userId: string, passwordHash: string): Promise<boolean> {
+  const result = await workspace.pool.query(
+    `UPDATE core."user" u SET "passwordHash" = $3, "updatedAt" = now()
+      WHERE u.id = $2 AND u."deletedAt" IS NULL
+        AND EXISTS (SELECT 1 FROM core."userWorkspace" uw
+                     WHERE uw."userId" = u.id AND uw."workspaceId" = $1 AND uw."deletedAt" IS NULL)`,
+    [workspace.workspaceId, userId, passwordHash],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** A live member that has not set a password yet (an invitation may be issued again), with its email. */
+export async function memberAwaitingPassword(workspace: Workspace, userId: string): Promise<string | undefined> {
+  const { rows } = await workspace.pool.query<{ email: string }>(
+    `SELECT u.email FROM core."user" u
+       JOIN core."userWorkspace" uw ON uw."userId" = u.id AND uw."workspaceId" = $1 AND uw."deletedAt" IS NULL
+      WHERE u.id = $2 AND u."deletedAt" IS NULL AND u."passwordHash" = ''`,
+    [workspace.workspaceId, userId],
+  );
+  return rows[0]?.email;
+}

@@ -281,6 +281,10 @@ export const adminWebhookRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
 
 /** `/api/tenant/webhooks…`: register it in the tenant scope (after authentication). */
 export const tenantWebhookRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
+  // Managing an organization's webhooks is an Admin's (or a key with the scope's) business.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, permission: 'webhooks:manage' };
+  });
   await app.register(
     endpointRoutes({
       prefix: '/api/tenant/webhooks',
