@@ -1,5 +1,6 @@
 export { inTransaction, withDatabase } from '@ttm/service-kit';
 export * from './coreSchema.js';
 export * from './dataPlanePools.js';
+export * from './migrations/index.js';
 export * from './placement.js';
 export * from './twentyLayout.js';
