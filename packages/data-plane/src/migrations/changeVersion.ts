@@ -81,13 +81,12 @@ async function changeOnce(pool: DataPlanePool, change: VersionChange): Promise<O
       );
     }
     began = performance.now();
-    await client.query(`SET LOCAL search_path TO ${quote(found.schema)}`);
-    for (const step of steps) await client.query(step.sql);
-    await client.query('SET LOCAL search_path TO DEFAULT');
-    await client.query(
-      `UPDATE core."dataSource" SET "schemaVersion" = $2, "updatedAt" = now() WHERE "workspaceId" = $1`,
-      [change.workspaceId, change.to],
-    );
+    await migrateSchema(client, {
+      workspaceId: change.workspaceId,
+      schema: found.schema,
+      from: found.version,
+      to: change.to,
+    });
     await change.beforeCommit?.(client);
     await client.query('COMMIT');
     return { outcome: 'changed', from: found.version, to: change.to, lockHeldMs: performance.now() - began };
@@ -97,6 +96,38 @@ async function changeOnce(pool: DataPlanePool, change: VersionChange): Promise<O
   } finally {
     client.release();
   }
+}
+
+/**
+ * Run the migration steps from one version to another on a workspace schema inside the
+ * caller's transaction, and record the new version in its data source row. For callers that
+ * change the workspace in the same transaction (a restore); `changeWorkspaceVersion` is the
+ * upgrade itself.
+ */
+export async function migrateSchema(
+  client: pg.ClientBase,
+  target: { workspaceId: string; schema: string; from: number; to: number },
+): Promise<void> {
+  if (target.from === target.to) return;
+  await client.query(`SET LOCAL search_path TO ${quote(target.schema)}`);
+  for (const step of migrationPath(target.from, target.to)) await client.query(step.sql);
+  await client.query('SET LOCAL search_path TO DEFAULT');
+  await client.query(
+    `UPDATE core."dataSource" SET "schemaVersion" = $2, "updatedAt" = now() WHERE "workspaceId" = $1`,
+    [target.workspaceId, target.to],
+  );
+}
+
+/** The schema version a workspace's data source records, or undefined when it has none there. */
+export async function schemaVersionOf(
+  db: Pick<DataPlanePool, 'query'>,
+  workspaceId: string,
+): Promise<number | undefined> {
+  const { rows } = await db.query<{ version: number }>(
+    'SELECT "schemaVersion" AS version FROM core."dataSource" WHERE "workspaceId" = $1',
+    [workspaceId],
+  );
+  return rows[0]?.version;
 }
 
 function quote(identifier: string): string {
