@@ -7,7 +7,13 @@ import type { MessageDefinition } from './message.js';
 import { migrationSamples } from './migration/samples.js';
 import { OverrideQuotas } from './quota/commands.js';
 import { QuotaCleared, QuotaExceeded, QuotasOverridden, QuotaWarning } from './quota/events.js';
-import { ActivateTenant, ChangeTenantPlacement, RegisterOrganization, SuspendTenant } from './tenant/commands.js';
+import {
+  ActivateTenant,
+  ChangeTenantPlacement,
+  RegisterOrganization,
+  SuspendTenant,
+  UpgradeTenantSchema,
+} from './tenant/commands.js';
 import {
   ProvisioningFailed,
   ProvisioningStepCompleted,
@@ -15,6 +21,7 @@ import {
   TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
+  TenantSchemaUpgraded,
   TenantSuspended,
 } from './tenant/events.js';
 import { UsageRecorded, WindowClosed } from './usage/events.js';
@@ -58,6 +65,15 @@ sample(SuspendTenant, {
   actor: { kind: 'admin', id: 'ops@operator.example' },
 });
 sample(ActivateTenant, { tenantId, actor: { kind: 'admin', id: 'ops@operator.example' } });
+sample(UpgradeTenantSchema, { tenantId, upgradeId: '3c1d9e2a-7b4f-4e8a-9c0d-1f2e3a4b5c6d', to: 2 });
+sample(TenantSchemaUpgraded, {
+  tenantId,
+  upgradeId: '3c1d9e2a-7b4f-4e8a-9c0d-1f2e3a4b5c6d',
+  from: 1,
+  to: 2,
+  lockHeldMs: 14.2,
+  upgradedAt: '2025-03-01T02:00:04.000Z',
+});
 
 sample(TenantRegistered, {
   tenantId,

@@ -42,6 +42,7 @@ export const CommandSubjects = {
   tenantSuspend: 'cmd.tenant.suspend',
   tenantActivate: 'cmd.tenant.activate',
   tenantChangePlacement: 'cmd.tenant.change-placement',
+  tenantUpgradeSchema: 'cmd.tenant.upgrade-schema',
   backupCreate: 'cmd.backup.create',
   backupDelete: 'cmd.backup.delete',
   backupVerify: 'cmd.backup.verify',

@@ -46,4 +46,23 @@ export const ChangeTenantPlacement = defineCommand({
   schema: z.object({ tenantId: TenantId, migrationId: OperationId, from: Placement, to: Placement }),
 });
 
-export const tenantCommands = [RegisterOrganization, SuspendTenant, ActivateTenant, ChangeTenantPlacement] as const;
+export const UpgradeTenantSchema = defineCommand({
+  type: 'ttm.tenant.upgrade-schema.v1',
+  subject: CommandSubjects.tenantUpgradeSchema,
+  description:
+    'Move the tenant workspace to another schema version (a fleet upgrade, or its rollback when `to` is lower) in one ' +
+    'data-plane transaction; the tenant decider records ttm.tenant.schema-upgraded.v1 once per upgradeId and version',
+  schema: z.object({
+    tenantId: TenantId,
+    upgradeId: OperationId,
+    to: z.number().int().positive(),
+  }),
+});
+
+export const tenantCommands = [
+  RegisterOrganization,
+  SuspendTenant,
+  ActivateTenant,
+  ChangeTenantPlacement,
+  UpgradeTenantSchema,
+] as const;
