@@ -234,17 +234,13 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
 
 /**
  * The data plane's transaction already moved the workspace (it holds the version, so it never
- * runs twice); this records it once. The same upgrade reaching the same version again is a
- * repeat. A `from` that is not the version last recorded means the recorded history is
+ * runs twice); this records it once: a tenant recorded at the target version is a repeat. A `from` that is not the version last recorded means the recorded history is
  * behind the data plane (or ahead of it): refused, for an operator to look at.
  */
 function upgradeSchema(command: Extract<TenantCommand, { kind: 'UpgradeSchema' }>, state: TenantState): TenantEvent[] {
   if (state.status === 'none') throw new TenantRuleViolation('not-found', 'no such tenant');
-  if (state.schema?.upgradeId === command.upgradeId && state.schema.version === command.to) return [];
-  if (command.from === command.to) {
-    // Already there before this upgrade touched it: nothing changed, nothing to record.
-    return [];
-  }
+  // Recorded at that version already (a resumed upgrade asking again), or no change at all.
+  if (state.schema?.version === command.to || command.from === command.to) return [];
   if (state.schema && state.schema.version !== command.from) {
     throw new TenantRuleViolation(
       'invalid-state',

@@ -1,0 +1,4 @@
+export * from './fleetUpgrade.js';
+export * from './plan.js';
+export * from './scheduler.js';
+export * from './upgradeTenant.js';
