@@ -17,6 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   bareWorkspaceSql,
   CORE_SCHEMA_SQL,
@@ -30,6 +32,9 @@ import pg from 'pg';
 import { BenchReport, quantile } from './lib/report.js';
 
 const N = WORKSPACE_SCHEMA_VERSION;
+setFlagsFromString('--expose-gc');
+/** A full collection, so heap figures compare live memory rather than garbage not yet collected. */
+const collect = runInNewContext('gc') as () => void;
 const WORKERS = 4;
 
 function flag(name: string, fallback: number): number {
@@ -102,6 +107,8 @@ interface Pass {
   rate: number;
   maxLockMs: number;
   rssGrowthMb: number;
+  /** Live heap after a full GC, last tenant minus first: what a leak would grow. */
+  heapGrowthMb: number;
   failed: number;
 }
 
@@ -113,6 +120,7 @@ async function upgradeFleet(pools: pg.Pool[], ids: string[], to: number): Promis
   let failed = 0;
   let firstRss = 0;
   let lastRss = 0;
+  let firstHeap = 0;
   let done = 0;
   const started = performance.now();
   await Promise.all(
@@ -125,13 +133,26 @@ async function upgradeFleet(pools: pg.Pool[], ids: string[], to: number): Promis
           failed++;
         }
         done++;
-        if (done === 1) firstRss = process.memoryUsage().rss;
+        if (done === 1) {
+          collect();
+          firstRss = process.memoryUsage().rss;
+          firstHeap = process.memoryUsage().heapUsed;
+        }
         lastRss = process.memoryUsage().rss;
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, rate: queue.length / seconds, maxLockMs, rssGrowthMb: (lastRss - firstRss) / 1024 ** 2, failed };
+  collect();
+  const heapGrowthMb = (process.memoryUsage().heapUsed - firstHeap) / 1024 ** 2;
+  return {
+    seconds,
+    rate: queue.length / seconds,
+    maxLockMs,
+    rssGrowthMb: (lastRss - firstRss) / 1024 ** 2,
+    heapGrowthMb,
+    failed,
+  };
 }
 
 /** Latencies (ms) of a tenant's list page, read over its own connection until `stop` resolves. */
@@ -250,6 +271,12 @@ export async function run(): Promise<void> {
     report.figure(
       'RSS growth first to last tenant (max of passes)',
       Math.max(...passes.map((p) => p.rssGrowthMb)),
+      'MB',
+      '<= 50',
+    );
+    report.figure(
+      'live heap growth after GC first to last tenant (max of passes)',
+      Math.max(...passes.map((p) => p.heapGrowthMb)),
       'MB',
       '<= 50',
     );

@@ -8,7 +8,7 @@ import { DataPlane } from './dataPlane/dataPlane.js';
 import { tenantCommandHandlers } from './tenant/handlers.js';
 import { placementsProjection } from './tenant/placementsProjection.js';
 import type { SagaDeps } from './tenant/saga.js';
-import { type FleetUpgradeDeps, UpgradeScheduler } from './upgrades/index.js';
+import { type FleetUpgradeDeps, UpgradeScheduler, watchSchemaDrift } from './upgrades/index.js';
 
 export interface Provisioner {
   service: ServiceContext<ProvisionerConfig>;
@@ -117,6 +117,8 @@ export async function startProvisioner(
   });
   upgrades.start();
   lifecycle.onStop('schema upgrades', () => upgrades.stop());
+  const drift = watchSchemaDrift({ catalog, metrics, logger, everyMs: config.SCHEMA_DRIFT_CHECK_EVERY });
+  lifecycle.onStop('schema drift check', async () => drift.stop());
   logger.info({ port: config.PROVISIONER_PORT, regions: catalog.regions.map((r) => r.name) }, 'provisioner ready');
   return { service, dataPlane, upgrades, stop: () => lifecycle.stop('stop requested') };
 }

@@ -1,3 +1,4 @@
+export * from './driftGauge.js';
 export * from './fleetUpgrade.js';
 export * from './plan.js';
 export * from './scheduler.js';
