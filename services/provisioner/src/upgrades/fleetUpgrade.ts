@@ -52,10 +52,6 @@ export class UpgradeRefused extends Error {
   override name = 'UpgradeRefused';
 }
 
-interface PlacedTenant extends Placement {
-  tenant_id: string;
-}
-
 /**
  * Plan an upgrade: the tenants the filters select, each with its wave, all `pending`. The
  * version each tenant is at is read when its turn comes. Returns the upgrade id; the
