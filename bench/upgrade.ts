@@ -75,7 +75,7 @@ async function startPrivateCluster(): Promise<{ url: (db: string) => string; sto
       try {
         asPostgres('pg_ctl', ['-D', `${dir}/data`, '-m', 'immediate', '-w', 'stop']);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
       }
     },
   };
