@@ -13,6 +13,7 @@ import {
   RegisterOrganization,
   RetryProvisioning,
   SuspendTenant,
+  UpgradeTenantSchema,
 } from './tenant/commands.js';
 import {
   ProvisioningFailed,
@@ -22,6 +23,7 @@ import {
   TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
+  TenantSchemaUpgraded,
   TenantSuspended,
 } from './tenant/events.js';
 import { UsageRecorded, WindowClosed } from './usage/events.js';
@@ -66,6 +68,15 @@ sample(SuspendTenant, {
 });
 sample(ActivateTenant, { tenantId, actor: { kind: 'admin', id: 'ops@operator.example' } });
 sample(RetryProvisioning, { tenantId, actor: { kind: 'admin', id: 'ops@operator.example' } });
+sample(UpgradeTenantSchema, { tenantId, upgradeId: '3c1d9e2a-7b4f-4e8a-9c0d-1f2e3a4b5c6d', to: 2 });
+sample(TenantSchemaUpgraded, {
+  tenantId,
+  upgradeId: '3c1d9e2a-7b4f-4e8a-9c0d-1f2e3a4b5c6d',
+  from: 1,
+  to: 2,
+  lockHeldMs: 14.2,
+  upgradedAt: '2025-03-01T02:00:04.000Z',
+});
 
 sample(TenantRegistered, {
   tenantId,

@@ -43,6 +43,7 @@ export const CommandSubjects = {
   tenantActivate: 'cmd.tenant.activate',
   tenantChangePlacement: 'cmd.tenant.change-placement',
   tenantRetryProvisioning: 'cmd.tenant.retry-provisioning',
+  tenantUpgradeSchema: 'cmd.tenant.upgrade-schema',
   backupCreate: 'cmd.backup.create',
   backupDelete: 'cmd.backup.delete',
   backupVerify: 'cmd.backup.verify',

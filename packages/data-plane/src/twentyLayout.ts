@@ -4,8 +4,14 @@
  * Identifiers are quoted camelCase, as Twenty (TypeORM) names them.
  */
 
-/** Bumped when the workspace tables change; the fleet upgrade walks tenants below it. */
-export const WORKSPACE_SCHEMA_VERSION = 1;
+/**
+ * The version new workspaces are created at. Bumped together with a forward/down migration in
+ * `migrations/` and the `since` marks below; the fleet upgrade walks tenants below it.
+ */
+export const WORKSPACE_SCHEMA_VERSION = 2;
+
+/** The oldest version this build still creates, reads and upgrades from (N-1 during a rollout). */
+export const OLDEST_SUPPORTED_SCHEMA_VERSION = 1;
 
 /** Twenty's schema name: `workspace_` + the uuid read as one base-36 number. */
 export function workspaceSchemaName(workspaceId: string): string {
@@ -85,8 +91,22 @@ const base = `id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   "deletedAt" timestamptz,
   position double precision`;
 
+/** A column a later schema version added to a standard object: present from version `since` on. */
+export interface AddedColumn {
+  since: number;
+  name: string;
+  definition: string;
+}
+
+/** A standard object: its version-1 columns, plus the columns later versions added. */
+export interface WorkspaceTable {
+  name: string;
+  columns: string;
+  added?: readonly AddedColumn[];
+}
+
 /** The standard objects of a workspace, in dependency order. */
-export const WORKSPACE_TABLES: readonly { name: string; columns: string }[] = [
+export const WORKSPACE_TABLES: readonly WorkspaceTable[] = [
   {
     name: 'workspaceMember',
     columns: `${base}, "nameFirstName" text NOT NULL DEFAULT '', "nameLastName" text NOT NULL DEFAULT '',
@@ -99,12 +119,14 @@ export const WORKSPACE_TABLES: readonly { name: string; columns: string }[] = [
       "annualRecurringRevenueAmountMicros" bigint, "annualRecurringRevenueCurrencyCode" text,
       "addressAddressCity" text, "addressAddressCountry" text, "idealCustomerProfile" boolean NOT NULL DEFAULT false,
       "accountOwnerId" uuid REFERENCES "workspaceMember" (id) ON DELETE SET NULL`,
+    added: [{ since: 2, name: 'linkedinLinkPrimaryLinkUrl', definition: 'text' }],
   },
   {
     name: 'person',
     columns: `${base}, "nameFirstName" text NOT NULL DEFAULT '', "nameLastName" text NOT NULL DEFAULT '',
       "emailsPrimaryEmail" text, "phonesPrimaryPhoneNumber" text, "jobTitle" text NOT NULL DEFAULT '', city text,
       "companyId" uuid REFERENCES company (id) ON DELETE SET NULL`,
+    added: [{ since: 2, name: 'linkedinLinkPrimaryLinkUrl', definition: 'text' }],
   },
   {
     name: 'opportunity',
@@ -165,12 +187,44 @@ export const WORKSPACE_TABLES: readonly { name: string; columns: string }[] = [
  */
 export const LISTED_TABLES: readonly string[] = ['company', 'person', 'opportunity', 'note', 'task'];
 
-/** The whole workspace schema as one statement batch (one round trip). */
-export function workspaceSchemaSql(schema: string): string {
+/** Indexes a later schema version added, as their `CREATE INDEX` statements (unqualified). */
+export const ADDED_INDEXES: readonly { since: number; sql: string }[] = [
+  {
+    since: 2,
+    sql: `CREATE INDEX "company_linkedinLink_idx" ON company ("linkedinLinkPrimaryLinkUrl") WHERE "linkedinLinkPrimaryLinkUrl" IS NOT NULL`,
+  },
+  {
+    since: 2,
+    sql: `CREATE INDEX "person_linkedinLink_idx" ON person ("linkedinLinkPrimaryLinkUrl") WHERE "linkedinLinkPrimaryLinkUrl" IS NOT NULL`,
+  },
+];
+
+/** The column names of a table at a schema version (what a reader may select there). */
+export function columnsAt(table: WorkspaceTable, version: number): string[] {
+  return (table.added ?? []).filter((c) => c.since <= version).map((c) => c.name);
+}
+
+/**
+ * The whole workspace schema of a version, as one statement batch (one round trip). This is
+ * the reference a migration's result is compared with, so it is written out from the layout,
+ * never by replaying migrations.
+ */
+export function workspaceSchemaSql(schema: string, version = WORKSPACE_SCHEMA_VERSION): string {
+  if (version < OLDEST_SUPPORTED_SCHEMA_VERSION || version > WORKSPACE_SCHEMA_VERSION) {
+    throw new Error(
+      `workspace schema version ${version} is outside what this build creates (${OLDEST_SUPPORTED_SCHEMA_VERSION}..${WORKSPACE_SCHEMA_VERSION})`,
+    );
+  }
   const q = `"${schema}"`;
-  const tables = WORKSPACE_TABLES.map((t) => `CREATE TABLE "${t.name}" (${t.columns});`).join('\n');
+  const tables = WORKSPACE_TABLES.map((t) => {
+    const added = (t.added ?? []).filter((c) => c.since <= version).map((c) => `, "${c.name}" ${c.definition}`);
+    return `CREATE TABLE "${t.name}" (${t.columns}${added.join('')});`;
+  }).join('\n');
   const indexes = LISTED_TABLES.map(
     (t) => `CREATE INDEX "${t}_list_idx" ON "${t}" ("createdAt", id) WHERE "deletedAt" IS NULL;`,
   ).join('\n');
-  return `CREATE SCHEMA ${q};\nSET LOCAL search_path TO ${q};\n${tables}\n${indexes}\nSET LOCAL search_path TO DEFAULT;`;
+  const added = ADDED_INDEXES.filter((i) => i.since <= version)
+    .map((i) => `${i.sql};`)
+    .join('\n');
+  return `CREATE SCHEMA ${q};\nSET LOCAL search_path TO ${q};\n${tables}\n${indexes}\n${added}\nSET LOCAL search_path TO DEFAULT;`;
 }

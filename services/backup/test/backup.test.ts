@@ -12,7 +12,7 @@ import {
   RestoreBackup,
   VerifyBackup,
 } from '@ttm/contracts';
-import { workspaceSchemaName } from '@ttm/data-plane';
+import { WORKSPACE_SCHEMA_VERSION, workspaceSchemaName } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { selectForDeletion } from '../src/retention/selectForDeletion.js';
@@ -100,7 +100,11 @@ describe('backup and restore', () => {
   it('backs up a tenant, verifies it, and a clone restores identical data', async () => {
     const before = await schemaChecksums(tenant.url, tenant.schema);
     const { backupId, manifest } = await backUp(tenant.tenantId);
-    expect(manifest).toMatchObject({ tenantId: tenant.tenantId, schemaVersion: 1, store: 'nats' });
+    expect(manifest).toMatchObject({
+      tenantId: tenant.tenantId,
+      schemaVersion: WORKSPACE_SCHEMA_VERSION,
+      store: 'nats',
+    });
     expect(workspaceTables(manifest)).toEqual(before);
     expect(before.company?.rows).toBe(300);
     expect(before.person?.rows).toBe(300);

@@ -28,5 +28,10 @@ export const provisionerEnv = commonEnv.extend({
     .max(100)
     .default(8)
     .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
+  SCHEMA_DRIFT_CHECK_EVERY: portEnv
+    .duration('1h')
+    .describe(
+      'How often the provisioner compares every workspace schema with its version reference (gauge workspace_schema_drifted_tenants; 0 turns it off)',
+    ),
 });
 export type ProvisionerConfig = z.output<typeof provisionerEnv>;

@@ -15,17 +15,24 @@ import { DataPlane } from './dataPlane/dataPlane.js';
 import { tenantCommandHandlers } from './tenant/handlers.js';
 import { placementsProjection } from './tenant/placementsProjection.js';
 import type { SagaDeps } from './tenant/saga.js';
+import { type FleetUpgradeDeps, UpgradeScheduler, watchSchemaDrift } from './upgrades/index.js';
 
 export interface Provisioner {
   service: ServiceContext<ProvisionerConfig>;
   dataPlane: DataPlane;
+  upgrades: UpgradeScheduler;
   stop(): Promise<void>;
 }
 
 /** The provisioner, started: `main.ts` runs it as a process, tests in-process. */
 export async function startProvisioner(
   env: NodeJS.ProcessEnv,
-  options: { handleSignals?: boolean; afterStepEffect?: SagaDeps['afterStepEffect'] } = {},
+  options: {
+    handleSignals?: boolean;
+    afterStepEffect?: SagaDeps['afterStepEffect'];
+    /** Test hook of the fleet upgrade: after a tenant's change, before its status is recorded. */
+    afterTenantUpgrade?: FleetUpgradeDeps['afterTenant'];
+  } = {},
 ): Promise<Provisioner> {
   const service = await startService(
     {
@@ -109,8 +116,21 @@ export async function startProvisioner(
     metrics,
   });
   lifecycle.onStop('placements projection', () => placements);
+  // Fleet schema upgrades live here because each tenant's change is decided by the tenant
+  // decider this service owns, over the data-plane pools it already bounds per database.
+  const upgrades = new UpgradeScheduler({
+    pool: service.pool!,
+    js,
+    dataPlane,
+    logger,
+    ...(options.afterTenantUpgrade ? { afterTenant: options.afterTenantUpgrade } : {}),
+  });
+  upgrades.start();
+  lifecycle.onStop('schema upgrades', () => upgrades.stop());
+  const drift = watchSchemaDrift({ catalog, metrics, logger, everyMs: config.SCHEMA_DRIFT_CHECK_EVERY });
+  lifecycle.onStop('schema drift check', async () => drift.stop());
   logger.info({ port: config.PROVISIONER_PORT, regions: catalog.regions.map((r) => r.name) }, 'provisioner ready');
-  return { service, dataPlane, stop: () => lifecycle.stop('stop requested') };
+  return { service, dataPlane, upgrades, stop: () => lifecycle.stop('stop requested') };
 }
 
 /** Wraps the register handler to keep count of provisionings in progress. */

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import type { connect } from '@nats-io/transport-node';
 import { encodeMessage, RegisterOrganization, Subjects } from '@ttm/contracts';
-import { WORKSPACE_TABLES, workspaceSchemaName } from '@ttm/data-plane';
+import {
+  referenceFingerprints,
+  schemaFingerprints,
+  schemaVersionOf,
+  WORKSPACE_SCHEMA_VERSION,
+  WORKSPACE_TABLES,
+  workspaceSchemaName,
+  workspaceSchemaSql,
+} from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +133,35 @@ describe('provisioning saga', () => {
       [schema],
     );
     expect(fks[0]!.n).toBeGreaterThan(10);
+  });
+
+  it('drops warm schemas of an older version and provisions new tenants at the current one', async () => {
+    const url = stack.clusterUrls['us-east-1'];
+    const stale = `ttm_warm_stale${randomUUID().slice(0, 8)}`;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(workspaceSchemaSql(stale, WORKSPACE_SCHEMA_VERSION - 1));
+      await client.query('INSERT INTO ttm_internal.warm_schemas (name, version, created_at) VALUES ($1, $2, $3)', [
+        stale,
+        WORKSPACE_SCHEMA_VERSION - 1,
+        new Date(0),
+      ]);
+      await client.query('COMMIT');
+      await stack.provisioner!.dataPlane.fillWarmPools();
+      const left = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [stale]);
+      expect(left.rowCount).toBe(0);
+      const data = registration({ organizationName: 'Current Version' });
+      await send(data);
+      await untilSettled(data.tenantId);
+      const schema = workspaceSchemaName(data.tenantId);
+      expect(await schemaVersionOf(client, data.tenantId)).toBe(WORKSPACE_SCHEMA_VERSION);
+      const references = await referenceFingerprints(client);
+      expect((await schemaFingerprints(client, [schema])).get(schema)).toBe(references.get(WORKSPACE_SCHEMA_VERSION));
+    } finally {
+      await client.end();
+    }
   });
 
   it('makes one tenant from a command delivered twice', async () => {

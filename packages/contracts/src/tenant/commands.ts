@@ -55,10 +55,24 @@ export const RetryProvisioning = defineCommand({
   schema: z.object({ tenantId: TenantId, actor: Actor }),
 });
 
+export const UpgradeTenantSchema = defineCommand({
+  type: 'ttm.tenant.upgrade-schema.v1',
+  subject: CommandSubjects.tenantUpgradeSchema,
+  description:
+    'Move the tenant workspace to another schema version (a fleet upgrade, or its rollback when `to` is lower) in one ' +
+    'data-plane transaction; the tenant decider records ttm.tenant.schema-upgraded.v1 once per upgradeId and version',
+  schema: z.object({
+    tenantId: TenantId,
+    upgradeId: OperationId,
+    to: z.number().int().positive(),
+  }),
+});
+
 export const tenantCommands = [
   RegisterOrganization,
   SuspendTenant,
   ActivateTenant,
   ChangeTenantPlacement,
   RetryProvisioning,
+  UpgradeTenantSchema,
 ] as const;

@@ -120,6 +120,23 @@ export const TenantPlacementChanged = defineEvent({
   }),
 });
 
+export const TenantSchemaUpgraded = defineEvent({
+  type: 'ttm.tenant.schema-upgraded.v1',
+  aggregate,
+  description:
+    'The tenant workspace is at schema version `to` (from `from`): committed on the data plane before this event; ' +
+    '`to` lower than `from` is a rollback',
+  schema: z.object({
+    tenantId: TenantId,
+    upgradeId: OperationId,
+    from: z.number().int().positive(),
+    to: z.number().int().positive(),
+    /** How long the workspace's tables were locked by the change (0 when it was already there). */
+    lockHeldMs: z.number().nonnegative(),
+    upgradedAt: Timestamp,
+  }),
+});
+
 export const tenantEvents = [
   TenantRegistered,
   ProvisioningStepCompleted,
@@ -129,4 +146,5 @@ export const tenantEvents = [
   TenantSuspended,
   TenantActivated,
   TenantPlacementChanged,
+  TenantSchemaUpgraded,
 ] as const;

@@ -51,7 +51,7 @@ export async function verifyArtifact(
     await client.query('BEGIN');
     await useCanonicalSession(client);
     await client.query(`DROP SCHEMA IF EXISTS ${q(scratch)} CASCADE`);
-    await client.query(workspaceSchemaSql(scratch));
+    await client.query(workspaceSchemaSql(scratch, manifest.schemaVersion));
     for (const name of CORE_TABLES) {
       await client.query(`CREATE TABLE ${q(scratch)}.${q(scratchCoreTable(name))} (LIKE core.${q(name)})`);
     }

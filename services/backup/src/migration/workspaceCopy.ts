@@ -6,6 +6,7 @@ import {
   dropTenantWriteGate,
   ensureCoreSchema,
   type Placement,
+  schemaVersionOf,
   withDatabase,
   workspaceSchemaSql,
 } from '@ttm/data-plane';
@@ -64,7 +65,10 @@ export async function copyWorkspace(
     await useCanonicalSession(client);
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [tenantId]);
     await dropTenantRows(client, tenantId, target.schema);
-    await client.query(workspaceSchemaSql(target.schema));
+    // The copy keeps the source's schema version (a fleet upgrade may be half-way): rows and
+    // checksums then compare column for column; the upgrade reaches the new placement later.
+    const version = await schemaVersionOf(clusters.poolFor(request.source), tenantId);
+    await client.query(workspaceSchemaSql(target.schema, version));
     let loaded: Awaited<ReturnType<typeof loadArtifact>> | undefined;
     // A "store" whose put loads the artifact into the target as the snapshot writes it.
     const pipe: BackupStore = {

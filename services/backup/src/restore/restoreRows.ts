@@ -1,6 +1,12 @@
 import type { BackupManifest, RestoreStep } from '@ttm/contracts';
 import type { DataPlanePool, Placement } from '@ttm/data-plane';
-import { WORKSPACE_SCHEMA_VERSION, WORKSPACE_TABLES, workspaceSchemaSql } from '@ttm/data-plane';
+import {
+  migrateSchema,
+  OLDEST_SUPPORTED_SCHEMA_VERSION,
+  WORKSPACE_SCHEMA_VERSION,
+  WORKSPACE_TABLES,
+  workspaceSchemaSql,
+} from '@ttm/data-plane';
 import type pg from 'pg';
 import {
   canonicalSelect,
@@ -76,7 +82,9 @@ export async function restoreClone(
 
     const chunks = await openArtifact(store, manifest);
     await request.progress('read-artifact', 10);
-    await client.query(workspaceSchemaSql(target.schema));
+    // The schema of the backup's version takes its rows as they were; checked, it is then
+    // upgraded to this build's version in the same transaction (a clone is a new tenant).
+    await client.query(workspaceSchemaSql(target.schema, manifest.schemaVersion));
     await request.progress('prepare-target', 25);
     const loaded = await loadRows(client, chunks, request);
     const core = cloneCoreRows(loaded.core, { tenantId: targetTenantId, schema: target.schema });
@@ -88,6 +96,12 @@ export async function restoreClone(
     }
     await request.progress('load-rows', 80);
     checkAgainstManifest(request, workspaceTablesOf(manifest), await workspaceChecksums(client, request));
+    await migrateSchema(client, {
+      workspaceId: targetTenantId,
+      schema: target.schema,
+      from: manifest.schemaVersion,
+      to: WORKSPACE_SCHEMA_VERSION,
+    });
     await request.progress('check', 95);
     return { rows: loaded.rows };
   });
@@ -121,11 +135,15 @@ export async function restoreInPlace(
     if (found[0].schema !== target.schema) {
       throw new RestoreRefused(`tenant ${tenantId} lives in schema ${found[0].schema}, not ${target.schema}`);
     }
-    if (found[0].version !== manifest.schemaVersion) {
-      throw new RestoreRefused(
-        `the workspace is at schema version ${found[0].version} and the backup at ${manifest.schemaVersion}; upgrade first`,
-      );
+    // The rows go back at the backup's version, then the workspace returns to the version it
+    // was at (or the backup's, if newer): an N-1 backup restored into an N fleet leaves at N.
+    const current = found[0].version ?? manifest.schemaVersion;
+    const finalVersion = Math.max(current, manifest.schemaVersion);
+    const at = { workspaceId: tenantId, schema: target.schema };
+    if (current < OLDEST_SUPPORTED_SCHEMA_VERSION || current > WORKSPACE_SCHEMA_VERSION) {
+      throw new RestoreRefused(`the workspace is at schema version ${current}, which this build cannot change`);
     }
+    await migrateSchema(client, { ...at, from: current, to: manifest.schemaVersion });
     const chunks = await openArtifact(store, manifest);
     await request.progress('read-artifact', 10);
     const tables = workspaceTablesOf(manifest);
@@ -161,15 +179,16 @@ export async function restoreInPlace(
       actual.push({ scope: 'core', name, ...(await checksumOf(client, select, [tenantId], request.batchRows)) });
     }
     checkAgainstManifest(request, expected, actual);
+    await migrateSchema(client, { ...at, from: manifest.schemaVersion, to: finalVersion });
     await request.progress('check', 95);
     return { rows: loaded.rows };
   });
 }
 
 function requireRestorableVersion(manifest: BackupManifest): void {
-  if (manifest.schemaVersion !== WORKSPACE_SCHEMA_VERSION) {
+  if (manifest.schemaVersion < OLDEST_SUPPORTED_SCHEMA_VERSION || manifest.schemaVersion > WORKSPACE_SCHEMA_VERSION) {
     throw new RestoreRefused(
-      `the backup has workspace schema version ${manifest.schemaVersion}; this build restores version ${WORKSPACE_SCHEMA_VERSION}`,
+      `the backup has workspace schema version ${manifest.schemaVersion}; this build restores versions ${OLDEST_SUPPORTED_SCHEMA_VERSION} to ${WORKSPACE_SCHEMA_VERSION}`,
     );
   }
   const unknown = manifest.tables.filter((t) => t.scope === 'workspace' && !layoutTables.has(t.name));

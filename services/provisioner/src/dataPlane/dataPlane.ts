@@ -169,6 +169,11 @@ export class DataPlane {
     await this.pools.close();
   }
 
+  /** The bounded pool of a placement's database (opened on first use), for the fleet upgrade. */
+  poolOf(placement: Placement): Promise<DataPlanePool> {
+    return this.open(placement);
+  }
+
   /** The pool of the placement's database, created (and given its core schema) on first use. */
   private async open(placement: Placement): Promise<DataPlanePool> {
     let ready = this.prepared.get(placement.database);

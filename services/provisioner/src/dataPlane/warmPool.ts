@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type DataPlanePool, WORKSPACE_SCHEMA_VERSION, workspaceSchemaSql } from '@ttm/data-plane';
 import type { Logger } from '@ttm/service-kit';
-import type pg from 'pg';
+import pg from 'pg';
 
 /**
  * Warm workspace schemas: creating a workspace's tables costs ~20 ms of catalog work in
@@ -61,8 +61,9 @@ export class WarmPoolFiller {
     clearInterval(this.timer);
   }
 
-  /** Add warm schemas until the pool is full; returns how many were added. */
+  /** Drop warm schemas this build no longer hands out, then add warm schemas until the pool is full; returns how many were added. */
   async fill(max = Number.POSITIVE_INFINITY): Promise<number> {
+    while (!this.stopped && (await this.dropStale())) {}
     let added = 0;
     while (added < max && !this.stopped && (await this.count()) < this.options.size) {
       await this.addOne();
@@ -88,6 +89,33 @@ export class WarmPoolFiller {
       this.options.logger.warn({ err: error, database: this.database }, 'warm schema pool refill failed');
     } finally {
       this.filling = false;
+    }
+  }
+
+  /**
+   * Drop one warm schema of another schema version (left by the build before an upgrade);
+   * empty, it is cheaper to make a new one than to upgrade it. False when none is left.
+   */
+  async dropStale(): Promise<boolean> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ name: string }>(
+        `DELETE FROM ttm_internal.warm_schemas
+          WHERE name = (SELECT name FROM ttm_internal.warm_schemas WHERE version <> $1
+                         LIMIT 1 FOR UPDATE SKIP LOCKED)
+          RETURNING name`,
+        [WORKSPACE_SCHEMA_VERSION],
+      );
+      const stale = rows[0]?.name;
+      if (stale) await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(stale)} CASCADE`);
+      await client.query('COMMIT');
+      return stale !== undefined;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
     }
   }
 

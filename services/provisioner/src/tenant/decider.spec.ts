@@ -219,4 +219,40 @@ describe('tenant decider', () => {
       .when({ kind: 'RetryProvisioning', actor, at })
       .thenThrows(TenantRuleViolation, (e) => expect(e.code).toBe('not-found'));
   });
+
+  it('records a schema upgrade once per upgrade and version, and its rollback', () => {
+    const upgradeId = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+    const upgrade: TenantCommand = { kind: 'UpgradeSchema', upgradeId, from: 1, to: 2, lockHeldMs: 12.34, at };
+    const events = given(...provisioned())
+      .when(upgrade)
+      .events();
+    expect(events).toEqual([
+      {
+        type: 'ttm.tenant.schema-upgraded.v1',
+        data: { tenantId, upgradeId, from: 1, to: 2, lockHeldMs: 12.3, upgradedAt: at.toISOString() },
+      },
+    ]);
+    // A resumed upgrade finds the data plane at 2 already and asks again: nothing new.
+    given(...provisioned(), ...events)
+      .when(upgrade)
+      .thenNothingHappened();
+    given(...provisioned(), ...events)
+      .when({ ...upgrade, from: 2 })
+      .thenNothingHappened();
+    // Already at the target before the upgrade reached it: nothing to record.
+    given(...provisioned())
+      .when({ ...upgrade, from: 2 })
+      .thenNothingHappened();
+    const rollback: TenantCommand = { ...upgrade, upgradeId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d', from: 2, to: 1 };
+    const back = given(...provisioned(), ...events)
+      .when(rollback)
+      .events();
+    expect(back.map((e) => e.data)).toMatchObject([{ from: 2, to: 1 }]);
+    given(...provisioned(), ...events, ...back)
+      .when({ ...upgrade, upgradeId: '2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e', from: 3, to: 4 })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/recorded schema version is 1/));
+    given()
+      .when(upgrade)
+      .thenThrows(TenantRuleViolation, (e) => expect(e.code).toBe('not-found'));
+  });
 });

@@ -12,6 +12,7 @@ import {
   TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
+  TenantSchemaUpgraded,
   TenantSuspended,
 } from '@ttm/contracts';
 
@@ -25,7 +26,9 @@ export type TenantEvent =
   | { type: typeof TenantSuspended.type; data: DataOf<typeof TenantSuspended> }
   | { type: typeof TenantActivated.type; data: DataOf<typeof TenantActivated> }
   /** A migration switched the tenant to its new placement (`ChangeTenantPlacement`). */
-  | { type: typeof TenantPlacementChanged.type; data: DataOf<typeof TenantPlacementChanged> };
+  | { type: typeof TenantPlacementChanged.type; data: DataOf<typeof TenantPlacementChanged> }
+  /** A fleet upgrade (or its rollback) moved the workspace to another schema version. */
+  | { type: typeof TenantSchemaUpgraded.type; data: DataOf<typeof TenantSchemaUpgraded> };
 
 type Actor = DataOf<typeof TenantSuspended>['actor'];
 
@@ -51,7 +54,9 @@ export type TenantCommand =
   | { kind: 'RetryProvisioning'; actor: Actor; at: Date }
   | { kind: 'Suspend'; reason: string; actor: Actor; at: Date }
   | { kind: 'Activate'; actor: Actor; at: Date }
-  | { kind: 'ChangePlacement'; migrationId: string; from: Placement; to: Placement; at: Date };
+  | { kind: 'ChangePlacement'; migrationId: string; from: Placement; to: Placement; at: Date }
+  /** Record a schema version change the data plane has committed (`from` is what it found there). */
+  | { kind: 'UpgradeSchema'; upgradeId: string; from: number; to: number; lockHeldMs: number; at: Date };
 
 export type TenantStatus = 'none' | 'provisioning' | 'active' | 'failed' | 'suspended';
 
@@ -68,6 +73,8 @@ export interface RegisteredTenant {
   placement?: Placement;
   /** The migration that set the current placement, if one did. */
   placedBy?: string;
+  /** The last schema version change recorded: unset means "as provisioned" (the data plane knows). */
+  schema?: { version: number; upgradeId: string };
   registeredAt: string;
   completedSteps: ProvisioningStep[];
   /** Why provisioning stopped, while `failed`. */
@@ -154,6 +161,10 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
       return state.status === 'none'
         ? state
         : { ...state, region: event.data.to.region, placement: event.data.to, placedBy: event.data.migrationId };
+    case TenantSchemaUpgraded.type:
+      return state.status === 'none'
+        ? state
+        : { ...state, schema: { version: event.data.to, upgradeId: event.data.upgradeId } };
     default:
       // A tenant event this build does not know changes nothing the provisioner decides on.
       return state;
@@ -243,6 +254,8 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
     }
     case 'ChangePlacement':
       return changePlacement(command, state);
+    case 'UpgradeSchema':
+      return upgradeSchema(command, state);
   }
 }
 
@@ -271,6 +284,36 @@ function retryProvisioning(
         resumeAt,
         actor: command.actor,
         retriedAt: command.at.toISOString(),
+      },
+    },
+  ];
+}
+
+/**
+ * The data plane's transaction already moved the workspace (it holds the version, so it never
+ * runs twice); this records it once: a tenant recorded at the target version is a repeat. A `from` that is not the version last recorded means the recorded history is
+ * behind the data plane (or ahead of it): refused, for an operator to look at.
+ */
+function upgradeSchema(command: Extract<TenantCommand, { kind: 'UpgradeSchema' }>, state: TenantState): TenantEvent[] {
+  if (state.status === 'none') throw new TenantRuleViolation('not-found', 'no such tenant');
+  // Recorded at that version already (a resumed upgrade asking again), or no change at all.
+  if (state.schema?.version === command.to || command.from === command.to) return [];
+  if (state.schema && state.schema.version !== command.from) {
+    throw new TenantRuleViolation(
+      'invalid-state',
+      `the tenant's recorded schema version is ${state.schema.version}, not ${command.from}`,
+    );
+  }
+  return [
+    {
+      type: TenantSchemaUpgraded.type,
+      data: {
+        tenantId: state.tenantId,
+        upgradeId: command.upgradeId,
+        from: command.from,
+        to: command.to,
+        lockHeldMs: Math.round(command.lockHeldMs * 10) / 10,
+        upgradedAt: command.at.toISOString(),
       },
     },
   ];

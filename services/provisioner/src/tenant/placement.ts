@@ -27,9 +27,17 @@ export async function placeTenant(
   if (!cluster) throw new NoCapacity(`no cluster in ${region.name} has room for a ${kind} placement`);
   const placement = deps.dataPlane.placementFor(region.name, cluster, kind, tenant.tenantId);
   await deps.pool.query(
-    `INSERT INTO provisioner.placements (tenant_id, region, cluster, kind, database, schema)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id) DO NOTHING`,
-    [tenant.tenantId, placement.region, placement.cluster, placement.kind, placement.database, placement.schema],
+    `INSERT INTO provisioner.placements (tenant_id, region, cluster, kind, database, schema, plan)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id) DO NOTHING`,
+    [
+      tenant.tenantId,
+      placement.region,
+      placement.cluster,
+      placement.kind,
+      placement.database,
+      placement.schema,
+      tenant.plan,
+    ],
   );
   return (await readPlacement(deps.pool, tenant.tenantId)) ?? placement;
 }

@@ -1,0 +1,5 @@
+export * from './bareWorkspace.js';
+export * from './changeVersion.js';
+export * from './drift.js';
+export * from './fingerprint.js';
+export * from './workspaceMigrations.js';

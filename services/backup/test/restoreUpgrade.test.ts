@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type BackupManifest, CreateBackup, RestoreBackup } from '@ttm/contracts';
+import {
+  changeWorkspaceVersion,
+  referenceFingerprints,
+  schemaFingerprints,
+  schemaVersionOf,
+  WORKSPACE_SCHEMA_VERSION,
+  workspaceSchemaName,
+} from '@ttm/data-plane';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type TestStack } from '../../../test/support/stack.js';
+import {
+  ADMIN,
+  registerTenant,
+  schemaChecksums,
+  seedTenant,
+  send,
+  type TestTenant,
+  untilEvent,
+  withClient,
+} from './support/fixtures.js';
+
+const N = WORKSPACE_SCHEMA_VERSION;
+let stack: TestStack;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let tenant: TestTenant;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  stack = await startStack({ gateway: false, backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } });
+  nc = await connect({ servers: stack.nats.url });
+  js = jetstream(nc);
+  tenant = await registerTenant(stack, nc);
+  await seedTenant(tenant, 100, 100);
+  pool = new pg.Pool({ connectionString: tenant.url, max: 2 });
+}, 60_000);
+
+afterAll(async () => {
+  await pool?.end();
+  await nc?.close();
+  await stack?.stop();
+});
+
+async function restore(backupId: string, mode: 'clone' | 'in-place'): Promise<string> {
+  const restoreId = randomUUID();
+  const targetTenantId = mode === 'clone' ? randomUUID() : tenant.tenantId;
+  await send(nc, RestoreBackup, {
+    backupId,
+    restoreId,
+    mode,
+    ...(mode === 'clone' ? { targetTenantId } : {}),
+    actor: ADMIN,
+    requestedAt: new Date().toISOString(),
+  });
+  const end = await untilEvent(
+    js,
+    backupId,
+    ['ttm.backup.restore-completed.v1', 'ttm.backup.restore-failed.v1'],
+    (d) => d.restoreId === restoreId,
+    30_000,
+  );
+  expect(end.type, JSON.stringify(end.data)).toBe('ttm.backup.restore-completed.v1');
+  return targetTenantId;
+}
+
+describe('restoring a backup taken at schema version N-1 into a fleet at N', () => {
+  it('upgrades the restored tenant as part of the restore, in place and as a clone', async () => {
+    expect(await schemaVersionOf(pool, tenant.tenantId)).toBe(N);
+    await changeWorkspaceVersion(pool, { workspaceId: tenant.tenantId, to: N - 1 });
+    const backupId = randomUUID();
+    await send(nc, CreateBackup, {
+      backupId,
+      tenantId: tenant.tenantId,
+      trigger: 'on-demand',
+      actor: ADMIN,
+      requestedAt: new Date().toISOString(),
+    });
+    const done = await untilEvent(js, backupId, ['ttm.backup.completed.v1', 'ttm.backup.failed.v1']);
+    expect(done.type, JSON.stringify(done.data)).toBe('ttm.backup.completed.v1');
+    expect((done.data as { manifest: BackupManifest }).manifest.schemaVersion).toBe(N - 1);
+
+    // The fleet moves on to N; then the tenant's data changes after the backup.
+    await changeWorkspaceVersion(pool, { workspaceId: tenant.tenantId, to: N });
+    const atBackup = await schemaChecksums(tenant.url, tenant.schema);
+    await withClient(tenant.url, async (c) => {
+      await c.query(`DELETE FROM ${tenant.schema}.person WHERE "nameLastName" LIKE 'Company 1%'`);
+      await c.query(`INSERT INTO ${tenant.schema}.note (title) VALUES ('after the backup')`);
+    });
+
+    await restore(backupId, 'in-place');
+    const client = await pool.connect();
+    const references = await referenceFingerprints(client).finally(() => client.release());
+    expect(await schemaVersionOf(pool, tenant.tenantId)).toBe(N);
+    expect((await schemaFingerprints(pool, [tenant.schema])).get(tenant.schema)).toBe(references.get(N));
+    expect(await schemaChecksums(tenant.url, tenant.schema)).toEqual(atBackup);
+
+    const cloneId = await restore(backupId, 'clone');
+    const cloneSchema = workspaceSchemaName(cloneId);
+    expect(await schemaVersionOf(pool, cloneId)).toBe(N);
+    expect((await schemaFingerprints(pool, [cloneSchema])).get(cloneSchema)).toBe(references.get(N));
+    expect(await schemaChecksums(tenant.url, cloneSchema)).toEqual(atBackup);
+  }, 90_000);
+});

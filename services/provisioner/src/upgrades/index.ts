@@ -1,0 +1,5 @@
+export * from './driftGauge.js';
+export * from './fleetUpgrade.js';
+export * from './plan.js';
+export * from './scheduler.js';
+export * from './upgradeTenant.js';
