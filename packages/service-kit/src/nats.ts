@@ -15,6 +15,8 @@ export interface NatsLinkOptions {
   maxPingOut?: number;
   /** Pause between reconnect attempts. */
   reconnectTimeWaitMs?: number;
+  /** Called on each lost connection (readiness is false until the client reconnected). */
+  onDisconnect?: () => void;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function connectNats(
     for await (const status of nc.status()) {
       if (status.type === 'disconnect') {
         connected = false;
+        options.onDisconnect?.();
         logger.warn({ server: status.server }, 'NATS disconnected');
       } else if (status.type === 'reconnect') {
         connected = true;
