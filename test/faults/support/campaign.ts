@@ -397,27 +397,30 @@ async function signUpWorker(stack: FaultStack): Promise<{ tenantId: string; toke
       organization_name: `Fault Worker ${email}`,
       admin_email: email,
       admin_password: PASSWORD,
-      plan: 'enterprise',
+      plan: 'pro',
     }),
   });
   if (registered.status !== 202)
     throw new Error(`worker registration: ${registered.status} ${await registered.text()}`);
   const { tenant_id: tenantId } = (await registered.json()) as { tenant_id: string };
-  let token = '';
+  // Poll the admin view, not the login: failed logins count towards the login limiter.
   await until(
-    'worker tenant active and logged in',
+    'worker tenant active',
     async () => {
-      const login = await fetch(`${stack.url}/api/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email, password: PASSWORD }),
+      const view = await fetch(`${stack.url}/api/admin/tenants/${tenantId}`, {
+        headers: { 'x-admin-key': FAULT_ADMIN_KEY },
       });
-      if (login.status !== 200) return false;
-      token = ((await login.json()) as { access_token: string }).access_token;
-      return true;
+      return view.status === 200 && ((await view.json()) as { status: string }).status === 'active';
     },
     120_000,
   );
+  const login = await fetch(`${stack.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  if (login.status !== 200) throw new Error(`worker login: ${login.status} ${await login.text()}`);
+  const token = ((await login.json()) as { access_token: string }).access_token;
   return { tenantId, token };
 }
 
