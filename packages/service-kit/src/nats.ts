@@ -57,3 +57,17 @@ export async function connectNats(
   });
   return { nc, isConnected: () => connected && !nc.isClosed() };
 }
+
+const TRANSIENT_NATS_ERRORS = new Set(['TimeoutError', 'NoRespondersError', 'JetStreamNotEnabled', 'ConnectionError']);
+const TRANSIENT_NATS_MESSAGES =
+  /no responders|jetstream is not enabled|timeout|connection (closed|draining)|disconnect/i;
+
+/**
+ * NATS or JetStream is away for a moment: a node went down and the client reconnects, or a
+ * clustered stream or KV bucket elects a new leader (the API answers "no responders" or
+ * "jetstream is not enabled" meanwhile). Worth retrying later, not a reason to give up.
+ */
+export function isTransientNatsError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return TRANSIENT_NATS_ERRORS.has(error.name) || TRANSIENT_NATS_MESSAGES.test(error.message);
+}

@@ -24,6 +24,12 @@ export interface SagaOptions<Step extends string, Outcome> {
   compensate: (step: Step, failure: SagaFailure<Outcome>) => Promise<void>;
   /** An error no retry changes (a refusal): compensated at once. */
   isPermanent?: (error: unknown) => boolean;
+  /**
+   * An error from a dependency being away for a while (NATS electing a leader, PostgreSQL
+   * restarting): left to the command's redelivery even when `lastDelivery` is unset, and
+   * compensated only on the last delivery. An outage is no reason to fail the work.
+   */
+  isTransient?: (error: unknown) => boolean;
   /** Attempts of a step inside this call before it counts as failed (default 1); the delay doubles, jittered. */
   attempts?: number;
   retryDelayMs?: number;
@@ -70,7 +76,9 @@ export async function runSaga<Step extends string, Outcome>(
       const permanent = options.isPermanent?.(error) ?? false;
       // A refused step changed nothing, so refusing the point of no return still rolls back.
       const irreversible = passedNoReturn() || (index === noReturn && !permanent);
-      const redeliverable = options.lastDelivery === false && !permanent;
+      const transient = options.isTransient?.(error) ?? false;
+      const redeliverable =
+        !permanent && (options.lastDelivery === false || (transient && options.lastDelivery !== true));
       if (irreversible || redeliverable) {
         if (irreversible && options.lastDelivery) await options.onAbandon?.(step, error);
         throw error;

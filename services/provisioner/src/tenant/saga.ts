@@ -10,7 +10,15 @@ import {
   Subjects,
   type SuspendTenant,
 } from '@ttm/contracts';
-import { type Catalog, defineAggregate, type Logger, type Pool, runSaga } from '@ttm/service-kit';
+import {
+  type Catalog,
+  defineAggregate,
+  isTransientDatabaseError,
+  isTransientNatsError,
+  type Logger,
+  type Pool,
+  runSaga,
+} from '@ttm/service-kit';
 import type { DataPlane } from '../dataPlane/dataPlane.js';
 import {
   initialState,
@@ -75,6 +83,7 @@ type StepOutcome = { slug?: string; placement?: Placement };
 export async function provisionTenant(
   deps: SagaDeps,
   command: DataOf<typeof RegisterOrganization>,
+  options: { lastDelivery?: boolean } = {},
 ): Promise<TenantState> {
   const { tenantId, provisioningId } = command;
   // Optimistic: a new tenant has no events yet. A redelivered command conflicts once and reloads.
@@ -115,6 +124,10 @@ export async function provisionTenant(
     attempts: deps.stepAttempts,
     retryDelayMs: deps.retryDelayMs,
     isPermanent: (error) => error instanceof NoCapacity || error instanceof TenantRuleViolation,
+    // NATS electing a leader after a node loss, or PostgreSQL restarting, outlasts a step's few
+    // attempts: leave the command to its redelivery instead of failing the registration.
+    isTransient: (error) => isTransientNatsError(error) || isTransientDatabaseError(error),
+    ...(options.lastDelivery === undefined ? {} : { lastDelivery: options.lastDelivery }),
     onRetry: (step, attempt, error) =>
       deps.logger.info({ step, attempt, err: error }, 'provisioning step failed; retrying'),
     afterStep: (step) => deps.afterStepEffect?.(step),
