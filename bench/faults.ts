@@ -22,11 +22,19 @@ export async function run(): Promise<void> {
   const stack = await startFaultStack({ say: (line) => console.log(line) });
   try {
     for (const fault of campaign) {
-      const result = await runFault(stack, fault);
       const slug = fault.name
         .toLowerCase()
         .replace(/[^a-z0-9]+/g, '-')
         .replace(/^-|-$/g, '');
+      let result: Awaited<ReturnType<typeof runFault>>;
+      try {
+        result = await runFault(stack, fault);
+      } catch (error) {
+        // A broken invariant is a finding to print, not a reason to hide the other figures.
+        console.log(`bench faults ${slug}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+        report.figure(`${slug} invariants broken`, 1, '');
+        continue;
+      }
       console.log(`bench faults ${slug}: readiness red: ${result.red}`);
       report.figure(`${slug} requests failed`, result.failedRequests, `of ${result.requests}`);
       report.figure(`${slug} seconds to recover`, result.recoverySeconds, 's');
