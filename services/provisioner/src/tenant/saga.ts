@@ -126,8 +126,9 @@ export async function provisionTenant(
     isPermanent: (error) => error instanceof NoCapacity || error instanceof TenantRuleViolation,
     // NATS electing a leader after a node loss, or PostgreSQL restarting, outlasts a step's few
     // attempts: leave the command to its redelivery instead of failing the registration.
-    isTransient: (error) => isTransientNatsError(error) || isTransientDatabaseError(error),
-    ...(options.lastDelivery === undefined ? {} : { lastDelivery: options.lastDelivery }),
+    // On the command's last delivery an outage compensates like any other failure.
+    isTransient: (error) =>
+      options.lastDelivery !== true && (isTransientNatsError(error) || isTransientDatabaseError(error)),
     onRetry: (step, attempt, error) =>
       deps.logger.info({ step, attempt, err: error }, 'provisioning step failed; retrying'),
     afterStep: (step) => deps.afterStepEffect?.(step),
