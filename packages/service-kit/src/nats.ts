@@ -17,6 +17,8 @@ export interface NatsLinkOptions {
   reconnectTimeWaitMs?: number;
   /** User and password, and TLS files, from `natsSecurityOf(config)`. */
   security?: NatsSecurity;
+  /** Called on each lost connection (readiness is false until the client reconnected). */
+  onDisconnect?: () => void;
 }
 
 export interface NatsSecurity {
@@ -68,6 +70,7 @@ export async function connectNats(
     for await (const status of nc.status()) {
       if (status.type === 'disconnect') {
         connected = false;
+        options.onDisconnect?.();
         logger.warn({ server: status.server }, 'NATS disconnected');
       } else if (status.type === 'reconnect') {
         connected = true;
@@ -81,4 +84,18 @@ export async function connectNats(
     connected = false;
   });
   return { nc, isConnected: () => connected && !nc.isClosed() };
+}
+
+const TRANSIENT_NATS_ERRORS = new Set(['TimeoutError', 'NoRespondersError', 'JetStreamNotEnabled', 'ConnectionError']);
+const TRANSIENT_NATS_MESSAGES =
+  /no responders|jetstream is not enabled|timeout|connection (closed|draining)|disconnect/i;
+
+/**
+ * NATS or JetStream is away for a moment: a node went down and the client reconnects, or a
+ * clustered stream or KV bucket elects a new leader (the API answers "no responders" or
+ * "jetstream is not enabled" meanwhile). Worth retrying later, not a reason to give up.
+ */
+export function isTransientNatsError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return TRANSIENT_NATS_ERRORS.has(error.name) || TRANSIENT_NATS_MESSAGES.test(error.message);
 }

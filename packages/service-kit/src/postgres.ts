@@ -37,7 +37,9 @@ export async function ensureDatabase(connectionString: string): Promise<void> {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (rowCount === 0) {
       await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // created concurrently by another service: fine
+        // 42P04 exists; 23505 (unique violation on pg_database): created at the same moment by
+        // another process, which committed first. Both mean it is there now.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }
   } finally {

@@ -2,7 +2,7 @@ import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { ServiceName } from '@ttm/contracts';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { z } from 'zod';
 import { type CommonConfig, ConfigError, loadConfig } from './config.js';
 import { loadDotEnv } from './environment.js';
@@ -70,8 +70,16 @@ export async function startService<S extends z.ZodObject>(
   // Not ready from the first moment of shutdown, so load balancers stop sending work.
   lifecycle.signal.addEventListener('abort', () => health.markStopping(), { once: true });
 
+  // Each lost NATS connection, however briefly: a node of a cluster going away shows here even
+  // when the client reconnects to another node before any probe of /health/ready saw it.
+  const natsDisconnects = new Counter({
+    name: 'ttm_nats_disconnects_total',
+    help: 'Times the NATS connection was lost (readiness is false until it reconnects)',
+    registers: [metrics],
+  });
   const nats = await connectNats(config.NATS_URL, `ttm-${options.name}`, logger, {
     security: natsSecurityOf(config),
+    onDisconnect: () => natsDisconnects.inc(),
   }).catch((error: Error) => {
     throw new DependencyError('NATS', 'NATS_URL', config.NATS_URL, error);
   });

@@ -84,23 +84,26 @@ export async function startProvisioner(
     concurrency: config.PROVISIONER_CONCURRENCY,
     metrics,
     handlers: countingRegistrations(
-      tenantCommandHandlers({
-        js,
-        pool: service.pool!,
-        catalog,
-        dataPlane,
-        slugs,
-        quotaState,
-        logger,
-        stepAttempts: config.PROVISIONING_STEP_ATTEMPTS,
-        retryDelayMs: config.PROVISIONING_RETRY_DELAY,
-        onProvisioned: (ms) => {
-          created.inc();
-          duration.observe(ms / 1000);
+      tenantCommandHandlers(
+        {
+          js,
+          pool: service.pool!,
+          catalog,
+          dataPlane,
+          slugs,
+          quotaState,
+          logger,
+          stepAttempts: config.PROVISIONING_STEP_ATTEMPTS,
+          retryDelayMs: config.PROVISIONING_RETRY_DELAY,
+          onProvisioned: (ms) => {
+            created.inc();
+            duration.observe(ms / 1000);
+          },
+          onFailed: (step) => failed.inc({ step }),
+          ...(options.afterStepEffect ? { afterStepEffect: options.afterStepEffect } : {}),
         },
-        onFailed: (step) => failed.inc({ step }),
-        ...(options.afterStepEffect ? { afterStepEffect: options.afterStepEffect } : {}),
-      }),
+        consumer.maxDeliver,
+      ),
       (delta) => {
         provisioning += delta;
       },

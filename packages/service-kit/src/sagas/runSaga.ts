@@ -29,10 +29,13 @@ export interface SagaOptions<Step extends string, Outcome> {
   attempts?: number;
   retryDelayMs?: number;
   /**
-   * An error that says "try again later" (default: `isTransientDatabaseError`: SQLSTATE classes
-   * 08 and 53, 57P01–57P03, 40001, lost or refused connections). It is retried with backoff up
-   * to `transientAttempts` times, apart from `attempts`, and never compensated: past the last
-   * attempt the saga stalls (`onStalled`), or, without `onStalled`, fails as any other error.
+   * An error that says "try again later", a dependency away for a while (default:
+   * `isTransientDatabaseError`: SQLSTATE classes 08 and 53, 57P01–57P03, 40001, lost or refused
+   * connections; the provisioner adds NATS electing a leader). It is retried with backoff up to
+   * `transientAttempts` times, apart from `attempts`. Past that it is left to the command's
+   * redelivery unless this is the last delivery; then the saga stalls (`onStalled`: nothing is
+   * undone, a retry resumes), or, without `onStalled`, compensates. An outage is no reason to
+   * undo the work.
    */
   isTransient?: (error: unknown) => boolean;
   /** Attempts of a step while its error stays transient (default 8); the delay doubles up to `maxRetryDelayMs`. */
@@ -51,6 +54,12 @@ export interface SagaOptions<Step extends string, Outcome> {
    * command's last delivery, when it compensates. Unset: every failure compensates.
    */
   lastDelivery?: boolean;
+  /**
+   * Which failures wait for the next delivery (with `lastDelivery: false`): every failure that
+   * is not permanent (`all`, the default), or only transient ones (`transient`: any other
+   * failure compensates once its `attempts` are spent, whatever the delivery).
+   */
+  redeliver?: 'all' | 'transient';
   /**
    * From this step on there is no way back: once it ran (unless it was refused, which changes
    * nothing), a failure is never compensated, only rethrown for the next delivery.
@@ -88,15 +97,19 @@ export async function runSaga<Step extends string, Outcome>(
     try {
       outcome = await withAttempts(step, run, options);
     } catch (error) {
-      const transient = isTransient(options, error);
+      const permanent = options.isPermanent?.(error) ?? false;
+      const transient = !permanent && isTransient(options, error);
       if (transient && options.onStalled && options.lastDelivery !== false) {
         await options.onStalled(step, error);
         return { status: 'stalled', step };
       }
-      const permanent = !transient && (options.isPermanent?.(error) ?? false);
       // A refused step changed nothing, so refusing the point of no return still rolls back.
       const irreversible = passedNoReturn() || (index === noReturn && !permanent);
-      const redeliverable = options.lastDelivery === false && !permanent;
+      const redeliverable =
+        !permanent &&
+        (options.lastDelivery === false
+          ? transient || options.redeliver !== 'transient'
+          : transient && options.lastDelivery === undefined);
       if (irreversible || redeliverable) {
         if (irreversible && options.lastDelivery) await options.onAbandon?.(step, error);
         throw error;

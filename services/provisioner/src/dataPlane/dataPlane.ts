@@ -158,6 +158,11 @@ export class DataPlane {
     }
   }
 
+  /** The databases whose warm pool this provisioner keeps filled. */
+  get warmPoolDatabases(): string[] {
+    return this.fillers.map((f) => f.database);
+  }
+
   /** Fill every warm pool now (tests and benchmarks start from a full pool). */
   async fillWarmPools(): Promise<void> {
     await Promise.all(this.fillers.map((f) => f.fill()));
@@ -190,7 +195,9 @@ export class DataPlane {
     await this.pools
       .adminQuery(placement, `CREATE DATABASE ${pg.escapeIdentifier(placement.database)}`)
       .catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // exists already
+        // 42P04: it exists already. 23505 (unique violation on pg_database): another process
+        // created it at the same moment and committed first; it exists now too.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     await ensureCoreSchema(this.pools.poolFor(placement), WARM_POOL_SQL);
   }

@@ -46,7 +46,7 @@ export class WarmPoolFiller {
 
   constructor(
     private readonly pool: DataPlanePool,
-    private readonly database: string,
+    readonly database: string,
     private readonly options: WarmPoolOptions,
   ) {}
 

@@ -20,7 +20,10 @@ import {
  * The provisioner's command handlers, by command type. Each is idempotent: the
  * tenant's events decide what is left to do, so a redelivery only finishes the job.
  */
-export function tenantCommandHandlers(deps: SagaDeps): Record<string, (command: ReceivedEvent) => Promise<void>> {
+export function tenantCommandHandlers(
+  deps: SagaDeps,
+  maxDeliver?: number,
+): Record<string, (command: ReceivedEvent) => Promise<void>> {
   const refused = (command: ReceivedEvent, error: unknown) => {
     // A rule violation will not change on retry: record it and drop the command.
     if (!(error instanceof TenantRuleViolation)) throw error;
@@ -28,7 +31,8 @@ export function tenantCommandHandlers(deps: SagaDeps): Record<string, (command: 
   };
   return commandHandlers(
     on(RegisterOrganization, async (command) => {
-      await provisionTenant(deps, command.data).catch((e) => refused(command, e));
+      const lastDelivery = maxDeliver === undefined ? undefined : command.deliveryCount >= maxDeliver;
+      await provisionTenant(deps, command.data, { lastDelivery }).catch((e) => refused(command, e));
     }),
     on(SuspendTenant, async (command) => {
       await suspendTenant(deps, command.data).catch((e) => refused(command, e));

@@ -11,7 +11,15 @@ import {
   Subjects,
   type SuspendTenant,
 } from '@ttm/contracts';
-import { type Catalog, defineAggregate, type Logger, type Pool, runSaga } from '@ttm/service-kit';
+import {
+  type Catalog,
+  defineAggregate,
+  isTransientDatabaseError,
+  isTransientNatsError,
+  type Logger,
+  type Pool,
+  runSaga,
+} from '@ttm/service-kit';
 import type { DataPlane } from '../dataPlane/dataPlane.js';
 import {
   initialState,
@@ -77,6 +85,7 @@ type StepOutcome = { slug?: string; placement?: Placement };
 export async function provisionTenant(
   deps: SagaDeps,
   command: DataOf<typeof RegisterOrganization>,
+  options: { lastDelivery?: boolean } = {},
 ): Promise<TenantState> {
   const { tenantId, provisioningId } = command;
   // Optimistic: a new tenant has no events yet. A redelivered command conflicts once and reloads.
@@ -100,7 +109,7 @@ export async function provisionTenant(
   );
   known = { state, lastSeq };
   if (state.status === 'none' || state.provisioningId !== provisioningId) return state;
-  return runProvisioning(deps, state, known, command);
+  return runProvisioning(deps, state, known, command, options.lastDelivery);
 }
 
 /**
@@ -160,6 +169,7 @@ async function runProvisioning(
   state: RegisteredTenant,
   initiallyKnown: Known,
   input: ProvisioningInput,
+  lastDelivery?: boolean,
 ): Promise<TenantState> {
   const { tenantId } = input;
   const { provisioningId } = state;
@@ -180,6 +190,13 @@ async function runProvisioning(
     attempts: deps.stepAttempts,
     retryDelayMs: deps.retryDelayMs,
     isPermanent: (error) => error instanceof NoCapacity || error instanceof TenantRuleViolation,
+    // NATS electing a leader after a node loss, or PostgreSQL restarting, outlasts a step's few
+    // attempts: leave the command to its redelivery instead of failing the registration. On the
+    // command's last delivery the provisioning stalls (`onStalled`): nothing is undone, and an
+    // operator's retry resumes at the step.
+    isTransient: (error) => isTransientNatsError(error) || isTransientDatabaseError(error),
+    ...(lastDelivery === undefined ? {} : { lastDelivery }),
+    redeliver: 'transient',
     onRetry: (step, attempt, error) =>
       deps.logger.info({ step, attempt, err: error }, 'provisioning step failed; retrying'),
     afterStep: (step) => deps.afterStepEffect?.(step),
