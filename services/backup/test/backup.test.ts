@@ -165,6 +165,7 @@ describe('backup and restore', () => {
   it('takes a backup under concurrent writes at one instant', async () => {
     const s = tenant.schema;
     let written = 0;
+    let committed = 0;
     let writing = true;
     const writer = withClient(tenant.url, async (c) => {
       while (writing) {
@@ -175,12 +176,15 @@ describe('backup and restore', () => {
            INSERT INTO ${s}.person ("nameLastName", "companyId") SELECT $1, id FROM c`,
           [`w-${written}`, written],
         );
+        committed++;
       }
     });
+    // Conditions, not time: some writes before the backup, and some after it was taken.
+    const untilCommitted = (n: number) => eventually(async () => (committed >= n ? true : undefined), 30_000);
     try {
-      await new Promise((r) => setTimeout(r, 200));
+      await untilCommitted(5);
       const { backupId, manifest } = await backUp(tenant.tenantId);
-      await new Promise((r) => setTimeout(r, 200));
+      await untilCommitted(committed + 5);
       writing = false;
       await writer;
       const clone = await restoreClone(backupId);

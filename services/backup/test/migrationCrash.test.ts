@@ -64,10 +64,13 @@ describe('backup service killed mid-migration', () => {
 
       await stack.startBackup();
       try {
-        const events = await untilMigration(nc, migrationId, [
-          'ttm.migration.source-removed.v1',
-          'ttm.migration.failed.v1',
-        ]);
+        // A restarted service is a new tsx process: on a loaded machine its start alone takes a while.
+        const events = await untilMigration(
+          nc,
+          migrationId,
+          ['ttm.migration.source-removed.v1', 'ttm.migration.failed.v1'],
+          150_000,
+        );
         const types = events.map((e) => e.type);
         expect(types[0]).toBe('ttm.migration.started.v1');
         expect(types.filter((t) => t === 'ttm.migration.step-completed.v1')).toHaveLength(5);
@@ -92,6 +95,6 @@ describe('backup service killed mid-migration', () => {
       } finally {
         await stack.stopBackup();
       }
-    }, 60_000);
+    }, 180_000);
   }
 });

@@ -118,8 +118,9 @@ describe('provisioner killed mid-saga', () => {
 });
 
 describe('a step that keeps failing', () => {
-  // An unreachable cluster is a transient error (connection refused): the saga stops with nothing
-  // undone, so `tenant-cli retry` resumes at the failed step once the cluster is back.
+  // An unreachable cluster is a transient error (connection refused): each delivery of the command
+  // retries it with backoff and leaves it to the next delivery; on the last one the saga stops with
+  // nothing undone, so `tenant-cli retry` resumes at the failed step once the cluster is back.
   it('stops failed with a reason, resumable, keeping its slug for a retry', async () => {
     await stack.startProvisioner();
     try {
@@ -129,7 +130,7 @@ describe('a step that keeps failing', () => {
         RegisterOrganization.subject,
         encodeMessage(RegisterOrganization, data, { source: '/test' }),
       );
-      const events = await settled(data.tenantId);
+      const events = await settled(data.tenantId, 240_000);
       const failed = events.at(-1);
       expect(failed?.type).toBe('ttm.tenant.provisioning-failed.v1');
       expect(failed?.data).toMatchObject({
@@ -143,5 +144,5 @@ describe('a step that keeps failing', () => {
     } finally {
       await stack.stopProvisioner();
     }
-  }, 40_000);
+  }, 270_000);
 });
