@@ -9,7 +9,11 @@ describe('startupProblems', () => {
     expect(startupProblems(configOf({}))).toEqual([]);
     expect(startupProblems(configOf({ HOST: '::1', NODE_ENV: 'test' }))).toEqual([]);
     expect(startupProblems(configOf({ HOST: '0.0.0.0' }))).toHaveLength(1);
-    expect(startupProblems(configOf({ HOST: '127.0.0.1', NODE_ENV: 'production' }))).toHaveLength(1);
+    // Production also refuses the development key-encryption key.
+    expect(startupProblems(configOf({ HOST: '127.0.0.1', NODE_ENV: 'production' }))).toHaveLength(2);
+    expect(startupProblems(configOf({ NODE_ENV: 'production', SUPER_ADMIN_KEY: 'a-real-secret-0123456789' }))).toEqual([
+      expect.stringMatching(/TTM_KEK is the development default/),
+    ]);
     expect(startupProblems(configOf({ HOST: '127.0.0.1', NODE_ENV: 'staging' }))).toHaveLength(1);
     expect(startupProblems(configOf({ HOST: '0.0.0.0', SUPER_ADMIN_KEY: DEFAULT_ADMIN_KEY }))[0]).toMatch(
       /SUPER_ADMIN_KEY is the development default/,
