@@ -7,6 +7,7 @@
  * running (backups back to back through the window). Quiet and backup windows alternate, ROUNDS
  * times, so drift on this shared machine hits both alike.
  */
+
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { FileBackupStore, takeSnapshot } from '@ttm/backup';
 import { DEFAULT_PLANS } from '@ttm/service-kit';
 import pg from 'pg';
+import { gatewayClient } from './lib/gatewayClient.js';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
 import { BenchReport, quantile } from './lib/report.js';
 
@@ -71,19 +73,7 @@ export async function run(): Promise<void> {
   // Optional: the backup service at a lower CPU priority (a deployment choice, compared by the figures).
   const nice = Number(process.env.BENCH_BACKUP_NICE ?? 0);
   if (nice > 0) setPriority(stack.pids.backup!, nice);
-  const api = (path: string, init: RequestInit & { token?: string } = {}) =>
-    fetch(`${stack.gatewayUrl}${path}`, {
-      ...init,
-      headers: {
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : { 'x-admin-key': BENCH_ADMIN_KEY }),
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-      },
-    });
-  const json = async <T>(response: Response, expected: number[] = [200]): Promise<T> => {
-    const text = await response.text();
-    if (!expected.includes(response.status)) throw new Error(`${response.url}: HTTP ${response.status}: ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const { api, json } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
 
   let db: pg.Client | undefined;
   try {

@@ -6,12 +6,14 @@
  * CPU per tenant backup, and the p99 of one tenant's reads through the gateway in a quiet
  * stretch before the window, during it, and in a quiet stretch after it, as a ratio.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_PLANS } from '@ttm/service-kit';
 import pg from 'pg';
 import { traffic } from './backup.js';
 import { cpuSecondsOf, cpuSecondsOfCommand } from './lib/cpu.js';
+import { gatewayClient } from './lib/gatewayClient.js';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
 import { BenchReport, quantile } from './lib/report.js';
 
@@ -49,19 +51,7 @@ export async function run(): Promise<void> {
   });
   let backup: ChildProcess | undefined;
   const clients: pg.Client[] = [];
-  const api = (path: string, init: RequestInit & { token?: string } = {}) =>
-    fetch(`${stack.gatewayUrl}${path}`, {
-      ...init,
-      headers: {
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : { 'x-admin-key': BENCH_ADMIN_KEY }),
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-      },
-    });
-  const json = async <T>(response: Response, expected: number[] = [200]): Promise<T> => {
-    const text = await response.text();
-    if (!expected.includes(response.status)) throw new Error(`${response.url}: HTTP ${response.status}: ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const { api, json } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
   const regions = JSON.parse(stack.env.REGIONS!) as { name: string; clusters: { name: string; url: string }[] }[];
   const urlOf = (p: Placement) => {
     const url = new URL(regions.find((r) => r.name === p.region)!.clusters.find((c) => c.name === p.cluster)!.url);

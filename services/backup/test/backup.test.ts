@@ -23,6 +23,7 @@ import {
   ADMIN,
   backupEvents,
   registerTenant,
+  restoreAndWait,
   schemaChecksums,
   seedTenant,
   send,
@@ -63,23 +64,8 @@ async function backUp(tenantId: string): Promise<{ backupId: string; manifest: B
 }
 
 async function restoreClone(backupId: string) {
-  const restoreId = randomUUID();
   const targetTenantId = randomUUID();
-  await send(nc, RestoreBackup, {
-    backupId,
-    restoreId,
-    mode: 'clone',
-    targetTenantId,
-    actor: ADMIN,
-    requestedAt: new Date().toISOString(),
-  });
-  const end = await untilEvent(
-    js,
-    backupId,
-    ['ttm.backup.restore-completed.v1', 'ttm.backup.restore-failed.v1'],
-    (d) => d.restoreId === restoreId,
-    30_000,
-  );
+  const { restoreId, end } = await restoreAndWait(nc, backupId, { mode: 'clone', targetTenantId });
   expect(end.type, JSON.stringify(end.data)).toBe('ttm.backup.restore-completed.v1');
   return { restoreId, targetTenantId, schema: workspaceSchemaName(targetTenantId) };
 }

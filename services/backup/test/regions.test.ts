@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type BackupManifest, CreateBackup, MigrateTenant, RestoreBackup } from '@ttm/contracts';
+import { type BackupManifest, CreateBackup, MigrateTenant } from '@ttm/contracts';
 import { withDatabase } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { untilMigration } from '../../../test/support/migrations.js';
@@ -13,6 +13,7 @@ import { readTenantInfo } from '../src/shared/index.js';
 import {
   ADMIN,
   registerTenant,
+  restoreAndWait,
   schemaChecksums,
   seedTenant,
   send,
@@ -72,21 +73,7 @@ async function backUp(tenantId: string): Promise<{ backupId: string; manifest: B
 }
 
 async function restore(backupId: string, body: { mode: 'clone' | 'in-place'; targetRegion?: string }) {
-  const restoreId = randomUUID();
-  await send(nc, RestoreBackup, {
-    backupId,
-    restoreId,
-    ...body,
-    actor: ADMIN,
-    requestedAt: new Date().toISOString(),
-  });
-  return untilEvent(
-    jetstream(nc),
-    backupId,
-    ['ttm.backup.restore-completed.v1', 'ttm.backup.restore-failed.v1'],
-    (d) => d.restoreId === restoreId,
-    40_000,
-  );
+  return (await restoreAndWait(nc, backupId, body, 40_000)).end;
 }
 
 describe('per-region backup stores', () => {

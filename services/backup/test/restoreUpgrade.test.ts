@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type BackupManifest, CreateBackup, RestoreBackup } from '@ttm/contracts';
+import { type BackupManifest, CreateBackup } from '@ttm/contracts';
 import {
   changeWorkspaceVersion,
   referenceFingerprints,
@@ -16,6 +16,7 @@ import { startStack, type TestStack } from '../../../test/support/stack.js';
 import {
   ADMIN,
   registerTenant,
+  restoreAndWait,
   schemaChecksums,
   seedTenant,
   send,
@@ -47,23 +48,8 @@ afterAll(async () => {
 });
 
 async function restore(backupId: string, mode: 'clone' | 'in-place'): Promise<string> {
-  const restoreId = randomUUID();
   const targetTenantId = mode === 'clone' ? randomUUID() : tenant.tenantId;
-  await send(nc, RestoreBackup, {
-    backupId,
-    restoreId,
-    mode,
-    ...(mode === 'clone' ? { targetTenantId } : {}),
-    actor: ADMIN,
-    requestedAt: new Date().toISOString(),
-  });
-  const end = await untilEvent(
-    js,
-    backupId,
-    ['ttm.backup.restore-completed.v1', 'ttm.backup.restore-failed.v1'],
-    (d) => d.restoreId === restoreId,
-    30_000,
-  );
+  const { end } = await restoreAndWait(nc, backupId, { mode, ...(mode === 'clone' ? { targetTenantId } : {}) });
   expect(end.type, JSON.stringify(end.data)).toBe('ttm.backup.restore-completed.v1');
   return targetTenantId;
 }

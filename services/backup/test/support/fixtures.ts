@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type CommandDefinition, encodeMessage, Subjects } from '@ttm/contracts';
+import { type CommandDefinition, type DataOf, encodeMessage, RestoreBackup, Subjects } from '@ttm/contracts';
 import { WORKSPACE_TABLES } from '@ttm/data-plane';
 import { publishMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
 import type { z } from 'zod';
@@ -55,4 +56,32 @@ export async function untilEvent(
     const events = await backupEvents(js, backupId);
     return events.find((e) => types.includes(e.type) && match(e.data as Record<string, unknown>));
   }, timeoutMs);
+}
+
+/**
+ * Ask for a restore of `backupId` and wait for its end (completed or failed), which is returned
+ * with the restore's id: the caller asserts on it.
+ */
+export async function restoreAndWait(
+  nc: NatsConnection,
+  backupId: string,
+  body: Omit<DataOf<typeof RestoreBackup>, 'backupId' | 'restoreId' | 'actor' | 'requestedAt'>,
+  timeoutMs = 30_000,
+): Promise<{ restoreId: string; end: StoredEvent }> {
+  const restoreId = randomUUID();
+  await send(nc, RestoreBackup, {
+    backupId,
+    restoreId,
+    ...body,
+    actor: ADMIN,
+    requestedAt: new Date().toISOString(),
+  });
+  const end = await untilEvent(
+    jetstream(nc),
+    backupId,
+    ['ttm.backup.restore-completed.v1', 'ttm.backup.restore-failed.v1'],
+    (d) => d.restoreId === restoreId,
+    timeoutMs,
+  );
+  return { restoreId, end };
 }
