@@ -151,6 +151,8 @@ export class DataPlanePools {
       connectionString: withDatabase(cluster.url, 'postgres'),
       application_name: this.options.applicationName,
     });
+    // A lost connection surfaces in the awaited query; unheard, its `error` event would end the process.
+    client.on('error', () => undefined);
     try {
       await client.connect();
       await client.query(sql);
@@ -272,6 +274,7 @@ export class DataPlanePools {
         connectionString: withDatabase(url, 'postgres'),
         application_name: this.options.applicationName,
       });
+      client.on('error', () => undefined);
       await client.connect();
       try {
         const { rows } = await client.query<{ max_connections: string }>('SHOW max_connections');
@@ -327,6 +330,10 @@ export class DataPlanePools {
       ...(this.options.sessionOptions === undefined ? {} : { options: this.options.sessionOptions }),
     });
     pool.on('error', (error) => this.logger.warn({ err: error, database: key }, 'idle data-plane client failed'));
+    // Checked-out clients too: a lost connection must not become an uncaught exception.
+    pool.on('connect', (client) => {
+      client.on('error', (error) => this.logger.debug({ err: error, database: key }, 'data-plane connection lost'));
+    });
     if (this.bound) {
       // A pool connects only after a checkout found the server's budget, so it is known here.
       const server = serverOf(cluster.url);

@@ -12,7 +12,10 @@ export interface PoolOptions {
   applicationName: string;
 }
 
-/** A bounded pool; errors of idle clients are logged instead of crashing the process. */
+/**
+ * A bounded pool; errors of its clients are logged instead of crashing the process, idle or
+ * checked out (`keepClientErrors`).
+ */
 export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -22,7 +25,21 @@ export function createPool(options: PoolOptions, logger: Logger): pg.Pool {
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
+  keepClientErrors(pool, logger);
   return pool;
+}
+
+/**
+ * A client whose connection ends unexpectedly (PostgreSQL restarting) emits `error`, and pg-pool
+ * listens only while the client is idle: one checked out at that moment (a projection's lead, a
+ * long transaction) would throw it as an uncaught exception and end the process. Listen on every
+ * client for its whole life; its next query fails ("not queryable"), a transient error the caller
+ * handles.
+ */
+export function keepClientErrors(pool: pg.Pool, logger: Logger, fields: object = {}): void {
+  pool.on('connect', (client) => {
+    client.on('error', (error) => logger.debug({ ...fields, err: error }, 'PostgreSQL connection lost'));
+  });
 }
 
 /** Create the database of `connectionString` if it does not exist (needs CREATEDB on the server). */
@@ -32,6 +49,8 @@ export async function ensureDatabase(connectionString: string): Promise<void> {
   if (!name) throw new Error(`DATABASE_URL "${url.origin}" names no database`);
   url.pathname = '/postgres';
   const client = new pg.Client({ connectionString: url.toString() });
+  // A lost connection surfaces in the awaited query; unheard, its `error` event would end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -58,6 +58,8 @@ export async function checkFleetDrift(catalog: Catalog): Promise<ClusterDrift[]>
     for (const cluster of region.clusters) {
       const shared = databaseOf(cluster.url);
       const admin = new pg.Client({ connectionString: cluster.url, application_name: 'ttm-drift' });
+      // A lost connection surfaces in the awaited query; unheard, its `error` event would end the process.
+      admin.on('error', () => undefined);
       await admin.connect();
       let databases: string[];
       try {
@@ -81,6 +83,7 @@ export async function checkFleetDrift(catalog: Catalog): Promise<ClusterDrift[]>
           connectionString: withDatabase(cluster.url, database),
           application_name: 'ttm-drift',
         });
+        client.on('error', () => undefined);
         await client.connect();
         try {
           const hasCore = await client.query(`SELECT to_regclass('core."dataSource"') IS NOT NULL AS ok`);
