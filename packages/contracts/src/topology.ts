@@ -208,12 +208,17 @@ export const Consumers = {
   webhooksBilling: 'webhooks-billing',
 } as const;
 
-const commandConsumer = (owner: ServiceName, durable: string, filterSubject: string): ConsumerDefinition => ({
+const commandConsumer = (
+  owner: ServiceName,
+  durable: string,
+  filterSubject: string,
+  maxDeliver = 5,
+): ConsumerDefinition => ({
   stream: Streams.COMMANDS,
   durable,
   description: `${owner}: commands on ${filterSubject}`,
   filterSubject,
-  maxDeliver: 5,
+  maxDeliver,
   ackWaitSeconds: 30,
   maxAckPending: 64,
   owner,
@@ -257,7 +262,9 @@ export const CoreSubjects = {
 } as const;
 
 export const consumerDefinitions: readonly ConsumerDefinition[] = [
-  commandConsumer('provisioner', Consumers.provisionerCommands, SubjectFilters.tenantCommands),
+  // 20 deliveries: a registration waits out a PostgreSQL or NATS outage of several minutes on its
+  // redeliveries (the provisioner's redelivery delays say how long) before its provisioning stalls.
+  commandConsumer('provisioner', Consumers.provisionerCommands, SubjectFilters.tenantCommands, 20),
   commandConsumer('metering', Consumers.meteringCommands, SubjectFilters.usageCommands),
   commandConsumer('quota', Consumers.quotaCommands, SubjectFilters.quotaCommands),
   commandConsumer('backup', Consumers.backupCommands, SubjectFilters.backupCommands),

@@ -101,6 +101,11 @@ export interface ReceivedEvent<T = unknown> {
   subject: string;
   /** 1 on the first delivery; JetStream counts every redelivery. */
   deliveryCount: number;
+  /**
+   * The consumer's delivery limit as the server has it (set by the command consumer), so a
+   * handler knows its last delivery even when an operator changed `max_deliver`.
+   */
+  maxDeliver?: number;
 }
 
 /**
@@ -190,15 +195,21 @@ export interface BackoffPolicy {
   baseMs: number;
   /** Upper bound of any delay. */
   maxMs: number;
+  /**
+   * How far below its ceiling a delay may fall: down to base/2 (`full`, the default), or down to
+   * half the ceiling (`equal`), so that a series of delays adds up to at least half its ceilings.
+   */
+  jitter?: 'full' | 'equal';
 }
 
 /**
- * Exponential backoff with jitter: a random delay between base/2 and base * 2^(attempt-1),
- * capped at max. `attempt` counts from 1. Jitter keeps competing writers and redeliveries apart.
+ * Exponential backoff with jitter: a random delay between base/2 (or, with `jitter: 'equal'`,
+ * half the ceiling) and the ceiling base * 2^(attempt-1), capped at max. `attempt` counts from 1.
+ * Jitter keeps competing writers and redeliveries apart.
  */
 export function backoffDelay(attempt: number, policy: BackoffPolicy): number {
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
-  const floor = Math.min(ceiling, policy.baseMs / 2);
+  const floor = policy.jitter === 'equal' ? ceiling / 2 : Math.min(ceiling, policy.baseMs / 2);
   return Math.round(floor + Math.random() * (ceiling - floor));
 }
 

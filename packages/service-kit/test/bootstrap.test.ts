@@ -2,6 +2,8 @@ import { type JetStreamManager, jetstreamManager, type StreamConfig } from '@nat
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import {
   bucketDefinitions,
+  Consumers,
+  consumerDefinition,
   consumerDefinitions,
   objectStoreDefinitions,
   Streams,
@@ -146,6 +148,17 @@ describe('bootstrapTopology', () => {
     );
 
     expect(sorted(await bootstrapTopology(nc, settings, logger)).unchanged).toEqual(everyItem);
+  });
+
+  it("raises an existing deployment's provisioner commands consumer to the contract's max_deliver", async () => {
+    const def = consumerDefinition(Consumers.provisionerCommands);
+    // As deployments made before the provisioner waited out outages on 20 deliveries have it.
+    await jsm.consumers.update(def.stream, def.durable, { max_deliver: 5 });
+
+    const report = await bootstrapTopology(nc, settings, logger);
+    expect(report.updated).toEqual([`consumer ${def.stream}/${def.durable}`]);
+    expect((await jsm.consumers.info(def.stream, def.durable)).config.max_deliver).toBe(def.maxDeliver);
+    expect(def.maxDeliver).toBe(20);
   });
 
   it('refuses what cannot change in place, says what and how, and leaves it alone', async () => {

@@ -14,6 +14,7 @@ import { type ProvisionerConfig, provisionerEnv } from './config.js';
 import { DataPlane } from './dataPlane/dataPlane.js';
 import { tenantCommandHandlers } from './tenant/handlers.js';
 import { placementsProjection } from './tenant/placementsProjection.js';
+import { COMMAND_REDELIVERY } from './tenant/redelivery.js';
 import type { SagaDeps } from './tenant/saga.js';
 import { type FleetUpgradeDeps, UpgradeScheduler, watchSchemaDrift } from './upgrades/index.js';
 
@@ -82,6 +83,8 @@ export async function startProvisioner(
     logger,
     signal: lifecycle.signal,
     concurrency: config.PROVISIONER_CONCURRENCY,
+    // With max_deliver 20, a registration rides out a dependency away for minutes (tenant/redelivery.ts).
+    retry: COMMAND_REDELIVERY,
     metrics,
     handlers: countingRegistrations(
       tenantCommandHandlers(

@@ -122,6 +122,10 @@ describe('a step that keeps failing', () => {
   // retries it with backoff and leaves it to the next delivery; on the last one the saga stops with
   // nothing undone, so `tenant-cli retry` resumes at the failed step once the cluster is back.
   it('stops failed with a reason, resumable, keeping its slug for a retry', async () => {
+    // Three deliveries, not the contract's 20 (minutes of waiting): the provisioner reads the
+    // server's max_deliver, as it would after an operator changed it.
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.update(Streams.COMMANDS, Consumers.provisionerCommands, { max_deliver: 3 });
     await stack.startProvisioner();
     try {
       const data = registration('Doomed Ltd', 'dead-1');

@@ -138,7 +138,7 @@ class CommandWorker {
     const { logger, handlers } = this.options;
     let command: ReceivedEvent;
     try {
-      command = decodeReceived(msg, { kind: 'command' });
+      command = { ...decodeReceived(msg, { kind: 'command' }), maxDeliver: this.maxDeliver };
     } catch (error) {
       return { outcome: await this.deadLetter(msg, `command breaks its contract: ${(error as Error).message}`) };
     }

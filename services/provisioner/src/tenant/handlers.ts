@@ -31,7 +31,9 @@ export function tenantCommandHandlers(
   };
   return commandHandlers(
     on(RegisterOrganization, async (command) => {
-      const lastDelivery = maxDeliver === undefined ? undefined : command.deliveryCount >= maxDeliver;
+      // The server's limit when the command consumer says it (an operator may have changed it).
+      const limit = command.maxDeliver ?? maxDeliver;
+      const lastDelivery = limit === undefined ? undefined : command.deliveryCount >= limit;
       await provisionTenant(deps, command.data, { lastDelivery }).catch((e) => refused(command, e));
     }),
     on(SuspendTenant, async (command) => {

@@ -33,6 +33,7 @@ import {
 } from './decider.js';
 import { forgetPendingCredentials, keepPendingCredentials, readPendingCredentials } from './pendingCredentials.js';
 import { forgetPlacement, NoCapacity, placeTenant } from './placement.js';
+import { STEP_TRANSIENT } from './redelivery.js';
 import { releaseSlug, reserveSlug } from './slugReservation.js';
 import { tracedDataPlane, tracedStep } from './tracing.js';
 
@@ -195,6 +196,8 @@ async function runProvisioning(
     // command's last delivery the provisioning stalls (`onStalled`): nothing is undone, and an
     // operator's retry resumes at the step.
     isTransient: (error) => isTransientNatsError(error) || isTransientDatabaseError(error),
+    transientAttempts: STEP_TRANSIENT.attempts,
+    maxRetryDelayMs: STEP_TRANSIENT.maxDelayMs,
     ...(lastDelivery === undefined ? {} : { lastDelivery }),
     redeliver: 'transient',
     onRetry: (step, attempt, error) =>
@@ -211,7 +214,11 @@ async function runProvisioning(
     onStalled: async (step, error) => {
       deps.logger.warn({ tenantId, step, err: error }, 'provisioning stalled on a transient error; retry it later');
       if (!tenant.completedSteps.includes('create-workspace')) {
-        await keepPendingCredentials(deps.pool, tenantId, input.adminPasswordHash);
+        // PostgreSQL may be what is away: record the stop all the same (a retry without the
+        // password hash asks to register again) rather than leave the tenant provisioning for ever.
+        await keepPendingCredentials(deps.pool, tenantId, input.adminPasswordHash).catch((keepError: unknown) =>
+          deps.logger.error({ tenantId, err: keepError }, 'could not keep the admin password hash for a retry'),
+        );
       }
       const reason = `${step} failed: ${describe(error)} (transient: nothing was undone; retry the provisioning)`;
       await record({ kind: 'FailProvisioning', provisioningId, step, reason, resumable: true, at: new Date() });
