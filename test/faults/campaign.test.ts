@@ -1,12 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  campaign,
-  type FaultResult,
-  type FaultStack,
-  restartPostgres,
-  runFault,
-  startFaultStack,
-} from './support/campaign.js';
+import { campaign, type FaultResult, type FaultStack, runFault, startFaultStack } from './support/campaign.js';
 
 /**
  * Issue 11's fault campaign with real processes: the supervised stack (two gateways on one port,
@@ -26,15 +19,8 @@ afterAll(async () => {
   await stack?.stop();
 }, 120_000);
 
-/**
- * Known gap, so behind a flag: PostgreSQL down for longer than a registration command's
- * redeliveries last (5 deliveries, 1 s doubling: about 20 s on a loaded machine) leaves acknowledged
- * registrations failed or dead-lettered (2 of 149 in the last run). FAULTS_INCLUDE_POSTGRES=1 runs it.
- */
-const faults = campaign.filter((fault) => fault !== restartPostgres || process.env.FAULTS_INCLUDE_POSTGRES === '1');
-
 describe('fault campaign on a 3-node NATS cluster', () => {
-  for (const fault of faults) {
+  for (const fault of campaign) {
     it(`${fault.name}: nothing acknowledged lost or doubled, readiness red then green by itself`, async () => {
       const result = await runFault(stack, fault);
       results.push(result);
@@ -44,7 +30,7 @@ describe('fault campaign on a 3-node NATS cluster', () => {
   }
 
   it('the supervisor restarted each killed service once and the stack kept running', async () => {
-    const text = await await stack.supervision.metrics.metrics();
+    const text = await stack.supervision.metrics.metrics();
     for (const name of ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks']) {
       // At least once: a service may also exit by itself while a dependency is away.
       expect(text).toMatch(new RegExp(`^supervisor_restarts_total\\{service="${name}"\\} [1-9]\\d*$`, 'm'));
