@@ -267,7 +267,8 @@ describe('runProjection', () => {
     expect(runner.applied).toEqual(seqs);
     expect((await rows('batched')).map((r) => r.seq)).toEqual(seqs);
     expect(await readCheckpoint(pool, projection)).toBe(seqs.at(-1));
-  });
+    // Longer than its 60 s wait: 600 events took over 30 s at a load average near 38.
+  }, 120_000);
 
   it('lets one instance apply at a time; another takes over when it stops', async () => {
     const projection = suspensionsProjection('takeover');
