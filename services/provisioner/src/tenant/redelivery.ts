@@ -16,10 +16,11 @@ export const STEP_TRANSIENT = { attempts: 8, maxDelayMs: 5_000, leastFirstDelayM
 export const COMMAND_REDELIVERY: BackoffPolicy = { baseMs: 1_000, maxMs: 15_000, jitter: 'equal' };
 
 /**
- * The shortest outage that can stall a registration: every delivery spends at least the jittered
- * minimum of its in-process pauses, and every redelivery delay is at least half its ceiling. A
- * redelivery after an ack wait (a provisioner killed meanwhile) uses up a delivery without these
- * pauses, so each such crash shortens the bound by one delivery's share.
+ * The shortest outage that can stall a registration: every delivery but one spends at least the
+ * jittered minimum of its in-process pauses (one may fail outside a step, with no pause: forgetting
+ * the password hash right after the workspace's record), and every redelivery delay is at least
+ * half its ceiling. A redelivery after an ack wait (a provisioner killed meanwhile) uses up a
+ * delivery without these pauses, so each such crash shortens the bound by one delivery's share.
  */
 export function leastOutageBeforeStallMs(maxDeliver: number): number {
   let inProcess = 0;
@@ -31,5 +32,5 @@ export function leastOutageBeforeStallMs(maxDeliver: number): number {
     const ceiling = Math.min(COMMAND_REDELIVERY.maxMs, COMMAND_REDELIVERY.baseMs * 2 ** (delivery - 1));
     redelivery += COMMAND_REDELIVERY.jitter === 'equal' ? ceiling / 2 : COMMAND_REDELIVERY.baseMs / 2;
   }
-  return maxDeliver * inProcess + redelivery;
+  return Math.max(0, maxDeliver - 1) * inProcess + redelivery;
 }
