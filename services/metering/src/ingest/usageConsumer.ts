@@ -23,6 +23,7 @@ import {
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { applyUsageBatch, type BatchOutcome } from './applyBatch.js';
 import { messageHeaders } from './messageHeaders.js';
+import { readBatchRecords } from './readBatch.js';
 import type { UsageRecord } from './windowDeltas.js';
 
 export const usageConsumer = consumerDefinition(Consumers.meteringUsage);
@@ -393,23 +394,15 @@ export function readUsage(msg: JsMsg): UsageRecord[] {
 
 /** A `ttm.usage.recorded.v2` message: its meter's records, on `usage.batch.<producer>.<meter>`. */
 function readBatch(msg: JsMsg): UsageRecord[] {
-  const data = decodeData(UsageRecordedBatch, msg.data);
-  checkKind(UsageRecordedBatch.type, data.meter, data.kind);
+  const { meter, kind, records } = readBatchRecords(msg.data);
+  checkKind(UsageRecordedBatch.type, meter, kind);
   const tokens = msg.subject.split('.');
-  if (tokens.length !== 4 || msg.subject !== Subjects.usageBatch(tokens[2]!, data.meter)) {
+  if (tokens.length !== 4 || msg.subject !== Subjects.usageBatch(tokens[2]!, meter)) {
     throw new ContractViolation('usage on the wrong subject', [
-      { path: 'subject', message: `${msg.subject} carries a batch of ${data.meter}` },
+      { path: 'subject', message: `${msg.subject} carries a batch of ${meter}` },
     ]);
   }
-  const { meter, kind } = data;
-  return data.records.map((r) => ({
-    tenantId: r.tenantId,
-    meter,
-    kind,
-    value: r.value,
-    at: Date.parse(r.at),
-    dedupKey: r.dedupKey,
-  }));
+  return records;
 }
 
 function checkKind(type: string, meter: keyof typeof meterKinds, kind: string): void {
