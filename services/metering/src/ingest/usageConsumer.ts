@@ -99,6 +99,8 @@ class UsageBatcher {
   /** Records in `buffer`. */
   private buffered = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** The messages of the batches being counted. */
+  private readonly inHand = new Set<JsMsg[]>();
   private readonly deadLettering = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => Date;
@@ -194,10 +196,24 @@ class UsageBatcher {
     });
     const stop = () => messages.stop();
     signal.addEventListener('abort', stop, { once: true });
+    // Messages wait in the buffer while earlier batches are counted; a few v2 messages are many
+    // batches of records. Keep every message taken alive until it is acknowledged, so none is
+    // redelivered (and none runs out of deliveries) only because it waited its turn here.
+    const keepAlive =
+      this.ackWaitMs > 0
+        ? setInterval(
+            () => {
+              for (const { msg } of this.buffer) msg.working();
+              for (const batch of this.inHand) for (const msg of batch) msg.working();
+            },
+            Math.max(250, Math.floor(this.ackWaitMs / 3)),
+          )
+        : undefined;
     try {
       const ended = await messages.closed();
       if (ended instanceof Error) throw ended;
     } finally {
+      clearInterval(keepAlive);
       signal.removeEventListener('abort', stop);
       messages.stop();
     }
@@ -266,7 +282,13 @@ class UsageBatcher {
       for (const record of delivery.records) records.push(record);
       kept.push(delivery.msg);
     }
-    const outcome = await this.applyHoldingBatch(records, kept);
+    this.inHand.add(kept);
+    let outcome: BatchOutcome | undefined;
+    try {
+      outcome = await this.applyHoldingBatch(records, kept);
+    } finally {
+      this.inHand.delete(kept);
+    }
     const committed = performance.now();
     if (outcome) {
       await this.options.afterCommit?.(outcome);
