@@ -1,6 +1,7 @@
 /**
  * Usage metering throughput: N usage events (batch counts of api_calls, as the gateway
- * publishes them) for T tenants, published as fast as pipelined JetStream publishing goes,
+ * publishes them) for T tenants, R records per message (`ttm.usage.recorded.v2`, one gateway
+ * flush; R = 1: one `ttm.usage.recorded.v1` message each), published as fast as pipelined JetStream publishing goes,
  * timed from the first publish until metering's hourly windows hold all of them (a SUM polled
  * every 50 ms). Then the duplicate check: 10 % republished with the same ce-id (JetStream drops
  * them) and 10 % with the same dedup keys but new message ids (a producer retrying after the
@@ -9,7 +10,17 @@
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, createInbox, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { Consumers, encodeMessage, Streams, Subjects, UsageRecorded, usageEventId } from '@ttm/contracts';
+import {
+  Consumers,
+  encodeMessage,
+  Streams,
+  Subjects,
+  USAGE_BATCH_MAX_RECORDS,
+  UsageRecorded,
+  UsageRecordedBatch,
+  usageBatchEventId,
+  usageEventId,
+} from '@ttm/contracts';
 import { natsHeadersFrom } from '@ttm/service-kit';
 import pg from 'pg';
 import { cpuSecondsOf } from './lib/cpu.js';
@@ -19,6 +30,8 @@ import { BenchReport } from './lib/report.js';
 const EVENTS = Number(process.env.BENCH_USAGE_EVENTS ?? 500_000);
 const TENANTS = Number(process.env.BENCH_USAGE_TENANTS ?? 1_000);
 const IN_FLIGHT = Number(process.env.BENCH_USAGE_IN_FLIGHT ?? 2_000);
+/** Records per message: as many as one gateway flush of T tenants carries (at most 2,000); 1 sends v1 messages. */
+const PER_MESSAGE = Number(process.env.BENCH_USAGE_RECORDS_PER_MESSAGE ?? Math.min(TENANTS, USAGE_BATCH_MAX_RECORDS));
 const DUPLICATE_SHARE = 0.1;
 
 interface Event {
@@ -51,6 +64,8 @@ export async function run(): Promise<void> {
     report.describe({
       events: EVENTS,
       tenants: TENANTS,
+      records_per_message: PER_MESSAGE,
+      messages: Math.ceil(EVENTS / PER_MESSAGE),
       publishes_in_flight: IN_FLIGHT,
       batch_size: process.env.METERING_BATCH_SIZE ?? '10000 (default)',
       batch_concurrency: process.env.METERING_BATCH_CONCURRENCY ?? '2 (default)',
@@ -71,14 +86,14 @@ export async function run(): Promise<void> {
     const done = waitForTotal(total, expected, 300_000);
     // Awaited after publishing; handled now so that a timeout while publishing still reaches the cleanup.
     done.catch(() => undefined);
-    const published = await publishAll(nc, messages, () => undefined);
+    await publishAll(nc, messages, () => undefined);
     const publishedAt = performance.now();
     const finishedAt = await done;
     const seconds = (finishedAt - started) / 1_000;
     report.figure('usage events per second, publish to aggregated window', EVENTS / seconds, 'events/s', '>= 50000');
     report.figure(
       'publish rate (pipelined JetStream publish, acknowledged)',
-      published / ((publishedAt - started) / 1_000),
+      EVENTS / ((publishedAt - started) / 1_000),
       'events/s',
     );
     report.figure('aggregation lag after the last publish', finishedAt - publishedAt, 'ms');
@@ -89,9 +104,10 @@ export async function run(): Promise<void> {
     }
 
     // Duplicates: the same ce-id inside the window, and the same dedup keys past it.
-    const share = Math.floor(EVENTS * DUPLICATE_SHARE);
+    const shareMessages = Math.ceil(messages.length * DUPLICATE_SHARE);
+    const share = Math.min(EVENTS, shareMessages * PER_MESSAGE);
     let droppedByJetStream = 0;
-    await publishAll(nc, messages.slice(0, share), (duplicate) => {
+    await publishAll(nc, messages.slice(0, shareMessages), (duplicate) => {
       if (duplicate) droppedByJetStream++;
     });
     const late = prepare(share, (i) => event(share + i), '#late');
@@ -102,7 +118,7 @@ export async function run(): Promise<void> {
     const after = await total();
     report.figure(
       'duplicates dropped by JetStream (same ce-id, 10 %)',
-      (droppedByJetStream / share) * 100,
+      (droppedByJetStream / shareMessages) * 100,
       '%',
       '100 %',
     );
@@ -137,24 +153,42 @@ interface Prepared {
  */
 function prepare(count: number, event: (i: number) => Event, msgIdSuffix = ''): Prepared[] {
   const at = new Date().toISOString();
-  const prepared: Prepared[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const e = event(i);
-    const id = usageEventId(e.tenantId, 'api_calls', e.dedupKey);
-    const message = encodeMessage(
-      UsageRecorded,
-      { tenantId: e.tenantId, meter: 'api_calls', kind: 'count', value: e.value, at, dedupKey: e.dedupKey },
-      { source: '/ttm/bench', id, subject: e.tenantId },
-    );
+  const prepared: Prepared[] = [];
+  const frame = (subject: string, message: ReturnType<typeof encodeMessage>, msgId: string) => {
     const headers = natsHeadersFrom(message.headers);
-    headers.set('Nats-Msg-Id', `${id}${msgIdSuffix}`);
+    headers.set('Nats-Msg-Id', msgId);
     const encoded = (headers as unknown as { encode(): Uint8Array }).encode();
-    prepared[i] = {
-      subject: Subjects.usage(e.tenantId, 'api_calls'),
-      // The client only calls encode() on the headers it publishes.
-      headers: { encode: () => encoded } as unknown as MsgHdrs,
-      body: message.body,
-    };
+    // The client only calls encode() on the headers it publishes.
+    prepared.push({ subject, headers: { encode: () => encoded } as unknown as MsgHdrs, body: message.body });
+  };
+  if (PER_MESSAGE <= 1) {
+    for (let i = 0; i < count; i++) {
+      const e = event(i);
+      const id = usageEventId(e.tenantId, 'api_calls', e.dedupKey);
+      const message = encodeMessage(
+        UsageRecorded,
+        { tenantId: e.tenantId, meter: 'api_calls', kind: 'count', value: e.value, at, dedupKey: e.dedupKey },
+        { source: '/ttm/bench', id, subject: e.tenantId },
+      );
+      frame(Subjects.usage(e.tenantId, 'api_calls'), message, `${id}${msgIdSuffix}`);
+    }
+    return prepared;
+  }
+  // One gateway flush: every tenant's count in one message, under the flush's batch key.
+  for (let first = 0; first < count; first += PER_MESSAGE) {
+    const records = [];
+    for (let i = first; i < Math.min(count, first + PER_MESSAGE); i++) {
+      const e = event(i);
+      records.push({ tenantId: e.tenantId, value: e.value, at, dedupKey: e.dedupKey });
+    }
+    const batchKey = `bench-gw:${first / PER_MESSAGE}${msgIdSuffix}`;
+    const id = usageBatchEventId('bench', 'api_calls', batchKey);
+    const message = encodeMessage(
+      UsageRecordedBatch,
+      { meter: 'api_calls', kind: 'count', batchKey, records },
+      { source: '/ttm/bench', id },
+    );
+    frame(Subjects.usageBatch('bench', 'api_calls'), message, id);
   }
   return prepared;
 }

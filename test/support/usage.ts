@@ -8,6 +8,8 @@ import {
   Streams,
   Subjects,
   UsageRecorded,
+  UsageRecordedBatch,
+  usageBatchEventId,
   usageEventId,
 } from '@ttm/contracts';
 import { natsHeadersFrom, publishMessage } from '@ttm/service-kit';
@@ -66,6 +68,51 @@ export async function republishPastDuplicateWindow(js: JetStreamClient, usages: 
       });
     }),
   );
+}
+
+/** A `ttm.usage.recorded.v2` message of api_calls records (one meter per message), as the gateway sends a flush. */
+export function usageBatchMessage(usages: Usage[], batchKey: string, producer = 'gateway') {
+  const meter = usages[0]?.meter ?? 'api_calls';
+  const message = encodeMessage(
+    UsageRecordedBatch,
+    {
+      meter,
+      kind: meterKinds[meter],
+      batchKey,
+      records: usages.map((u) => ({
+        tenantId: u.tenantId,
+        value: u.value,
+        at: (u.at ?? new Date()).toISOString(),
+        dedupKey: u.dedupKey,
+      })),
+    },
+    { source: '/test/gateway', id: usageBatchEventId(producer, meter, batchKey) },
+  );
+  return { subject: Subjects.usageBatch(producer, meter), message };
+}
+
+/**
+ * Publish usage as v2 messages of `perMessage` records each, batch keys `<prefix>:<n>`; resolves
+ * with how many messages JetStream called duplicates.
+ */
+export async function publishUsageBatches(
+  js: JetStreamClient,
+  usages: Usage[],
+  perMessage: number,
+  prefix: string,
+): Promise<number> {
+  const messages = [];
+  for (let i = 0; i < usages.length; i += perMessage) {
+    messages.push(usageBatchMessage(usages.slice(i, i + perMessage), `${prefix}:${i / perMessage}`));
+  }
+  let duplicates = 0;
+  for (let i = 0; i < messages.length; i += 100) {
+    const acks = await Promise.all(
+      messages.slice(i, i + 100).map(({ subject, message }) => publishMessage(js, subject, message)),
+    );
+    duplicates += acks.filter((a) => a.duplicate).length;
+  }
+  return duplicates;
 }
 
 /** Wait until the usage consumer has nothing waiting and nothing in hand. */

@@ -26,7 +26,7 @@ import {
   TenantSchemaUpgraded,
   TenantSuspended,
 } from './tenant/events.js';
-import { UsageRecorded, WindowClosed } from './usage/events.js';
+import { UsageRecorded, UsageRecordedBatch, WindowClosed } from './usage/events.js';
 import { AlertFiring, AlertResolved, WebhookEndpointDisabled } from './webhook/events.js';
 
 /**
@@ -150,6 +150,12 @@ sample(UsageRecorded, {
   value: 1287,
   at: '2025-02-15T09:00:01.000Z',
   dedupKey: 'gateway-7f3a:000000042',
+});
+sample(UsageRecordedBatch, {
+  meter: 'api_calls',
+  kind: 'count',
+  batchKey: 'gateway-7f3a:000000042:0',
+  records: [{ tenantId, value: 1287, at: '2025-02-15T09:00:01.000Z', dedupKey: 'gateway-7f3a:000000042' }],
 });
 sample(WindowClosed, {
   tenantId,

@@ -135,6 +135,12 @@ const builderMeta: Partial<Record<keyof typeof Subjects, BuilderMeta>> = {
       'Raw usage of one tenant and meter: batch counts of API calls (gateway) and storage/user samples (metering)',
     producers: ['gateway', 'metering'],
   },
+  usageBatch: {
+    params: ['producer', 'meter'],
+    description:
+      'Raw usage of one meter, many tenants in one message (ttm.usage.recorded.v2): the records of one gateway flush',
+    producers: ['gateway'],
+  },
   billing: {
     params: ['tenantId', 'meter'],
     description: 'Closed usage windows of one tenant and meter, with deterministic CloudEvent ids',
@@ -166,6 +172,7 @@ export const parameterDescriptions: Readonly<Record<string, string>> = {
   backupId: 'Backup id (uuid)',
   migrationId: 'Migration id (uuid)',
   meter: 'Meter name from configuration, e.g. `api-requests`',
+  producer: 'Which kind of service published the batch, e.g. `gateway`',
   scope: 'Tenant id, or `system` for actions not about one tenant',
   action: 'What was done, e.g. `tenant-suspended`',
   stream: 'Stream name',
@@ -182,6 +189,7 @@ export const parameterDescriptions: Readonly<Record<string, string>> = {
 export const eventSubjectOverrides: Readonly<Record<string, string>> = {
   'ttm.audit.recorded.v1': 'audit.{scope}.{action}',
   'ttm.usage.recorded.v1': 'usage.{tenantId}.{meter}',
+  'ttm.usage.recorded.v2': 'usage.batch.{producer}.{meter}',
   'ttm.billing.window-closed.v1': 'billing.{tenantId}.{meter}',
 };
 

@@ -28,6 +28,8 @@ export const Subjects = {
   alertEvents: (fingerprint: string) => `evt.alert.${token(fingerprint)}`,
   webhookEvents: (endpointId: string) => `evt.webhook.${token(endpointId)}`,
   usage: (tenantId: string, meter: string) => `usage.${token(tenantId)}.${token(meter)}`,
+  /** Many tenants' usage of one meter in one message (`ttm.usage.recorded.v2`), from one producer. */
+  usageBatch: (producer: string, meter: string) => `usage.batch.${token(producer)}.${token(meter)}`,
   billing: (tenantId: string, meter: string) => `billing.${token(tenantId)}.${token(meter)}`,
   /** `audit.<tenantId or system>.<action>` */
   audit: (scope: string, action: string) => `audit.${token(scope)}.${token(action)}`,

@@ -7,8 +7,8 @@ import {
   QuotaStateKeys,
   Streams,
   Subjects,
-  UsageRecorded,
-  usageEventId,
+  UsageRecordedBatch,
+  usageBatchEventId,
 } from '@ttm/contracts';
 import { waitForPort } from '@ttm/service-kit/testing';
 import type { FastifyPluginAsync, LightMyRequestResponse } from 'fastify';
@@ -20,6 +20,7 @@ import { eventually, startStack, type TestStack } from '../../../test/support/st
 import type { GatewayDeps } from '../src/deps.js';
 import type { Gateway } from '../src/gateway.js';
 import { requestPathProblemTypes } from '../src/plugins/requestPath/index.js';
+import { USAGE_PRODUCER } from '../src/plugins/requestPath/usageMeter.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 /** free: 20 requests an hour (one every 3 minutes once the burst is spent), so no test sees it refill. */
@@ -431,26 +432,31 @@ describe('quotas', () => {
 });
 
 describe('api_calls metering', () => {
-  /** Every api_calls usage message of the tenant on the USAGE stream. */
+  /** Every api_calls usage record of the tenant on the USAGE stream, with the id of the message that carried it. */
   async function usageOf(tenantId: string) {
     const js = stack.gateway!.deps.js;
     const consumer = await js.consumers.get(Streams.USAGE, { deliver_policy: DeliverPolicy.All });
     const pending = (await consumer.info(true)).num_pending;
-    const found: { value: number; dedupKey: string; id: string; msgId: string }[] = [];
+    const found: { value: number; dedupKey: string; batchKey: string; id: string; msgId: string }[] = [];
     if (pending === 0) return found;
     const batch = await consumer.fetch({ max_messages: pending, expires: 2_000 });
     let seen = 0;
     for await (const message of batch) {
       seen++;
-      if (message.subject === Subjects.usage(tenantId, 'api_calls')) {
-        const data = UsageRecorded.schema.parse(message.json());
-        expect(data).toMatchObject({ tenantId, meter: 'api_calls', kind: 'count' });
-        found.push({
-          value: data.value,
-          dedupKey: data.dedupKey,
-          id: message.headers?.get('ce-id') ?? '',
-          msgId: message.headers?.get('Nats-Msg-Id') ?? '',
-        });
+      if (message.subject === Subjects.usageBatch(USAGE_PRODUCER, 'api_calls')) {
+        expect(message.headers?.get('ce-type')).toBe(UsageRecordedBatch.type);
+        const data = UsageRecordedBatch.schema.parse(message.json());
+        expect(data).toMatchObject({ meter: 'api_calls', kind: 'count' });
+        for (const record of data.records) {
+          if (record.tenantId !== tenantId) continue;
+          found.push({
+            value: record.value,
+            dedupKey: record.dedupKey,
+            batchKey: data.batchKey,
+            id: message.headers?.get('ce-id') ?? '',
+            msgId: message.headers?.get('Nats-Msg-Id') ?? '',
+          });
+        }
       }
       if (seen >= pending) break;
     }
@@ -485,7 +491,8 @@ describe('api_calls metering', () => {
     expect(first.length).toBeLessThan(calls);
     for (const message of first) {
       expect(message.dedupKey).toMatch(/^gw-[\x21-\x7e]+:\d+$/);
-      expect(message.id).toBe(usageEventId(tenant.tenantId, 'api_calls', message.dedupKey));
+      expect(message.batchKey).toMatch(new RegExp(`^${message.dedupKey}:\\d+$`));
+      expect(message.id).toBe(usageBatchEventId(USAGE_PRODUCER, 'api_calls', message.batchKey));
       expect(message.msgId).toBe(message.id);
     }
 

@@ -13,7 +13,7 @@ export const meteringEnv = commonEnv.extend({
     .min(1)
     .max(20_000)
     .default(10_000)
-    .describe('Usage messages counted per transaction'),
+    .describe('Usage records counted per transaction (a v2 usage message carries many; whole messages are taken)'),
   METERING_BATCH_LINGER: duration('20ms').describe(
     'How long a partial batch waits for more usage before it is counted',
   ),

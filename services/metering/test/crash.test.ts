@@ -7,7 +7,13 @@ import { Consumers, Streams } from '@ttm/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
-import { publishUsage, type Usage, usageDrained, windowTotals } from '../../../test/support/usage.js';
+import {
+  publishUsage,
+  publishUsageBatches,
+  type Usage,
+  usageDrained,
+  windowTotals,
+} from '../../../test/support/usage.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMetering.ts', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
@@ -125,6 +131,40 @@ describe('metering killed mid-batch', () => {
     expect(await exited).toBe('killed');
     expect(await keysCounted()).toBeGreaterThan(before);
     await publishing;
+
+    await stack.startMetering();
+    try {
+      await usageDrained(nc, 60_000);
+      await expectExactlyOnce(usages);
+    } finally {
+      await stack.stopMetering();
+    }
+  }, 150_000);
+
+  it('loses and doubles nothing when killed while v2 messages (many records each) stream in', async () => {
+    const tenants = Array.from({ length: 200 }, () => randomUUID());
+    // Keys unique per tenant: record i is tenant i % 200's (i / 200)-th count.
+    const usages = usageFor(tenants, 20_000, 'gw-crash-c').map((u, i) => ({
+      ...u,
+      dedupKey: `gw-crash-c:${Math.floor(i / tenants.length)}`,
+    }));
+    const before = await keysCounted();
+    const jsm = await jetstreamManager(nc);
+    const ackFloor = async () =>
+      (await jsm.consumers.info(Streams.USAGE, Consumers.meteringUsage)).ack_floor.stream_seq;
+    const floorBefore = await ackFloor();
+    const { child, exited } = spawnMetering();
+    // 100 messages of 200 records: a metering batch (500 records) is two of them and a redelivery
+    // brings whole messages back, some of whose records were committed.
+    const publishing = publishUsageBatches(js, usages, 200, 'gw-crash-c');
+    await eventually(async () => ((await ackFloor()) > floorBefore ? true : undefined), 60_000);
+    await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('killed');
+    expect(await keysCounted()).toBeGreaterThan(before);
+    await publishing;
+    // The same messages again, under other batch keys (a producer retrying past the duplicate window).
+    await publishUsageBatches(js, usages, 300, 'gw-crash-c-late');
 
     await stack.startMetering();
     try {

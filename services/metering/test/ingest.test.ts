@@ -10,6 +10,7 @@ import {
   Subjects,
   UsageQuerySubjects,
   UsageRecorded,
+  UsageRecordedBatch,
   UsageWindowsReply,
   usageTotalKey,
 } from '@ttm/contracts';
@@ -18,8 +19,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import {
   publishUsage,
+  publishUsageBatches,
   republishPastDuplicateWindow,
   type Usage,
+  usageBatchMessage,
   usageDrained,
   windowTotals,
 } from '../../../test/support/usage.js';
@@ -183,6 +186,95 @@ describe('usage is counted exactly once', () => {
         subjects_filter: Subjects.deadLetter(Streams.USAGE, Consumers.meteringUsage),
       });
       expect(dead.state.messages).toBe(2);
+    } finally {
+      await stack.stopMetering();
+    }
+  });
+
+  it('counts v2 messages (many records each) once: repeats inside, republished, re-chunked, mixed with v1', async () => {
+    await stack.startMetering();
+    try {
+      const tenants = Array.from({ length: 25 }, () => randomUUID());
+      const usages: Usage[] = Array.from({ length: 3_000 }, (_, i) => ({
+        tenantId: tenants[i % tenants.length]!,
+        value: 1 + (i % 11),
+        dedupKey: `gw-b1:${Math.floor(i / tenants.length)}`,
+      }));
+      // 30 messages of 100 records; the metering batch (200 records) takes two at a time.
+      expect(await publishUsageBatches(js, usages, 100, 'gw-b1')).toBe(0);
+      // The same messages again: JetStream drops them inside its duplicate window ...
+      expect(await publishUsageBatches(js, usages.slice(0, 500), 100, 'gw-b1')).toBe(5);
+      // ... and metering drops their records when they come under other batch keys (past the
+      // window, or cut into other messages), or one by one as v1.
+      await publishUsageBatches(js, usages.slice(0, 900), 300, 'gw-b1-late');
+      await publishUsage(js, usages.slice(900, 1_000));
+      // One message repeating records of its own: the first of each key counts.
+      const repeated = usageBatchMessage([...usages.slice(1_000, 1_050), ...usages.slice(1_000, 1_050)], 'gw-b1-rep');
+      await publishMessage(js, repeated.subject, repeated.message);
+      await usageDrained(nc);
+      await expectCountedOnce(usages);
+    } finally {
+      await stack.stopMetering();
+    }
+  });
+
+  it('counts a redelivered v2 message once (committed, then the acks never made it)', async () => {
+    let failures = 0;
+    await stack.startMetering({
+      afterCommit: () => {
+        if (failures++ === 0) throw new Error('acks lost');
+      },
+    });
+    try {
+      const tenants = Array.from({ length: 40 }, () => randomUUID());
+      const usages = Array.from({ length: 400 }, (_, i) => ({
+        tenantId: tenants[i % tenants.length]!,
+        value: 2,
+        dedupKey: `gw-b2:${Math.floor(i / tenants.length)}`,
+      }));
+      await publishUsageBatches(js, usages, 40, 'gw-b2');
+      await usageDrained(nc);
+      expect(failures).toBeGreaterThan(1);
+      await expectCountedOnce(usages);
+    } finally {
+      await stack.stopMetering();
+    }
+  });
+
+  it('dead-letters a v2 message that breaks its contract, whole, and counts the rest', async () => {
+    const jsm = await jetstreamManager(nc);
+    const deadLetters = async () =>
+      (
+        await jsm.streams.info(Streams.DEADLETTER, {
+          subjects_filter: Subjects.deadLetter(Streams.USAGE, Consumers.meteringUsage),
+        })
+      ).state.messages;
+    const deadBefore = await deadLetters();
+    await stack.startMetering();
+    try {
+      const tenant = randomUUID();
+      const good = [{ tenantId: tenant, value: 4, dedupKey: 'gw-b3:1' }];
+      await publishUsageBatches(js, good, 10, 'gw-b3');
+      const at = new Date().toISOString();
+      // A gauge meter's records sent as counts; a batch of api_calls on the users subject.
+      const wrongKind = encodeMessage(
+        UsageRecordedBatch,
+        {
+          meter: 'users',
+          kind: 'count',
+          batchKey: 'x:b1',
+          records: [{ tenantId: tenant, value: 9, at, dedupKey: 'x:1' }],
+        },
+        { source: '/test' },
+      );
+      await publishMessage(js, Subjects.usageBatch('gateway', 'users'), wrongKind);
+      const wrongSubject = usageBatchMessage([{ tenantId: tenant, value: 9, dedupKey: 'x:2' }], 'x:b2');
+      await publishMessage(js, Subjects.usageBatch('gateway', 'users'), wrongSubject.message);
+      await usageDrained(nc);
+      await expectCountedOnce(good);
+      expect((await windowTotals(stack.db.url, 'users')).get(tenant)).toBeUndefined();
+      // Copied to the dead letters before terminated: drained means both copies are there.
+      expect(await deadLetters()).toBe(deadBefore + 2);
     } finally {
       await stack.stopMetering();
     }

@@ -18,6 +18,40 @@ export const UsageRecorded = defineEvent({
   }),
 });
 
+/** At most this many records in one `ttm.usage.recorded.v2` message (~100 bytes each: well under NATS's 1 MB). */
+export const USAGE_BATCH_MAX_RECORDS = 2_000;
+
+/**
+ * Many usage records of one meter in one message (e.g. one gateway flush: every tenant's count).
+ * The same records as v1, each keyed by its own dedupKey; v1 stays accepted. One message instead
+ * of one per tenant spares the stream, the consumer and their acknowledgements a round per record.
+ */
+export const UsageRecordedBatch = defineEvent({
+  type: 'ttm.usage.recorded.v2',
+  aggregate: 'usage',
+  description:
+    'Many batch counts or samples of one meter, any tenants, published as one message on usage.batch.<producer>.<meter>; each record counted once per tenant, meter and dedupKey, exactly as a v1 message',
+  schema: z.object({
+    meter: Meter,
+    kind: MeterKind,
+    batchKey: DedupKey.describe(
+      'Identifies this message for good (e.g. <source-instance>:<batch-seq>:<part>): its ce-id and Nats-Msg-Id are derived from it; a retry sends the same records under the same batchKey',
+    ),
+    records: z
+      .array(
+        z.object({
+          tenantId: TenantId,
+          value: UsageValue,
+          at: Timestamp.describe('When the usage happened (the end of the counted batch, or the sample time)'),
+          dedupKey: DedupKey,
+        }),
+      )
+      .min(1)
+      .max(USAGE_BATCH_MAX_RECORDS)
+      .describe('The records, at most 2,000; each is counted once per tenant, meter and dedupKey'),
+  }),
+});
+
 export const WindowClosed = defineEvent({
   type: 'ttm.billing.window-closed.v1',
   aggregate: 'billing',
@@ -34,7 +68,7 @@ export const WindowClosed = defineEvent({
   }),
 });
 
-export const usageEvents = [UsageRecorded, WindowClosed] as const;
+export const usageEvents = [UsageRecorded, UsageRecordedBatch, WindowClosed] as const;
 
 /**
  * The ce-id (and `Nats-Msg-Id`) of a usage message, derived from its dedup key: a republished
@@ -42,6 +76,11 @@ export const usageEvents = [UsageRecorded, WindowClosed] as const;
  */
 export function usageEventId(tenantId: string, meter: Meter, dedupKey: string): string {
   return `${tenantId}/${meter}/${dedupKey}`;
+}
+
+/** The ce-id (and `Nats-Msg-Id`) of a `ttm.usage.recorded.v2` message, derived from its batch key. */
+export function usageBatchEventId(producer: string, meter: Meter, batchKey: string): string {
+  return `batch/${producer}/${meter}/${batchKey}`;
 }
 
 /** The deterministic ce-id of a closed window: publishing it again is a duplicate, never a second window. */

@@ -29,9 +29,10 @@ export type Granularity = z.infer<typeof Granularity>;
  * `<gateway-instance>:<batch-seq>` or `sample:<slot>`. Visible ASCII, so it can be part of a
  * `Nats-Msg-Id` header.
  */
+export const DEDUP_KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 export const DedupKey = z
   .string()
-  .regex(/^[\x21-\x7e]{1,200}$/, 'must be 1-200 visible ASCII characters')
+  .regex(DEDUP_KEY_PATTERN, 'must be 1-200 visible ASCII characters')
   .describe('Deduplication key, unique per tenant and meter (e.g. <source-instance>:<batch-seq>)');
 
 /** A usage amount: a count of calls, a number of bytes or of users. */

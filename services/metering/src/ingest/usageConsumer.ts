@@ -8,6 +8,7 @@ import {
   readMeta,
   Subjects,
   UsageRecorded,
+  UsageRecordedBatch,
 } from '@ttm/contracts';
 import {
   backoffDelay,
@@ -22,6 +23,7 @@ import {
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { applyUsageBatch, type BatchOutcome } from './applyBatch.js';
 import { messageHeaders } from './messageHeaders.js';
+import { readBatchRecords } from './readBatch.js';
 import type { UsageRecord } from './windowDeltas.js';
 
 export const usageConsumer = consumerDefinition(Consumers.meteringUsage);
@@ -32,7 +34,7 @@ export interface UsageConsumerOptions {
   logger: Logger;
   /** Abort to stop: no new message is taken, batches in hand finish, then the promise resolves. */
   signal: AbortSignal;
-  /** Messages per transaction. */
+  /** Usage records per transaction (a v1 message is one record, a v2 message up to 2,000). */
   batchSize: number;
   /** How long a partial batch waits for more messages before it is counted anyway. */
   lingerMs: number;
@@ -48,7 +50,8 @@ export interface UsageConsumerOptions {
 
 /**
  * Count the USAGE stream in batches: pull with many messages in flight, count each batch in one
- * transaction (`applyUsageBatch`), then acknowledge the batch. Order does not matter (totals
+ * transaction (`applyUsageBatch`), then acknowledge the batch. A message is one record
+ * (`ttm.usage.recorded.v1`) or many (`ttm.usage.recorded.v2`); each record is keyed on its own. Order does not matter (totals
  * add up the same in any order) and every message is keyed, so a batch that is delivered again,
  * whole or in part, after a crash or an expired AckWait, counts nothing twice.
  *
@@ -85,9 +88,20 @@ export async function runUsageConsumer(options: UsageConsumerOptions): Promise<v
 
 type Outcome = 'counted' | 'duplicate' | 'dead_lettered' | 'retry';
 
+/** A message taken from the stream, with the records it carries (decoded on arrival). */
+interface Delivery {
+  msg: JsMsg;
+  records: UsageRecord[];
+}
+
 class UsageBatcher {
-  private buffer: JsMsg[] = [];
+  private buffer: Delivery[] = [];
+  /** Records in `buffer`. */
+  private buffered = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** The messages of the batches being counted. */
+  private readonly inHand = new Set<JsMsg[]>();
+  private readonly deadLettering = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => Date;
   private readonly events: Counter<'outcome'> | undefined;
@@ -105,13 +119,13 @@ class UsageBatcher {
       const registers = [options.metrics];
       this.events = new Counter({
         name: 'metering_usage_events_total',
-        help: 'Usage messages taken from the USAGE stream, by outcome (counted, duplicate, dead_lettered, retry)',
+        help: 'Usage records taken from the USAGE stream, by outcome (counted, duplicate, dead_lettered, retry); a dead-lettered or retried message counts once',
         labelNames: ['outcome'],
         registers,
       });
       this.batchSeconds = new Histogram({
         name: 'metering_batch_seconds',
-        help: 'Time to count one batch (decode, transaction, acks)',
+        help: 'Time to count one batch (transaction, acks)',
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
         registers,
       });
@@ -159,8 +173,20 @@ class UsageBatcher {
           msg.nak();
           return;
         }
-        this.buffer.push(msg);
-        if (this.buffer.length >= batchSize) {
+        this.received?.inc();
+        let records: UsageRecord[];
+        try {
+          records = readUsage(msg);
+        } catch (error) {
+          const task = this.deadLetter(msg, `usage message breaks its contract: ${(error as Error).message}`).finally(
+            () => this.deadLettering.delete(task),
+          );
+          this.deadLettering.add(task);
+          return;
+        }
+        this.buffer.push({ msg, records });
+        this.buffered += records.length;
+        if (this.buffered >= batchSize) {
           if (this.inFlight.size < this.options.concurrency) this.dispatch();
           // else: the batch in hand that finishes first takes it.
         } else {
@@ -170,10 +196,24 @@ class UsageBatcher {
     });
     const stop = () => messages.stop();
     signal.addEventListener('abort', stop, { once: true });
+    // Messages wait in the buffer while earlier batches are counted; a few v2 messages are many
+    // batches of records. Keep every message taken alive until it is acknowledged, so none is
+    // redelivered (and none runs out of deliveries) only because it waited its turn here.
+    const keepAlive =
+      this.ackWaitMs > 0
+        ? setInterval(
+            () => {
+              for (const { msg } of this.buffer) msg.working();
+              for (const batch of this.inHand) for (const msg of batch) msg.working();
+            },
+            Math.max(250, Math.floor(this.ackWaitMs / 3)),
+          )
+        : undefined;
     try {
       const ended = await messages.closed();
       if (ended instanceof Error) throw ended;
     } finally {
+      clearInterval(keepAlive);
       signal.removeEventListener('abort', stop);
       messages.stop();
     }
@@ -184,7 +224,7 @@ class UsageBatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     while (this.buffer.length > 0) this.dispatch();
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight, ...this.deadLettering]);
   }
 
   private lingerThenDispatch(): void {
@@ -199,64 +239,76 @@ class UsageBatcher {
     if (this.buffer.length === 0) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const batch =
-      this.buffer.length > this.options.batchSize ? this.buffer.splice(0, this.options.batchSize) : this.buffer;
-    if (batch === this.buffer) this.buffer = [];
+    let batch: Delivery[];
+    if (this.buffered > this.options.batchSize) {
+      // Whole messages up to batchSize records (at least one message).
+      let take = 0;
+      let records = 0;
+      while (
+        take < this.buffer.length &&
+        (take === 0 || records + this.buffer[take]!.records.length <= this.options.batchSize)
+      ) {
+        records += this.buffer[take]!.records.length;
+        take++;
+      }
+      batch = this.buffer.splice(0, take);
+      this.buffered -= records;
+    } else {
+      batch = this.buffer;
+      this.buffer = [];
+      this.buffered = 0;
+    }
     const task: Promise<void> = this.count(batch)
       .catch((error: unknown) => {
         this.options.logger.error(
           { err: error, size: batch.length },
           'counting a batch failed unexpectedly; redelivering',
         );
-        for (const msg of batch) msg.nak(backoffDelay(msg.info.deliveryCount, { baseMs: 1_000, maxMs: 60_000 }));
+        for (const { msg } of batch) msg.nak(backoffDelay(msg.info.deliveryCount, { baseMs: 1_000, maxMs: 60_000 }));
       })
       .finally(() => {
         this.inFlight.delete(task);
         // What arrived while every slot was busy: a full batch, or a partial one that waited long enough.
-        if (this.buffer.length >= this.options.batchSize || (this.buffer.length > 0 && !this.timer)) this.dispatch();
+        if (this.buffered >= this.options.batchSize || (this.buffer.length > 0 && !this.timer)) this.dispatch();
       });
     this.inFlight.add(task);
   }
 
-  private async count(batch: JsMsg[]): Promise<void> {
+  private async count(batch: Delivery[]): Promise<void> {
     const started = performance.now();
-    this.received?.inc(batch.length);
     const records: UsageRecord[] = [];
     const kept: JsMsg[] = [];
-    const deadLetters: Promise<void>[] = [];
-    for (const msg of batch) {
-      try {
-        records.push(readUsage(msg));
-        kept.push(msg);
-      } catch (error) {
-        deadLetters.push(this.deadLetter(msg, `usage message breaks its contract: ${(error as Error).message}`));
-      }
+    for (const delivery of batch) {
+      for (const record of delivery.records) records.push(record);
+      kept.push(delivery.msg);
     }
-    const decoded = performance.now();
-    if (records.length > 0) {
-      const outcome = await this.applyHoldingBatch(records, kept);
-      const committed = performance.now();
-      if (outcome) {
-        await this.options.afterCommit?.(outcome);
-        for (const msg of kept) msg.ack();
-        this.options.logger.debug(
-          {
-            size: batch.length,
-            counted: outcome.applied,
-            decodeMs: Math.round(decoded - started),
-            transactionMs: Math.round(committed - decoded),
-            ackMs: Math.round(performance.now() - committed),
-          },
-          'batch counted',
-        );
-        this.events?.inc({ outcome: 'counted' }, outcome.applied);
-        this.events?.inc({ outcome: 'duplicate' }, outcome.duplicates);
-        const newest = kept.at(-1)!.info.timestampNanos / 1e6;
-        this.lag?.set(Math.max(0, (Date.now() - newest) / 1_000));
-        this.options.onCounted?.(outcome);
-      }
+    this.inHand.add(kept);
+    let outcome: BatchOutcome | undefined;
+    try {
+      outcome = await this.applyHoldingBatch(records, kept);
+    } finally {
+      this.inHand.delete(kept);
     }
-    await Promise.all(deadLetters);
+    const committed = performance.now();
+    if (outcome) {
+      await this.options.afterCommit?.(outcome);
+      for (const msg of kept) msg.ack();
+      this.options.logger.debug(
+        {
+          messages: batch.length,
+          records: records.length,
+          counted: outcome.applied,
+          transactionMs: Math.round(committed - started),
+          ackMs: Math.round(performance.now() - committed),
+        },
+        'batch counted',
+      );
+      this.events?.inc({ outcome: 'counted' }, outcome.applied);
+      this.events?.inc({ outcome: 'duplicate' }, outcome.duplicates);
+      const newest = kept.at(-1)!.info.timestampNanos / 1e6;
+      this.lag?.set(Math.max(0, (Date.now() - newest) / 1_000));
+      this.options.onCounted?.(outcome);
+    }
     this.batchSeconds?.observe((performance.now() - started) / 1_000);
   }
 
@@ -327,34 +379,58 @@ class UsageBatcher {
 }
 
 /**
- * Decode and check a usage message; throws ContractViolation for one that breaks its contract.
- * The same checks as `decodeReceived`, with the headers read once and fast (`messageHeaders`).
+ * Decode and check a usage message, v1 (one record) or v2 (many); throws ContractViolation for
+ * one that breaks its contract. The same checks as `decodeReceived`, with the headers read once
+ * and fast (`messageHeaders`).
  */
-export function readUsage(msg: JsMsg): UsageRecord {
+export function readUsage(msg: JsMsg): UsageRecord[] {
   const headers = messageHeaders(msg);
   const meta = readMeta((name) => headers.get(name) || undefined);
+  if (meta.type === UsageRecordedBatch.type) return readBatch(msg);
   if (meta.type !== UsageRecorded.type) {
     throw new ContractViolation('unexpected message type', [
-      { path: 'ce-type', message: `"${meta.type}" on the USAGE stream; expected ${UsageRecorded.type}` },
+      {
+        path: 'ce-type',
+        message: `"${meta.type}" on the USAGE stream; expected ${UsageRecorded.type} or ${UsageRecordedBatch.type}`,
+      },
     ]);
   }
   const data = decodeData(UsageRecorded, msg.data);
-  if (meterKinds[data.meter] !== data.kind) {
-    throw new ContractViolation(`invalid ${UsageRecorded.type} payload`, [
-      { path: 'kind', message: `${data.meter} is a ${meterKinds[data.meter]} meter, not a ${data.kind}` },
-    ]);
-  }
+  checkKind(UsageRecorded.type, data.meter, data.kind);
   if (msg.subject !== Subjects.usage(data.tenantId, data.meter)) {
     throw new ContractViolation('usage on the wrong subject', [
       { path: 'subject', message: `${msg.subject} carries usage of ${data.tenantId}/${data.meter}` },
     ]);
   }
-  return {
-    tenantId: data.tenantId,
-    meter: data.meter,
-    kind: data.kind,
-    value: data.value,
-    at: Date.parse(data.at),
-    dedupKey: data.dedupKey,
-  };
+  return [
+    {
+      tenantId: data.tenantId,
+      meter: data.meter,
+      kind: data.kind,
+      value: data.value,
+      at: Date.parse(data.at),
+      dedupKey: data.dedupKey,
+    },
+  ];
+}
+
+/** A `ttm.usage.recorded.v2` message: its meter's records, on `usage.batch.<producer>.<meter>`. */
+function readBatch(msg: JsMsg): UsageRecord[] {
+  const { meter, kind, records } = readBatchRecords(msg.data);
+  checkKind(UsageRecordedBatch.type, meter, kind);
+  const tokens = msg.subject.split('.');
+  if (tokens.length !== 4 || msg.subject !== Subjects.usageBatch(tokens[2]!, meter)) {
+    throw new ContractViolation('usage on the wrong subject', [
+      { path: 'subject', message: `${msg.subject} carries a batch of ${meter}` },
+    ]);
+  }
+  return records;
+}
+
+function checkKind(type: string, meter: keyof typeof meterKinds, kind: string): void {
+  if (meterKinds[meter] !== kind) {
+    throw new ContractViolation(`invalid ${type} payload`, [
+      { path: 'kind', message: `${meter} is a ${meterKinds[meter]} meter, not a ${kind}` },
+    ]);
+  }
 }

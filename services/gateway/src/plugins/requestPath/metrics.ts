@@ -86,7 +86,7 @@ export function requestPathMetrics(registry: Registry): RequestPathMetrics {
     usageMessages: counter(
       registry,
       'gateway_usage_messages_total',
-      'api_calls usage messages (one per tenant per flush) by outcome: published, failed (kept and retried)',
+      'api_calls usage messages (up to 2,000 tenants each, per flush) by outcome: published, failed (kept and retried)',
       ['outcome'],
     ),
     usageCalls: counter(registry, 'gateway_usage_calls_published_total', 'Tenant API calls published as usage', []),
