@@ -1,13 +1,24 @@
 /**
  * `npm run bootstrap`: create or update every NATS stream, consumer, KV bucket and
  * object store of @ttm/contracts, and the control-plane database. Safe to re-run.
+ *
+ * Run as a PostgreSQL superuser, it also keeps a role per service that owns its schema
+ * (`ttm_gateway`, `ttm_backup` so far; password from DATABASE_<SERVICE>_PASSWORD when set):
+ * give that service `DATABASE_URL=postgres://ttm_gateway:...@host/ttm` and it can read no other
+ * service's tables.
  */
+
+import pg from 'pg';
 import { bootstrapTopology, topologySettingsFrom } from '../packages/service-kit/src/bootstrap.js';
 import { type CommonConfig, ConfigError, commonEnv, loadConfig } from '../packages/service-kit/src/config.js';
+import { ensureServiceRole, serviceRoleName } from '../packages/service-kit/src/databaseRoles.js';
 import { loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { createLogger } from '../packages/service-kit/src/logger.js';
 import { connectNats, type NatsLink, natsSecurityOf } from '../packages/service-kit/src/nats.js';
 import { ensureDatabase } from '../packages/service-kit/src/postgres.js';
+
+/** Services with their own control-plane role, and their schemas (each service's `postgres.schema`). */
+const ROLE_SCHEMAS = { gateway: 'gateway', backup: 'backup' } as const;
 
 /** A failure the operator fixes by starting something or setting a variable: printed as one line. */
 class BootstrapError extends Error {}
@@ -60,6 +71,36 @@ async function bootstrapDatabase(config: CommonConfig): Promise<void> {
     );
   }
   console.log(`PostgreSQL: database of DATABASE_URL ${redactUrl(config.DATABASE_URL)} is present`);
+  await bootstrapRoles(config.DATABASE_URL);
+}
+
+async function bootstrapRoles(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ rolsuper: boolean }>(
+      'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+    );
+    if (!rows[0]?.rolsuper) {
+      console.log('PostgreSQL: not a superuser, service roles left as they are');
+      return;
+    }
+    // Two bootstraps of one database (several stacks starting) take turns.
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('ttm-bootstrap-roles'))");
+    for (const [service, schema] of Object.entries(ROLE_SCHEMAS)) {
+      const role = serviceRoleName(service);
+      const password = process.env[`DATABASE_${service.toUpperCase()}_PASSWORD`] || undefined;
+      await ensureServiceRole(client, { schema, role, password });
+      console.log(`PostgreSQL: role ${role} owns schema ${schema}`);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw new BootstrapError(`PostgreSQL service roles: ${reason(error)}`);
+  } finally {
+    await client.end();
+  }
 }
 
 async function main(): Promise<void> {

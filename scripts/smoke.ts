@@ -15,6 +15,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Services, Streams } from '@ttm/contracts';
 import { address, backingServicesFromEnv, type Endpoint } from './stack/backingServices.js';
+import { natsAuthDir, savedNatsPasswords } from './stack/natsCredentials.js';
 import { probe } from './stack/probe.js';
 import {
   dataRoot,
@@ -209,7 +210,15 @@ async function runOnce(run: number, privateEndpoints: { label: string; endpoint:
   if (ready) {
     let nc: NatsConnection | undefined;
     try {
-      nc = await connect({ servers: natsServers, name: 'ttm-smoke', timeout: 5_000 });
+      // A private NATS started by `npm start` is locked down: connect as its admin.
+      const admin = process.env.NATS_USER ? undefined : savedNatsPasswords(natsAuthDir(dataRoot))?.admin;
+      nc = await connect({
+        servers: natsServers,
+        name: 'ttm-smoke',
+        timeout: 5_000,
+        ...(process.env.NATS_USER ? { user: process.env.NATS_USER, pass: process.env.NATS_PASSWORD ?? '' } : {}),
+        ...(admin ? { user: 'admin', pass: admin } : {}),
+      });
       await pingServices(nc, run);
       configs = await streamConfigs(nc, run);
     } catch (error) {

@@ -24,6 +24,7 @@ import {
   parseInstances,
   type ServiceInstance,
 } from './stack/instances.js';
+import { natsUserEnv } from './stack/natsCredentials.js';
 import {
   CannotStart,
   describe,
@@ -228,7 +229,14 @@ async function main(): Promise<number> {
     const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', ...process.env };
     for (const service of backing) env[service.variable] = service.url;
 
-    const bootstrap = await runBootstrap(env, stopRequest.signal);
+    // A private NATS is locked down: bootstrap connects as admin, each service as itself.
+    const natsPasswords = privateOnes.find((p) => p.natsPasswords)?.natsPasswords;
+    if (natsPasswords) {
+      for (const s of services) Object.assign(s.env, natsUserEnv(s.name, natsPasswords));
+      say('NATS: the private instance refuses anonymous connections; each service has its own user');
+    }
+    const bootstrapEnv = natsPasswords ? { ...env, ...natsUserEnv('admin', natsPasswords) } : env;
+    const bootstrap = await runBootstrap(bootstrapEnv, stopRequest.signal);
     if (stopRequest.signal.aborted) return 0;
     if (!bootstrap.ok) {
       complain(`bootstrap failed (${bootstrap.message}): not starting the services`);

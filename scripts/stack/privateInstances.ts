@@ -10,7 +10,12 @@ import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmS
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { z } from 'zod';
+import { catalogEnv } from '../../packages/service-kit/src/catalog.js';
+import { loadConfig } from '../../packages/service-kit/src/config.js';
+import { backupObjectStoreBuckets } from '../../packages/service-kit/src/natsAuthorization.js';
 import type { BackingService, Endpoint } from './backingServices.js';
+import { type NatsPasswords, natsAuthDir, privateNatsAuthorization } from './natsCredentials.js';
 import { probe } from './probe.js';
 import { dataRoot, findOnPath, isRunning, shown, sleep, stopChild, tailOf } from './processes.js';
 
@@ -23,6 +28,8 @@ export interface PrivateInstance {
   stop(): Promise<void>;
   /** Last resort at process exit: signal it without waiting. */
   kill(): void;
+  /** NATS: the users of the locked-down private server (one per service, and admin). */
+  natsPasswords?: NatsPasswords;
 }
 
 /** The instance could not be started; `reason` completes "no local server can be started (...)". */
@@ -127,19 +134,36 @@ function natsServerBin(): string | undefined {
   return process.env.NATS_SERVER_BIN || findOnPath('nats-server');
 }
 
-function startNats(service: BackingService): Promise<PrivateInstance> {
+/**
+ * A locked down nats-server: a user per service with its allow-lists (service-kit
+ * natsAuthorization), passwords kept under .data/nats-auth; an anonymous connection is refused.
+ */
+async function startNats(service: BackingService): Promise<PrivateInstance> {
   const endpoint = service.endpoints[0]!;
   const dataDir = join(dataRoot, 'nats');
   mkdirSync(dataDir, { recursive: true });
-  return launch({
+  let regions: string[];
+  try {
+    regions = loadConfig(z.object({ REGIONS: catalogEnv.REGIONS })).REGIONS.map((r) => r.name);
+  } catch (error) {
+    throw new CannotStart(`its users need the regions: ${(error as Error).message}`);
+  }
+  const host = listenHost(endpoint);
+  const { passwords, configFile } = privateNatsAuthorization(natsAuthDir(dataRoot), {
+    listen: `${host.includes(':') ? `[${host}]` : host}:${endpoint.port}`,
+    storeDir: dataDir,
+    objectStoreBuckets: backupObjectStoreBuckets(regions),
+  });
+  const instance = await launch({
     service,
     endpoint,
     dataDir,
     command: natsServerBin()!,
-    args: ['-js', '-sd', dataDir, '-a', listenHost(endpoint), '-p', String(endpoint.port)],
+    args: ['-c', configFile],
     stopSignal: 'SIGTERM',
     ready: upAt(service, endpoint),
   });
+  return { ...instance, natsPasswords: passwords };
 }
 
 function startRedis(service: BackingService): Promise<PrivateInstance> {

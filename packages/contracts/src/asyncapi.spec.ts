@@ -258,16 +258,25 @@ describe('operations', () => {
     }
   });
 
-  it('the gateway sends every command', () => {
+  it('each command is sent by who sends it: the gateway, the backup scheduler and the migration saga', () => {
+    const senders = (def: (typeof commandDefinitions)[number]) =>
+      operations
+        .filter(
+          (o) =>
+            o.action === 'send' &&
+            doc.channels[channelIdOf(o.channel)]!.address === def.subject &&
+            o.messages.some((m) => messageKeyOf(m) === def.type),
+        )
+        .map((o) => o['x-service'])
+        .sort();
     for (const def of commandDefinitions) {
-      const sends = operations.filter(
-        (o) =>
-          o.action === 'send' &&
-          o['x-service'] === 'gateway' &&
-          doc.channels[channelIdOf(o.channel)]!.address === def.subject &&
-          o.messages.some((m) => messageKeyOf(m) === def.type),
-      );
-      expect(sends, def.type).toHaveLength(1);
+      const expected =
+        def.subject === CommandSubjects.tenantChangePlacement
+          ? ['backup']
+          : def.subject === CommandSubjects.backupCreate
+            ? ['backup', 'gateway']
+            : ['gateway'];
+      expect(senders(def), def.type).toEqual(expected);
     }
   });
 

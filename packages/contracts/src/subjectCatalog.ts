@@ -70,6 +70,18 @@ const coreMeta: Partial<Record<keyof typeof CoreSubjects, EntryMeta>> = {
   },
 };
 
+/**
+ * Who sends each command when it is not the gateway alone. The NATS permissions of each service
+ * are derived from these producers (service-kit natsAuthorization), so a wrong entry is refused
+ * by a locked-down server.
+ */
+const commandProducers: Partial<Record<keyof typeof CommandSubjects, readonly ServiceName[]>> = {
+  /** The backup scheduler asks for scheduled backups. */
+  backupCreate: ['gateway', 'backup'],
+  /** The migration saga switches the tenant's placement. */
+  tenantChangePlacement: ['backup'],
+};
+
 /** Descriptions of the wildcard filters. A new SubjectFilters constant needs one (a test checks). */
 const filterMeta: Partial<Record<keyof typeof SubjectFilters, EntryMeta>> = {
   allCommands: { description: 'Every command (the COMMANDS stream)' },
@@ -249,10 +261,11 @@ export function renderBuilder(builder: (...args: string[]) => string, params: re
 
 function buildCatalog(): SubjectCatalogEntry[] {
   const entries: SubjectCatalogEntry[] = [];
-  for (const [key, subject] of Object.entries(CommandSubjects)) {
+  for (const [key, subject] of Object.entries(CommandSubjects) as [keyof typeof CommandSubjects, string][]) {
     const def = commandDefinitions.find((d) => d.subject === subject);
     const description = def ? `${def.description} (${def.type})` : 'Command subject';
-    entries.push(entry('CommandSubjects', key, subject, 'subject', { description, producers: ['gateway'] }));
+    const producers = commandProducers[key] ?? ['gateway'];
+    entries.push(entry('CommandSubjects', key, subject, 'subject', { description, producers }));
   }
   for (const [key, subject] of Object.entries(CoreSubjects) as [keyof typeof CoreSubjects, string][]) {
     entries.push({

@@ -3,6 +3,7 @@ export * from './catalog.js';
 export * from './commandHandling/index.js';
 export * from './config.js';
 export * from './consumers/index.js';
+export * from './databaseRoles.js';
 export * from './environment.js';
 export * from './health.js';
 export * from './keyEncryption.js';

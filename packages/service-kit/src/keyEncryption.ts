@@ -42,7 +42,7 @@ export const keyEncryptionEnv = {
   TTM_KEK: kek32
     .default(DEVELOPMENT_KEK)
     .describe(
-      'Key-encryption key (32 bytes, base64) that wraps signing keys and backup data keys (the development default is refused when NODE_ENV=production)',
+      'Key-encryption key (32 bytes, base64) that wraps token signing keys, backup data keys and webhook signing secrets (the development default is refused when NODE_ENV=production)',
     ),
   TTM_KEK_PREVIOUS: z
     .string()

@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from './logger.js';
+import { inboxPrefixOf } from './natsAuthorization.js';
 
 export type { NatsConnection };
 
@@ -25,6 +26,8 @@ export interface NatsSecurity {
   user?: string | undefined;
   pass?: string | undefined;
   tls?: { caFile?: string; certFile?: string; keyFile?: string } | undefined;
+  /** `_INBOX_<user>`: a locked-down server lets each user receive only on its own prefix. */
+  inboxPrefix?: string | undefined;
 }
 
 /** The NATS credentials and TLS files of a service's configuration (none set: anonymous, plain). */
@@ -41,7 +44,9 @@ export function natsSecurityOf(config: {
     ...(config.NATS_TLS_KEY ? { keyFile: config.NATS_TLS_KEY } : {}),
   };
   return {
-    ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD ?? '' } : {}),
+    ...(config.NATS_USER
+      ? { user: config.NATS_USER, pass: config.NATS_PASSWORD ?? '', inboxPrefix: inboxPrefixOf(config.NATS_USER) }
+      : {}),
     ...(Object.keys(tls).length > 0 ? { tls } : {}),
   };
 }
@@ -98,4 +103,13 @@ const TRANSIENT_NATS_MESSAGES =
 export function isTransientNatsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return TRANSIENT_NATS_ERRORS.has(error.name) || TRANSIENT_NATS_MESSAGES.test(error.message);
+}
+
+/**
+ * The inbox prefix this connection was opened with (`_INBOX` unless set): code that makes its own
+ * inbox must use it, or a locked-down server never delivers there.
+ */
+export function inboxPrefixOfConnection(nc: NatsConnection): string | undefined {
+  const options = (nc as { options?: { inboxPrefix?: string } }).options;
+  return options?.inboxPrefix;
 }

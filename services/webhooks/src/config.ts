@@ -1,4 +1,4 @@
-import { commonEnv, parseDuration, portEnv, servicePorts } from '@ttm/service-kit';
+import { commonEnv, keyEncryptionEnv, parseDuration, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 const { duration, flag } = portEnv;
@@ -17,6 +17,8 @@ const schedule = z
 
 export const webhooksEnv = commonEnv
   .extend({
+    // TTM_KEK seals the endpoints' signing secrets in the database.
+    ...keyEncryptionEnv,
     WEBHOOKS_PORT: portEnv.port(servicePorts.webhooks).describe('HTTP port of the webhooks health and metrics'),
     NODE_ENV: z.string().default('development').describe('production: receiver URLs must be https'),
     WEBHOOK_ALLOW_PRIVATE: flag(false).describe(

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { runProjection, type ServiceContext, startService } from '@ttm/service-kit';
+import { LocalKeyEncryptionKeys, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
 import { type WebhooksConfig, webhooksEnv } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { serveEndpointRequests } from './endpoints/requests.js';
+import { EndpointSecrets } from './endpoints/secrets.js';
 import { EndpointStore, WEBHOOKS_SCHEMA } from './endpoints/store.js';
 import type { UrlPolicy } from './endpoints/urlPolicy.js';
 import { billingFanOut, eventsFanOut } from './fanout/projection.js';
@@ -43,6 +44,10 @@ export async function startWebhooks(
     allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
   };
   if (policy.allowPrivate) logger.warn('WEBHOOK_ALLOW_PRIVATE is on: receivers on private addresses are accepted');
+  const secrets = new EndpointSecrets(LocalKeyEncryptionKeys.fromConfig(config));
+  const store = new EndpointStore(pool, secrets);
+  const sealed = await store.sealPlainSecrets();
+  if (sealed > 0) logger.info({ endpoints: sealed }, 'sealed plain endpoint secrets under the KEK');
 
   const dispatcher = new Dispatcher({
     pool,
@@ -50,6 +55,7 @@ export async function startWebhooks(
     logger,
     metrics,
     policy,
+    secrets,
     retry: { delaysMs: config.WEBHOOK_RETRY_SCHEDULE },
     disable: { afterMs: config.WEBHOOK_DISABLE_AFTER, minFailures: config.WEBHOOK_DISABLE_MIN_FAILURES },
     timeoutMs: config.WEBHOOK_TIMEOUT,
@@ -61,7 +67,7 @@ export async function startWebhooks(
 
   const requests = serveEndpointRequests({
     nc: service.nats.nc,
-    store: new EndpointStore(pool),
+    store,
     policy,
     secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP,
     onChange: poke,

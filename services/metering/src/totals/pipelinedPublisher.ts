@@ -1,4 +1,5 @@
 import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { inboxPrefixOfConnection } from '@ttm/service-kit';
 
 interface Pending {
   resolve: (ack: { seq: number; duplicate: boolean }) => void;
@@ -14,7 +15,8 @@ interface Pending {
  * (KV puts of usage totals) go out every second.
  */
 export class PipelinedPublisher {
-  private readonly inbox = createInbox();
+  /** Under the connection's inbox prefix: a locked-down server delivers only there. */
+  private readonly inbox: string;
   private readonly pending = new Map<number, Pending>();
   private readonly subscription: Subscription;
   private readonly sweeper: NodeJS.Timeout;
@@ -25,6 +27,7 @@ export class PipelinedPublisher {
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 5_000,
   ) {
+    this.inbox = createInbox(inboxPrefixOfConnection(nc));
     this.subscription = nc.subscribe(`${this.inbox}.*`, {
       callback: (_error, msg) => {
         const id = Number(msg.subject.slice(this.inbox.length + 1));

@@ -2,6 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { encodeMessage, Subjects, WebhookEndpointDisabled } from '@ttm/contracts';
 import { inTransaction, type Logger, type Pool, pause, publishMessage } from '@ttm/service-kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { EndpointSecrets } from '../endpoints/secrets.js';
 import type { UrlPolicy } from '../endpoints/urlPolicy.js';
 import { type DisablePolicy, nextAttemptDelay, type RetryPolicy, shouldDisable } from './schedule.js';
 import { type AttemptOutcome, sendAttempt } from './sender.js';
@@ -13,6 +14,8 @@ export interface DispatcherOptions {
   logger: Logger;
   metrics: Registry;
   policy: UrlPolicy;
+  /** Opens the sealed signing secrets of the claimed endpoints. */
+  secrets: EndpointSecrets;
   retry: RetryPolicy;
   disable: DisablePolicy;
   timeoutMs: number;
@@ -27,8 +30,10 @@ interface Claimed {
   payload: string;
   attempts: number;
   url: string;
-  secret: string;
+  secret: string | null;
+  secret_sealed: unknown;
   previous_secret: string | null;
+  previous_secret_sealed: unknown;
 }
 
 /**
@@ -134,8 +139,9 @@ export class Dispatcher {
          FROM picked, webhooks.endpoints e
         WHERE d.id = picked.id AND e.id = d.endpoint_id
           AND (d.lease_until IS NULL OR d.lease_until < now())
-       RETURNING d.id, d.endpoint_id, d.payload, d.attempts, e.url, e.secret,
-                 CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret`,
+       RETURNING d.id, d.endpoint_id, d.payload, d.attempts, e.url, e.secret, e.secret_sealed,
+                 CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+                 CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed END AS previous_secret_sealed`,
       [[...this.inFlight.keys()], room, leaseMs],
     );
     for (const claimed of rows) {
@@ -152,12 +158,11 @@ export class Dispatcher {
     const started = performance.now();
     let outcome: AttemptOutcome;
     try {
-      const headers = signedHeaders(
-        { current: claimed.secret, previous: claimed.previous_secret ?? undefined },
-        claimed.id,
-        new Date(),
-        claimed.payload,
-      );
+      const { secrets } = this.options;
+      const current = await secrets.open(claimed.endpoint_id, claimed.secret_sealed, claimed.secret);
+      if (current === undefined) throw new Error(`endpoint ${claimed.endpoint_id} has no signing secret`);
+      const previous = await secrets.open(claimed.endpoint_id, claimed.previous_secret_sealed, claimed.previous_secret);
+      const headers = signedHeaders({ current, previous }, claimed.id, new Date(), claimed.payload);
       outcome = await sendAttempt({
         url: claimed.url,
         body: claimed.payload,

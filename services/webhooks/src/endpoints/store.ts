@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DeliveryView, EndpointView, WebhookEventType, WebhookScope } from '@ttm/contracts';
 import type { Pool } from '@ttm/service-kit';
 import { newSecret } from '../delivery/signing.js';
+import type { EndpointSecrets } from './secrets.js';
 
 /** The webhooks service's schema in the control-plane database. */
 export const WEBHOOKS_SCHEMA = 'webhooks';
@@ -64,16 +65,48 @@ export interface EndpointInput {
 
 /** Endpoints, their secrets and their delivery logs, in the service's own schema. */
 export class EndpointStore {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly secrets: EndpointSecrets,
+  ) {}
 
+  /** The secret is shown once, here; the table keeps it sealed. */
   async create(input: EndpointInput): Promise<{ endpoint: EndpointView; secret: string }> {
+    const id = randomUUID();
     const secret = newSecret();
+    const sealed = await this.secrets.seal(id, secret);
     const { rows } = await this.pool.query<EndpointRow>(
-      `INSERT INTO webhooks.endpoints (id, url, description, event_types, tenant_id, owner, secret)
+      `INSERT INTO webhooks.endpoints (id, url, description, event_types, tenant_id, owner, secret_sealed)
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${endpointColumns}`,
-      [randomUUID(), input.url, input.description, input.eventTypes, input.tenantId, input.owner, secret],
+      [id, input.url, input.description, input.eventTypes, input.tenantId, input.owner, sealed],
     );
     return { endpoint: endpointView(rows[0]!), secret };
+  }
+
+  /**
+   * Seal the secrets still in the plain columns (rows written before migration 002). Each row
+   * changes only if its plain values are still those read, so two instances starting together
+   * seal it once. Returns how many rows it sealed.
+   */
+  async sealPlainSecrets(): Promise<number> {
+    const { rows } = await this.pool.query<{ id: string; secret: string | null; previous_secret: string | null }>(
+      `SELECT id, secret, previous_secret FROM webhooks.endpoints
+        WHERE secret IS NOT NULL OR previous_secret IS NOT NULL`,
+    );
+    let sealed = 0;
+    for (const row of rows) {
+      const current = row.secret === null ? null : await this.secrets.seal(row.id, row.secret);
+      const previous = row.previous_secret === null ? null : await this.secrets.seal(row.id, row.previous_secret);
+      const { rowCount } = await this.pool.query(
+        `UPDATE webhooks.endpoints
+            SET secret_sealed = COALESCE($2::jsonb, secret_sealed), secret = NULL,
+                previous_secret_sealed = COALESCE($3::jsonb, previous_secret_sealed), previous_secret = NULL
+          WHERE id = $1 AND secret IS NOT DISTINCT FROM $4 AND previous_secret IS NOT DISTINCT FROM $5`,
+        [row.id, current, previous, row.secret, row.previous_secret],
+      );
+      sealed += rowCount ?? 0;
+    }
+    return sealed;
   }
 
   async list(scope: WebhookScope): Promise<EndpointView[]> {
@@ -124,14 +157,18 @@ export class EndpointStore {
     overlapMs: number,
   ): Promise<{ endpoint: EndpointView; secret: string } | undefined> {
     const secret = newSecret();
+    const sealed = await this.secrets.seal(id, secret);
     const filter = scopeFilter(scope, 4);
+    // The sealed value moves to the previous slot as it is (same row binding); a plain one left
+    // from before migration 002 moves plain, and the next start seals it.
     const { rows } = await this.pool.query<EndpointRow>(
       `UPDATE webhooks.endpoints
-          SET previous_secret = CASE WHEN $3::bigint > 0 THEN secret END,
+          SET previous_secret_sealed = CASE WHEN $3::bigint > 0 THEN secret_sealed END,
+              previous_secret = CASE WHEN $3::bigint > 0 THEN secret END,
               previous_secret_expires_at = CASE WHEN $3::bigint > 0 THEN now() + $3::bigint * interval '1 millisecond' END,
-              secret = $2, secret_rotated_at = now()
+              secret_sealed = $2, secret = NULL, secret_rotated_at = now()
         WHERE id = $1 AND ${filter.sql} RETURNING ${endpointColumns}`,
-      [id, secret, overlapMs, ...filter.params],
+      [id, sealed, overlapMs, ...filter.params],
     );
     return rows[0] ? { endpoint: endpointView(rows[0]), secret } : undefined;
   }
