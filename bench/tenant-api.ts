@@ -1,24 +1,39 @@
 /**
  * The tenant API under many tenants: TENANTS organizations (default 2,000) provisioned through
  * the real path (HTTP register → provisioner saga with the warm schema pool → active), each given
- * an API key, then all of them calling the tenant API at once (closed loop, IN_FLIGHT requests in
- * flight, every request for a random tenant): list, get, create and change companies, and
- * `GET /api/tenant/me` (no database) as the bare comparison, alternating in one run.
+ * an API key, then all of them calling the tenant API at once (closed loop, every request for a
+ * random tenant), then IN_FLIGHT clients for ROUNDS rounds. Each round measures, one after the
+ * other on the same server, so their ratios come from one run:
  *
- * Headline: the most PostgreSQL connections the gateway held on the data plane while serving
- * them (pg_stat_activity by application_name, sampled every 50 ms): one bounded pool per cluster
+ * - the tenant API mix: list 50 %, get 20 %, create 15 %, patch 15 % of companies (rps, p50, p99, errors);
+ * - the same four statements straight on PostgreSQL: `../shared/anchors/pgbench-tenant-mix.sh`
+ *   with as many clients as the gateway's data-plane pools hold (DATA_PLANE_POOL_MAX x 2 clusters),
+ *   against the same server (target: the API mix >= 30 % of it);
+ * - `GET /api/tenant/me` (authenticated, tenant request path, answered from memory) against the bare
+ *   `GET /health/live`, each alone at IN_FLIGHT (target: /me >= 70 % of the bare route).
+ *
+ * Also the most PostgreSQL connections the gateway held on the data plane while serving them
+ * (pg_stat_activity by application_name, sampled every 50 ms): one bounded pool per cluster
  * database, never one per tenant, so it stays at DATA_PLANE_POOL_MAX x clusters (2 here) however
- * many tenants call. Also rps and latency quantiles.
+ * many tenants call.
  *
  * API keys are inserted straight into the gateway's `api_keys` table (sha256 of a random secret,
  * exactly what `POST /api/tenant/api-keys` stores), rather than logging 2,000 admins in (argon2id,
  * ~25 s of both cores) and minting keys over HTTP: the calls measured then authenticate with the
  * real API-key path (cache miss on the first call of each key, memory after).
+ *
+ * BENCH_CPU_PROFILE=<dir>: the services write V8 CPU profiles there when they stop (`--cpu-prof`).
  */
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { CloudEventHeaders, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
+import { TEST_POSTGRES_URL } from '@ttm/service-kit/testing';
 import pg from 'pg';
 import { DATA_PLANE_APPLICATION_NAME } from '../services/gateway/src/dataPlane/index.js';
 import { cpuSecondsOf } from './lib/cpu.js';
@@ -28,11 +43,13 @@ import { BenchReport, quantile } from './lib/report.js';
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 2_000);
 const REGISTER_IN_FLIGHT = Number(process.env.BENCH_REGISTER_IN_FLIGHT ?? 50);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 /** 2 clusters x 6 data-plane connections + 8 control-plane ones: at most 20 from the gateway in all. */
 const POOL_MAX = Number(process.env.BENCH_DATA_PLANE_POOL_MAX ?? 6);
 const CONTROL_POOL_MAX = Number(process.env.BENCH_DB_POOL_MAX ?? 8);
-const CONNECTION_LIMIT = 20;
+const CONNECTION_LIMIT = POOL_MAX * 2 + CONTROL_POOL_MAX;
+const CPU_PROFILE = process.env.BENCH_CPU_PROFILE;
 /**
  * The load's HTTP client: keep-alive sockets, at most MAX_SOCKETS of them. Requests beyond that
  * wait in the client (thousands of simultaneous new connections would overflow the server's
@@ -40,6 +57,7 @@ const CONNECTION_LIMIT = 20;
  */
 const MAX_SOCKETS = Number(process.env.BENCH_SOCKETS ?? 256);
 const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+const root = fileURLToPath(new URL('../', import.meta.url));
 
 interface Tenant {
   tenantId: string;
@@ -47,7 +65,17 @@ interface Tenant {
   companies: string[];
 }
 
-type Kind = 'list' | 'get' | 'create' | 'patch' | 'me';
+type Kind = 'list' | 'get' | 'create' | 'patch' | 'me' | 'bare';
+const recordKinds = ['list', 'get', 'create', 'patch'] as const;
+
+/** The tenant API mix, as the pgbench anchor weighs its statements: list 50 %, get 20 %, create 15 %, patch 15 %. */
+function mixKind(n: number): Kind {
+  const r = n % 20;
+  if (r < 10) return 'list';
+  if (r < 14) return 'get';
+  if (r < 17) return 'create';
+  return 'patch';
+}
 
 export async function run(): Promise<void> {
   const report = new BenchReport('tenant-api');
@@ -56,18 +84,24 @@ export async function run(): Promise<void> {
     DATA_PLANE_POOL_MAX: String(POOL_MAX),
     DATA_PLANE_CONNECTIONS_MAX: String(POOL_MAX * 2),
     DB_POOL_MAX: String(CONTROL_POOL_MAX),
+    ...(CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROFILE}` } : {}),
   });
+  const anchor = anchorScript();
   report.describe({
     tenants: TENANTS,
     in_flight: IN_FLIGHT,
     seconds: SECONDS,
+    rounds: ROUNDS,
     data_plane_pool_max: POOL_MAX,
     control_plane_pool_max: CONTROL_POOL_MAX,
     clusters: 2,
-    phases: `every tenant in flight at once for ${Math.max(5, Math.round(SECONDS / 2))} s, then ${IN_FLIGHT} in flight for ${SECONDS} s`,
-    mix: 'list 45 %, get 15 %, create 15 %, patch 15 %, me (no database) 10 %',
+    phases: `every tenant in flight at once for ${Math.max(5, Math.round(SECONDS / 2))} s; then ${ROUNDS} rounds of: mix at ${IN_FLIGHT} in flight for ${SECONDS} s, pgbench anchor with ${POOL_MAX * 2} clients for ${SECONDS} s, /api/tenant/me and /health/live at ${IN_FLIGHT} in flight for ${Math.max(5, Math.round(SECONDS / 2))} s each`,
+    mix: 'list 50 %, get 20 %, create 15 %, patch 15 % (as the pgbench anchor)',
+    anchor: anchor ?? 'not found (set PGBENCH_ANCHOR): no pgbench ratio',
     client_sockets: MAX_SOCKETS,
-    services: 'gateway + provisioner as processes; PostgreSQL, nats-server, Redis and this client share the machine',
+    load_average_at_start: loadavg().map((l) => Number(l.toFixed(2))),
+    services:
+      'gateway + provisioner as processes; PostgreSQL, nats-server, Redis, pgbench and this client share the machine',
   });
   const admin = new pg.Client({ connectionString: stack.db.url });
   await admin.connect();
@@ -84,24 +118,22 @@ export async function run(): Promise<void> {
     const tenants = await mintKeys(admin, stack.env, tenantIds);
 
     // 3. Warm-up: every tenant calls once (its key verified and cached, pools and JIT warm).
-    await warmUp(stack.gatewayUrl, tenants);
+    const warmStarted = performance.now();
+    const retried = await warmUp(stack.gatewayUrl, tenants);
+    report.figure('warm-up: every tenant once', (performance.now() - warmStarted) / 1000, 's');
+    report.figure('warm-up: answers 503 (database busy), tried again', retried, 'requests');
 
-    // 4. Two phases, each sampled for connections: every tenant with a call in flight at once
-    //    (one closed-loop client per tenant), then IN_FLIGHT clients walking all the tenants.
     let worst = 0;
-    for (const phase of [
-      { label: `${tenants.length} in flight`, inFlight: tenants.length, seconds: Math.max(5, Math.round(SECONDS / 2)) },
-      { label: `${IN_FLIGHT} in flight`, inFlight: IN_FLIGHT, seconds: SECONDS },
-    ]) {
+    const shortSeconds = Math.max(5, Math.round(SECONDS / 2));
+    const mixPhase = async (label: string, inFlight: number, seconds: number) => {
       const sampler = connectionSampler(admin, stack.db.name);
       const cpuBefore = cpuSecondsOf(stack.pids.gateway!);
-      const result = await load(stack.gatewayUrl, tenants, phase.inFlight, phase.seconds);
+      const result = await load(stack.gatewayUrl, tenants, inFlight, seconds, mixKind);
       const cpuAfter = cpuSecondsOf(stack.pids.gateway!);
       const connections = await sampler.stop();
       worst = Math.max(worst, connections.allMax);
       const figure = (name: string, value: number, unit: string, target?: string) =>
-        report.figure(`${phase.label}: ${name}`, value, unit, target);
-
+        report.figure(`${label}: ${name}`, value, unit, target);
       figure(
         'data-plane connections from the gateway, max',
         connections.dataPlaneMax,
@@ -112,17 +144,54 @@ export async function run(): Promise<void> {
       figure('tenants served', result.tenantsServed, 'tenants', `${tenants.length}`);
       figure('requests', result.total, 'requests');
       figure('errors', result.errors, 'requests', '0');
-      figure('throughput', result.total / result.seconds, 'rps');
-      const all = Object.values(result.latencies).flat();
+      const rps = result.total / result.seconds;
+      figure('throughput', rps, 'rps');
+      const all = recordKinds.flatMap((k) => result.latencies[k]);
       figure('latency p50', quantile(all, 0.5), 'ms');
-      figure('latency p99', quantile(all, 0.99), 'ms');
-      for (const kind of ['list', 'get', 'create', 'patch', 'me'] as const) {
-        figure(`latency p99 ${kind}`, quantile(result.latencies[kind], 0.99), 'ms');
-      }
-      const dbKinds = (['list', 'get', 'create', 'patch'] as const).flatMap((k) => result.latencies[k]);
-      figure('p50 ratio record calls / GET me', quantile(dbKinds, 0.5) / quantile(result.latencies.me, 0.5), 'x');
+      figure('latency p99', quantile(all, 0.99), 'ms', inFlight === IN_FLIGHT ? '< 50' : undefined);
+      for (const kind of recordKinds) figure(`latency p99 ${kind}`, quantile(result.latencies[kind], 0.99), 'ms');
       figure('gateway cpu per request', ((cpuAfter - cpuBefore) / result.total) * 1000, 'ms');
+      return rps;
+    };
+
+    // 4. Every tenant with a call in flight at once (one closed-loop client per tenant).
+    await mixPhase(`${tenants.length} in flight`, tenants.length, shortSeconds);
+
+    // 5. Rounds at IN_FLIGHT: the mix, the database's own speed for it, /me against the bare route.
+    const summary = { mix: [] as number[], anchor: [] as number[], toAnchor: [] as number[], toBare: [] as number[] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const label = `round ${round}`;
+      report.figure(`${label}: load average (1 min) at start`, loadavg()[0]!, '');
+      const mixRps = await mixPhase(`${label} ${IN_FLIGHT} in flight`, IN_FLIGHT, SECONDS);
+      summary.mix.push(mixRps);
+      if (anchor) {
+        const tps = await pgbenchAnchor(anchor, POOL_MAX * 2, SECONDS);
+        report.figure(`${label}: pgbench tenant mix, ${POOL_MAX * 2} clients`, tps, 'tps');
+        report.figure(`${label}: tenant API mix / pgbench`, (mixRps / tps) * 100, '%', '>= 30');
+        summary.anchor.push(tps);
+        summary.toAnchor.push((mixRps / tps) * 100);
+      }
+      const me = await load(stack.gatewayUrl, tenants, IN_FLIGHT, shortSeconds, () => 'me');
+      const bare = await load(stack.gatewayUrl, tenants, IN_FLIGHT, shortSeconds, () => 'bare');
+      const meRps = me.total / me.seconds;
+      const bareRps = bare.total / bare.seconds;
+      report.figure(`${label}: GET /api/tenant/me throughput`, meRps, 'rps');
+      report.figure(`${label}: GET /api/tenant/me latency p99`, quantile(me.latencies.me, 0.99), 'ms');
+      report.figure(`${label}: GET /api/tenant/me errors`, me.errors, 'requests', '0');
+      report.figure(`${label}: GET /health/live throughput`, bareRps, 'rps');
+      report.figure(`${label}: /api/tenant/me / bare route`, (meRps / bareRps) * 100, '%', '>= 70');
+      summary.toBare.push((meRps / bareRps) * 100);
     }
+    const spread = (name: string, values: number[], unit: string) => {
+      if (values.length === 0) return;
+      report.figure(`${name}, lowest of ${values.length} rounds`, Math.min(...values), unit);
+      report.figure(`${name}, highest of ${values.length} rounds`, Math.max(...values), unit);
+    };
+    spread('tenant API mix throughput', summary.mix, 'rps');
+    spread('pgbench anchor', summary.anchor, 'tps');
+    spread('tenant API mix / pgbench', summary.toAnchor, '%');
+    spread('/api/tenant/me / bare route', summary.toBare, '%');
+    report.figure('load average (1 min) at the end', loadavg()[0]!, '');
     if (worst > CONNECTION_LIMIT) {
       throw new Error(`the gateway held ${worst} PostgreSQL connections (limit ${CONNECTION_LIMIT})`);
     }
@@ -132,6 +201,32 @@ export async function run(): Promise<void> {
     await stack.stop();
   }
   await report.save();
+}
+
+/** The pgbench anchor script: PGBENCH_ANCHOR, else `../shared/anchors/` next to the repository (or its main worktree). */
+function anchorScript(): string | undefined {
+  const candidates = [
+    process.env.PGBENCH_ANCHOR,
+    `${root}../shared/anchors/pgbench-tenant-mix.sh`,
+    `${root}../../shared/anchors/pgbench-tenant-mix.sh`,
+  ];
+  return candidates.find((c): c is string => c !== undefined && existsSync(c));
+}
+
+/** The anchor's tps with `clients` connections, on the server the bench's databases are on. */
+async function pgbenchAnchor(script: string, clients: number, seconds: number): Promise<number> {
+  const server = new URL(TEST_POSTGRES_URL);
+  const { stdout } = await promisify(execFile)('bash', [script, String(clients), String(seconds)], {
+    env: {
+      ...process.env,
+      PGHOST: server.hostname,
+      PGPORT: server.port || '5432',
+      PGUSER: decodeURIComponent(server.username || 'postgres'),
+    },
+  });
+  const tps = /pgbench tenant mix: (\d+) tps/.exec(stdout)?.[1];
+  if (!tps) throw new Error(`the pgbench anchor printed no tps: ${stdout}`);
+  return Number(tps);
 }
 
 /** Register `count` organizations, REGISTER_IN_FLIGHT at a time, each awaited until provisioned. */
@@ -274,23 +369,42 @@ function send(
   });
 }
 
-async function warmUp(gatewayUrl: string, tenants: Tenant[]): Promise<void> {
+/** Warm-up answers that were 503 (database busy) and were tried again. */
+let warmUpRetries = 0;
+
+async function warmUp(gatewayUrl: string, tenants: Tenant[]): Promise<number> {
   let next = 0;
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
       while (next < tenants.length) {
         const tenant = tenants[next++]!;
-        const response = await send('GET', `${gatewayUrl}/api/tenant/objects/company?limit=1`, {
-          'x-api-key': tenant.key,
-        });
-        if (response.status !== 200) throw new Error(`warm-up answered ${response.status}: ${response.text}`);
+        // A cold start (every schema's tables new to every connection) may queue past the
+        // connection budget's wait limit: 503 with Retry-After, tried again here.
+        for (let attempt = 1; ; attempt++) {
+          const response = await send('GET', `${gatewayUrl}/api/tenant/objects/company?limit=1`, {
+            'x-api-key': tenant.key,
+          });
+          if (response.status === 200) break;
+          if (response.status !== 503 || attempt === 10) {
+            throw new Error(`warm-up answered ${response.status}: ${response.text}`);
+          }
+          warmUpRetries++;
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
     }),
   );
+  return warmUpRetries;
 }
 
-async function load(gatewayUrl: string, tenants: Tenant[], inFlight: number, seconds: number) {
-  const latencies: Record<Kind, number[]> = { list: [], get: [], create: [], patch: [], me: [] };
+async function load(
+  gatewayUrl: string,
+  tenants: Tenant[],
+  inFlight: number,
+  seconds: number,
+  pick: (n: number) => Kind,
+) {
+  const latencies: Record<Kind, number[]> = { list: [], get: [], create: [], patch: [], me: [], bare: [] };
   const served = new Set<string>();
   let total = 0;
   let errors = 0;
@@ -299,22 +413,14 @@ async function load(gatewayUrl: string, tenants: Tenant[], inFlight: number, sec
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
 
-  const pick = (n: number): Kind => {
-    const r = n % 20;
-    if (r < 2) return 'me';
-    if (r < 11) return 'list';
-    if (r < 14) return 'get';
-    if (r < 17) return 'create';
-    return 'patch';
-  };
-
   const one = async (tenant: Tenant, kind: Kind): Promise<void> => {
-    const headers: Record<string, string> = { 'x-api-key': tenant.key };
+    const headers: Record<string, string> = kind === 'bare' ? {} : { 'x-api-key': tenant.key };
     const known = tenant.companies[Math.floor(Math.random() * tenant.companies.length)];
     let url = `${gatewayUrl}/api/tenant/objects/company`;
     let method = 'GET';
     let body: string | undefined;
     if (kind === 'me') url = `${gatewayUrl}/api/tenant/me`;
+    else if (kind === 'bare') url = `${gatewayUrl}/health/live`;
     else if (kind === 'list') url += '?limit=20';
     else if ((kind === 'get' || kind === 'patch') && known === undefined) kind = 'create';
     if (kind === 'get') url += `/${known}`;

@@ -22,6 +22,22 @@ export class ConnectionBudgetExhausted extends Error {
   }
 }
 
+/** One process's connection budget on one PostgreSQL server, as its metrics show it. */
+export interface BudgetSnapshot {
+  /** `host:port`. */
+  server: string;
+  /** Most sessions this process may hold on the server. */
+  budget: number;
+  /** Sessions open or opening (in use and idle). */
+  held: number;
+  /** Permits taken: connections checked out for a statement or a transaction. */
+  checkedOut: number;
+  /** Checkouts waiting for a permit. */
+  waiters: number;
+  /** Checkouts that waited past the limit, since the process started. */
+  acquireTimeouts: number;
+}
+
 /**
  * This process's connections to one PostgreSQL server (every database on it together):
  * at most `limit` checked out at once (permits, handed out in arrival order, each wait bounded),
@@ -37,6 +53,7 @@ export class ServerBudget {
   private connecting = 0;
   private readonly waiting: { grant: () => void; timer: NodeJS.Timeout }[] = [];
   private readonly closedOne: (() => void)[] = [];
+  private timedOut = 0;
 
   constructor(
     readonly server: string,
@@ -46,6 +63,28 @@ export class ServerBudget {
 
   get checkedOut(): number {
     return this.inUse;
+  }
+
+  /** Checkouts waiting in line for a permit right now. */
+  get waiters(): number {
+    return this.waiting.length;
+  }
+
+  /** Checkouts that gave up waiting (`ConnectionBudgetExhausted`) since the process started. */
+  get acquireTimeouts(): number {
+    return this.timedOut;
+  }
+
+  /** What the `ttm_data_plane_*` gauges show of this server. */
+  snapshot(): BudgetSnapshot {
+    return {
+      server: this.server,
+      budget: this.limit,
+      held: this.open,
+      checkedOut: this.inUse,
+      waiters: this.waiting.length,
+      acquireTimeouts: this.timedOut,
+    };
   }
 
   /** Sessions open or opening on the server right now. */
@@ -73,6 +112,7 @@ export class ServerBudget {
         timer: setTimeout(() => {
           const at = this.waiting.indexOf(entry);
           if (at >= 0) this.waiting.splice(at, 1);
+          this.timedOut++;
           const waited = Date.now() - started;
           reject(
             new ConnectionBudgetExhausted(

@@ -1,6 +1,6 @@
 import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
 import pg from 'pg';
-import { processLimit, ServerBudget } from './connectionBudget.js';
+import { type BudgetSnapshot, processLimit, ServerBudget } from './connectionBudget.js';
 import { type DatabaseAddress, databaseKey } from './placement.js';
 
 export interface DataPlanePoolsOptions {
@@ -98,6 +98,14 @@ export class DataPlanePools {
   /** The pools open now, by `<region>/<cluster>/<database>` (for the connection gauges). */
   openPools(): Iterable<readonly [string, pg.Pool]> {
     return this.pools.entries();
+  }
+
+  /**
+   * The budget of every server this process has used so far (none when unbounded): what the
+   * `ttm_data_plane_*` gauges show (`trackConnectionBudgets` of service-kit).
+   */
+  budgetSnapshots(): BudgetSnapshot[] {
+    return [...this.budgetByServer.values()].map((budget) => budget.snapshot());
   }
 
   /** This process's connection limit on the server of a cluster (reads max_connections once). */

@@ -69,6 +69,33 @@ export async function holdTenantWrites(
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Open a tenant write transaction on `client` and pass the tenant's write gate, as
+ * `BEGIN` + `holdTenantWrites` do, in ONE round trip once the database is known to have the
+ * gate's table: `BEGIN; lock; look for the freeze` as one simple-query message. Each statement
+ * of that message takes its own snapshot (READ COMMITTED), so the look after the lock sees a
+ * freeze committed while the lock was awaited, exactly as two separate statements would.
+ * The caller ends the transaction (COMMIT, or ROLLBACK when a freeze is answered or on error).
+ */
+export async function beginTenantWrite(
+  client: pg.ClientBase,
+  tenantId: string,
+  database: object = client,
+): Promise<ClosedGate | undefined> {
+  if (!gated.has(database) || !UUID.test(tenantId)) {
+    await client.query('BEGIN');
+    return holdTenantWrites(client, tenantId, database);
+  }
+  // The tenant id is a uuid (checked above): a literal of it cannot break out of the quotes.
+  const results = (await client.query(
+    `BEGIN; SELECT pg_advisory_xact_lock_shared(hashtext('${gateKey(tenantId)}'));
+     SELECT "operationId", reason, since, "retryAfterS" FROM core."writeFreeze" WHERE "workspaceId" = '${tenantId}'`,
+  )) as unknown as pg.QueryResult<ClosedGate>[];
+  return results[2]?.rows[0];
+}
+
 /**
  * Close the tenant's write gate at this database for `operationId` (idempotent): returns once
  * every write that passed the gate has ended; none passes after.

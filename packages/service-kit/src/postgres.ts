@@ -1,6 +1,6 @@
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
 export type { Pool, PoolClient } from 'pg';
@@ -157,6 +157,69 @@ export function trackPools(registry: Registry, name: string, source: PoolSource)
     gauge('_idle', 'PostgreSQL connections open and idle in the pool', (p) => p.idleCount);
     gauge('_waiting', 'Queries waiting for a connection of the pool', (p) => p.waitingCount);
     gauge('_max', 'Most connections the pool opens', (p) => p.options.max ?? 10);
+  }
+  sources.set(name, source);
+}
+
+/** A process's connection budget on one PostgreSQL server (`DataPlanePools.budgetSnapshots()` of @ttm/data-plane). */
+export interface ConnectionBudgetSnapshot {
+  server: string;
+  budget: number;
+  held: number;
+  checkedOut: number;
+  waiters: number;
+  acquireTimeouts: number;
+}
+
+const trackedBudgets = new WeakMap<Registry, Map<string, () => Iterable<ConnectionBudgetSnapshot>>>();
+
+/**
+ * Report this process's data-plane connection budget on `registry`, per PostgreSQL server
+ * (`server`, `host:port`) and source (`pools`, e.g. `data-plane`), read at scrape time:
+ * `ttm_data_plane_connection_budget` (most sessions this process may hold there),
+ * `ttm_data_plane_connections_held` (open or opening, idle ones included),
+ * `ttm_data_plane_connections_checked_out`, `ttm_data_plane_budget_waiters` (checkouts queued for
+ * a permit) and the counter `ttm_data_plane_acquire_timeouts_total` (checkouts that gave up:
+ * 503 at the gateway, a retried step elsewhere). A server appears once the process has used it.
+ */
+export function trackConnectionBudgets(
+  registry: Registry,
+  name: string,
+  source: () => Iterable<ConnectionBudgetSnapshot>,
+): void {
+  let sources = trackedBudgets.get(registry);
+  if (!sources) {
+    const tracked = new Map<string, () => Iterable<ConnectionBudgetSnapshot>>();
+    sources = tracked;
+    trackedBudgets.set(registry, tracked);
+    const each = (visit: (labels: { pools: string; server: string }, budget: ConnectionBudgetSnapshot) => void) => {
+      for (const [pools, read] of tracked) for (const budget of read()) visit({ pools, server: budget.server }, budget);
+    };
+    const gauge = (metric: string, help: string, read: (budget: ConnectionBudgetSnapshot) => number) =>
+      new Gauge({
+        name: `ttm_data_plane_${metric}`,
+        help,
+        labelNames: ['pools', 'server'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          each((labels, budget) => this.set(labels, read(budget)));
+        },
+      });
+    gauge('connection_budget', 'Most PostgreSQL sessions this process may hold on the server', (b) => b.budget);
+    gauge('connections_held', 'PostgreSQL sessions this process holds on the server (open or opening)', (b) => b.held);
+    gauge('connections_checked_out', 'Sessions checked out for a statement or transaction', (b) => b.checkedOut);
+    gauge('budget_waiters', 'Checkouts waiting for a permit of the connection budget', (b) => b.waiters);
+    new Counter({
+      name: 'ttm_data_plane_acquire_timeouts_total',
+      help: 'Checkouts that waited past DATA_PLANE_ACQUIRE_TIMEOUT for a permit (ConnectionBudgetExhausted)',
+      labelNames: ['pools', 'server'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        each((labels, budget) => this.inc(labels, budget.acquireTimeouts));
+      },
+    });
   }
   sources.set(name, source);
 }

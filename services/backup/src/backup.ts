@@ -9,6 +9,7 @@ import {
   runProjection,
   type ServiceContext,
   startService,
+  trackConnectionBudgets,
   trackPools,
 } from '@ttm/service-kit';
 import { cleanUpAfterCrashes } from './backups/cleanup.js';
@@ -66,6 +67,7 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     ...dataPlaneBudget(config, 'backup'),
   });
   trackPools(metrics, 'data-plane', () => clusters.openPools());
+  trackConnectionBudgets(metrics, 'data-plane', () => clusters.budgetSnapshots());
   lifecycle.onStop('data plane', () => clusters.close());
   const kek = LocalKeyEncryptionKeys.fromConfig(config);
   const stores = await openRegionalStores(

@@ -11,6 +11,7 @@ import {
   type ServiceContext,
   startOpsServer,
   startService,
+  trackConnectionBudgets,
   trackPools,
 } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
@@ -204,6 +205,7 @@ async function buildComponents(
     sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',
   });
   trackPools(metrics, 'data-plane', () => clusterPools.openPools());
+  trackConnectionBudgets(metrics, 'data-plane', () => clusterPools.budgetSnapshots());
   lifecycle.onStop('data-plane pools', () => clusterPools.close());
 
   const backups = new BackupIndex();

@@ -90,7 +90,33 @@ describe('connections under the budget', () => {
     });
     expect(list.statusCode, list.body).toBe(200);
     expect(list.json<{ items: unknown[] }>().items).toHaveLength(1);
+
+    // The refusal is on /metrics: the budget (1 here), the sessions held, the timeout counted.
+    const scrape = await gateway.app.inject({ method: 'GET', url: '/metrics' });
+    expect(scrape.statusCode).toBe(200);
+    const server = new URL(stack.clusterUrls['us-east-1']).host;
+    const labels = { pools: 'data-plane', server: server.includes(':') ? server : `${server}:5432` };
+    expect(metricValue(scrape.body, 'ttm_data_plane_connection_budget', labels)).toBe(1);
+    expect(metricValue(scrape.body, 'ttm_data_plane_connections_held', labels)).toBeGreaterThanOrEqual(0);
+    expect(metricValue(scrape.body, 'ttm_data_plane_connections_checked_out', labels)).toBe(0);
+    expect(metricValue(scrape.body, 'ttm_data_plane_budget_waiters', labels)).toBe(0);
+    expect(metricValue(scrape.body, 'ttm_data_plane_acquire_timeouts_total', labels)).toBeGreaterThanOrEqual(1);
   }, 120_000);
+
+  it('every service with data-plane pools shows its budget as ttm_data_plane_* gauges', async () => {
+    // The provisioner used the server for the registrations above (2 = 1 % of 50 % of 400).
+    const provisioner = await stack.provisioner!.service.metrics.metrics();
+    for (const name of [
+      'ttm_data_plane_connection_budget',
+      'ttm_data_plane_connections_held',
+      'ttm_data_plane_connections_checked_out',
+      'ttm_data_plane_budget_waiters',
+      'ttm_data_plane_acquire_timeouts_total',
+    ]) {
+      expect(metricValue(provisioner, name, { pools: 'data-plane' }), name).toBeGreaterThanOrEqual(0);
+    }
+    expect(metricValue(provisioner, 'ttm_data_plane_connection_budget', { pools: 'data-plane' })).toBeGreaterThan(0);
+  }, 60_000);
 
   it('retry: 409 for a tenant that did not fail, 404 for none, through the admin API', async () => {
     const gateway = stack.gateway!;
@@ -112,3 +138,15 @@ describe('connections under the budget', () => {
     expect((await retry('00000000-0000-4000-8000-000000000000')).statusCode).toBe(404);
   }, 120_000);
 });
+
+/** The value of the first sample of `name` whose labels include `labels` (Prometheus text format). */
+function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
+    if (Object.entries(labels).every(([k, v]) => inside.includes(`${k}="${v}"`))) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return undefined;
+}

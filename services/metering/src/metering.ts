@@ -10,6 +10,7 @@ import {
   runProjection,
   type ServiceContext,
   startService,
+  trackConnectionBudgets,
   trackPools,
 } from '@ttm/service-kit';
 import { WindowCloser } from './closing/windowCloser.js';
@@ -103,6 +104,7 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
     connectionTimeoutMs: 5_000,
   });
   trackPools(metrics, 'data-plane', () => reader.openPools());
+  trackConnectionBudgets(metrics, 'data-plane', () => reader.budgetSnapshots());
   lifecycle.onStop('data plane', () => reader.close());
   const sampler = new UsageSampler({ js, pool, reader, logger, now, metrics });
   const closer = new WindowCloser({

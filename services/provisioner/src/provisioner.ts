@@ -8,6 +8,8 @@ import {
   runProjection,
   type ServiceContext,
   startService,
+  trackConnectionBudgets,
+  trackPools,
 } from '@ttm/service-kit';
 import { Counter, Histogram } from 'prom-client';
 import { type ProvisionerConfig, provisionerEnv } from './config.js';
@@ -54,6 +56,8 @@ export async function startProvisioner(
     maxConnections: config.DATA_PLANE_POOL_MAX,
     ...dataPlaneBudget(config, 'provisioner'),
   });
+  trackPools(metrics, 'data-plane', () => dataPlane.openPools());
+  trackConnectionBudgets(metrics, 'data-plane', () => dataPlane.budgetSnapshots());
   lifecycle.onStop('data plane', () => dataPlane.close());
   const kvm = new Kvm(service.nats.nc);
   const [slugs, quotaState] = await Promise.all([kvm.open(Buckets.slugs), kvm.open(Buckets.quotaState)]);

@@ -1,10 +1,5 @@
 import type { Placement } from '@ttm/contracts';
-import {
-  type DataPlanePool,
-  type DataPlanePools,
-  holdTenantWrites,
-  inTransaction as inPoolTransaction,
-} from '@ttm/data-plane';
+import { beginTenantWrite, type DataPlanePool, type DataPlanePools } from '@ttm/data-plane';
 import pg from 'pg';
 import { TenantWritesFrozen } from '../features/freezes/problems.js';
 import { withHeaders } from '../problemHeaders.js';
@@ -39,19 +34,28 @@ export function qualified(workspace: Workspace, table: string): string {
 
 /**
  * Run a tenant write: one transaction on a connection of the workspace's pool that first passes
- * the tenant's write gate in its database (`holdTenantWrites`), so a migration that has closed it
- * refuses the write with 503 even when this gateway has not seen the freeze yet, and a migration
- * closing it waits for this write to end. Rolled back if `work` throws. Every data-plane write
- * of the tenant API goes through here; reads use the pool directly.
+ * the tenant's write gate in its database (`beginTenantWrite`: BEGIN, the gate lock and the
+ * freeze look in one round trip), so a migration that has closed it refuses the write with 503
+ * even when this gateway has not seen the freeze yet, and a migration closing it waits for this
+ * write to end. Rolled back if `work` throws. Every data-plane write of the tenant API goes
+ * through here; reads use the pool directly.
  */
-export function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inPoolTransaction(workspace.pool, async (client) => {
-    const closed = await holdTenantWrites(client, workspace.workspaceId, workspace.pool);
+export async function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await workspace.pool.connect();
+  try {
+    const closed = await beginTenantWrite(client, workspace.workspaceId, workspace.pool);
     if (closed) {
       throw withHeaders(new TenantWritesFrozen(closed.reason, closed.since.toISOString()), {
         'retry-after': String(closed.retryAfterS),
       });
     }
-    return work(client);
-  });
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }

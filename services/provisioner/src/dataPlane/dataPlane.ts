@@ -41,6 +41,16 @@ export class DataPlane {
     this.pools = new DataPlanePools(catalog, logger, { applicationName: 'ttm-provisioner', ...bounds });
   }
 
+  /** The pools open now, for the connection gauges. */
+  openPools(): ReturnType<DataPlanePools['openPools']> {
+    return this.pools.openPools();
+  }
+
+  /** The connection budget per server, for the `ttm_data_plane_*` gauges. */
+  budgetSnapshots(): ReturnType<DataPlanePools['budgetSnapshots']> {
+    return this.pools.budgetSnapshots();
+  }
+
   cluster(region: string, clusterName: string): Cluster {
     return this.pools.cluster(region, clusterName);
   }

@@ -49,6 +49,16 @@ interface CacheEntry {
 }
 
 const MAX_CACHED = 100_000;
+/** Most key ids read by one statement. */
+const MAX_BATCH = 500;
+
+interface PendingLoad {
+  keyId: string;
+  /** 1 once read again because a revocation raced the first read. */
+  attempt: number;
+  resolve: (key: StoredKey | undefined) => void;
+  reject: (error: unknown) => void;
+}
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
@@ -75,6 +85,8 @@ export function parseApiKey(presented: string): { id: string; secret: string } |
 export class ApiKeys {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly loading = new Map<string, Promise<StoredKey | undefined>>();
+  /** Key reads asked for and not sent yet (`loadBatch` sends them together). */
+  private readonly batch: PendingLoad[] = [];
   /** When each key id was last announced revoked, so a read racing the revocation is not cached. */
   private readonly invalidatedAt = new Map<string, number>();
   private readonly table = `${GATEWAY_SCHEMA}.api_keys`;
@@ -227,25 +239,50 @@ export class ApiKeys {
     return pending;
   }
 
-  private async load(keyId: string): Promise<StoredKey | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      const startedAt = this.now();
-      const { rows } = await this.options.pool.query<StoredKey>(
+  /**
+   * Read a key row. The reads asked for in one event-loop turn go to the database together, as
+   * one `id = ANY($1)` statement: with thousands of tenants' keys expiring from the cache
+   * (`cacheTtlMs`) while they call, that is one control-plane query per turn, not one per key.
+   */
+  private load(keyId: string): Promise<StoredKey | undefined> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ keyId, attempt: 0, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => void this.loadBatch());
+    });
+  }
+
+  private async loadBatch(): Promise<void> {
+    const loads = this.batch.splice(0, MAX_BATCH);
+    if (this.batch.length > 0) setImmediate(() => void this.loadBatch());
+    const startedAt = this.now();
+    let rows: StoredKey[];
+    try {
+      ({ rows } = await this.options.pool.query<StoredKey>(
         `SELECT id, tenant_id AS "tenantId", name, secret_hash AS "secretHash", created_by AS "createdBy",
                 created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt", scopes
-           FROM ${this.table} WHERE id = $1`,
-        [keyId],
-      );
-      const key = rows[0];
-      // Revoked while we were reading: the row read may predate it, so read again.
-      if ((this.invalidatedAt.get(keyId) ?? -1) >= startedAt && attempt === 0) continue;
-      this.cache.delete(keyId);
-      this.cache.set(keyId, { key, loadedAt: startedAt });
+           FROM ${this.table} WHERE id = ANY($1::uuid[])`,
+        [[...new Set(loads.map((l) => l.keyId))]],
+      ));
+    } catch (error) {
+      for (const load of loads) load.reject(error);
+      return;
+    }
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const load of loads) {
+      // Revoked while we were reading: the row read may predate it, so read again (once).
+      if ((this.invalidatedAt.get(load.keyId) ?? -1) >= startedAt && load.attempt === 0) {
+        this.batch.push({ ...load, attempt: 1 });
+        if (this.batch.length === 1) setImmediate(() => void this.loadBatch());
+        continue;
+      }
+      const key = byId.get(load.keyId);
+      this.cache.delete(load.keyId);
+      this.cache.set(load.keyId, { key, loadedAt: startedAt });
       if (this.cache.size > MAX_CACHED) {
         const oldest = this.cache.keys().next().value;
         if (oldest !== undefined) this.cache.delete(oldest);
       }
-      return key;
+      load.resolve(key);
     }
   }
 }

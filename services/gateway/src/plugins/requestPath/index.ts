@@ -83,6 +83,8 @@ export const tenantRequestPath: FastifyPluginAsync<GatewayDeps> = fp(
       };
     });
 
+    // Every step reads the caller's plan from the request, looked up once (`planLimitOf`).
+    scope.decorateRequest('tenantPlanLimit', null);
     const steps = { deps, limitOf: planLimits(deps.catalog, deps.config) };
     await scope.register(quotaCheck, steps);
     await scope.register(rateLimit, steps);

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { sendProblem } from '../problemDetails.js';
 import { seconds } from './planLimits.js';
 import { quotaProblem } from './problems.js';
-import { type RequestPathStepOptions, writeMethods } from './step.js';
+import { planLimitOf, type RequestPathStepOptions, writeMethods } from './step.js';
 
 /**
  * Step 1 of the tenant request path, from memory: over api_calls → 429 `api-call-quota-exceeded`
@@ -12,7 +12,8 @@ import { type RequestPathStepOptions, writeMethods } from './step.js';
  * A refused request spends no rate limit (the later steps do not run).
  */
 export const quotaCheck = fp(
-  async (scope: FastifyInstance, { deps, limitOf }: RequestPathStepOptions) => {
+  async (scope: FastifyInstance, options: RequestPathStepOptions) => {
+    const { deps } = options;
     const { metrics, gate } = deps.requestPath;
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const principal = request.principal;
@@ -26,7 +27,7 @@ export const quotaCheck = fp(
       });
       if (!refusal) return;
       metrics.quotaRefusals.inc({ meter: refusal.meter });
-      metrics.requests.inc({ plan: limitOf(deps.directory.get(tenantId)?.plan).label, outcome: 'quota' });
+      metrics.requests.inc({ plan: planLimitOf(request, tenantId, options).label, outcome: 'quota' });
       if (refusal.retryAfterMs !== undefined) reply.header('retry-after', seconds(refusal.retryAfterMs));
       return sendProblem(request, reply, quotaProblem(refusal));
     });

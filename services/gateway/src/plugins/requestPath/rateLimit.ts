@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { sendProblem } from '../problemDetails.js';
 import { seconds } from './planLimits.js';
 import { RATE_POLICY, rateLimitedProblem, rateLimiterUnavailableProblem } from './problems.js';
-import type { RequestPathStepOptions } from './step.js';
+import { planLimitOf, type RequestPathStepOptions } from './step.js';
 
 /**
  * Step 2 of the tenant request path (registered only when ENABLE_RATE_LIMITING is on): Redis, one
@@ -14,7 +14,8 @@ import type { RequestPathStepOptions } from './step.js';
  * answers 503 `rate-limiter-unavailable` (never a 500).
  */
 export const rateLimit = fp(
-  async (scope: FastifyInstance, { deps, limitOf }: RequestPathStepOptions) => {
+  async (scope: FastifyInstance, options: RequestPathStepOptions) => {
+    const { deps } = options;
     const { metrics, limiter } = deps.requestPath;
     if (!limiter) return;
     const failClosed = deps.config.RATE_LIMIT_FAILURE_MODE === 'closed';
@@ -22,7 +23,7 @@ export const rateLimit = fp(
       const principal = request.principal;
       if (!principal) return;
       const { tenantId } = principal;
-      const limit = limitOf(deps.directory.get(tenantId)?.plan);
+      const limit = planLimitOf(request, tenantId, options);
       reply.header('ratelimit-policy', limit.policyField);
       const decision = await limiter.take(tenantId, limit.policy);
       if (decision.outcome === 'allowed') {
