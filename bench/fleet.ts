@@ -314,7 +314,8 @@ async function registrations(stack: ProcessStack) {
       admin_email: `admin${i}-${tag}@fleet.bench`,
       admin_password: `Correct-Horse-${i}-Battery`,
       plan,
-      region: i % 2 === 0 ? 'us-east-1' : 'eu-west-1',
+      // Alternate regions within each plan too (every 20th, the enterprise one, would otherwise be even).
+      region: (i + Math.floor(i / 20)) % 2 === 0 ? 'us-east-1' : 'eu-west-1',
     });
     const t0 = performance.now();
     let response: Response;
