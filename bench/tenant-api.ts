@@ -286,11 +286,22 @@ async function provision(
   return ids;
 }
 
-/** An API key per tenant, stored as the gateway stores one, for the tenant's admin user. */
-async function mintKeys(admin: pg.Client, env: Record<string, string>, tenantIds: string[]): Promise<Tenant[]> {
+// `bench/fleet.ts` runs the same mix over its fleet.
+export { load, mintKeys, type Tenant };
+
+/**
+ * An API key per tenant, stored as the gateway stores one, for the tenant's admin user (read from
+ * every cluster in REGIONS and from `extraDatabases`, the dedicated databases of isolated tenants).
+ */
+async function mintKeys(
+  admin: pg.Client,
+  env: Record<string, string>,
+  tenantIds: string[],
+  extraDatabases: string[] = [],
+): Promise<Tenant[]> {
   const admins = new Map<string, string>();
   const regions = JSON.parse(env.REGIONS!) as { clusters: { url: string }[] }[];
-  for (const url of regions.flatMap((r) => r.clusters.map((c) => c.url))) {
+  for (const url of [...regions.flatMap((r) => r.clusters.map((c) => c.url)), ...extraDatabases]) {
     const cluster = new pg.Client({ connectionString: url });
     await cluster.connect();
     try {

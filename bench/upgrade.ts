@@ -12,11 +12,8 @@
  * Not measured here: the tenant event append and the progress rows of the provisioner's
  * runner (one NATS publish and two control-plane updates per tenant).
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
@@ -27,8 +24,8 @@ import {
   WORKSPACE_SCHEMA_VERSION,
   workspaceSchemaName,
 } from '@ttm/data-plane';
-import getPort from 'get-port';
 import pg from 'pg';
+import { type PrivatePostgres, startPrivatePostgres } from './lib/privatePostgres.js';
 import { BenchReport, quantile } from './lib/report.js';
 
 const N = WORKSPACE_SCHEMA_VERSION;
@@ -43,42 +40,13 @@ function flag(name: string, fallback: number): number {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
-function postgresBin(): string {
-  const versions = execFileSync('ls', ['/usr/lib/postgresql']).toString().trim().split('\n').sort();
-  return `/usr/lib/postgresql/${versions.at(-1)}/bin`;
-}
-
-/** A throwaway PostgreSQL cluster owned by the postgres user (initdb refuses root). */
-async function startPrivateCluster(): Promise<{ url: (db: string) => string; stop: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ttm-bench-upgrade-'));
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
-  chownSync(dir, uid, gid);
-  const port = await getPort();
-  const bin = postgresBin();
-  const asPostgres = (cmd: string, args: string[]) =>
-    execFileSync('runuser', ['-u', 'postgres', '--', `${bin}/${cmd}`, ...args], { stdio: 'pipe' });
-  asPostgres('initdb', ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  asPostgres('pg_ctl', [
-    '-D',
-    `${dir}/data`,
-    '-l',
-    `${dir}/log`,
-    '-w',
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=256MB -c max_locks_per_transaction=256`,
-    'start',
-  ]);
-  return {
-    url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}`,
-    stop: () => {
-      try {
-        asPostgres('pg_ctl', ['-D', `${dir}/data`, '-m', 'immediate', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
-      }
-    },
-  };
+/** A throwaway PostgreSQL cluster for the generated fleet, removed at the end. */
+function startPrivateCluster(): Promise<PrivatePostgres> {
+  return startPrivatePostgres('ttm-bench-upgrade-', {
+    max_connections: '60',
+    shared_buffers: '256MB',
+    max_locks_per_transaction: '256',
+  });
 }
 
 async function generate(pool: pg.Pool, ids: string[]): Promise<void> {

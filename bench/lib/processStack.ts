@@ -24,6 +24,10 @@ export interface ProcessStack {
   gatewayUrl: string;
   nats: PrivateNatsServer;
   db: TestDatabase;
+  /** Stop one service (SIGTERM, SIGKILL after 15 s); the others keep running. */
+  stopService(service: string): Promise<void>;
+  /** Start a stopped service again; resolves once its readiness answers 200. */
+  startService(service: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,7 +47,7 @@ export async function startProcessStack(
     return u.toString();
   };
   const ports: Record<string, number> = {};
-  for (const s of ['gateway', 'provisioner', 'metering', 'quota', 'backup']) ports[s] = await getPort();
+  for (const s of ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks']) ports[s] = await getPort();
   const env: Record<string, string> = {
     NATS_URL: nats.url,
     DATABASE_URL: db.url,
@@ -56,6 +60,7 @@ export async function startProcessStack(
     METERING_PORT: String(ports.metering),
     QUOTA_PORT: String(ports.quota),
     BACKUP_PORT: String(ports.backup),
+    WEBHOOKS_PORT: String(ports.webhooks),
     SUPER_ADMIN_KEY: BENCH_ADMIN_KEY,
     REGIONS: JSON.stringify([
       { name: 'us-east-1', clusters: [{ name: 'use1-a', url: cluster('use1'), capacity: 100_000 }] },
@@ -68,26 +73,24 @@ export async function startProcessStack(
   await bootstrapTopology(link.nc, topologySettingsFrom(loadConfig(commonEnv, env)), logger);
   await link.nc.close();
 
-  const children: ChildProcess[] = services.map((service) =>
-    // `node --import tsx` as npm start runs them: one process per service (no tsx parent).
+  // `node --import tsx` as npm start runs them: one process per service (no tsx parent).
+  const spawnService = (service: string) =>
     spawn(process.execPath, ['--import', 'tsx', `${root}services/${service}/src/main.ts`], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
-    }),
-  );
+    });
+  const children = new Map<string, ChildProcess>(services.map((service) => [service, spawnService(service)]));
+  const stopChild = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+    });
+  const readyUrl = (service: string) => `http://127.0.0.1:${ports[service]}/health/ready`;
   const stop = async () => {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-          }),
-      ),
-    );
+    await Promise.all([...children.values()].map(stopChild));
     await nats.stop();
     const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
     await admin.connect();
@@ -105,17 +108,28 @@ export async function startProcessStack(
   // A loaded machine can take a while to start them; one that never gets ready leaves nothing behind.
   const readyTimeoutMs = Number(process.env.BENCH_READY_TIMEOUT_MS ?? 180_000);
   try {
-    await Promise.all(services.map((s) => waitReady(`http://127.0.0.1:${ports[s]}/health/ready`, readyTimeoutMs)));
+    await Promise.all(services.map((s) => waitReady(readyUrl(s), readyTimeoutMs)));
   } catch (error) {
     await stop();
     throw error;
   }
+  const pids = Object.fromEntries(services.map((s) => [s, children.get(s)?.pid ?? 0]));
   return {
     env,
-    pids: Object.fromEntries(services.map((s, i) => [s, children[i]?.pid ?? 0])),
+    pids,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     nats,
     db,
+    async stopService(service) {
+      const child = children.get(service);
+      if (child) await stopChild(child);
+    },
+    async startService(service) {
+      const child = spawnService(service);
+      children.set(service, child);
+      pids[service] = child.pid ?? 0;
+      await waitReady(readyUrl(service), readyTimeoutMs);
+    },
     stop,
   };
 }
