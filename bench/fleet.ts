@@ -32,7 +32,7 @@ import { gatewayClient } from './lib/gatewayClient.js';
 import { type PrivatePostgres, startPrivatePostgres } from './lib/privatePostgres.js';
 import { BENCH_ADMIN_KEY, type ProcessStack, startProcessStack } from './lib/processStack.js';
 import { BenchReport, quantile } from './lib/report.js';
-import { load, mintKeys, type Tenant } from './tenant-api.js';
+import { load, mintKeys, mixKind, type Tenant } from './tenant-api.js';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10_000);
 const REGISTER_IN_FLIGHT = Number(process.env.BENCH_REGISTER_IN_FLIGHT ?? 50);
@@ -217,7 +217,7 @@ export async function run(): Promise<void> {
       { label: 'all tenants in flight', inFlight: tenants.length, seconds: Math.max(5, Math.round(SECONDS / 2)) },
       { label: `${IN_FLIGHT} in flight`, inFlight: IN_FLIGHT, seconds: SECONDS },
     ]) {
-      const result = await load(stack.gatewayUrl, tenants, phase.inFlight, phase.seconds);
+      const result = await load(stack.gatewayUrl, tenants, phase.inFlight, phase.seconds, mixKind);
       const figure = (name: string, value: number, unit: string, target?: string) =>
         report.figure(`API ${phase.label}: ${name}`, value, unit, target);
       const all = Object.values(result.latencies).flat();

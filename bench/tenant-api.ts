@@ -287,7 +287,7 @@ async function provision(
 }
 
 // `bench/fleet.ts` runs the same mix over its fleet.
-export { load, mintKeys, type Tenant };
+export { load, mintKeys, mixKind, type Tenant };
 
 /**
  * An API key per tenant, stored as the gateway stores one, for the tenant's admin user (read from
