@@ -121,6 +121,21 @@ export const gatewayEnv = commonEnv.extend({
     .describe(
       'Password hashes one client address may have checked per LOGIN_FAILURE_WINDOW, whatever the outcome (default: LOGIN_MAX_FAILURES x 20)',
     ),
+  REGISTRATION_MAX_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10)
+    .describe('Organizations one client address may register per REGISTRATION_WINDOW before 429 (0: no limit)'),
+  REGISTRATION_MAX_TOTAL: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
+    .describe('Organizations all addresses together may register per REGISTRATION_WINDOW before 429 (0: no limit)'),
+  REGISTRATION_WINDOW: portEnv
+    .duration('1h')
+    .describe('Window of the registration limits; it starts at the first registration it counts'),
   LOGIN_AUDIT_WINDOW: portEnv
     .duration('1m')
     .describe(

@@ -145,6 +145,8 @@ export const authProblemTypes = {
   tenantChoiceRequired: `${base}/tenant-choice-required`,
   tenantSuspended: `${base}/tenant-suspended`,
   tooManyLoginFailures: `${base}/too-many-login-failures`,
+  /** This address, or everyone together, registered as many organizations as REGISTRATION_WINDOW allows. */
+  tooManyRegistrations: `${base}/too-many-registrations`,
   invalidRefreshToken: `${base}/invalid-refresh-token`,
   /** A refresh token was presented twice: its whole family is revoked, log in again. */
   refreshTokenReused: `${base}/refresh-token-reused`,
@@ -224,6 +226,14 @@ export const TooManyLoginFailures = createProblem<[retryAfterSeconds: number]>({
   type: authProblemTypes.tooManyLoginFailures,
   title: 'Too many failed logins',
   detail: 'Too many failed logins for this email or from this address; try again in %d seconds',
+});
+
+export const TooManyRegistrations = createProblem<[retryAfterSeconds: number]>({
+  code: 'TTM_TOO_MANY_REGISTRATIONS',
+  status: 429,
+  type: authProblemTypes.tooManyRegistrations,
+  title: 'Too many registrations',
+  detail: 'Too many organizations registered from this address or in total recently; try again in %d seconds',
 });
 
 export const InvalidRefreshToken = createProblem({
