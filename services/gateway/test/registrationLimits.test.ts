@@ -1,10 +1,15 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { RegisterOrganization, Streams } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
 import type { Gateway } from '../src/gateway.js';
 import { authProblemTypes, type Problem } from '../src/problems.js';
 
-/** Issue 12 item 9: per-address and total registration limits. No provisioner: nothing to provision. */
+/**
+ * Issue 12 item 9 (per-address and total registration limits) and item 2 (no password hash on
+ * the command stream). No provisioner: the commands stay on COMMANDS, where they are read back.
+ */
 let stack: TestStack;
 let gateway: Gateway;
 let nc: NatsConnection;
@@ -86,4 +91,22 @@ describe('registration limits', () => {
     // While a new registration from the same address is refused.
     expect((await send('another-key-after-limit-0002')).statusCode).toBe(429);
   }, 120_000);
+});
+
+describe('the registration command', () => {
+  it('carries no argon2 hash: the hash is sealed under the KEK and bound to the tenant', async () => {
+    const jsm = await jetstreamManager(nc);
+    const stored = await jsm.streams.getMessage(Streams.COMMANDS, { last_by_subj: RegisterOrganization.subject });
+    expect(stored).not.toBeNull();
+    const text = new TextDecoder().decode(stored!.data);
+    expect(text).not.toContain('$argon2');
+    const body = JSON.parse(text) as { adminPasswordHash: unknown };
+    expect(body.adminPasswordHash).toMatchObject({ sealed: 'ttm-envelope-v1' });
+    // And none of the commands on the stream has one.
+    const info = await jsm.streams.info(Streams.COMMANDS);
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const message = await jsm.streams.getMessage(Streams.COMMANDS, { seq }).catch(() => null);
+      if (message) expect(new TextDecoder().decode(message.data)).not.toContain('$argon2');
+    }
+  });
 });

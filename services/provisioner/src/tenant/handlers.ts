@@ -5,7 +5,8 @@ import {
   RetryProvisioning,
   SuspendTenant,
 } from '@ttm/contracts';
-import { commandHandlers, on, type ReceivedEvent } from '@ttm/service-kit';
+import { commandHandlers, type KeyEncryptionKeys, on, type ReceivedEvent } from '@ttm/service-kit';
+import { openAdminPasswordHash } from './sealedCredentials.js';
 import { TenantRuleViolation } from './decider.js';
 import {
   activateTenant,
@@ -22,6 +23,7 @@ import {
  */
 export function tenantCommandHandlers(
   deps: SagaDeps,
+  kek: KeyEncryptionKeys,
   maxDeliver?: number,
 ): Record<string, (command: ReceivedEvent) => Promise<void>> {
   const refused = (command: ReceivedEvent, error: unknown) => {
@@ -32,7 +34,11 @@ export function tenantCommandHandlers(
   return commandHandlers(
     on(RegisterOrganization, async (command) => {
       const lastDelivery = maxDeliver === undefined ? undefined : command.deliveryCount >= maxDeliver;
-      await provisionTenant(deps, command.data, { lastDelivery }).catch((e) => refused(command, e));
+      // A KEK that is not configured throws: the command waits for redelivery (TTM_KEK_PREVIOUS fixes it).
+      const adminPasswordHash = await openAdminPasswordHash(kek, command.data);
+      await provisionTenant(deps, { ...command.data, adminPasswordHash }, { lastDelivery }).catch((e) =>
+        refused(command, e),
+      );
     }),
     on(SuspendTenant, async (command) => {
       await suspendTenant(deps, command.data).catch((e) => refused(command, e));

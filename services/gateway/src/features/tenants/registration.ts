@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
 import { ContractViolation, Email, encodeMessage, RegisterOrganization } from '@ttm/contracts';
-import { type Catalog, publishMessage } from '@ttm/service-kit';
+import { type Catalog, publishMessage, sealSecret } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
@@ -79,7 +79,7 @@ export function requestFieldOf(contractPath: string): string {
 
 /**
  * `POST /api/auth/register-organization`: validate, count it against the registration limits, hash
- * the password with argon2id, publish `RegisterOrganization`, answer 202 with where to follow provisioning. The gateway never
+ * the password with argon2id and seal the hash under the KEK, publish `RegisterOrganization`, answer 202 with where to follow provisioning. The gateway never
  * provisions; the provisioner consumes the command.
  */
 export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
@@ -119,7 +119,12 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
       ...ids,
       organizationName: body.organization_name,
       adminEmail,
-      adminPasswordHash: await passwords.hash(body.admin_password),
+      // Sealed under the KEK, bound to the tenant: whoever reads COMMANDS sees no password hash.
+      adminPasswordHash: await sealSecret(
+        deps.kek,
+        Buffer.from(await passwords.hash(body.admin_password), 'utf8'),
+        ids.tenantId,
+      ),
       plan: plan.name,
       region,
       requestedAt: new Date().toISOString(),
