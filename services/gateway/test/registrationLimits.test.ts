@@ -26,7 +26,7 @@ beforeAll(async () => {
     REGISTRATION_WINDOW: '1h',
   });
   nc = await connect({ servers: stack.nats.url });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await nc?.close();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
 import { ContractViolation, Email, encodeMessage, RegisterOrganization } from '@ttm/contracts';
-import { type Catalog, publishMessage, sealSecret } from '@ttm/service-kit';
+import { type Catalog, inTransaction, publishMessage, sealSecret } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
@@ -20,6 +20,7 @@ import {
 } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
 import { sharedCounter } from '../auth/metrics.js';
+import { verificationMail } from '../emailVerification/mail.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordWeaknesses } from '../auth/passwordPolicy.js';
 import { RegistrationLimiter } from './registrationLimiter.js';
 
@@ -130,7 +131,23 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
       requestedAt: new Date().toISOString(),
     });
     trace.getActiveSpan()?.setAttribute('ttm.tenant_id', ids.tenantId);
-    await publishMessage(deps.js, RegisterOrganization.subject, message);
+    const { emailVerification } = deps;
+    if (emailVerification.required) {
+      // The unverified admin and its mail are committed only if the command was published;
+      // provisioning itself never waits for the verification.
+      await inTransaction(deps.pool, async (client) => {
+        const token = await emailVerification.verifications.begin(client, ids.tenantId, adminEmail);
+        await emailVerification.outbox.enqueue(
+          client,
+          'email-verification',
+          verificationMail(deps.config.EMAIL_VERIFICATION_URL, adminEmail, token, body.organization_name),
+        );
+        await publishMessage(deps.js, RegisterOrganization.subject, message);
+      });
+      emailVerification.dispatcher.wake();
+    } else {
+      await publishMessage(deps.js, RegisterOrganization.subject, message);
+    }
     const accepted: RegistrationAccepted = {
       provisioning_id: ids.provisioningId,
       tenant_id: ids.tenantId,
@@ -147,7 +164,8 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
         description:
           'Answers 202 at once; provisioning runs in the background. Follow it at the Location header. ' +
           'Send an Idempotency-Key to retry safely. Registrations per client address and in total are limited per ' +
-          'REGISTRATION_WINDOW: 429 with Retry-After.',
+          'REGISTRATION_WINDOW: 429 with Retry-After. With EMAIL_VERIFICATION=required the admin is mailed a ' +
+          'verification link and can log in only once it is opened (POST /api/auth/verify-email).',
         tags: ['auth'],
         headers: zodSchema(IdempotencyHeaders),
         body: zodSchema(registrationBody(deps.catalog)),
