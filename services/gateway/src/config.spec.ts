@@ -1,12 +1,6 @@
 import { loadConfig } from '@ttm/service-kit';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_ADMIN_KEY,
-  emailVerificationRequired,
-  gatewayEnv,
-  isLoopbackHost,
-  startupProblems,
-} from './config.js';
+import { DEFAULT_ADMIN_KEY, emailVerificationRequired, gatewayEnv, isLoopbackHost, startupProblems } from './config.js';
 
 const configOf = (env: Record<string, string>) => loadConfig(gatewayEnv, env);
 

@@ -146,9 +146,7 @@ export const gatewayEnv = commonEnv.extend({
   EMAIL_VERIFICATION_URL: z
     .url()
     .default('http://127.0.0.1:3000/verify-email')
-    .describe(
-      'The page a verification mail links to, with ?token=…; it posts the token to /api/auth/verify-email',
-    ),
+    .describe('The page a verification mail links to, with ?token=…; it posts the token to /api/auth/verify-email'),
   MAIL_TRANSPORT: z
     .enum(['log'])
     .default('log')

@@ -38,6 +38,7 @@ import {
 } from './features/auth/index.js';
 import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
+import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import {
   EmailVerifications,
   emailVerificationRoutes,
@@ -46,7 +47,6 @@ import {
   Outbox,
   OutboxDispatcher,
 } from './features/emailVerification/index.js';
-import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
 import { FreezeWatcher } from './features/freezes/index.js';
 import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';

@@ -246,8 +246,7 @@ export const EmailNotVerified = createProblem({
   status: 403,
   type: authProblemTypes.emailNotVerified,
   title: 'E-mail address not verified',
-  detail:
-    'Open the verification link sent to this address first (POST /api/auth/resend-verification sends a new one)',
+  detail: 'Open the verification link sent to this address first (POST /api/auth/resend-verification sends a new one)',
 });
 
 export const InvalidVerificationToken = createProblem({

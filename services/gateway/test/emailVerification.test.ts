@@ -29,7 +29,12 @@ afterAll(async () => {
 });
 
 const post = (url: string, payload: unknown): Promise<LightMyRequestResponse> =>
-  stack.gateway!.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+  stack.gateway!.app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify(payload),
+  });
 
 function problemOf(response: LightMyRequestResponse): Problem {
   expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -57,7 +62,10 @@ async function registerAndWait(email: string, name: string): Promise<string> {
     tenant_id: string;
   }>();
   // Provisioning does not wait for the verification.
-  await eventually(() => stack.gateway!.deps.directory.byProvisioningId(provisioningId)?.status === 'active' || undefined, 60_000);
+  await eventually(
+    () => stack.gateway!.deps.directory.byProvisioningId(provisioningId)?.status === 'active' || undefined,
+    60_000,
+  );
   return tenantId;
 }
 

@@ -82,7 +82,12 @@ describe('registration limits', () => {
         method: 'POST',
         url: '/api/auth/register-organization',
         headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-        payload: { organization_name: 'Replay Co', admin_email: 'replay@squat.test', admin_password: PASSWORD, plan: 'pro' },
+        payload: {
+          organization_name: 'Replay Co',
+          admin_email: 'replay@squat.test',
+          admin_password: PASSWORD,
+          plan: 'pro',
+        },
       });
     expect((await send()).statusCode).toBe(202);
     const again = await send();

@@ -6,7 +6,6 @@ import {
   SuspendTenant,
 } from '@ttm/contracts';
 import { commandHandlers, type KeyEncryptionKeys, on, type ReceivedEvent } from '@ttm/service-kit';
-import { openAdminPasswordHash } from './sealedCredentials.js';
 import { TenantRuleViolation } from './decider.js';
 import {
   activateTenant,
@@ -16,6 +15,7 @@ import {
   type SagaDeps,
   suspendTenant,
 } from './saga.js';
+import { openAdminPasswordHash } from './sealedCredentials.js';
 
 /**
  * The provisioner's command handlers, by command type. Each is idempotent: the

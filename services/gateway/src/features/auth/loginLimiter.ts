@@ -62,7 +62,11 @@ export class LoginLimiter {
    */
   async reserve(accounts: LoginAccount[], address: string, hashes: number): Promise<number | undefined> {
     return this.counters.reserve([
-      ...accounts.map((account) => ({ key: this.accountKey(account), limit: this.limits.maxFailuresPerAccount, cost: 1 })),
+      ...accounts.map((account) => ({
+        key: this.accountKey(account),
+        limit: this.limits.maxFailuresPerAccount,
+        cost: 1,
+      })),
       { key: this.addressKey(address), limit: this.limits.maxHashesPerAddress, cost: hashes },
     ]);
   }

@@ -116,7 +116,11 @@ export class OutboxDispatcher {
         await client.query(
           `UPDATE ${table} SET attempts = attempts + 1, last_error = $2,
                   next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`,
-          [row.id, String(error instanceof Error ? error.message : error).slice(0, 500), retryDelaySeconds(row.attempts)],
+          [
+            row.id,
+            String(error instanceof Error ? error.message : error).slice(0, 500),
+            retryDelaySeconds(row.attempts),
+          ],
         );
       }
     }

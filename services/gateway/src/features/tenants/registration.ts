@@ -12,16 +12,16 @@ import {
   IdempotencyKeyReused,
   InvalidIdempotencyKey,
   isDomainProblem,
-  TooManyRegistrations,
   problemJsonSchema,
+  TooManyRegistrations,
   UnknownPlan,
   UnknownRegion,
   WeakPassword,
 } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
 import { sharedCounter } from '../auth/metrics.js';
-import { verificationMail } from '../emailVerification/mail.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordWeaknesses } from '../auth/passwordPolicy.js';
+import { verificationMail } from '../emailVerification/mail.js';
 import { RegistrationLimiter } from './registrationLimiter.js';
 
 export const registrationPath = '/api/auth/register-organization';
@@ -190,12 +190,13 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
       }
       const fingerprint = fingerprints.get(request) ?? fingerprintOf(request.body);
       if (key === undefined) {
-        const answer = await register(request, request.body, { tenantId: randomUUID(), provisioningId: randomUUID() }).catch(
-          (error: unknown) => {
-            count(outcomeOf(error));
-            throw error;
-          },
-        );
+        const answer = await register(request, request.body, {
+          tenantId: randomUUID(),
+          provisioningId: randomUUID(),
+        }).catch((error: unknown) => {
+          count(outcomeOf(error));
+          throw error;
+        });
         count('accepted');
         return reply.code(answer.status).headers(answer.headers).send(answer.body);
       }

@@ -33,7 +33,11 @@ export class RegistrationLimiter {
   async reserve(address: string): Promise<number | undefined> {
     const charges = [];
     if (this.limits.maxPerAddress > 0) {
-      charges.push({ key: `${this.keyPrefix}${this.name}:address:${address}`, limit: this.limits.maxPerAddress, cost: 1 });
+      charges.push({
+        key: `${this.keyPrefix}${this.name}:address:${address}`,
+        limit: this.limits.maxPerAddress,
+        cost: 1,
+      });
     }
     if (this.limits.maxTotal > 0) {
       charges.push({ key: `${this.keyPrefix}${this.name}:total`, limit: this.limits.maxTotal, cost: 1 });
