@@ -62,6 +62,9 @@ export async function startProcessStack(
     BACKUP_PORT: String(ports.backup),
     WEBHOOKS_PORT: String(ports.webhooks),
     SUPER_ADMIN_KEY: BENCH_ADMIN_KEY,
+    // Every registration comes from 127.0.0.1: the per-address and total limits are tested on their own.
+    REGISTRATION_MAX_PER_ADDRESS: '1000000',
+    REGISTRATION_MAX_TOTAL: '1000000',
     REGIONS: JSON.stringify([
       { name: 'us-east-1', clusters: [{ name: 'use1-a', url: cluster('use1'), capacity: 100_000 }] },
       { name: 'eu-west-1', clusters: [{ name: 'euw1-a', url: cluster('euw1'), capacity: 100_000 }] },

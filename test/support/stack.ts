@@ -97,6 +97,9 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     PROVISIONING_RETRY_DELAY: '20ms',
     WORKSPACE_WARM_POOL: '2',
     SHUTDOWN_TIMEOUT: '5s',
+    // Every registration comes from 127.0.0.1: the per-address and total limits are tested on their own.
+    REGISTRATION_MAX_PER_ADDRESS: '1000000',
+    REGISTRATION_MAX_TOTAL: '1000000',
     REGIONS: JSON.stringify([
       { name: 'us-east-1', clusters: [{ name: 'use1-a', url: clusterUrls['us-east-1'], capacity: 1000 }] },
       { name: 'eu-west-1', clusters: [{ name: 'euw1-a', url: clusterUrls['eu-west-1'], capacity: 1000 }] },

@@ -5,6 +5,8 @@ import { TtmClient } from './client.js';
 export interface Environment {
   url: string | undefined;
   adminKey: string | undefined;
+  /** An organization's bearer token (access token or API key) for its own routes (`users`). */
+  token: string | undefined;
   adminPassword: string | undefined;
   natsUrl: string | undefined;
   healthUrls: string | undefined;
@@ -15,6 +17,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
   return {
     url: value('TTM_URL'),
     adminKey: value('TTM_ADMIN_KEY'),
+    token: value('TTM_TOKEN'),
     adminPassword: value('TTM_ADMIN_PASSWORD'),
     natsUrl: value('NATS_URL'),
     healthUrls: value('TTM_HEALTH_URLS'),

@@ -63,8 +63,9 @@ function describeProblem(status: number, problem: Problem | undefined, request: 
   const fields = (problem.errors ?? []).map((e) => `${e.name || e.in || 'request'}: ${e.reason}`);
   const detail = fields.length > 0 ? fields.join('; ') : problem.detail;
   const message = detail ? `${problem.title}: ${detail}` : problem.title;
-  // A 401/403 on an admin route nearly always means a wrong or missing key.
-  return status === 401 || status === 403 ? `${message} (check TTM_ADMIN_KEY)` : message;
+  // A 401/403 nearly always means a wrong or missing key: the admin key, or an organization's token.
+  if (status !== 401 && status !== 403) return message;
+  return request.includes(' /api/tenant/') ? `${message} (check TTM_TOKEN)` : `${message} (check TTM_ADMIN_KEY)`;
 }
 
 /** The single line printed for an error, and the exit code that goes with it. */

@@ -12,6 +12,7 @@ import { retryCommand } from './commands/retry.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { suspendCommand } from './commands/suspend.js';
+import { usersCommand } from './commands/users.js';
 import { webhooksCommand } from './commands/webhooks.js';
 import { defaultUrl, readEnvironment } from './context.js';
 import { reportOf } from './errors.js';
@@ -49,6 +50,7 @@ program
   .addCommand(migrateCommand(env))
   .addCommand(healthCommand(env))
   .addCommand(keysCommand(env))
+  .addCommand(usersCommand(env))
   .addCommand(webhooksCommand(env));
 // addCommand, unlike command(), does not pass the error format down.
 for (const command of program.commands) {

@@ -148,6 +148,7 @@ describe('tenant-cli admin verbs', () => {
       'restore',
       'migrate',
       'health',
+      'users',
     ]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
     }

@@ -1,6 +1,6 @@
 import { loadConfig } from '@ttm/service-kit';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ADMIN_KEY, gatewayEnv, isLoopbackHost, startupProblems } from './config.js';
+import { DEFAULT_ADMIN_KEY, emailVerificationRequired, gatewayEnv, isLoopbackHost, startupProblems } from './config.js';
 
 const configOf = (env: Record<string, string>) => loadConfig(gatewayEnv, env);
 
@@ -24,5 +24,14 @@ describe('startupProblems', () => {
   it('knows loopback addresses', () => {
     for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) expect(isLoopbackHost(host)).toBe(true);
     for (const host of ['0.0.0.0', '::', '10.0.0.1', 'gateway', '128.0.0.1']) expect(isLoopbackHost(host)).toBe(false);
+  });
+});
+
+describe('emailVerificationRequired', () => {
+  it('is required in production and off elsewhere unless EMAIL_VERIFICATION says', () => {
+    expect(emailVerificationRequired(configOf({}))).toBe(false);
+    expect(emailVerificationRequired(configOf({ NODE_ENV: 'production' }))).toBe(true);
+    expect(emailVerificationRequired(configOf({ NODE_ENV: 'production', EMAIL_VERIFICATION: 'off' }))).toBe(false);
+    expect(emailVerificationRequired(configOf({ EMAIL_VERIFICATION: 'required' }))).toBe(true);
   });
 });

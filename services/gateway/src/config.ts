@@ -121,6 +121,39 @@ export const gatewayEnv = commonEnv.extend({
     .describe(
       'Password hashes one client address may have checked per LOGIN_FAILURE_WINDOW, whatever the outcome (default: LOGIN_MAX_FAILURES x 20)',
     ),
+  REGISTRATION_MAX_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10)
+    .describe('Organizations one client address may register per REGISTRATION_WINDOW before 429 (0: no limit)'),
+  REGISTRATION_MAX_TOTAL: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
+    .describe('Organizations all addresses together may register per REGISTRATION_WINDOW before 429 (0: no limit)'),
+  REGISTRATION_WINDOW: portEnv
+    .duration('1h')
+    .describe('Window of the registration limits; it starts at the first registration it counts'),
+  EMAIL_VERIFICATION: z
+    .enum(['required', 'off'])
+    .optional()
+    .describe(
+      "`required`: a registration's admin signs in only after opening the link mailed to it (provisioning does not wait); `off`: at once. Default: `required` when NODE_ENV=production, `off` otherwise",
+    ),
+  EMAIL_VERIFICATION_TTL: portEnv.duration('48h').describe('How long an e-mail verification link works (single use)'),
+  EMAIL_VERIFICATION_URL: z
+    .url()
+    .default('http://127.0.0.1:3000/verify-email')
+    .describe('The page a verification mail links to, with ?token=…; it posts the token to /api/auth/verify-email'),
+  MAIL_TRANSPORT: z
+    .enum(['log'])
+    .default('log')
+    .describe('Where mail goes: `log` prints it to the log (development; a mail transport implements MailTransport)'),
+  OUTBOX_POLL_INTERVAL: portEnv
+    .duration('2s')
+    .describe('How often the outbox of mail is checked for messages due (new mail is sent at once as well)'),
   LOGIN_AUDIT_WINDOW: portEnv
     .duration('1m')
     .describe(
@@ -265,6 +298,11 @@ export function startupProblems(config: GatewayConfig): string[] {
     problems.push('TTM_KEK is the development default: set a secret (openssl rand -base64 32)');
   }
   return problems;
+}
+
+/** EMAIL_VERIFICATION, or its default: required in production, off otherwise. */
+export function emailVerificationRequired(config: Pick<GatewayConfig, 'EMAIL_VERIFICATION' | 'NODE_ENV'>): boolean {
+  return (config.EMAIL_VERIFICATION ?? (config.NODE_ENV === 'production' ? 'required' : 'off')) === 'required';
 }
 
 /** @deprecated the same check as `startupProblems` (kept for callers of the old name). */

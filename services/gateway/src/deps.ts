@@ -8,6 +8,7 @@ import type { ApiKeys } from './features/apiKeys/index.js';
 import type { AuditRecorder, RefusedLoginAudit } from './features/audit/index.js';
 import type { AccessTokens, PasswordHasher, RefreshTokens, SigningKeyRing } from './features/auth/index.js';
 import type { BackupIndex } from './features/backups/index.js';
+import type { EmailVerificationParts } from './features/emailVerification/index.js';
 import type { ConsumerBacklog } from './features/fleet/index.js';
 import type { FreezeWatcher } from './features/freezes/index.js';
 import type { MigrationIndex } from './features/migrations/index.js';
@@ -70,6 +71,8 @@ export interface GatewayDeps {
   memberTenants?: (email: string) => Promise<string[]>;
   /** Invitation tokens of invited users (features/users). */
   invitations: Invitations;
+  /** E-mail verification of registrations' admins: tokens, the mail outbox and its dispatcher. */
+  emailVerification: EmailVerificationParts;
   /** The dashboard's session check for admin routes (see plugins/adminAuth.ts); none: X-Admin-Key only. */
   adminSession?: (request: FastifyRequest) => Promise<boolean>;
 }

@@ -16,7 +16,13 @@ import {
 } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
-import { DEFAULT_ADMIN_KEY, type GatewayConfig, gatewayEnv, startupProblems } from './config.js';
+import {
+  DEFAULT_ADMIN_KEY,
+  emailVerificationRequired,
+  type GatewayConfig,
+  gatewayEnv,
+  startupProblems,
+} from './config.js';
 import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
 import { ApiKeys } from './features/apiKeys/index.js';
@@ -34,6 +40,14 @@ import {
 import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
+import {
+  EmailVerifications,
+  emailVerificationRoutes,
+  LogMailTransport,
+  type MailTransport,
+  Outbox,
+  OutboxDispatcher,
+} from './features/emailVerification/index.js';
 import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
 import { FreezeWatcher } from './features/freezes/index.js';
 import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';
@@ -93,6 +107,8 @@ export async function startGateway(
     handleSignals?: boolean;
     /** Tests: more routes in the tenant scope (behind authentication and the request path). */
     extraTenantRoutes?: FastifyPluginAsync<GatewayDeps>;
+    /** Where mail goes instead of MAIL_TRANSPORT (tests read the verification mail from it). */
+    mailTransport?: MailTransport;
   } = {},
 ): Promise<Gateway> {
   // Checked before anything connects: a refused configuration leaves nothing open.
@@ -116,7 +132,7 @@ export async function startGateway(
   if (config.SUPER_ADMIN_KEY === DEFAULT_ADMIN_KEY) {
     logger.warn('SUPER_ADMIN_KEY is the development default; set a secret before exposing the gateway');
   }
-  const { deps, dashboardParts } = await buildComponents(service);
+  const { deps, dashboardParts } = await buildComponents(service, options.mailTransport);
 
   const app = await buildGatewayApp({
     logger,
@@ -160,6 +176,7 @@ export async function startGateway(
 /** Every long-lived component, built once and in dependency order; each close registered as it is built. */
 async function buildComponents(
   service: ServiceContext<GatewayConfig>,
+  mailTransport: MailTransport | undefined,
 ): Promise<{ deps: GatewayDeps; dashboardParts: DashboardParts }> {
   const { config, logger, lifecycle, js, metrics } = service;
   const nc = service.nats.nc;
@@ -221,6 +238,28 @@ async function buildComponents(
 
   const requestPath = await openRequestPath(service);
   const invitations = new Invitations(pool, config.INVITATION_TTL);
+
+  // Mail (verification links) leaves through the outbox, sent by whichever gateway locks it first.
+  const transport = mailTransport ?? new LogMailTransport(logger.child({ component: 'mail' }));
+  const required = emailVerificationRequired(config);
+  if (required && config.NODE_ENV === 'production' && transport.name === 'log') {
+    logger.warn('EMAIL_VERIFICATION=required with MAIL_TRANSPORT=log: verification links only reach the log');
+  }
+  const dispatcher = new OutboxDispatcher({
+    pool,
+    kek,
+    transport,
+    logger: logger.child({ component: 'outbox' }),
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+  });
+  dispatcher.start();
+  lifecycle.onStop('mail outbox', () => dispatcher.stop());
+  const emailVerification = {
+    required,
+    verifications: new EmailVerifications(pool, config.EMAIL_VERIFICATION_TTL),
+    outbox: new Outbox(kek),
+    dispatcher,
+  };
   const audit = new AuditRecorder(
     js,
     logger,
@@ -264,6 +303,7 @@ async function buildComponents(
     accessTokens: new AccessTokens(keys, { issuer: config.JWT_ISSUER, ttlMs: config.ACCESS_TOKEN_TTL }),
     refreshTokens,
     invitations,
+    emailVerification,
     memberTenants: (email) => invitations.memberTenants(email),
     passwords: new PasswordHasher(config),
     clusterPools,
@@ -345,6 +385,7 @@ async function registerFeatures(
   await app.register(registrationRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(invitationRoutes, deps);
+  await app.register(emailVerificationRoutes, deps);
   await app.register(operationRoutes, deps);
   await app.register(adminScope, deps);
   await app.register(alertmanagerRoutes, deps);

@@ -145,6 +145,13 @@ export const authProblemTypes = {
   tenantChoiceRequired: `${base}/tenant-choice-required`,
   tenantSuspended: `${base}/tenant-suspended`,
   tooManyLoginFailures: `${base}/too-many-login-failures`,
+  /** This address, or everyone together, registered as many organizations as REGISTRATION_WINDOW allows. */
+  tooManyRegistrations: `${base}/too-many-registrations`,
+  /** The password is right but the admin has not verified its e-mail address (EMAIL_VERIFICATION=required). */
+  emailNotVerified: `${base}/email-not-verified`,
+  /** The e-mail verification token is unknown, already used or expired. */
+  invalidVerificationToken: `${base}/invalid-verification-token`,
+  tooManyVerificationResends: `${base}/too-many-verification-resends`,
   invalidRefreshToken: `${base}/invalid-refresh-token`,
   /** A refresh token was presented twice: its whole family is revoked, log in again. */
   refreshTokenReused: `${base}/refresh-token-reused`,
@@ -224,6 +231,38 @@ export const TooManyLoginFailures = createProblem<[retryAfterSeconds: number]>({
   type: authProblemTypes.tooManyLoginFailures,
   title: 'Too many failed logins',
   detail: 'Too many failed logins for this email or from this address; try again in %d seconds',
+});
+
+export const TooManyRegistrations = createProblem<[retryAfterSeconds: number]>({
+  code: 'TTM_TOO_MANY_REGISTRATIONS',
+  status: 429,
+  type: authProblemTypes.tooManyRegistrations,
+  title: 'Too many registrations',
+  detail: 'Too many organizations registered from this address or in total recently; try again in %d seconds',
+});
+
+export const EmailNotVerified = createProblem({
+  code: 'TTM_EMAIL_NOT_VERIFIED',
+  status: 403,
+  type: authProblemTypes.emailNotVerified,
+  title: 'E-mail address not verified',
+  detail: 'Open the verification link sent to this address first (POST /api/auth/resend-verification sends a new one)',
+});
+
+export const InvalidVerificationToken = createProblem({
+  code: 'TTM_INVALID_VERIFICATION_TOKEN',
+  status: 400,
+  type: authProblemTypes.invalidVerificationToken,
+  title: 'Invalid verification token',
+  detail: 'The verification token is unknown, already used or expired; ask for a new one',
+});
+
+export const TooManyVerificationResends = createProblem<[retryAfterSeconds: number]>({
+  code: 'TTM_TOO_MANY_VERIFICATION_RESENDS',
+  status: 429,
+  type: authProblemTypes.tooManyVerificationResends,
+  title: 'Too many verification e-mails asked for',
+  detail: 'Too many verification e-mails asked for from this address; try again in %d seconds',
 });
 
 export const InvalidRefreshToken = createProblem({

@@ -1,9 +1,11 @@
-import { catalogEnv, commonEnv, dataPlaneBudgetEnv, portEnv, servicePorts } from '@ttm/service-kit';
+import { catalogEnv, commonEnv, dataPlaneBudgetEnv, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
 export const provisionerEnv = commonEnv.extend({
   ...catalogEnv,
   ...dataPlaneBudgetEnv,
+  // Opens the admin password hash a registration command carries sealed.
+  ...keyEncryptionEnv,
   PROVISIONER_PORT: portEnv.port(servicePorts.provisioner).describe('HTTP port of the provisioner health and metrics'),
   PROVISIONER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64).describe('Tenants provisioned at once'),
   PROVISIONING_STEP_ATTEMPTS: z.coerce

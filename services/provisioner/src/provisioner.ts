@@ -4,6 +4,7 @@ import { Buckets, Consumers, consumerDefinition, RegisterOrganization } from '@t
 import {
   createCatalog,
   dataPlaneBudget,
+  LocalKeyEncryptionKeys,
   runCommandConsumer,
   runProjection,
   type ServiceContext,
@@ -109,6 +110,7 @@ export async function startProvisioner(
           onFailed: (step) => failed.inc({ step }),
           ...(options.afterStepEffect ? { afterStepEffect: options.afterStepEffect } : {}),
         },
+        LocalKeyEncryptionKeys.fromConfig(config),
         consumer.maxDeliver,
       ),
       (delta) => {

@@ -302,6 +302,9 @@ export async function startFaultStack(options: { say?: (line: string) => void } 
     WEBHOOKS_PORT: String(webhooksPort),
     SUPER_ADMIN_KEY: FAULT_ADMIN_KEY,
     SHUTDOWN_TIMEOUT: '5s',
+    // Every registration comes from 127.0.0.1: the per-address and total limits are tested on their own.
+    REGISTRATION_MAX_PER_ADDRESS: '1000000',
+    REGISTRATION_MAX_TOTAL: '1000000',
     WORKSPACE_WARM_POOL: '2',
     // No scheduled backups of every new tenant: the campaign's load is registrations, writes, usage.
     BACKUP_SCHEDULE_EVERY: '0',

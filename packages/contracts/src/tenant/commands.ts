@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { defineCommand } from '../message.js';
 import { CommandSubjects } from '../topology.js';
-import { Actor, Email, OperationId, OrganizationName, Placement, PlanName, RegionName, TenantId } from './fields.js';
+import {
+  Actor,
+  Email,
+  OperationId,
+  OrganizationName,
+  Placement,
+  PlanName,
+  RegionName,
+  SealedSecretField,
+  TenantId,
+} from './fields.js';
 
 export const RegisterOrganization = defineCommand({
   type: 'ttm.tenant.register.v1',
@@ -13,10 +23,12 @@ export const RegisterOrganization = defineCommand({
     organizationName: OrganizationName,
     adminEmail: Email,
     /**
-     * argon2id hash of the admin password. Commands live on a work queue and are
-     * removed once handled; the hash is never copied into EVENTS or AUDIT.
+     * argon2id hash of the admin password, sealed under the key-encryption key (TTM_KEK) so
+     * whoever reads COMMANDS sees no hash; the tenant id is its additional data, so a sealed
+     * hash cannot be replayed into another registration. A plain hash is still read (commands
+     * published before sealing). Never copied into EVENTS or AUDIT.
      */
-    adminPasswordHash: z.string().startsWith('$argon2id$').max(512),
+    adminPasswordHash: z.union([SealedSecretField, z.string().startsWith('$argon2id$').max(512)]),
     plan: PlanName,
     region: RegionName,
     requestedAt: z.iso.datetime({ offset: true }),

@@ -23,6 +23,20 @@ export const Actor = z
     id: z.string().min(1).max(200),
   })
   .describe('Who asked for it');
+/**
+ * A small secret sealed under a fresh data key that the key-encryption key wrapped (AES-256-GCM):
+ * service-kit's `sealSecret` writes it and `openSecret` reads it.
+ */
+export const SealedSecretField = z
+  .object({
+    sealed: z.literal('ttm-envelope-v1'),
+    key: z.object({
+      kek: z.string().min(1).max(200).describe('Which key-encryption key wrapped the data key'),
+      data: z.string().min(1).max(1024).describe('The wrapped data key, base64'),
+    }),
+    data: z.string().min(1).max(2048).describe('nonce | ciphertext | tag, base64'),
+  })
+  .describe('A secret sealed under the key-encryption key (TTM_KEK)');
 export const Timestamp = z.iso.datetime({ offset: true }).describe('RFC 3339 timestamp');
 
 export const ProvisioningStep = z

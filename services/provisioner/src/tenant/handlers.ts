@@ -5,7 +5,7 @@ import {
   RetryProvisioning,
   SuspendTenant,
 } from '@ttm/contracts';
-import { commandHandlers, on, type ReceivedEvent } from '@ttm/service-kit';
+import { commandHandlers, type KeyEncryptionKeys, on, type ReceivedEvent } from '@ttm/service-kit';
 import { TenantRuleViolation } from './decider.js';
 import {
   activateTenant,
@@ -15,6 +15,7 @@ import {
   type SagaDeps,
   suspendTenant,
 } from './saga.js';
+import { openAdminPasswordHash } from './sealedCredentials.js';
 
 /**
  * The provisioner's command handlers, by command type. Each is idempotent: the
@@ -22,6 +23,7 @@ import {
  */
 export function tenantCommandHandlers(
   deps: SagaDeps,
+  kek: KeyEncryptionKeys,
   maxDeliver?: number,
 ): Record<string, (command: ReceivedEvent) => Promise<void>> {
   const refused = (command: ReceivedEvent, error: unknown) => {
@@ -34,7 +36,11 @@ export function tenantCommandHandlers(
       // The server's limit when the command consumer says it (an operator may have changed it).
       const limit = command.maxDeliver ?? maxDeliver;
       const lastDelivery = limit === undefined ? undefined : command.deliveryCount >= limit;
-      await provisionTenant(deps, command.data, { lastDelivery }).catch((e) => refused(command, e));
+      // A KEK that is not configured throws: the command waits for redelivery (TTM_KEK_PREVIOUS fixes it).
+      const adminPasswordHash = await openAdminPasswordHash(kek, command.data);
+      await provisionTenant(deps, { ...command.data, adminPasswordHash }, { lastDelivery }).catch((e) =>
+        refused(command, e),
+      );
     }),
     on(SuspendTenant, async (command) => {
       await suspendTenant(deps, command.data).catch((e) => refused(command, e));

@@ -85,7 +85,7 @@ type StepOutcome = { slug?: string; placement?: Placement };
  */
 export async function provisionTenant(
   deps: SagaDeps,
-  command: DataOf<typeof RegisterOrganization>,
+  command: Registration,
   options: { lastDelivery?: boolean } = {},
 ): Promise<TenantState> {
   const { tenantId, provisioningId } = command;
@@ -159,9 +159,14 @@ export async function retryProvisioning(
   });
 }
 
+/** A registration command with its admin password hash opened (see sealedCredentials.ts). */
+export type Registration = Omit<DataOf<typeof RegisterOrganization>, 'adminPasswordHash'> & {
+  adminPasswordHash: string;
+};
+
 /** What the saga's steps need of a registration. */
 type ProvisioningInput = Pick<
-  DataOf<typeof RegisterOrganization>,
+  Registration,
   'tenantId' | 'organizationName' | 'adminEmail' | 'adminPasswordHash' | 'plan' | 'region'
 >;
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from '@ttm/service-kit';
+import { WindowCounters } from './windowCounters.js';
 
 export interface LoginLimits {
   /** `LOGIN_MAX_FAILURES`: failed logins per account (organization + email) inside the window before 429. */
@@ -27,35 +28,6 @@ export function retryAfterSeconds(counter: FailureCount, limit: number, windowMs
   return Math.max(1, Math.ceil(remaining / 1_000));
 }
 
-/**
- * Check every counter, then take from all of them, in one step: either each account gains one
- * attempt and the address gains `cost` hashes, or nothing changes and the longest wait (ms) of a
- * counter that is full is answered. KEYS: the account counters, then the address counter last.
- * ARGV: account limit, address limit, window ms, address cost.
- */
-const RESERVE_SCRIPT = `
-local n = #KEYS
-local wait = 0
-for i = 1, n do
-  local limit, cost = tonumber(ARGV[1]), 1
-  if i == n then limit, cost = tonumber(ARGV[2]), tonumber(ARGV[4]) end
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-  if count + cost > limit then
-    local ttl = redis.call('PTTL', KEYS[i])
-    if ttl <= 0 then ttl = tonumber(ARGV[3]) end
-    if ttl > wait then wait = ttl end
-  end
-end
-if wait > 0 then return wait end
-for i = 1, n do
-  local cost = 1
-  if i == n then cost = tonumber(ARGV[4]) end
-  redis.call('SET', KEYS[i], '0', 'PX', ARGV[3], 'NX')
-  redis.call('INCRBY', KEYS[i], cost)
-end
-return 0
-`;
-
 /** One account a login may open: an organization's user with this email (or the email alone, when none). */
 export interface LoginAccount {
   /** Undefined when the email administers no organization: the email itself is then counted. */
@@ -70,41 +42,38 @@ export interface LoginAccount {
  *     organization with the same email) never clears another account's failures;
  *   - per client address: every password hash checked, whatever the outcome (successes and
  *     "choose an organization" too), since each costs the same argon2 work.
- * The reservation is one Lua script, so concurrent attempts cannot all slip under the limit.
+ * The reservation is one Lua script (`WindowCounters`), so concurrent attempts cannot all slip under the limit.
  * Emails are hashed in key names: no addresses in Redis dumps.
  */
 export class LoginLimiter {
+  private readonly counters: WindowCounters;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keyPrefix: string,
     private readonly limits: LoginLimits,
-  ) {}
+  ) {
+    this.counters = new WindowCounters(redis, limits.windowMs);
+  }
 
   /**
    * Reserve one attempt on each account and `hashes` on the address. Answers the seconds to wait
    * when a counter is full (nothing is then taken), or undefined when the attempt may proceed.
    */
   async reserve(accounts: LoginAccount[], address: string, hashes: number): Promise<number | undefined> {
-    const keys = [...accounts.map((account) => this.accountKey(account)), this.addressKey(address)];
-    const cost = Math.max(1, Math.min(hashes, this.limits.maxHashesPerAddress));
-    const wait = Number(
-      await this.redis.eval(
-        RESERVE_SCRIPT,
-        keys.length,
-        ...keys,
-        this.limits.maxFailuresPerAccount,
-        this.limits.maxHashesPerAddress,
-        this.limits.windowMs,
-        cost,
-      ),
-    );
-    return wait > 0 ? Math.max(1, Math.ceil(wait / 1_000)) : undefined;
+    return this.counters.reserve([
+      ...accounts.map((account) => ({
+        key: this.accountKey(account),
+        limit: this.limits.maxFailuresPerAccount,
+        cost: 1,
+      })),
+      { key: this.addressKey(address), limit: this.limits.maxHashesPerAddress, cost: hashes },
+    ]);
   }
 
   /** The account's password matched: its failures are forgotten (not its address's hashes). */
   async succeeded(accounts: LoginAccount[]): Promise<void> {
-    if (accounts.length === 0) return;
-    await this.redis.del(...accounts.map((account) => this.accountKey(account)));
+    await this.counters.clear(accounts.map((account) => this.accountKey(account)));
   }
 
   private accountKey(account: LoginAccount): string {

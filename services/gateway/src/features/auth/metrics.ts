@@ -14,7 +14,13 @@ export function sharedCounter<L extends string>(
   return existing ?? new Counter({ name, help, labelNames, registers: [registry] });
 }
 
-export type LoginOutcome = 'success' | 'failure' | 'rate_limited' | 'suspended' | 'tenant_choice_required';
+export type LoginOutcome =
+  | 'success'
+  | 'failure'
+  | 'rate_limited'
+  | 'suspended'
+  | 'tenant_choice_required'
+  | 'email_not_verified';
 
 export function loginAttempts(registry: Registry): Counter<'outcome'> {
   return sharedCounter(registry, 'login_attempts_total', 'Login attempts by outcome', ['outcome']);

@@ -5,6 +5,7 @@ import { type ProblemBody, sendProblem } from '../../plugins/problemDetails.js';
 import { withHeaders } from '../../problemHeaders.js';
 import {
   authProblemTypes,
+  EmailNotVerified,
   InvalidCredentials,
   InvalidRefreshToken,
   problemJsonSchema,
@@ -124,7 +125,8 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
         description:
           'Answers an access token (JWT) and a refresh token. Several failed logins for one email or from one ' +
           'address answer 429 with Retry-After. When the password opens several organizations and `tenant` is ' +
-          'absent, 409 lists them in `tenants`.',
+          'absent, 409 lists them in `tenants`. With EMAIL_VERIFICATION=required, an admin who has not verified its ' +
+          'e-mail address gets 403 `email-not-verified`.',
         tags: ['auth'],
         body: zodSchema(LoginBody),
         response: {
@@ -181,6 +183,15 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
           throw new TenantSuspendedProblem(verdict.tenant.slug ?? verdict.tenant.tenantId);
         case 'authenticated': {
           await limiter.succeeded([{ tenantId: verdict.tenant.tenantId, email }]);
+          // Told only to whoever knows the password: an email alone reveals nothing.
+          if (
+            deps.emailVerification.required &&
+            (await deps.emailVerification.verifications.isUnverified(verdict.tenant.tenantId, verdict.user.email))
+          ) {
+            count('email_not_verified');
+            await refused(request, email, verdict.tenant.tenantId, 'e-mail address not verified');
+            throw new EmailNotVerified();
+          }
           const subject = { userId: verdict.user.id, tenantId: verdict.tenant.tenantId, email: verdict.user.email };
           const body = await tokensFor(subject, await refreshTokens.issue(subject));
           count('success');

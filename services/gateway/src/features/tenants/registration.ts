@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
 import { ContractViolation, Email, encodeMessage, RegisterOrganization } from '@ttm/contracts';
-import { type Catalog, publishMessage } from '@ttm/service-kit';
+import { type Catalog, inTransaction, publishMessage, sealSecret } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
@@ -13,6 +13,7 @@ import {
   InvalidIdempotencyKey,
   isDomainProblem,
   problemJsonSchema,
+  TooManyRegistrations,
   UnknownPlan,
   UnknownRegion,
   WeakPassword,
@@ -20,6 +21,8 @@ import {
 import { zodSchema } from '../../schema.js';
 import { sharedCounter } from '../auth/metrics.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordWeaknesses } from '../auth/passwordPolicy.js';
+import { verificationMail } from '../emailVerification/mail.js';
+import { RegistrationLimiter } from './registrationLimiter.js';
 
 export const registrationPath = '/api/auth/register-organization';
 export const provisioningStatusPath = (provisioningId: string) => `/api/auth/provisioning-status/${provisioningId}`;
@@ -76,8 +79,8 @@ export function requestFieldOf(contractPath: string): string {
 }
 
 /**
- * `POST /api/auth/register-organization`: validate, hash the password with argon2id, publish
- * `RegisterOrganization`, answer 202 with where to follow provisioning. The gateway never
+ * `POST /api/auth/register-organization`: validate, count it against the registration limits, hash
+ * the password with argon2id and seal the hash under the KEK, publish `RegisterOrganization`, answer 202 with where to follow provisioning. The gateway never
  * provisions; the provisioner consumes the command.
  */
 export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
@@ -85,12 +88,21 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
   const registrations = sharedCounter(deps.metrics, 'registrations_total', 'Organization registrations by outcome', [
     'outcome',
   ]);
-  type Outcome = 'accepted' | 'replayed' | 'rejected' | 'conflict' | 'error';
+  type Outcome = 'accepted' | 'replayed' | 'rejected' | 'conflict' | 'rate_limited' | 'error';
   const count = (outcome: Outcome) => registrations.inc({ outcome });
+  const limiter = new RegistrationLimiter(deps.redis, deps.config.REDIS_KEY_PREFIX, {
+    maxPerAddress: deps.config.REGISTRATION_MAX_PER_ADDRESS,
+    maxTotal: deps.config.REGISTRATION_MAX_TOTAL,
+    windowMs: deps.config.REGISTRATION_WINDOW,
+  });
   // The body as the client sent it, before validation applies defaults or strips anything.
   const fingerprints = new WeakMap<FastifyRequest, string>();
 
-  const register = async (body: RegistrationBody, ids: { tenantId: string; provisioningId: string }) => {
+  const register = async (
+    request: FastifyRequest,
+    body: RegistrationBody,
+    ids: { tenantId: string; provisioningId: string },
+  ) => {
     const plan = deps.catalog.plan(body.plan);
     if (!plan) throw new UnknownPlan(body.plan, deps.catalog.plans.map((p) => p.name).join(', '));
     const region = body.region ?? deps.catalog.defaultRegion;
@@ -100,18 +112,42 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
     const adminEmail = body.admin_email.trim().toLowerCase();
     const weaknesses = passwordWeaknesses(body.admin_password, adminEmail);
     if (weaknesses.length > 0) throw new WeakPassword(weaknesses.join('; '));
+    // Counted once the request is valid and before argon2: a replayed Idempotency-Key is not counted again.
+    const wait = await limiter.reserve(request.ip);
+    if (wait !== undefined) throw withHeaders(new TooManyRegistrations(wait), { 'retry-after': String(wait) });
 
     const message = encodeRegistration({
       ...ids,
       organizationName: body.organization_name,
       adminEmail,
-      adminPasswordHash: await passwords.hash(body.admin_password),
+      // Sealed under the KEK, bound to the tenant: whoever reads COMMANDS sees no password hash.
+      adminPasswordHash: await sealSecret(
+        deps.kek,
+        Buffer.from(await passwords.hash(body.admin_password), 'utf8'),
+        ids.tenantId,
+      ),
       plan: plan.name,
       region,
       requestedAt: new Date().toISOString(),
     });
     trace.getActiveSpan()?.setAttribute('ttm.tenant_id', ids.tenantId);
-    await publishMessage(deps.js, RegisterOrganization.subject, message);
+    const { emailVerification } = deps;
+    if (emailVerification.required) {
+      // The unverified admin and its mail are committed only if the command was published;
+      // provisioning itself never waits for the verification.
+      await inTransaction(deps.pool, async (client) => {
+        const token = await emailVerification.verifications.begin(client, ids.tenantId, adminEmail);
+        await emailVerification.outbox.enqueue(
+          client,
+          'email-verification',
+          verificationMail(deps.config.EMAIL_VERIFICATION_URL, adminEmail, token, body.organization_name),
+        );
+        await publishMessage(deps.js, RegisterOrganization.subject, message);
+      });
+      emailVerification.dispatcher.wake();
+    } else {
+      await publishMessage(deps.js, RegisterOrganization.subject, message);
+    }
     const accepted: RegistrationAccepted = {
       provisioning_id: ids.provisioningId,
       tenant_id: ids.tenantId,
@@ -127,7 +163,9 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
         summary: 'Register an organization and provision its workspace',
         description:
           'Answers 202 at once; provisioning runs in the background. Follow it at the Location header. ' +
-          'Send an Idempotency-Key to retry safely.',
+          'Send an Idempotency-Key to retry safely. Registrations per client address and in total are limited per ' +
+          'REGISTRATION_WINDOW: 429 with Retry-After. With EMAIL_VERIFICATION=required the admin is mailed a ' +
+          'verification link and can log in only once it is opened (POST /api/auth/verify-email).',
         tags: ['auth'],
         headers: zodSchema(IdempotencyHeaders),
         body: zodSchema(registrationBody(deps.catalog)),
@@ -137,6 +175,7 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
           409: problemJsonSchema,
           413: problemJsonSchema,
           422: problemJsonSchema,
+          429: problemJsonSchema,
         },
       },
       preValidation: async (request) => {
@@ -151,12 +190,13 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
       }
       const fingerprint = fingerprints.get(request) ?? fingerprintOf(request.body);
       if (key === undefined) {
-        const answer = await register(request.body, { tenantId: randomUUID(), provisioningId: randomUUID() }).catch(
-          (error: unknown) => {
-            count(isClientError(error) ? 'rejected' : 'error');
-            throw error;
-          },
-        );
+        const answer = await register(request, request.body, {
+          tenantId: randomUUID(),
+          provisioningId: randomUUID(),
+        }).catch((error: unknown) => {
+          count(outcomeOf(error));
+          throw error;
+        });
         count('accepted');
         return reply.code(answer.status).headers(answer.headers).send(answer.body);
       }
@@ -182,12 +222,12 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
       let answer: StoredResponse;
       try {
         // Derived ids: a retry after a crash (marker expired, answer never stored) makes the same tenant.
-        answer = await register(request.body, {
+        answer = await register(request, request.body, {
           tenantId: derivedUuid('tenant', idempotencyScope, key, fingerprint),
           provisioningId: derivedUuid('provisioning', idempotencyScope, key, fingerprint),
         });
       } catch (error) {
-        count(isClientError(error) ? 'rejected' : 'error');
+        count(outcomeOf(error));
         await idempotency
           .abandon(idempotencyScope, key, fingerprint, claim.owner)
           .catch((releaseError: unknown) =>
@@ -225,6 +265,11 @@ function encodeRegistration(data: z.input<typeof RegisterOrganization.schema>) {
     }));
     throw Object.assign(new Error(error.message), { statusCode: 400, validation, validationContext: 'body' });
   }
+}
+
+function outcomeOf(error: unknown): 'rejected' | 'rate_limited' | 'error' {
+  if ((error as { code?: unknown }).code === 'TTM_TOO_MANY_REGISTRATIONS') return 'rate_limited';
+  return isClientError(error) ? 'rejected' : 'error';
 }
 
 function isClientError(error: unknown): boolean {
