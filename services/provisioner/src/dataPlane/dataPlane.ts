@@ -28,6 +28,11 @@ export type ActivationStatus = 'ACTIVE' | 'SUSPENDED' | 'INACTIVE';
  * The provisioner's hands on the Twenty data plane: one bounded pool per database it
  * touches (the cluster's shared database, or a tenant's dedicated one), opened lazily.
  */
+/** One database of one cluster: two clusters may use the same database name. */
+function databaseKey(placement: Placement): string {
+  return `${placement.region}/${placement.cluster}/${placement.database}`;
+}
+
 export class DataPlane {
   private readonly pools: DataPlanePools;
   private readonly prepared = new Map<string, Promise<void>>();
@@ -191,11 +196,12 @@ export class DataPlane {
 
   /** The pool of the placement's database, created (and given its core schema) on first use. */
   private async open(placement: Placement): Promise<DataPlanePool> {
-    let ready = this.prepared.get(placement.database);
+    const key = databaseKey(placement);
+    let ready = this.prepared.get(key);
     if (!ready) {
       ready = this.prepare(placement);
-      this.prepared.set(placement.database, ready);
-      ready.catch(() => this.prepared.delete(placement.database));
+      this.prepared.set(key, ready);
+      ready.catch(() => this.prepared.delete(key));
     }
     await ready;
     return this.pools.poolFor(placement);
@@ -213,7 +219,7 @@ export class DataPlane {
   }
 
   private async closePool(placement: Placement): Promise<void> {
-    this.prepared.delete(placement.database);
+    this.prepared.delete(databaseKey(placement));
     await this.pools.closePool(placement);
   }
 }
