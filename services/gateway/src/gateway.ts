@@ -48,6 +48,7 @@ import {
 } from './features/tenants/index.js';
 import { invitationRoutes } from './features/users/invitationRoutes.js';
 import { Invitations } from './features/users/invitations.js';
+import { upgradeRoutes } from './features/upgrades/index.js';
 import { adminWebhookRoutes, alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
 import { IdempotencyStore } from './idempotency.js';
 import { adminAuth } from './plugins/adminAuth.js';
@@ -366,6 +367,7 @@ const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
   await admin.register(signingKeyRoutes, deps);
   await admin.register(auditRoutes, deps);
   await admin.register(adminWebhookRoutes, deps);
+  await admin.register(upgradeRoutes, deps);
 };
 
 /**

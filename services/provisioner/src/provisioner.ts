@@ -15,7 +15,7 @@ import { DataPlane } from './dataPlane/dataPlane.js';
 import { tenantCommandHandlers } from './tenant/handlers.js';
 import { placementsProjection } from './tenant/placementsProjection.js';
 import type { SagaDeps } from './tenant/saga.js';
-import { type FleetUpgradeDeps, UpgradeScheduler, watchSchemaDrift } from './upgrades/index.js';
+import { type FleetUpgradeDeps, serveUpgradeRequests, UpgradeScheduler, watchSchemaDrift } from './upgrades/index.js';
 
 export interface Provisioner {
   service: ServiceContext<ProvisionerConfig>;
@@ -130,6 +130,13 @@ export async function startProvisioner(
   });
   upgrades.start();
   lifecycle.onStop('schema upgrades', () => upgrades.stop());
+  const upgradeRequests = serveUpgradeRequests({
+    nc: service.nats.nc,
+    pool: service.pool!,
+    onRunnable: () => void upgrades.check(),
+    logger,
+  });
+  lifecycle.onStop('schema upgrade requests', async () => upgradeRequests.unsubscribe());
   const drift = watchSchemaDrift({ catalog, metrics, logger, everyMs: config.SCHEMA_DRIFT_CHECK_EVERY });
   lifecycle.onStop('schema drift check', async () => drift.stop());
   logger.info({ port: config.PROVISIONER_PORT, regions: catalog.regions.map((r) => r.name) }, 'provisioner ready');
