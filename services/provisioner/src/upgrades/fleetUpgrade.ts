@@ -236,12 +236,20 @@ export async function runUpgrade(
       wave + 1,
     ]);
     const soak = spec.waves[wave]?.soakSeconds ?? 0;
-    if (soak > 0 && wave < spec.waves.length - 1 && pending.length > 0) {
+    if (
+      soak > 0 &&
+      wave < spec.waves.length - 1 &&
+      pending.length > 0 &&
+      (await laterWaves(deps.pool, upgradeId, wave))
+    ) {
       const until = Date.now() + soak * 1000;
+      // A pause then resume (however quick) ends the soak: the operator has looked and lets it go on.
+      const steered = await control.steeredAt();
       while (Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, until - Date.now())));
         const status = await control.status(true);
         if (signal?.aborted || status !== 'running') return status;
+        if ((await control.steeredAt()) !== steered) break;
       }
     }
   }
@@ -250,6 +258,15 @@ export async function runUpgrade(
     [upgradeId],
   );
   return (await control.status(true)) ?? 'completed';
+}
+
+/** Whether a wave after this one has tenants to upgrade (a soak before nothing is no soak). */
+async function laterWaves(pool: Pool, upgradeId: string, wave: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `SELECT 1 FROM provisioner.upgrade_tenants WHERE upgrade_id = $1 AND wave > $2 AND status = 'pending' LIMIT 1`,
+    [upgradeId, wave],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 async function upgradeOne(
@@ -308,6 +325,15 @@ class StatusPoll {
     private readonly pool: Pool,
     private readonly upgradeId: string,
   ) {}
+
+  /** When an operator last paused, resumed or cancelled it (or it was created). */
+  async steeredAt(): Promise<number> {
+    const { rows } = await this.pool.query<{ updated_at: Date }>(
+      'SELECT updated_at FROM provisioner.upgrades WHERE id = $1',
+      [this.upgradeId],
+    );
+    return rows[0]?.updated_at.getTime() ?? 0;
+  }
 
   async status(fresh = false): Promise<UpgradeStatus> {
     if (fresh || Date.now() - this.last > 250) {

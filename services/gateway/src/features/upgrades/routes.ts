@@ -129,7 +129,8 @@ export const upgradeRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) 
         schema: {
           summary: {
             pause: 'Pause a fleet upgrade (tenants in flight finish; no new one starts)',
-            resume: 'Resume a paused upgrade (a wave the failure policy stopped is accepted with its failures)',
+            resume:
+              'Resume a paused upgrade (a wave the failure policy stopped is accepted with its failures; a soak in progress ends)',
             cancel: 'Cancel a fleet upgrade: tenants not started are skipped; the upgraded ones stay upgraded',
           }[action],
           tags,
