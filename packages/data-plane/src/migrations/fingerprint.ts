@@ -12,15 +12,16 @@ type Queryable = Pick<DataPlanePool, 'query'>;
  * equal; the fingerprint is the md5 of those lines sorted. Computed by PostgreSQL in one pass
  * over pg_catalog for all the schemas of a database, grouped by schema.
  *
- * Defaults, indexes and constraints are described from their catalog rows (access method, key
- * columns, operator classes, options; defaults, predicates and checks as stored node trees with
- * the parse positions removed) rather than by `pg_get_expr`, `pg_get_indexdef` and
- * `pg_get_constraintdef`: those open each table's or index's relation, which a new connection
- * has to load, about 0.5 ms each: most of the 20 s a database of 1,000 workspaces (11,000
- * tables, 17,000 indexes) took. The stored trees name columns by
- * number and types, operators and functions by oid, which are the same for every schema of a
- * database; a table referenced by a foreign key is named (unqualified when it is the schema's
- * own).
+ * Indexes and constraints are described from their catalog rows (access method, key column
+ * names, operator classes, options) and column defaults as their stored node trees with the
+ * parse positions removed, rather than by `pg_get_indexdef`, `pg_get_constraintdef` and
+ * `pg_get_expr` on every one: those open the table's or index's relation, which a new
+ * connection has to load (about 0.5 ms each), and that was most of the 20 s a database of 1,000
+ * workspaces (11,000 tables, 17,000 indexes) took. Defaults cannot refer to columns, and their
+ * trees name types and functions by oid, the same for every schema of a database. Index
+ * expressions and predicates and check constraints do refer to columns by number, which a
+ * dropped and re-added column changes, so only those few are deparsed. A table referenced by a
+ * foreign key is named (unqualified when it is the schema's own).
  */
 const FINGERPRINT_SQL = `
 WITH s AS (
@@ -45,21 +46,25 @@ WITH s AS (
                                 LEFT JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = k.n), '') || ')'
          || ' classes ' || i.indclass::text || ' options ' || i.indoption::text
          || ' collations ' || i.indcollation::text
-         || coalesce(' expressions ' || regexp_replace(i.indexprs::text, ' :location -?[0-9]+', '', 'g'), '')
-         || coalesce(' where ' || regexp_replace(i.indpred::text, ' :location -?[0-9]+', '', 'g'), '')
+         || CASE WHEN i.indexprs IS NULL THEN '' ELSE ' expressions ' || pg_get_expr(i.indexprs, i.indrelid) END
+         || CASE WHEN i.indpred IS NULL THEN '' ELSE ' where ' || pg_get_expr(i.indpred, i.indrelid) END
     FROM rel r JOIN pg_index i ON i.indrelid = r.oid
     JOIN pg_class ic ON ic.oid = i.indexrelid
     JOIN pg_am am ON am.oid = ic.relam
   UNION ALL
   SELECT r.nspname, 'constraint ' || r.relname || '.' || k.conname || ' ' || k.contype::text
-         || ' (' || coalesce(k.conkey::text, '') || ')'
+         || ' (' || coalesce((SELECT string_agg(a.attname, ',' ORDER BY k2.o)
+                                FROM unnest(k.conkey) WITH ORDINALITY k2(n, o)
+                                JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = k2.n), '') || ')'
          || CASE WHEN k.contype = 'f' THEN ' references '
                    || CASE WHEN f.relnamespace = r.nsp THEN f.relname ELSE quote_ident(fn.nspname) || '.' || f.relname END
-                   || ' (' || coalesce(k.confkey::text, '') || ') ' || k.confupdtype::text || k.confdeltype::text || k.confmatchtype::text
+                   || ' (' || coalesce((SELECT string_agg(a.attname, ',' ORDER BY k2.o)
+                                          FROM unnest(k.confkey) WITH ORDINALITY k2(n, o)
+                                          JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = k2.n), '') || ') ' || k.confupdtype::text || k.confdeltype::text || k.confmatchtype::text
                  ELSE '' END
          || CASE WHEN k.condeferrable THEN ' deferrable' ELSE '' END
          || CASE WHEN k.condeferred THEN ' deferred' ELSE '' END
-         || coalesce(' check ' || regexp_replace(k.conbin::text, ' :location -?[0-9]+', '', 'g'), '')
+         || CASE WHEN k.conbin IS NULL THEN '' ELSE ' check ' || pg_get_expr(k.conbin, k.conrelid) END
     FROM rel r JOIN pg_constraint k ON k.conrelid = r.oid
     LEFT JOIN pg_class f ON f.oid = k.confrelid
     LEFT JOIN pg_namespace fn ON fn.oid = f.relnamespace
