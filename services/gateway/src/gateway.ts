@@ -46,9 +46,9 @@ import {
   tenantBySlug,
   tenantsProjection,
 } from './features/tenants/index.js';
+import { upgradeRoutes } from './features/upgrades/index.js';
 import { invitationRoutes } from './features/users/invitationRoutes.js';
 import { Invitations } from './features/users/invitations.js';
-import { upgradeRoutes } from './features/upgrades/index.js';
 import { adminWebhookRoutes, alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
 import { IdempotencyStore } from './idempotency.js';
 import { adminAuth } from './plugins/adminAuth.js';
