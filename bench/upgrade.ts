@@ -75,6 +75,9 @@ interface Pass {
   rate: number;
   maxLockMs: number;
   rssGrowthMb: number;
+  /** Where the RSS growth sits: V8's heap (live and garbage not yet collected), and the rest. */
+  heapTotalGrowthMb: number;
+  externalGrowthMb: number;
   /** Live heap after a full GC, last tenant minus first: what a leak would grow. */
   heapGrowthMb: number;
   failed: number;
@@ -89,6 +92,8 @@ async function upgradeFleet(pools: pg.Pool[], ids: string[], to: number): Promis
   let firstRss = 0;
   let lastRss = 0;
   let firstHeap = 0;
+  let first: NodeJS.MemoryUsage | undefined;
+  let last: NodeJS.MemoryUsage | undefined;
   let done = 0;
   const started = performance.now();
   await Promise.all(
@@ -103,10 +108,12 @@ async function upgradeFleet(pools: pg.Pool[], ids: string[], to: number): Promis
         done++;
         if (done === 1) {
           collect();
-          firstRss = process.memoryUsage().rss;
-          firstHeap = process.memoryUsage().heapUsed;
+          first = process.memoryUsage();
+          firstRss = first.rss;
+          firstHeap = first.heapUsed;
         }
-        lastRss = process.memoryUsage().rss;
+        last = process.memoryUsage();
+        lastRss = last.rss;
       }
     }),
   );
@@ -118,6 +125,8 @@ async function upgradeFleet(pools: pg.Pool[], ids: string[], to: number): Promis
     rate: queue.length / seconds,
     maxLockMs,
     rssGrowthMb: (lastRss - firstRss) / 1024 ** 2,
+    heapTotalGrowthMb: ((last?.heapTotal ?? 0) - (first?.heapTotal ?? 0)) / 1024 ** 2,
+    externalGrowthMb: ((last?.external ?? 0) - (first?.external ?? 0)) / 1024 ** 2,
     heapGrowthMb,
     failed,
   };
@@ -241,6 +250,16 @@ export async function run(): Promise<void> {
       Math.max(...passes.map((p) => p.rssGrowthMb)),
       'MB',
       '<= 50',
+    );
+    report.figure(
+      'V8 heap size growth first to last tenant (pass with the largest RSS growth)',
+      passes.reduce((a, p) => (p.rssGrowthMb > a.rssGrowthMb ? p : a)).heapTotalGrowthMb,
+      'MB',
+    );
+    report.figure(
+      'external memory growth first to last tenant (pass with the largest RSS growth)',
+      passes.reduce((a, p) => (p.rssGrowthMb > a.rssGrowthMb ? p : a)).externalGrowthMb,
+      'MB',
     );
     report.figure(
       'live heap growth after GC first to last tenant (max of passes)',

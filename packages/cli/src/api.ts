@@ -153,3 +153,41 @@ export interface WebhookDelivery {
   createdAt: string;
   deliveredAt: string | null;
 }
+
+export type UpgradeStatus = 'running' | 'paused' | 'cancelled' | 'completed';
+export type TenantUpgradeStatus = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
+
+/** `GET /api/admin/upgrades/{id}`: a fleet schema upgrade as the provisioner keeps it. */
+export interface Upgrade {
+  upgradeId: string;
+  targetVersion: number;
+  status: UpgradeStatus;
+  statusReason: string | null;
+  rollbackOf: string | null;
+  spec: {
+    waves: { percent: number; soakSeconds: number }[];
+    filters: { plan?: string; region?: string; cluster?: string };
+    concurrencyPerCluster: number;
+    failurePolicy: { pauseOnCanaryFailure: boolean; maxFailedPercent: number };
+  };
+  wavesDone: number;
+  counts: Record<TenantUpgradeStatus, number>;
+  total: number;
+  rate: number;
+  etaSeconds?: number;
+  createdAt: string;
+  updatedAt: string;
+  tenants: {
+    tenantId: string;
+    wave: number;
+    status: TenantUpgradeStatus;
+    error: string | null;
+    lockHeldMs: number | null;
+  }[];
+}
+
+/** `POST /api/admin/upgrades` and `…/rollback`: 202 with the upgrade as planned. */
+export interface AcceptedUpgrade {
+  operation_id: string;
+  upgrade: Upgrade;
+}

@@ -13,6 +13,7 @@ import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { suspendCommand } from './commands/suspend.js';
 import { usersCommand } from './commands/users.js';
+import { upgradeCommand } from './commands/upgrade.js';
 import { webhooksCommand } from './commands/webhooks.js';
 import { defaultUrl, readEnvironment } from './context.js';
 import { reportOf } from './errors.js';
@@ -28,7 +29,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 const program = new Command('tenant-cli')
   .description(
-    'Operate the Twenty Tenant Manager: register, inspect, suspend, back up, restore, move and check tenants and services.',
+    'Operate the Twenty Tenant Manager: register, inspect, suspend, back up, restore, move, upgrade and check tenants and services.',
   )
   .version(version)
   .option('--url <url>', `gateway base URL (default: TTM_URL or ${defaultUrl})`)
@@ -51,7 +52,8 @@ program
   .addCommand(healthCommand(env))
   .addCommand(keysCommand(env))
   .addCommand(usersCommand(env))
-  .addCommand(webhooksCommand(env));
+  .addCommand(webhooksCommand(env))
+  .addCommand(upgradeCommand(env));
 // addCommand, unlike command(), does not pass the error format down.
 for (const command of program.commands) {
   command.copyInheritedSettings(program);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TenantId } from './tenant/fields.js';
 import { CoreSubjects, Subjects } from './topology.js';
+import { UpgradeReply, UpgradeRequest } from './upgrade/queries.js';
 import { UsageWindowsReply, UsageWindowsRequest } from './usage/queries.js';
 import { WebhookReply, WebhookRequest } from './webhook/queries.js';
 
@@ -94,6 +95,22 @@ export const WebhookEndpointsAnswered = defineExternal({
   schema: WebhookReply,
 });
 
+export const UpgradeRequested = defineExternal({
+  type: 'ttm.query.upgrades.request.v1',
+  description: 'Start, read, pause, resume, cancel or roll back a fleet schema upgrade (answered by the provisioner)',
+  publisher: 'gateway',
+  subjectPattern: CoreSubjects.upgrades,
+  schema: UpgradeRequest,
+});
+
+export const UpgradeAnswered = defineExternal({
+  type: 'ttm.query.upgrades.reply.v1',
+  description: "The provisioner's answer (the upgrade as it stands, or why it refused), sent to the reply subject",
+  publisher: 'provisioner',
+  subjectPattern: CoreSubjects.upgrades,
+  schema: UpgradeReply,
+});
+
 export const externalMessageDefinitions: readonly ExternalMessageDefinition[] = [
   MaxDeliveriesAdvisory,
   UsageWindowsQueried,
@@ -101,4 +118,6 @@ export const externalMessageDefinitions: readonly ExternalMessageDefinition[] = 
   ApiKeyRevokedNotice,
   WebhookEndpointsRequested,
   WebhookEndpointsAnswered,
+  UpgradeRequested,
+  UpgradeAnswered,
 ];

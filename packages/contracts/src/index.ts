@@ -22,6 +22,7 @@ export * from './tenant/fields.js';
 export * from './tenant/lifecycle.js';
 export * from './tenant/placement.js';
 export * from './topology.js';
+export * from './upgrade/queries.js';
 export * from './usage/events.js';
 export * from './usage/fields.js';
 export * from './usage/queries.js';

@@ -276,6 +276,26 @@ export const sampleExternalData: Readonly<Record<string, unknown>> = Object.free
     ok: false,
     error: { code: 'url-rejected', message: 'the host hooks.example.com resolves to 10.0.0.7 is a private address' },
   },
+  'ttm.query.upgrades.request.v1': {
+    op: 'start',
+    upgradeId: '5f0c2b1a-7d3e-4c9a-8b6f-2e1d0c9b8a7f',
+    spec: {
+      targetVersion: 2,
+      waves: [
+        { percent: 1, soakSeconds: 300 },
+        { percent: 10, soakSeconds: 60 },
+        { percent: 100, soakSeconds: 0 },
+      ],
+      filters: { region: 'eu-west-1' },
+      concurrencyPerCluster: 4,
+      failurePolicy: { pauseOnCanaryFailure: true, maxFailedPercent: 5 },
+    },
+    actor: 'ops@example.com',
+  },
+  'ttm.query.upgrades.reply.v1': {
+    ok: false,
+    error: { code: 'conflict', message: 'upgrade 5f0c2b1a-7d3e-4c9a-8b6f-2e1d0c9b8a7f is cancelled; it cannot resume' },
+  },
   'ttm.query.usage-windows.request.v1': {
     tenantId: '0b7f3c1e-5d2a-4e8b-9c6f-1a2b3c4d5e6f',
     granularity: 'day',

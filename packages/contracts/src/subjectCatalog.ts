@@ -68,6 +68,11 @@ const coreMeta: Partial<Record<keyof typeof CoreSubjects, EntryMeta>> = {
       'Webhook endpoints and delivery logs: a request-reply that the webhooks service answers (queue group `webhooks`)',
     producers: ['gateway'],
   },
+  upgrades: {
+    description:
+      'Fleet schema upgrades: start, read, pause, resume, cancel, roll back; a request-reply that the provisioner answers (queue group `provisioner`)',
+    producers: ['gateway'],
+  },
 };
 
 /**

@@ -261,6 +261,8 @@ export const CoreSubjects = {
   apiKeyRevoked: 'ttm.gateway.api-key-revoked',
   /** The gateway manages webhook endpoints and reads delivery logs (queue group `webhooks`). */
   webhookEndpoints: 'query.webhooks.endpoints',
+  /** The gateway starts, reads and steers fleet schema upgrades (queue group `provisioner`). */
+  upgrades: 'query.provisioner.upgrades',
 } as const;
 
 export const consumerDefinitions: readonly ConsumerDefinition[] = [

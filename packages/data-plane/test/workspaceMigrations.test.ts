@@ -188,4 +188,25 @@ describe('workspace migrations', () => {
       client.release();
     }
   });
+
+  it('the fingerprint sees an index, a default, a predicate, a foreign key or a check changed by hand', async () => {
+    const reference = (await schemaFingerprints(pool, [(await workspaceAt(N)).schema])).values().next().value;
+    const changes = [
+      (s: string) => `CREATE INDEX "handMade_idx" ON ${s}.person ("createdAt")`,
+      (s: string) => `ALTER TABLE ${s}.company ALTER COLUMN "createdAt" SET DEFAULT now() - interval '1 day'`,
+      (s: string) => `ALTER TABLE ${s}.company DROP CONSTRAINT company_pkey CASCADE`,
+      (s: string) =>
+        `DROP INDEX ${s}."company_linkedinLink_idx"; CREATE INDEX "company_linkedinLink_idx" ON ${s}.company ("linkedinLinkPrimaryLinkUrl") WHERE "linkedinLinkPrimaryLinkUrl" IS NULL`,
+      (s: string) => `ALTER TABLE ${s}.task ADD CONSTRAINT "handMade_check" CHECK ("deletedAt" IS NULL)`,
+      (s: string) =>
+        `ALTER TABLE ${s}."noteTarget" ADD CONSTRAINT "handMade_fk" FOREIGN KEY ("personId") REFERENCES ${s}.person (id)`,
+    ];
+    for (const change of changes) {
+      const workspace = await workspaceAt(N);
+      const schema = pg.escapeIdentifier(workspace.schema);
+      await pool.query(change(schema));
+      const found = await schemaFingerprints(pool, [workspace.schema]);
+      expect(found.get(workspace.schema), change('s')).not.toBe(reference);
+    }
+  });
 });

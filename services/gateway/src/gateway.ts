@@ -61,6 +61,7 @@ import {
   tenantBySlug,
   tenantsProjection,
 } from './features/tenants/index.js';
+import { upgradeRoutes } from './features/upgrades/index.js';
 import { invitationRoutes } from './features/users/invitationRoutes.js';
 import { Invitations } from './features/users/invitations.js';
 import { adminWebhookRoutes, alertmanagerRoutes, tenantWebhookRoutes } from './features/webhooks/index.js';
@@ -409,6 +410,7 @@ const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
   await admin.register(signingKeyRoutes, deps);
   await admin.register(auditRoutes, deps);
   await admin.register(adminWebhookRoutes, deps);
+  await admin.register(upgradeRoutes, deps);
 };
 
 /**

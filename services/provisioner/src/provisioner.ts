@@ -19,7 +19,7 @@ import { tenantCommandHandlers } from './tenant/handlers.js';
 import { placementsProjection } from './tenant/placementsProjection.js';
 import { COMMAND_REDELIVERY } from './tenant/redelivery.js';
 import type { SagaDeps } from './tenant/saga.js';
-import { type FleetUpgradeDeps, UpgradeScheduler, watchSchemaDrift } from './upgrades/index.js';
+import { type FleetUpgradeDeps, serveUpgradeRequests, UpgradeScheduler, watchSchemaDrift } from './upgrades/index.js';
 
 export interface Provisioner {
   service: ServiceContext<ProvisionerConfig>;
@@ -139,6 +139,13 @@ export async function startProvisioner(
   });
   upgrades.start();
   lifecycle.onStop('schema upgrades', () => upgrades.stop());
+  const upgradeRequests = serveUpgradeRequests({
+    nc: service.nats.nc,
+    pool: service.pool!,
+    onRunnable: () => void upgrades.check(),
+    logger,
+  });
+  lifecycle.onStop('schema upgrade requests', async () => upgradeRequests.unsubscribe());
   const drift = watchSchemaDrift({ catalog, metrics, logger, everyMs: config.SCHEMA_DRIFT_CHECK_EVERY });
   lifecycle.onStop('schema drift check', async () => drift.stop());
   logger.info({ port: config.PROVISIONER_PORT, regions: catalog.regions.map((r) => r.name) }, 'provisioner ready');

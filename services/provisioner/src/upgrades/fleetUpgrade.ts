@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import type { TenantUpgradeStatus, UpgradeStatus, UpgradeTenantRows, UpgradeView } from '@ttm/contracts';
 import {
   OLDEST_SUPPORTED_SCHEMA_VERSION,
   type Placement,
@@ -11,8 +12,7 @@ import type { DataPlane } from '../dataPlane/dataPlane.js';
 import { assignWaves, estimate, judgeWave, UpgradeSpec } from './plan.js';
 import { upgradeTenant } from './upgradeTenant.js';
 
-export type UpgradeStatus = 'running' | 'paused' | 'cancelled' | 'completed';
-export type TenantUpgradeStatus = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
+export type { TenantUpgradeStatus, UpgradeStatus };
 
 export interface FleetUpgradeDeps {
   /** The provisioner's control-plane pool (schema `provisioner`). */
@@ -24,32 +24,19 @@ export interface FleetUpgradeDeps {
   afterTenant?: (tenantId: string) => void | Promise<void>;
 }
 
-export interface UpgradeProgress {
-  upgradeId: string;
-  targetVersion: number;
-  status: UpgradeStatus;
-  statusReason: string | null;
-  rollbackOf: string | null;
-  spec: UpgradeSpec;
-  /** Waves finished and accepted. */
-  wavesDone: number;
-  counts: Record<TenantUpgradeStatus, number>;
-  total: number;
-  /** Tenants per second over the finished ones, and the seconds left at that rate. */
-  rate: number;
-  etaSeconds?: number;
-  tenants: {
-    tenantId: string;
-    wave: number;
-    status: TenantUpgradeStatus;
-    error: string | null;
-    lockHeldMs: number | null;
-  }[];
-}
+/** Where an upgrade stands (the contracts' view, so the gateway shows exactly this). */
+export type UpgradeProgress = UpgradeView;
 
 /** A request the current state does not allow (unknown version, nothing to roll back, …). */
 export class UpgradeRefused extends Error {
   override name = 'UpgradeRefused';
+  constructor(
+    message: string,
+    /** What kind of refusal: the gateway answers 422, 404 or 409 for them. */
+    readonly code: 'unknown-version' | 'not-found' | 'conflict' = 'conflict',
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -66,6 +53,7 @@ export async function createUpgrade(
   if (spec.targetVersion > WORKSPACE_SCHEMA_VERSION || spec.targetVersion < OLDEST_SUPPORTED_SCHEMA_VERSION) {
     throw new UpgradeRefused(
       `schema version ${spec.targetVersion} is not one this build can move workspaces to (${OLDEST_SUPPORTED_SCHEMA_VERSION}..${WORKSPACE_SCHEMA_VERSION})`,
+      'unknown-version',
     );
   }
   const upgradeId = options.upgradeId ?? randomUUID();
@@ -130,7 +118,7 @@ export async function setUpgradeStatus(
     [upgradeId, next, allowed, reason ?? null],
   );
   const status = rows[0]?.status;
-  if (!status) throw new UpgradeRefused(`no upgrade ${upgradeId}`);
+  if (!status) throw new UpgradeRefused(`no upgrade ${upgradeId}`, 'not-found');
   if (status !== next) throw new UpgradeRefused(`upgrade ${upgradeId} is ${status}; it cannot ${action}`);
   if (action === 'resume') {
     // Resuming after the failure policy paused a finished wave accepts that wave's failures.
@@ -157,7 +145,7 @@ export async function setUpgradeStatus(
  */
 export async function createRollback(pool: Pool, upgradeId: string): Promise<string> {
   const progress = await readUpgrade(pool, upgradeId, { tenants: false });
-  if (!progress) throw new UpgradeRefused(`no upgrade ${upgradeId}`);
+  if (!progress) throw new UpgradeRefused(`no upgrade ${upgradeId}`, 'not-found');
   if (progress.status === 'running')
     throw new UpgradeRefused(`pause or cancel upgrade ${upgradeId} before rolling it back`);
   const { rows } = await pool.query<{ tenant_id: string; from_version: number }>(
@@ -185,7 +173,7 @@ export async function runUpgrade(
   signal?: AbortSignal,
 ): Promise<UpgradeStatus> {
   const head = await readUpgrade(deps.pool, upgradeId, { tenants: false });
-  if (!head) throw new UpgradeRefused(`no upgrade ${upgradeId}`);
+  if (!head) throw new UpgradeRefused(`no upgrade ${upgradeId}`, 'not-found');
   if (head.status !== 'running') return head.status;
   const retried = await deps.pool.query(
     `UPDATE provisioner.upgrade_tenants SET status = 'pending' WHERE upgrade_id = $1 AND status = 'running'`,
@@ -248,12 +236,20 @@ export async function runUpgrade(
       wave + 1,
     ]);
     const soak = spec.waves[wave]?.soakSeconds ?? 0;
-    if (soak > 0 && wave < spec.waves.length - 1 && pending.length > 0) {
+    if (
+      soak > 0 &&
+      wave < spec.waves.length - 1 &&
+      pending.length > 0 &&
+      (await laterWaves(deps.pool, upgradeId, wave))
+    ) {
       const until = Date.now() + soak * 1000;
+      // A pause then resume (however quick) ends the soak: the operator has looked and lets it go on.
+      const steered = await control.steeredAt();
       while (Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, until - Date.now())));
         const status = await control.status(true);
         if (signal?.aborted || status !== 'running') return status;
+        if ((await control.steeredAt()) !== steered) break;
       }
     }
   }
@@ -262,6 +258,15 @@ export async function runUpgrade(
     [upgradeId],
   );
   return (await control.status(true)) ?? 'completed';
+}
+
+/** Whether a wave after this one has tenants to upgrade (a soak before nothing is no soak). */
+async function laterWaves(pool: Pool, upgradeId: string, wave: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `SELECT 1 FROM provisioner.upgrade_tenants WHERE upgrade_id = $1 AND wave > $2 AND status = 'pending' LIMIT 1`,
+    [upgradeId, wave],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 async function upgradeOne(
@@ -321,6 +326,15 @@ class StatusPoll {
     private readonly upgradeId: string,
   ) {}
 
+  /** When an operator last paused, resumed or cancelled it (or it was created). */
+  async steeredAt(): Promise<number> {
+    const { rows } = await this.pool.query<{ updated_at: Date }>(
+      'SELECT updated_at FROM provisioner.upgrades WHERE id = $1',
+      [this.upgradeId],
+    );
+    return rows[0]?.updated_at.getTime() ?? 0;
+  }
+
   async status(fresh = false): Promise<UpgradeStatus> {
     if (fresh || Date.now() - this.last > 250) {
       this.last = Date.now();
@@ -338,8 +352,10 @@ class StatusPoll {
 export async function readUpgrade(
   pool: Pool,
   upgradeId: string,
-  options: { tenants: boolean } = { tenants: true },
+  options: { tenants: boolean | UpgradeTenantRows } = { tenants: true },
 ): Promise<UpgradeProgress | undefined> {
+  const rowsWanted: UpgradeTenantRows =
+    options.tenants === true ? 'all' : options.tenants === false ? 'none' : options.tenants;
   const { rows } = await pool.query<{
     target_version: number;
     spec: unknown;
@@ -347,8 +363,11 @@ export async function readUpgrade(
     status_reason: string | null;
     rollback_of: string | null;
     waves_done: number;
+    created_at: Date;
+    updated_at: Date;
   }>(
-    'SELECT target_version, spec, status, status_reason, rollback_of, waves_done FROM provisioner.upgrades WHERE id = $1',
+    `SELECT target_version, spec, status, status_reason, rollback_of, waves_done, created_at, updated_at
+       FROM provisioner.upgrades WHERE id = $1`,
     [upgradeId],
   );
   const head = rows[0];
@@ -375,27 +394,29 @@ export async function readUpgrade(
   const work = total - counts.skipped;
   const done = counts.ok + counts.failed;
   const elapsed = Number.isFinite(first) ? (head.status === 'running' ? Date.now() : last) - first : 0;
-  const tenants = options.tenants
-    ? (
-        await pool.query<{
-          tenant_id: string;
-          wave: number;
-          status: TenantUpgradeStatus;
-          error: string | null;
-          lock_held_ms: number | null;
-        }>(
-          `SELECT tenant_id, wave, status, error, lock_held_ms FROM provisioner.upgrade_tenants
-            WHERE upgrade_id = $1 ORDER BY ordinal`,
-          [upgradeId],
-        )
-      ).rows.map((r) => ({
-        tenantId: r.tenant_id,
-        wave: r.wave,
-        status: r.status,
-        error: r.error,
-        lockHeldMs: r.lock_held_ms,
-      }))
-    : [];
+  const wanted = { all: null, unfinished: ['pending', 'running'], failed: ['failed'], none: null }[rowsWanted];
+  const tenants =
+    rowsWanted !== 'none'
+      ? (
+          await pool.query<{
+            tenant_id: string;
+            wave: number;
+            status: TenantUpgradeStatus;
+            error: string | null;
+            lock_held_ms: number | null;
+          }>(
+            `SELECT tenant_id, wave, status, error, lock_held_ms FROM provisioner.upgrade_tenants
+            WHERE upgrade_id = $1 AND ($2::text[] IS NULL OR status = ANY($2)) ORDER BY ordinal`,
+            [upgradeId, wanted],
+          )
+        ).rows.map((r) => ({
+          tenantId: r.tenant_id,
+          wave: r.wave,
+          status: r.status,
+          error: r.error,
+          lockHeldMs: r.lock_held_ms,
+        }))
+      : [];
   return {
     upgradeId,
     targetVersion: head.target_version,
@@ -407,6 +428,8 @@ export async function readUpgrade(
     counts,
     total,
     ...estimate(done, work, elapsed),
+    createdAt: head.created_at.toISOString(),
+    updatedAt: head.updated_at.toISOString(),
     tenants,
   };
 }

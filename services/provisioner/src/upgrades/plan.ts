@@ -1,27 +1,8 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import { UpgradeSpec } from '@ttm/contracts';
 
-/** What an operator asks for (`POST /api/admin/upgrades` body, `upgrade start` flags). */
-export const UpgradeSpec = z.object({
-  targetVersion: z.number().int().positive(),
-  /** Cumulative share of the selected tenants each wave reaches; the last wave takes the rest. */
-  waves: z
-    .array(z.object({ percent: z.number().positive().max(100), soakSeconds: z.number().int().min(0).max(86_400) }))
-    .min(1)
-    .max(20)
-    .default([{ percent: 100, soakSeconds: 0 }]),
-  filters: z
-    .object({ plan: z.string().optional(), region: z.string().optional(), cluster: z.string().optional() })
-    .default({}),
-  concurrencyPerCluster: z.number().int().min(1).max(4).default(4),
-  failurePolicy: z
-    .object({
-      pauseOnCanaryFailure: z.boolean().default(true),
-      maxFailedPercent: z.number().min(0).max(100).default(5),
-    })
-    .default({ pauseOnCanaryFailure: true, maxFailedPercent: 5 }),
-});
-export type UpgradeSpec = z.output<typeof UpgradeSpec>;
+/** What an operator asks for: spelled once, in the contracts (the gateway validates the same body). */
+export { UpgradeSpec };
 
 /**
  * The wave of each tenant: tenants in a stable pseudo-random order (a hash of upgrade and

@@ -1,6 +1,7 @@
 import type { BackupOperation } from '../backups/view.js';
 import type { MigrationOperation } from '../migrations/view.js';
 import type { DirectoryEntry, TenantStatus } from '../tenants/directory.js';
+import type { UpgradeOperation } from '../upgrades/operation.js';
 
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
 
@@ -18,8 +19,8 @@ export interface Operation {
   error?: string;
 }
 
-/** Any operation a status route can show: a provisioning, or a backup, restore or verification. */
-export type AnyOperation = Operation | BackupOperation | MigrationOperation;
+/** Any operation a status route can show: a provisioning, a backup, restore or verification, a migration, a fleet upgrade. */
+export type AnyOperation = Operation | BackupOperation | MigrationOperation | UpgradeOperation;
 
 /** The seed's provisioning status (`GET /api/auth/provisioning-status/{id}`). */
 export interface ProvisioningState {

@@ -4,8 +4,9 @@ import { carriesAdminKey } from '../../plugins/adminAuth.js';
 import { withHeaders } from '../../problemHeaders.js';
 import { createProblem, problemJsonSchema } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
+import { askUpgrades, upgradeOperation } from '../upgrades/index.js';
 import { streamOperation } from './eventStream.js';
-import { type AnyOperation, provisioningOperation, provisioningState } from './operation.js';
+import { type AnyOperation, operationChanged, provisioningOperation, provisioningState } from './operation.js';
 import { OperationNotFound } from './problems.js';
 import { OperationBody, OperationParams, ProvisioningStatusBody } from './schemas.js';
 
@@ -15,6 +16,8 @@ import { OperationBody, OperationParams, ProvisioningStatusBody } from './schema
  * poll (or open the event stream) at once.
  */
 export const UNKNOWN_OPERATION_GRACE_MS = 2_000;
+/** How often an event stream of a fleet upgrade asks the provisioner where it stands. */
+const UPGRADE_POLL_MS = 2_000;
 
 const params = zodSchema(OperationParams);
 
@@ -67,9 +70,25 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
     return operation.kind === 'provisioning' ? operation : undefined;
   }
 
-  /** The operation, from the tenant directory or the backup index, waiting up to the grace for either. */
-  async function lookUp(id: string, signal?: AbortSignal): Promise<AnyOperation | undefined> {
-    const known = (await tracker.find(id)) ?? backups.operation(id) ?? migrations.get(id);
+  /** A fleet upgrade, from the provisioner (which keeps them): undefined when it knows none or is away. */
+  async function upgradeOf(id: string): Promise<AnyOperation | undefined> {
+    try {
+      return upgradeOperation(await askUpgrades(deps.nc, { op: 'get', upgradeId: id, tenants: 'all' }, 5_000));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The operation, from the tenant directory or the backup or migration index, waiting up to the
+   * grace for any; for operators also a fleet upgrade (asked of the provisioner, not waited for).
+   */
+  async function lookUp(id: string, viewer: Viewer, signal?: AbortSignal): Promise<AnyOperation | undefined> {
+    const known =
+      (await tracker.find(id)) ??
+      backups.operation(id) ??
+      migrations.get(id) ??
+      (viewer.kind === 'admin' ? await upgradeOf(id) : undefined);
     if (known) return known;
     const settled = new AbortController();
     const stop = () => settled.abort();
@@ -100,6 +119,16 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
       );
     }
     if (first.kind === 'migration') return migrations.watchOperation(first.id, send);
+    if (first.kind === 'upgrade') {
+      let last: AnyOperation = first;
+      const timer = setInterval(() => {
+        void upgradeOf(first.id).then((now) => {
+          if (now && operationChanged(last, now)) send(now);
+          if (now) last = now;
+        });
+      }, UPGRADE_POLL_MS);
+      return () => clearInterval(timer);
+    }
     return backups.watchOperation(first.id, send);
   }
 
@@ -113,7 +142,7 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
     '/api/operations/:id',
     {
       schema: {
-        summary: 'A long-running operation: a provisioning, backup, restore, verification or migration',
+        summary: 'A long-running operation: a provisioning, backup, restore, verification, migration or fleet upgrade',
         description:
           'With X-Admin-Key (or the dashboard session): every operation. With a tenant access token: that ' +
           "tenant's operations. With neither: a provisioning only (its unguessable id is the registrant's). " +
@@ -125,7 +154,7 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
     },
     async (request) => {
       const viewer = await viewerOf(request);
-      const found = await lookUp(request.params.id);
+      const found = await lookUp(request.params.id, viewer);
       const operation = found && shown(found, viewer);
       if (!operation) throw new OperationNotFound(request.params.id);
       return operation;
@@ -174,7 +203,9 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
       const abandoned = new AbortController();
       const leave = () => abandoned.abort();
       reply.raw.once('close', leave);
-      const found = await lookUp(request.params.id, abandoned.signal).finally(() => reply.raw.off('close', leave));
+      const found = await lookUp(request.params.id, viewer, abandoned.signal).finally(() =>
+        reply.raw.off('close', leave),
+      );
       const first = found && shown(found, viewer);
       if (!first) throw new OperationNotFound(request.params.id);
       streamsByAddress.set(address, (streamsByAddress.get(address) ?? 0) + 1);

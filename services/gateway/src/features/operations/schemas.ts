@@ -8,9 +8,9 @@ export const OperationBody = z
   .object({
     id: OperationId,
     kind: z
-      .enum(['provisioning', 'backup', 'restore', 'verification', 'migration'])
+      .enum(['provisioning', 'backup', 'restore', 'verification', 'migration', 'upgrade'])
       .describe('What the operation does'),
-    tenant_id: TenantId,
+    tenant_id: TenantId.nullable().describe('The tenant it is about (null for a fleet upgrade)'),
     backup_id: z.uuid().optional().describe('The backup a backup, restore or verification operation is about'),
     status: z.enum(['pending', 'running', 'succeeded', 'failed']),
     progress: z.number().int().min(0).max(100),
@@ -18,7 +18,7 @@ export const OperationBody = z
       .string()
       .nullable()
       .describe(
-        'The step done last (provisioning: reserve-slug, place, …, activate; migration: freeze, copy, verify, switch, unfreeze, remove-source)',
+        'The step done last (provisioning: reserve-slug, place, …, activate; migration: freeze, copy, verify, switch, unfreeze, remove-source; upgrade: wave N of M, paused: why, cancelled, completed)',
       ),
     started_at: z.iso.datetime({ offset: true }),
     updated_at: z.iso.datetime({ offset: true }),
@@ -39,6 +39,21 @@ export const OperationBody = z
       .nullable()
       .optional()
       .describe('Migration: the placement the tenant is moved to'),
+    counts: z
+      .record(z.string(), z.number().int().min(0))
+      .optional()
+      .describe('Upgrade: tenants pending, running, ok, failed, skipped'),
+    tenants: z
+      .array(
+        z.object({
+          tenant_id: TenantId,
+          wave: z.number().int().min(0),
+          status: z.enum(['pending', 'running', 'ok', 'failed', 'skipped']),
+          error: z.string().nullable(),
+        }),
+      )
+      .optional()
+      .describe('Upgrade: each tenant, in upgrade order, with why it failed or was skipped'),
   })
   .describe('A long-running operation');
 
