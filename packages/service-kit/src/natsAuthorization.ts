@@ -59,6 +59,7 @@ export const CORE_SUBSCRIBERS: Readonly<Record<keyof typeof CoreSubjects, readon
   usageWindowsQuery: ['metering'],
   apiKeyRevoked: ['gateway'],
   webhookEndpoints: ['webhooks'],
+  upgrades: ['provisioner'],
 };
 
 /** Stream subjects a service also receives live, as a core subscription (no consumer). */
