@@ -20,7 +20,7 @@ import http from 'node:http';
 import { connect } from '@nats-io/transport-node';
 import { CloudEventHeaders, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
 import pg from 'pg';
-import { DATA_PLANE_APPLICATION_NAME } from '../services/gateway/src/dataPlane/index.js';
+import { DATA_PLANE_APPLICATION_NAME } from '../services/gateway/src/features/dataPlane/index.js';
 import { cpuSecondsOf } from './lib/cpu.js';
 import { startProcessStack } from './lib/processStack.js';
 import { BenchReport, quantile } from './lib/report.js';

@@ -16,7 +16,6 @@ import {
 import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
 import { DEFAULT_ADMIN_KEY, type GatewayConfig, gatewayEnv, startupProblems } from './config.js';
-import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
 import { ApiKeys } from './features/apiKeys/index.js';
 import { AuditRecorder, auditProjection, auditRoutes, RefusedLoginAudit } from './features/audit/index.js';
@@ -33,11 +32,13 @@ import {
 import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
+import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
 import { ConsumerBacklog, fleetMetrics, fleetRoutes } from './features/fleet/index.js';
 import { FreezeWatcher } from './features/freezes/index.js';
 import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';
 import { OperationTracker, operationRoutes } from './features/operations/index.js';
 import { adminQuotaRoutes, QuotaReader, tenantQuotaRoutes } from './features/quotas/index.js';
+import { tenantRoutes } from './features/tenantApi/routes.js';
 import {
   GATEWAY_SCHEMA,
   registrationRoutes,
@@ -63,7 +64,6 @@ import {
 import { tenantAuthenticate } from './plugins/tenantAuth.js';
 import { tenantAuthorize } from './plugins/tenantAuthorize.js';
 import { writeFreeze } from './plugins/writeFreeze.js';
-import { tenantRoutes } from './tenantApi/routes.js';
 
 export const VERSION = '0.1.0';
 
