@@ -6,8 +6,9 @@ import { Consumers, Streams } from '@ttm/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shortenAckWait, startCrashing } from '../../../test/support/crashing.js';
-import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { publishUsage, type Usage, usageDrained, windowTotals } from '../../../test/support/usage.js';
+import { startMeteringStack } from './support/stack.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMetering.ts', import.meta.url));
 
@@ -16,11 +17,7 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    provisioner: false,
-    env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_BATCH_SIZE: '500' },
-  }));
+  ({ stack, nc, js } = await startMeteringStack({ METERING_BATCH_SIZE: '500' }));
   await shortenAckWait(nc, Streams.USAGE, Consumers.meteringUsage);
 }, 60_000);
 
