@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TenantProvisioned, TenantRegistered } from '@ttm/contracts';
+import { TenantDirectory } from '@ttm/gateway';
 import type { ReceivedEvent } from '@ttm/service-kit';
-import { TenantDirectory } from '../services/gateway/src/features/tenants/directory.js';
 import { BenchReport, quantile } from './lib/report.js';
 
 export async function run(): Promise<void> {

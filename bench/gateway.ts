@@ -47,7 +47,7 @@ const PLANS = [
 
 /** In the child: the gateway with one trivial route in the tenant scope. */
 async function serveGateway(): Promise<void> {
-  const { startGateway } = await import('../services/gateway/src/gateway.js');
+  const { startGateway } = await import('@ttm/gateway');
   const probe: FastifyPluginAsync = async (app) => {
     app.get(PROBE, async () => ({ ok: true }));
   };

@@ -20,6 +20,7 @@ import {
   TenantProvisioned,
   TenantRegistered,
 } from '@ttm/contracts';
+import { GATEWAY_SCHEMA, tenantsProjection } from '@ttm/gateway';
 import {
   createLogger,
   migrate,
@@ -31,7 +32,6 @@ import {
 } from '@ttm/service-kit';
 import { createTestDatabase, PrivateNatsServer } from '@ttm/service-kit/testing';
 import pg from 'pg';
-import { GATEWAY_SCHEMA, tenantsProjection } from '../services/gateway/src/features/tenants/projection.js';
 import { cpuSecondsOf } from './lib/cpu.js';
 import { BenchReport } from './lib/report.js';
 

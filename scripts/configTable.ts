@@ -2,13 +2,13 @@
  * Prints the configuration table of the README from the services' environment schemas
  * (`npm run config:table`), so the documentation cannot drift from the code.
  */
+import { backupEnv } from '@ttm/backup/config';
+import { gatewayEnv } from '@ttm/gateway/config';
+import { meteringEnv } from '@ttm/metering/config';
+import { provisionerEnv } from '@ttm/provisioner/config';
+import { quotaEnv } from '@ttm/quota/config';
+import { webhooksEnv } from '@ttm/webhooks/config';
 import { z } from 'zod';
-import { backupEnv } from '../services/backup/src/config.js';
-import { gatewayEnv } from '../services/gateway/src/config.js';
-import { meteringEnv } from '../services/metering/src/config.js';
-import { provisionerEnv } from '../services/provisioner/src/config.js';
-import { quotaEnv } from '../services/quota/src/config.js';
-import { webhooksEnv } from '../services/webhooks/src/config.js';
 
 export const serviceEnvs: Record<string, z.ZodObject> = {
   gateway: gatewayEnv,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { gatewayEnv } from '@ttm/gateway/config';
 import { commonEnv, loadConfig } from '@ttm/service-kit';
 import { describe, expect, it } from 'vitest';
-import { gatewayEnv } from '../services/gateway/src/config.js';
 
 const file = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const LTS_MAJOR = '24';

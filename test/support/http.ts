@@ -1,7 +1,5 @@
+import type { DirectoryEntry, Gateway, Problem } from '@ttm/gateway';
 import { expect } from 'vitest';
-import type { DirectoryEntry } from '../../services/gateway/src/features/tenants/directory.js';
-import type { Gateway } from '../../services/gateway/src/gateway.js';
-import type { Problem } from '../../services/gateway/src/problems.js';
 import { eventually, TEST_ADMIN_KEY } from './stack.js';
 
 /**

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type Backup, type BackupOptions, startBackup } from '@ttm/backup';
+import { type Gateway, startGateway } from '@ttm/gateway';
+import { type Metering, type MeteringOptions, startMetering } from '@ttm/metering';
+import { type Provisioner, startProvisioner } from '@ttm/provisioner';
+import { type Quota, startQuota } from '@ttm/quota';
 import {
   bootstrapTopology,
   commonEnv,
@@ -12,11 +17,6 @@ import {
 import { createTestDatabase, PrivateNatsServer, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { type Backup, type BackupOptions, startBackup } from '../../services/backup/src/backup.js';
-import { type Gateway, startGateway } from '../../services/gateway/src/gateway.js';
-import { type Metering, type MeteringOptions, startMetering } from '../../services/metering/src/metering.js';
-import { type Provisioner, startProvisioner } from '../../services/provisioner/src/provisioner.js';
-import { type Quota, startQuota } from '../../services/quota/src/quota.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
 

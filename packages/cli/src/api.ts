@@ -1,4 +1,5 @@
-/** The gateway's JSON shapes, as far as the CLI reads them. */
+/** The gateway's JSON shapes, as far as the CLI reads them (the tenant's is spelled once, in @ttm/contracts). */
+import type { TenantListItem } from '@ttm/contracts';
 
 export type ProvisioningStatus = 'pending' | 'provisioning' | 'active' | 'failed';
 
@@ -35,18 +36,7 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export interface Tenant {
-  id: string;
-  organization_name: string;
-  slug: string | null;
-  admin_email: string;
-  plan: string;
-  region: string;
-  status: string;
-  progress: number;
-  registered_at: string;
-  updated_at: string;
-}
+export type Tenant = TenantListItem;
 
 export interface TenantDetail extends Tenant {
   placement: { region: string; cluster: string; kind: string; database: string; schema: string } | null;

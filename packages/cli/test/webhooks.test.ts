@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { startWebhooks, type Webhooks } from '@ttm/webhooks';
+import { publishQuotaNotice, Receiver, testWebhookEnv } from '@ttm/webhooks/testing';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebhooks, type Webhooks } from '../../../services/webhooks/src/webhooks.js';
-import { publishQuotaNotice, testWebhookEnv } from '../../../services/webhooks/test/support/events.js';
-import { Receiver } from '../../../services/webhooks/test/support/receiver.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
 import { runCli } from './support/runCli.js';
 

@@ -21,6 +21,7 @@ export * from './tenant/events.js';
 export * from './tenant/fields.js';
 export * from './tenant/lifecycle.js';
 export * from './tenant/placement.js';
+export * from './tenant/views.js';
 export * from './topology.js';
 export * from './upgrade/queries.js';
 export * from './usage/events.js';

@@ -4,14 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  type BackupManifest,
-  BackupVerified,
-  backupBucketOf,
-  CreateBackup,
-  RestoreBackup,
-  VerifyBackup,
-} from '@ttm/contracts';
+import { type BackupManifest, BackupVerified, backupBucketOf, RestoreBackup, VerifyBackup } from '@ttm/contracts';
 import { WORKSPACE_SCHEMA_VERSION, workspaceSchemaName } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
@@ -21,6 +14,7 @@ import { scheduledBackupId, scheduledSlot } from '../src/schedule/slots.js';
 import { backupObjectPrefix } from '../src/store/index.js';
 import {
   ADMIN,
+  backUp,
   backupEvents,
   registerTenant,
   restoreAndWait,
@@ -49,20 +43,6 @@ beforeAll(async () => {
 
 afterAll(() => stopConnectedStack({ stack, nc }));
 
-async function backUp(tenantId: string): Promise<{ backupId: string; manifest: BackupManifest }> {
-  const backupId = randomUUID();
-  await send(nc, CreateBackup, {
-    backupId,
-    tenantId,
-    trigger: 'on-demand',
-    actor: ADMIN,
-    requestedAt: new Date().toISOString(),
-  });
-  const done = await untilEvent(js, backupId, ['ttm.backup.completed.v1', 'ttm.backup.failed.v1']);
-  expect(done.type, JSON.stringify(done.data)).toBe('ttm.backup.completed.v1');
-  return { backupId, manifest: (done.data as { manifest: BackupManifest }).manifest };
-}
-
 async function restoreClone(backupId: string) {
   const targetTenantId = randomUUID();
   const { restoreId, end } = await restoreAndWait(nc, backupId, { mode: 'clone', targetTenantId });
@@ -85,7 +65,7 @@ const workspaceTables = (manifest: BackupManifest) =>
 describe('backup and restore', () => {
   it('backs up a tenant, verifies it, and a clone restores identical data', async () => {
     const before = await schemaChecksums(tenant.url, tenant.schema);
-    const { backupId, manifest } = await backUp(tenant.tenantId);
+    const { backupId, manifest } = await backUp(nc, tenant.tenantId);
     expect(manifest).toMatchObject({
       tenantId: tenant.tenantId,
       schemaVersion: WORKSPACE_SCHEMA_VERSION,
@@ -123,7 +103,7 @@ describe('backup and restore', () => {
 
   it('restores in place: the tenant gets back exactly the data of the backup', async () => {
     const before = await schemaChecksums(tenant.url, tenant.schema);
-    const { backupId } = await backUp(tenant.tenantId);
+    const { backupId } = await backUp(nc, tenant.tenantId);
     await withClient(tenant.url, async (c) => {
       await c.query(`DELETE FROM ${tenant.schema}.person WHERE "nameLastName" LIKE 'Company 1%'`);
       await c.query(`UPDATE ${tenant.schema}.company SET name = 'changed' WHERE employees < 50`);
@@ -169,7 +149,7 @@ describe('backup and restore', () => {
     const untilCommitted = (n: number) => eventually(async () => (committed >= n ? true : undefined), 30_000);
     try {
       await untilCommitted(5);
-      const { backupId, manifest } = await backUp(tenant.tenantId);
+      const { backupId, manifest } = await backUp(nc, tenant.tenantId);
       await untilCommitted(committed + 5);
       writing = false;
       await writer;
@@ -203,7 +183,7 @@ describe('backup and restore', () => {
   }, 60_000);
 
   it('reports a tampered artifact as a mismatch', async () => {
-    const { backupId, manifest } = await backUp(tenant.tenantId);
+    const { backupId, manifest } = await backUp(nc, tenant.tenantId);
     await untilEvent(js, backupId, 'ttm.backup.verified.v1');
     // Tampered by someone who holds the key: the checksums of the manifest still catch it.
     const store = stack.backup!.deps.stores.of('us-east-1');
@@ -234,7 +214,7 @@ describe('backup and restore', () => {
   }, 60_000);
 
   it('keeps artifacts encrypted at rest, refuses an altered one, and still restores an unencrypted one', async () => {
-    const { backupId, manifest } = await backUp(tenant.tenantId);
+    const { backupId, manifest } = await backUp(nc, tenant.tenantId);
     await untilEvent(js, backupId, 'ttm.backup.verified.v1');
     const bucket = await new Objm(nc).open(backupBucketOf('us-east-1'));
     const raw = (await bucket.getBlob(manifest.objectName))!;
@@ -305,7 +285,7 @@ describe('backup and restore', () => {
     const small = await registerTenant(stack, nc, 'free');
     const taken: { id: string; completedAt: Date; objectName: string }[] = [];
     for (let i = 0; i < 5; i++) {
-      const { backupId, manifest } = await backUp(small.tenantId);
+      const { backupId, manifest } = await backUp(nc, small.tenantId);
       const completed = (await backupEvents(js, backupId)).find((e) => e.type === 'ttm.backup.completed.v1')!;
       taken.push({
         id: backupId,

@@ -1,26 +1,23 @@
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type JetStreamClient, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import { type NatsConnection, nanos } from '@nats-io/transport-node';
-import { type BackupManifest, backupBucketOf, Consumers, CreateBackup, Streams, SubjectFilters } from '@ttm/contracts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type BackupManifest, backupBucketOf, Consumers, Streams, SubjectFilters } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shortenAckWait, startCrashing } from '../../../test/support/crashing.js';
 import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { backupObjectPrefix } from '../src/store/index.js';
 import {
-  ADMIN,
+  askForBackup,
   backupEvents,
   registerTenant,
   seedTenant,
-  send,
   type TestTenant,
   untilEvent,
   withClient,
 } from './support/fixtures.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingBackup.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -33,9 +30,7 @@ beforeAll(async () => {
     backup: false,
     env: { BACKUP_SCHEDULE_EVERY: '0' },
   }));
-  // A killed service never acks: shorten the wait before the command is redelivered.
-  const jsm = await jetstreamManager(nc);
-  await jsm.consumers.update(Streams.COMMANDS, Consumers.backupCommands, { ack_wait: nanos(1_500) });
+  await shortenAckWait(nc, Streams.COMMANDS, Consumers.backupCommands);
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 200);
 }, 60_000);
@@ -44,24 +39,8 @@ afterAll(() => stopConnectedStack({ stack, nc }));
 
 /** Run the crashing service, send a backup command, and wait for the kill. */
 async function backupKilledMidway(): Promise<string> {
-  const child = spawn(tsx, [crashing], { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) =>
-      resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),
-    ),
-  );
-  const backupId = randomUUID();
-  await send(nc, CreateBackup, {
-    backupId,
-    tenantId: tenant.tenantId,
-    trigger: 'on-demand',
-    actor: ADMIN,
-    requestedAt: new Date().toISOString(),
-  });
+  const { exited } = startCrashing(crashing, stack.env);
+  const backupId = await askForBackup(nc, tenant.tenantId);
   expect(await exited).toBe('killed');
   return backupId;
 }

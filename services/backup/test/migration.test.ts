@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  CreateBackup,
   type DataOf,
   MigrateTenant,
   RegisterOrganization,
@@ -14,11 +13,13 @@ import { withDatabase } from '@ttm/data-plane';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freezeOf, NO_ROWS, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
-import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { q } from '../src/artifact/canonicalRows.js';
 import { readTenantInfo } from '../src/shared/index.js';
 import {
   ADMIN,
+  backUp,
+  backUpAndWait,
   registerTenant,
   schemaChecksums,
   seedTenant,
@@ -36,10 +37,10 @@ const tamper = new Set<string>();
 const restoreFreezes: unknown[] = [];
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc } = await startConnectedStack({
     gateway: false,
     env: { BACKUP_SCHEDULE_EVERY: '0', MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
-  });
+  }));
   await stack.startBackup({
     hooks: {
       beforeMigrationVerify: async (migrationId, target) => {
@@ -57,7 +58,6 @@ beforeAll(async () => {
       },
     },
   });
-  nc = await connect({ servers: stack.nats.url });
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));
@@ -144,15 +144,7 @@ describe('placement', () => {
     const placement = await provisionedPlacement(tenantId);
     expect(placement).toMatchObject({ region: 'eu-west-1', cluster: 'euw1-a' });
     // A backup of it (snapshot, verification scratch) stays in its region too.
-    const backupId = randomUUID();
-    await send(nc, CreateBackup, {
-      backupId,
-      tenantId,
-      trigger: 'on-demand',
-      actor: ADMIN,
-      requestedAt: new Date().toISOString(),
-    });
-    await untilEvent(jetstream(nc), backupId, ['ttm.backup.completed.v1', 'ttm.backup.failed.v1']);
+    await backUpAndWait(nc, tenantId);
     const eu = await tenantRowsIn(stack, 'eu-west-1', tenantId, placement.schema);
     expect(eu).toMatchObject({ workspace: 1, users: 1, schema: true });
     expect(await tenantRowsIn(stack, 'us-east-1', tenantId, placement.schema)).toEqual(NO_ROWS);
@@ -170,15 +162,7 @@ describe('an in-place restore', () => {
   it('freezes the tenant writes while it replaces the data, and lifts the freeze after', async () => {
     const tenant = await registerTenant(stack, nc);
     await seedTenant(tenant, 30);
-    const backupId = randomUUID();
-    await send(nc, CreateBackup, {
-      backupId,
-      tenantId: tenant.tenantId,
-      trigger: 'on-demand',
-      actor: ADMIN,
-      requestedAt: new Date().toISOString(),
-    });
-    await untilEvent(jetstream(nc), backupId, 'ttm.backup.completed.v1');
+    const { backupId } = await backUp(nc, tenant.tenantId);
     const restoreId = randomUUID();
     restoreTenants.set(restoreId, tenant.tenantId);
     await send(nc, RestoreBackup, {

@@ -1,18 +1,17 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Consumers, MigrateTenant, Streams, Subjects } from '@ttm/contracts';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shortenAckWait, startCrashing } from '../../../test/support/crashing.js';
 import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
 import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { readTenantInfo } from '../src/shared/index.js';
 import { ADMIN, registerTenant, schemaChecksums, seedTenant, send } from './support/fixtures.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMigration.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -22,9 +21,7 @@ beforeAll(async () => {
     gateway: false,
     env: { BACKUP_SCHEDULE_EVERY: '0', MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
   }));
-  // A killed backup service never acks: shorten the wait before the command is redelivered.
-  const jsm = await jetstreamManager(nc);
-  await jsm.consumers.update(Streams.COMMANDS, Consumers.backupMigrations, { ack_wait: nanos(1_500) });
+  await shortenAckWait(nc, Streams.COMMANDS, Consumers.backupMigrations);
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));
@@ -39,19 +36,7 @@ describe('backup service killed mid-migration', () => {
       const euDatabase = new URL(stack.clusterUrls['eu-west-1']).pathname.slice(1);
       const migrationId = randomUUID();
 
-      const child = spawn(tsx, [crashing], {
-        env: { ...process.env, ...stack.env, CRASH_AFTER_MIGRATION_STEP: step },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const exited = new Promise<string>((resolve) =>
-        child.once('exit', (code, signal) =>
-          resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),
-        ),
-      );
+      const { exited } = startCrashing(crashing, { ...stack.env, CRASH_AFTER_MIGRATION_STEP: step });
       await send(nc, MigrateTenant, {
         migrationId,
         tenantId: tenant.tenantId,

@@ -3,15 +3,16 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type BackupManifest, CreateBackup, MigrateTenant } from '@ttm/contracts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type BackupManifest, MigrateTenant } from '@ttm/contracts';
 import { withDatabase } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { untilMigration } from '../../../test/support/migrations.js';
-import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { readTenantInfo } from '../src/shared/index.js';
 import {
   ADMIN,
+  backUp,
   registerTenant,
   restoreAndWait,
   schemaChecksums,
@@ -32,7 +33,7 @@ let euDir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ttm-regions-'));
   euDir = await mkdtemp(join(tmpdir(), 'ttm-regions-eu-'));
-  stack = await startStack({
+  ({ stack, nc } = await startConnectedStack({
     gateway: false,
     env: {
       BACKUP_SCHEDULE_EVERY: '0',
@@ -42,14 +43,12 @@ beforeAll(async () => {
       BACKUP_DIR: dir,
       BACKUP_STORES: JSON.stringify({ 'eu-west-1': { kind: 'file', dir: euDir } }),
     },
-  });
+  }));
   await stack.startBackup();
-  nc = await connect({ servers: stack.nats.url });
 }, 60_000);
 
 afterAll(async () => {
-  await nc?.close();
-  await stack?.stop();
+  await stopConnectedStack({ stack, nc });
   await rm(dir, { recursive: true, force: true });
   await rm(euDir, { recursive: true, force: true });
 });
@@ -57,19 +56,6 @@ afterAll(async () => {
 async function filesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length + 1));
-}
-
-async function backUp(tenantId: string): Promise<{ backupId: string; manifest: BackupManifest }> {
-  const backupId = randomUUID();
-  await send(nc, CreateBackup, {
-    backupId,
-    tenantId,
-    trigger: 'on-demand',
-    actor: ADMIN,
-    requestedAt: new Date().toISOString(),
-  });
-  const completed = await untilEvent(jetstream(nc), backupId, 'ttm.backup.completed.v1');
-  return { backupId, manifest: (completed.data as { manifest: BackupManifest }).manifest };
 }
 
 async function restore(backupId: string, body: { mode: 'clone' | 'in-place'; targetRegion?: string }) {
@@ -85,7 +71,7 @@ describe('per-region backup stores', () => {
     tenant = await registerTenant(stack, nc); // us-east-1
     await seedTenant(tenant, 40);
     atBackup = await schemaChecksums(tenant.url, tenant.schema);
-    usBackup = await backUp(tenant.tenantId);
+    usBackup = await backUp(nc, tenant.tenantId);
     expect(usBackup.manifest.placement.region).toBe('us-east-1');
     expect(await filesUnder(join(dir, 'us-east-1'))).toEqual([usBackup.manifest.objectName]);
     expect(await filesUnder(euDir)).toEqual([]);
@@ -119,7 +105,7 @@ describe('per-region backup stores', () => {
 
     // Rows written after the backup, in the new region.
     await withClient(euUrl, (c) => c.query(`INSERT INTO "${tenant.schema}".company (name) VALUES ('after the move')`));
-    const euBackup = await backUp(tenant.tenantId);
+    const euBackup = await backUp(nc, tenant.tenantId);
     expect(euBackup.manifest.placement.region).toBe('eu-west-1');
     expect(await filesUnder(euDir)).toEqual([euBackup.manifest.objectName]);
     expect(await filesUnder(join(dir, 'us-east-1'))).toEqual([usBackup.manifest.objectName]);

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type BackupManifest, CreateBackup } from '@ttm/contracts';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
   changeWorkspaceVersion,
   referenceFingerprints,
@@ -12,30 +10,25 @@ import {
 } from '@ttm/data-plane';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import {
-  ADMIN,
+  backUp,
   registerTenant,
   restoreAndWait,
   schemaChecksums,
   seedTenant,
-  send,
   type TestTenant,
-  untilEvent,
   withClient,
 } from './support/fixtures.js';
 
 const N = WORKSPACE_SCHEMA_VERSION;
 let stack: TestStack;
 let nc: NatsConnection;
-let js: JetStreamClient;
 let tenant: TestTenant;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  stack = await startStack({ gateway: false, backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
+  ({ stack, nc } = await startConnectedStack({ gateway: false, backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } }));
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 100, 100);
   pool = new pg.Pool({ connectionString: tenant.url, max: 2 });
@@ -43,8 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pool?.end();
-  await nc?.close();
-  await stack?.stop();
+  await stopConnectedStack({ stack, nc });
 });
 
 async function restore(backupId: string, mode: 'clone' | 'in-place'): Promise<string> {
@@ -58,17 +50,8 @@ describe('restoring a backup taken at schema version N-1 into a fleet at N', () 
   it('upgrades the restored tenant as part of the restore, in place and as a clone', async () => {
     expect(await schemaVersionOf(pool, tenant.tenantId)).toBe(N);
     await changeWorkspaceVersion(pool, { workspaceId: tenant.tenantId, to: N - 1 });
-    const backupId = randomUUID();
-    await send(nc, CreateBackup, {
-      backupId,
-      tenantId: tenant.tenantId,
-      trigger: 'on-demand',
-      actor: ADMIN,
-      requestedAt: new Date().toISOString(),
-    });
-    const done = await untilEvent(js, backupId, ['ttm.backup.completed.v1', 'ttm.backup.failed.v1']);
-    expect(done.type, JSON.stringify(done.data)).toBe('ttm.backup.completed.v1');
-    expect((done.data as { manifest: BackupManifest }).manifest.schemaVersion).toBe(N - 1);
+    const { backupId, manifest } = await backUp(nc, tenant.tenantId);
+    expect(manifest.schemaVersion).toBe(N - 1);
 
     // The fleet moves on to N; then the tenant's data changes after the backup.
     await changeWorkspaceVersion(pool, { workspaceId: tenant.tenantId, to: N });

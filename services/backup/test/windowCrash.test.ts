@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Consumers, Streams } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { shortenAckWait } from '../../../test/support/crashing.js';
+import { eventually, startConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { parseBackupWindow, windowAround, windowBackupId } from '../src/schedule/window.js';
 import { backupEvents, registerTenant, seedTenant, type TestTenant, withClient } from './support/fixtures.js';
 
@@ -21,16 +22,12 @@ const tenants: TestTenant[] = [];
 let child: ChildProcess | undefined;
 
 beforeAll(async () => {
-  stack = await startStack({
+  ({ stack, nc, js } = await startConnectedStack({
     gateway: false,
     backup: false,
     env: { BACKUP_SCHEDULE_EVERY: '250ms', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
-  });
-  nc = await connect({ servers: stack.nats.url });
-  js = jetstream(nc);
-  // A killed service never acks: shorten the wait before its command is redelivered.
-  const jsm = await jetstreamManager(nc);
-  await jsm.consumers.update(Streams.COMMANDS, Consumers.backupCommands, { ack_wait: nanos(1_500) });
+  }));
+  await shortenAckWait(nc, Streams.COMMANDS, Consumers.backupCommands);
   // 'pro' is backed up daily: with BACKUP_WINDOW set, once in each night's window.
   for (let i = 0; i < FIRST; i++) tenants.push(await tenantWithRows());
 }, 120_000);

@@ -3,11 +3,11 @@ import type { Catalog, KeyEncryptionKeys, Logger, NatsConnection, Pool, Redis } 
 import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from './config.js';
-import type { DataPlanePools } from './dataPlane/index.js';
 import type { ApiKeys } from './features/apiKeys/index.js';
 import type { AuditRecorder, RefusedLoginAudit } from './features/audit/index.js';
 import type { AccessTokens, PasswordHasher, RefreshTokens, SigningKeyRing } from './features/auth/index.js';
 import type { BackupIndex } from './features/backups/index.js';
+import type { DataPlanePools } from './features/dataPlane/index.js';
 import type { EmailVerificationParts } from './features/emailVerification/index.js';
 import type { ConsumerBacklog } from './features/fleet/index.js';
 import type { FreezeWatcher } from './features/freezes/index.js';

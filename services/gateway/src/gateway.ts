@@ -23,7 +23,6 @@ import {
   gatewayEnv,
   startupProblems,
 } from './config.js';
-import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './dataPlane/index.js';
 import type { GatewayDeps } from './deps.js';
 import { ApiKeys } from './features/apiKeys/index.js';
 import { AuditRecorder, auditProjection, auditRoutes, RefusedLoginAudit } from './features/audit/index.js';
@@ -40,6 +39,7 @@ import {
 import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
+import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
 import {
   EmailVerifications,
   emailVerificationRoutes,
@@ -53,6 +53,7 @@ import { FreezeWatcher } from './features/freezes/index.js';
 import { MigrationIndex, migrationRoutes } from './features/migrations/index.js';
 import { OperationTracker, operationRoutes } from './features/operations/index.js';
 import { adminQuotaRoutes, QuotaReader, tenantQuotaRoutes } from './features/quotas/index.js';
+import { tenantRoutes } from './features/tenantApi/routes.js';
 import {
   GATEWAY_SCHEMA,
   registrationRoutes,
@@ -79,7 +80,6 @@ import {
 import { tenantAuthenticate } from './plugins/tenantAuth.js';
 import { tenantAuthorize } from './plugins/tenantAuthorize.js';
 import { writeFreeze } from './plugins/writeFreeze.js';
-import { tenantRoutes } from './tenantApi/routes.js';
 
 export const VERSION = '0.1.0';
 

@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
-import { withDatabase } from '../src/dataPlane/index.js';
+import { withDatabase } from '../src/features/dataPlane/index.js';
 import { authProblemTypes, type Problem, problemTypes } from '../src/problems.js';
 
 let stack: TestStack;

@@ -2,8 +2,8 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../../../test/support/http.js';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { tenantApiProblemTypes } from '../src/features/tenantApi/problems.js';
 import { authProblemTypes, type Problem } from '../src/problems.js';
-import { tenantApiProblemTypes } from '../src/tenantApi/problems.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 

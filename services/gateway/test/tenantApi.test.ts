@@ -6,9 +6,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { tenantApiProblemTypes } from '../src/features/tenantApi/problems.js';
 import type { Gateway } from '../src/gateway.js';
 import { type Problem, problemTypes } from '../src/problems.js';
-import { tenantApiProblemTypes } from '../src/tenantApi/problems.js';
 
 const PASSWORD = 'correct-Horse-battery-9';
 

@@ -3,7 +3,7 @@ import { createLogger } from '@ttm/service-kit';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from '../src/dataPlane/index.js';
+import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from '../src/features/dataPlane/index.js';
 
 let databases: TestDatabase[] = [];
 let admin: pg.Client;

@@ -1,12 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type JetStreamClient, jetstreamManager } from '@nats-io/jetstream';
-import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Consumers, Streams } from '@ttm/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { shortenAckWait, startCrashing } from '../../../test/support/crashing.js';
+import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import {
   publishUsage,
   publishUsageBatches,
@@ -14,43 +14,23 @@ import {
   usageDrained,
   windowTotals,
 } from '../../../test/support/usage.js';
+import { startMeteringStack } from './support/stack.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMetering.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
 let stack: TestStack;
 let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    provisioner: false,
-    env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_BATCH_SIZE: '500' },
-  }));
-  // A killed metering never acks: shorten the wait before its batch is redelivered.
-  const jsm = await jetstreamManager(nc);
-  await jsm.consumers.update(Streams.USAGE, Consumers.meteringUsage, { ack_wait: nanos(1_500) });
+  ({ stack, nc, js } = await startMeteringStack({ METERING_BATCH_SIZE: '500' }));
+  await shortenAckWait(nc, Streams.USAGE, Consumers.meteringUsage);
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));
 
-function spawnMetering(env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<string> } {
-  const child = spawn(tsx, [crashing], {
-    env: { ...process.env, ...stack.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  // tsx runs the script in a child node: it reports the kill as exit code 137.
-  const exited = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) =>
-      resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),
-    ),
-  );
-  return { child, exited };
+function spawnMetering(env: Record<string, string> = {}) {
+  return startCrashing(crashing, { ...stack.env, ...env });
 }
 
 function usageFor(tenants: string[], count: number, source: string): Usage[] {

@@ -16,7 +16,7 @@ import {
 } from '@ttm/contracts';
 import { publishMessage } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import {
   publishUsage,
   publishUsageBatches,
@@ -27,17 +27,14 @@ import {
   windowTotals,
 } from '../../../test/support/usage.js';
 import { messageHeaders, rawHeaderBlock } from '../src/ingest/messageHeaders.js';
+import { startMeteringStack } from './support/stack.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    provisioner: false,
-    env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_BATCH_SIZE: '200' },
-  }));
+  ({ stack, nc, js } = await startMeteringStack({ METERING_BATCH_SIZE: '200' }));
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));

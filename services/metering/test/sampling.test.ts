@@ -7,8 +7,9 @@ import { workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { usageDrained } from '../../../test/support/usage.js';
+import { startMeteringStack } from './support/stack.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
@@ -17,11 +18,7 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    metering: true,
-    env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h' },
-  }));
+  ({ stack, nc, js } = await startMeteringStack({}, { metering: true }));
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));

@@ -5,20 +5,17 @@ import { type Granularity, Streams, Subjects, WindowClosed, windowClosedEventId 
 import { decodeReceived } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { publishUsage, usageDrained } from '../../../test/support/usage.js';
 import { windowOf } from '../src/windows/windowMath.js';
+import { startMeteringStack } from './support/stack.js';
 
 let stack: TestStack;
 let nc: NatsConnection;
 let js: JetStreamClient;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    provisioner: false,
-    env: { METERING_SAMPLE_INTERVAL: '1h', METERING_CLOSE_INTERVAL: '1h', METERING_WINDOW_GRACE: '5m' },
-  }));
+  ({ stack, nc, js } = await startMeteringStack({ METERING_WINDOW_GRACE: '5m' }));
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));

@@ -1,19 +1,18 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Buckets, Consumers, encodeMessage, RegisterOrganization, Streams, Subjects } from '@ttm/contracts';
 import { workspaceSchemaName } from '@ttm/data-plane';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shortenAckWait, startCrashing } from '../../../test/support/crashing.js';
 import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 const crashing = fileURLToPath(new URL('./support/crashingProvisioner.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -30,9 +29,7 @@ beforeAll(async () => {
     { name: 'dead-1', clusters: [{ name: 'dead-a', url: 'postgres://postgres@127.0.0.1:9/nowhere', capacity: 1000 }] },
   ]);
   nc = await connect({ servers: stack.nats.url });
-  // A killed provisioner never acks: shorten the wait before the command is redelivered.
-  const jsm = await jetstreamManager(nc);
-  await jsm.consumers.update(Streams.COMMANDS, Consumers.provisionerCommands, { ack_wait: nanos(1_500) });
+  await shortenAckWait(nc, Streams.COMMANDS, Consumers.provisionerCommands);
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));
@@ -72,20 +69,7 @@ describe('provisioner killed mid-saga', () => {
   for (const step of ['reserve-slug', 'place', 'create-workspace', 'apply-quotas', 'activate']) {
     it(`finishes the tenant exactly once after a crash right after ${step}`, async () => {
       const data = registration(`Crash ${step}`);
-      const child = spawn(tsx, [crashing], {
-        env: { ...process.env, ...stack.env, CRASH_AFTER_STEP: step },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      // tsx runs the script in a child node: it reports the kill as exit code 137.
-      const exited = new Promise<string>((resolve) =>
-        child.once('exit', (code, signal) =>
-          resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),
-        ),
-      );
+      const { exited } = startCrashing(crashing, { ...stack.env, CRASH_AFTER_STEP: step });
       await publishMessage(
         jetstream(nc),
         RegisterOrganization.subject,

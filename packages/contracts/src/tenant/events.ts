@@ -148,3 +148,20 @@ export const tenantEvents = [
   TenantPlacementChanged,
   TenantSchemaUpgraded,
 ] as const;
+
+/**
+ * The tenant events by name, for the read models that fold or project them
+ * (`on(TenantEvents.registered, …)`, `case TenantEvents.provisioned.type:`), so that none of them
+ * lists the definitions one by one.
+ */
+export const TenantEvents = {
+  registered: TenantRegistered,
+  provisioningStepCompleted: ProvisioningStepCompleted,
+  provisioned: TenantProvisioned,
+  provisioningFailed: ProvisioningFailed,
+  provisioningRetried: ProvisioningRetried,
+  suspended: TenantSuspended,
+  activated: TenantActivated,
+  placementChanged: TenantPlacementChanged,
+  schemaUpgraded: TenantSchemaUpgraded,
+} as const;

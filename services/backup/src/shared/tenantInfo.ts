@@ -1,16 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import {
-  ProvisioningFailed,
-  ProvisioningRetried,
-  ProvisioningStepCompleted,
-  Subjects,
-  TenantActivated,
-  TenantPlacementChanged,
-  TenantProvisioned,
-  TenantRegistered,
-  TenantSuspended,
-  tenantEvents,
-} from '@ttm/contracts';
+import { Subjects, TenantEvents, tenantEvents } from '@ttm/contracts';
 import type { Placement } from '@ttm/data-plane';
 import { knownMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
 
@@ -28,35 +17,35 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
   for (const event of events) {
     const known = knownMessage(event, tenantEvents);
     switch (known?.type) {
-      case TenantRegistered.type: {
+      case TenantEvents.registered.type: {
         const e = known.data;
         info = { tenantId: e.tenantId, status: 'provisioning', plan: e.plan, placement: undefined };
         break;
       }
-      case ProvisioningStepCompleted.type: {
+      case TenantEvents.provisioningStepCompleted.type: {
         const e = known.data;
         if (info && e.placement) info.placement = e.placement;
         break;
       }
-      case TenantProvisioned.type:
+      case TenantEvents.provisioned.type:
         if (info) {
           info.status = 'active';
           info.placement = known.data.placement;
         }
         break;
-      case ProvisioningFailed.type:
+      case TenantEvents.provisioningFailed.type:
         if (info) info.status = 'failed';
         break;
-      case ProvisioningRetried.type:
+      case TenantEvents.provisioningRetried.type:
         if (info) info.status = 'provisioning';
         break;
-      case TenantSuspended.type:
+      case TenantEvents.suspended.type:
         if (info) info.status = 'suspended';
         break;
-      case TenantActivated.type:
+      case TenantEvents.activated.type:
         if (info) info.status = 'active';
         break;
-      case TenantPlacementChanged.type:
+      case TenantEvents.placementChanged.type:
         if (info) info.placement = known.data.to;
         break;
     }

@@ -1,9 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type CommandDefinition, type DataOf, encodeMessage, RestoreBackup, Subjects } from '@ttm/contracts';
+import {
+  type BackupManifest,
+  type CommandDefinition,
+  CreateBackup,
+  type DataOf,
+  encodeMessage,
+  RestoreBackup,
+  Subjects,
+} from '@ttm/contracts';
 import { WORKSPACE_TABLES } from '@ttm/data-plane';
 import { publishMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
+import { expect } from 'vitest';
 import type { z } from 'zod';
 import { eventually } from '../../../../test/support/stack.js';
 import { withClient } from '../../../../test/support/tenants.js';
@@ -56,6 +65,48 @@ export async function untilEvent(
     const events = await backupEvents(js, backupId);
     return events.find((e) => types.includes(e.type) && match(e.data as Record<string, unknown>));
   }, timeoutMs);
+}
+
+/** Ask for an on-demand backup of the tenant; returns the backup's id. */
+export async function askForBackup(nc: NatsConnection, tenantId: string, backupId = randomUUID()): Promise<string> {
+  await send(nc, CreateBackup, {
+    backupId,
+    tenantId,
+    trigger: 'on-demand',
+    actor: ADMIN,
+    requestedAt: new Date().toISOString(),
+  });
+  return backupId;
+}
+
+/**
+ * Ask for an on-demand backup and wait for its end (completed or failed), which is returned with
+ * the backup's id: the caller asserts on it.
+ */
+export async function backUpAndWait(
+  nc: NatsConnection,
+  tenantId: string,
+  timeoutMs = 20_000,
+): Promise<{ backupId: string; end: StoredEvent }> {
+  const backupId = await askForBackup(nc, tenantId);
+  const end = await untilEvent(
+    jetstream(nc),
+    backupId,
+    ['ttm.backup.completed.v1', 'ttm.backup.failed.v1'],
+    () => true,
+    timeoutMs,
+  );
+  return { backupId, end };
+}
+
+/** An on-demand backup that must complete: its id and manifest. */
+export async function backUp(
+  nc: NatsConnection,
+  tenantId: string,
+): Promise<{ backupId: string; manifest: BackupManifest }> {
+  const { backupId, end } = await backUpAndWait(nc, tenantId);
+  expect(end.type, JSON.stringify(end.data)).toBe('ttm.backup.completed.v1');
+  return { backupId, manifest: (end.data as { manifest: BackupManifest }).manifest };
 }
 
 /**

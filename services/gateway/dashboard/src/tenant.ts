@@ -1,19 +1,10 @@
+import type { TenantListItem } from '@ttm/contracts';
 import { ApiError, api } from './api.js';
 import { formatBytes, formatNumber, formatTime, h, replace, statusBadge } from './dom.js';
 import type { LiveClient, LiveOperation } from './live.js';
 import { operationRows } from './overview.js';
 
-interface TenantDetail {
-  id: string;
-  organization_name: string;
-  slug: string | null;
-  admin_email: string;
-  plan: string;
-  region: string;
-  status: string;
-  progress: number;
-  registered_at: string;
-  updated_at: string;
+interface TenantDetail extends TenantListItem {
   placement: Record<string, unknown> | null;
   suspended_reason: string | null;
   timeline: { seq: number; type: string; time: string; data: Record<string, unknown> }[];

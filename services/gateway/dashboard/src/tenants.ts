@@ -3,16 +3,7 @@ import { api } from './api.js';
 import { h, replace, statusBadge } from './dom.js';
 import type { LiveClient, TenantSummary } from './live.js';
 
-interface TenantRow {
-  id: string;
-  organization_name: string;
-  slug: string | null;
-  admin_email: string;
-  plan: string;
-  region: string;
-  status: string;
-  progress: number;
-}
+type TenantRow = TenantSummary;
 
 interface Filters {
   q: string;

@@ -2,9 +2,9 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { GatewayDeps } from '../deps.js';
 import { API_KEY_PREFIX } from '../features/apiKeys/apiKeys.js';
 import { requireTenantToken } from '../features/auth/index.js';
+import { InvalidApiKey } from '../features/tenantApi/problems.js';
 import { withHeaders } from '../problemHeaders.js';
 import { TenantSuspendedProblem } from '../problems.js';
-import { InvalidApiKey } from '../tenantApi/problems.js';
 
 const challenge = { 'www-authenticate': 'Bearer realm="ttm", error="invalid_token"' };
 

@@ -1,5 +1,7 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { GatewayDeps } from '../deps.js';
+import { callerWorkspace, principalOf } from '../features/tenantApi/context.js';
+import { InsufficientScope, RoleRequired } from '../features/tenantApi/problems.js';
 import {
   everyRoleMay,
   liveRole,
@@ -7,8 +9,6 @@ import {
   rolePermissions,
   type TenantPermission,
 } from '../features/users/roles.js';
-import { callerWorkspace, principalOf } from '../tenantApi/context.js';
-import { InsufficientScope, RoleRequired } from '../tenantApi/problems.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,15 +1,4 @@
-import {
-  Consumers,
-  consumerDefinition,
-  type Placement,
-  ProvisioningFailed,
-  ProvisioningStepCompleted,
-  TenantActivated,
-  TenantPlacementChanged,
-  TenantProvisioned,
-  TenantRegistered,
-  TenantSuspended,
-} from '@ttm/contracts';
+import { Consumers, consumerDefinition, type Placement, TenantEvents } from '@ttm/contracts';
 import { eventAppliers, on, type PoolClient, type ProjectionDefinition, type ReceivedEvent } from '@ttm/service-kit';
 
 export const METERING_SCHEMA = 'metering';
@@ -67,7 +56,7 @@ async function setStatus(client: PoolClient, event: ReceivedEvent, tenantId: str
 }
 
 const appliers = eventAppliers(
-  on(TenantRegistered, async (event, client) => {
+  on(TenantEvents.registered, async (event, client) => {
     const e = event.data;
     await client.query(
       `INSERT INTO ${METERING_SCHEMA}.tenants (tenant_id, status, region, updated_at, last_event_seq)
@@ -75,28 +64,28 @@ const appliers = eventAppliers(
       [e.tenantId, e.region, event.meta.time, event.seq],
     );
   }),
-  on(ProvisioningStepCompleted, async (event, client) => {
+  on(TenantEvents.provisioningStepCompleted, async (event, client) => {
     const e = event.data;
     if (e.placement) await place(client, event, e.tenantId, e.placement);
   }),
-  on(TenantProvisioned, async (event, client) => {
+  on(TenantEvents.provisioned, async (event, client) => {
     const e = event.data;
     await place(client, event, e.tenantId, e.placement, 'active');
   }),
-  on(ProvisioningFailed, async (event, client) => {
+  on(TenantEvents.provisioningFailed, async (event, client) => {
     const e = event.data;
     // Compensation removed the workspace: nothing is left to sample.
     await setStatus(client, event, e.tenantId, 'failed');
   }),
-  on(TenantSuspended, async (event, client) => {
+  on(TenantEvents.suspended, async (event, client) => {
     const e = event.data;
     await setStatus(client, event, e.tenantId, 'suspended');
   }),
-  on(TenantActivated, async (event, client) => {
+  on(TenantEvents.activated, async (event, client) => {
     const e = event.data;
     await setStatus(client, event, e.tenantId, 'active');
   }),
-  on(TenantPlacementChanged, async (event, client) => {
+  on(TenantEvents.placementChanged, async (event, client) => {
     // A migration moved the workspace: storage is sampled at the new placement from now on.
     const e = event.data;
     await place(client, event, e.tenantId, e.to);

@@ -2,10 +2,10 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
 import { zodSchema } from '../../schema.js';
-import { principalOf } from '../../tenantApi/context.js';
-import { ApiKeyNotFound, ScopeEscalation } from '../../tenantApi/problems.js';
-import { auditTenantAction, IdParams, problem, tenantSecurity } from '../../tenantApi/shared.js';
-import { parseOr400 } from '../../tenantApi/validation.js';
+import { principalOf } from '../tenantApi/context.js';
+import { ApiKeyNotFound, ScopeEscalation } from '../tenantApi/problems.js';
+import { auditTenantAction, IdParams, problem, tenantSecurity } from '../tenantApi/shared.js';
+import { parseOr400 } from '../tenantApi/validation.js';
 import { DEFAULT_API_KEY_SCOPES, TENANT_PERMISSIONS } from '../users/roles.js';
 import type { ApiKeyRecord } from './apiKeys.js';
 

@@ -1,4 +1,4 @@
-import type { DataPlanePools } from '../../dataPlane/index.js';
+import type { DataPlanePools } from '../dataPlane/index.js';
 import type { DirectoryEntry, TenantDirectory } from '../tenants/directory.js';
 import type { PasswordHasher } from './passwords.js';
 import { findWorkspaceUser, type WorkspaceUser } from './workspaceUsers.js';

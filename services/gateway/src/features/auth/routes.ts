@@ -264,7 +264,7 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
     },
     async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(deps.keys.jwks()),
   );
-  // `GET /api/tenant/me` lives in the tenant scope (tenantApi/routes.ts): it takes API keys too.
+  // `GET /api/tenant/me` lives in the tenant scope (features/tenantApi/routes.ts): it takes API keys too.
 };
 
 function tenantChoiceProblem(

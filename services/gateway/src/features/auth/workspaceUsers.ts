@@ -1,4 +1,4 @@
-import type { DataPlanePool } from '../../dataPlane/index.js';
+import type { DataPlanePool } from '../dataPlane/index.js';
 
 /** A Twenty user as the login needs it: who, and the argon2id hash to check the password against. */
 export interface WorkspaceUser {

@@ -1,3 +1,4 @@
+import type { TenantSummary } from '@ttm/contracts';
 import { z } from 'zod';
 
 /**
@@ -45,16 +46,7 @@ export type ClientMessage = z.output<typeof ClientMessage>;
 
 export type Counts = Record<string, number>;
 
-export interface TenantSummary {
-  id: string;
-  organization_name: string;
-  slug: string | null;
-  admin_email: string;
-  plan: string;
-  region: string;
-  status: 'pending' | 'provisioning' | 'active' | 'failed' | 'suspended';
-  progress: number;
-}
+export type { TenantSummary };
 
 export interface LiveOperation {
   id: string;

@@ -2,11 +2,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
 import { zodSchema } from '../../schema.js';
-import { callerWorkspace } from '../../tenantApi/context.js';
-import { IdempotencyHeaders, idempotently } from '../../tenantApi/idempotent.js';
-import { InvalidReference, RecordNotFound, UnknownObject } from '../../tenantApi/problems.js';
-import { IdParams, problem, tenantSecurity } from '../../tenantApi/shared.js';
-import { parseOr400 } from '../../tenantApi/validation.js';
+import { callerWorkspace } from '../tenantApi/context.js';
+import { IdempotencyHeaders, idempotently } from '../tenantApi/idempotent.js';
+import { InvalidReference, RecordNotFound, UnknownObject } from '../tenantApi/problems.js';
+import { IdParams, problem, tenantSecurity } from '../tenantApi/shared.js';
+import { parseOr400 } from '../tenantApi/validation.js';
 import { InvalidCursor } from '../tenants/problems.js';
 import {
   createBody,

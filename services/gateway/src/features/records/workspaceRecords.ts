@@ -1,10 +1,10 @@
 import pg from 'pg';
-import { inTransaction, qualified, type Workspace } from '../../dataPlane/workspace.js';
+import { inTransaction, qualified, type Workspace } from '../dataPlane/workspace.js';
 
 /**
  * A standard Twenty object's table as the tenant API may touch it: the table name and the
  * columns a client may read, write and filter on. These come from the code (the allow-list in
- * tenantApi/objects.ts), never from a request; every identifier is quoted and every value is a
+ * records/objects.ts), never from a request; every identifier is quoted and every value is a
  * parameter.
  */
 export interface RecordTable {

@@ -1,19 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
-import {
-  type Placement,
-  ProvisioningFailed,
-  ProvisioningRetried,
-  ProvisioningStepCompleted,
-  Streams,
-  SubjectFilters,
-  TenantActivated,
-  TenantPlacementChanged,
-  TenantProvisioned,
-  TenantRegistered,
-  TenantSuspended,
-  tenantEvents,
-} from '@ttm/contracts';
+import { type Placement, Streams, SubjectFilters, TenantEvents, tenantEvents } from '@ttm/contracts';
 import { decodeReceived, knownMessage, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
 import { GATEWAY_SCHEMA } from './projection.js';
 
@@ -169,7 +156,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
 
   private evolve(event: ReceivedEvent): DirectoryEntry | undefined {
     const known = knownMessage(event, tenantEvents);
-    if (known?.type === TenantRegistered.type) {
+    if (known?.type === TenantEvents.registered.type) {
       const e = known.data;
       if (this.byId.has(e.tenantId)) return undefined;
       const entry: DirectoryEntry = {
@@ -195,7 +182,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
     if (!entry || event.seq <= entry.seq) return undefined;
     entry.seq = event.seq;
     switch (known?.type) {
-      case ProvisioningStepCompleted.type: {
+      case TenantEvents.provisioningStepCompleted.type: {
         const e = known.data;
         if (entry.status === 'pending') entry.status = 'provisioning';
         entry.progress = Math.max(entry.progress, e.progress);
@@ -204,7 +191,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         if (e.placement) entry.placement = e.placement;
         break;
       }
-      case TenantProvisioned.type: {
+      case TenantEvents.provisioned.type: {
         const e = known.data;
         entry.status = 'active';
         entry.progress = 100;
@@ -213,7 +200,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         this.setSlug(entry, e.slug);
         break;
       }
-      case ProvisioningFailed.type: {
+      case TenantEvents.provisioningFailed.type: {
         const e = known.data;
         entry.status = 'failed';
         entry.step = e.step;
@@ -222,20 +209,20 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         entry.error = e.reason;
         break;
       }
-      case ProvisioningRetried.type: {
+      case TenantEvents.provisioningRetried.type: {
         const e = known.data;
         entry.status = 'provisioning';
         entry.step = e.resumeAt;
         entry.error = null;
         break;
       }
-      case TenantSuspended.type:
+      case TenantEvents.suspended.type:
         entry.status = 'suspended';
         break;
-      case TenantActivated.type:
+      case TenantEvents.activated.type:
         entry.status = 'active';
         break;
-      case TenantPlacementChanged.type: {
+      case TenantEvents.placementChanged.type: {
         // A migration switched the tenant: every request from now on goes to the new placement.
         const e = known.data;
         entry.placement = e.to;

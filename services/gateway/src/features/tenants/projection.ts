@@ -1,15 +1,4 @@
-import {
-  Consumers,
-  consumerDefinition,
-  ProvisioningFailed,
-  ProvisioningRetried,
-  ProvisioningStepCompleted,
-  TenantActivated,
-  TenantPlacementChanged,
-  TenantProvisioned,
-  TenantRegistered,
-  TenantSuspended,
-} from '@ttm/contracts';
+import { Consumers, consumerDefinition, TenantEvents } from '@ttm/contracts';
 import { eventAppliers, on, type ProjectionDefinition } from '@ttm/service-kit';
 
 export const GATEWAY_SCHEMA = 'gateway';
@@ -36,7 +25,7 @@ export const tenantsProjection: ProjectionDefinition = {
 };
 
 const appliers = eventAppliers(
-  on(TenantRegistered, async (event, client) => {
+  on(TenantEvents.registered, async (event, client) => {
     const e = event.data;
     await client.query(
       `INSERT INTO ${GATEWAY_SCHEMA}.tenants
@@ -64,7 +53,7 @@ const appliers = eventAppliers(
       [e.provisioningId, e.tenantId, e.registeredAt, event.meta.time, event.seq],
     );
   }),
-  on(ProvisioningStepCompleted, async (event, client) => {
+  on(TenantEvents.provisioningStepCompleted, async (event, client) => {
     const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
@@ -91,7 +80,7 @@ const appliers = eventAppliers(
       [e.provisioningId, e.progress, e.step, event.meta.time, event.seq],
     );
   }),
-  on(TenantProvisioned, async (event, client) => {
+  on(TenantEvents.provisioned, async (event, client) => {
     const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
@@ -114,7 +103,7 @@ const appliers = eventAppliers(
       ],
     );
   }),
-  on(ProvisioningFailed, async (event, client) => {
+  on(TenantEvents.provisioningFailed, async (event, client) => {
     const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
@@ -129,7 +118,7 @@ const appliers = eventAppliers(
       [e.provisioningId, e.step, e.reason, e.failedAt, event.meta.time, event.seq],
     );
   }),
-  on(ProvisioningRetried, async (event, client) => {
+  on(TenantEvents.provisioningRetried, async (event, client) => {
     const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
@@ -144,7 +133,7 @@ const appliers = eventAppliers(
       [e.provisioningId, e.resumeAt, event.meta.time, event.seq],
     );
   }),
-  on(TenantSuspended, async (event, client) => {
+  on(TenantEvents.suspended, async (event, client) => {
     const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
@@ -153,7 +142,7 @@ const appliers = eventAppliers(
       [e.tenantId, e.reason, event.meta.time, event.seq],
     );
   }),
-  on(TenantPlacementChanged, async (event, client) => {
+  on(TenantEvents.placementChanged, async (event, client) => {
     const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants
@@ -162,7 +151,7 @@ const appliers = eventAppliers(
       [e.tenantId, JSON.stringify(e.to), e.to.region, event.meta.time, event.seq],
     );
   }),
-  on(TenantActivated, async (event, client) => {
+  on(TenantEvents.activated, async (event, client) => {
     const e = event.data;
     await client.query(
       `UPDATE ${GATEWAY_SCHEMA}.tenants

@@ -1,14 +1,4 @@
-import {
-  ProvisioningFailed,
-  ProvisioningRetried,
-  ProvisioningStepCompleted,
-  TenantActivated,
-  TenantPlacementChanged,
-  TenantProvisioned,
-  TenantRegistered,
-  TenantSuspended,
-  tenantEvents,
-} from '@ttm/contracts';
+import { TenantEvents, tenantEvents } from '@ttm/contracts';
 import { knownMessage, type StoredEvent } from '@ttm/service-kit';
 import type { ProvisioningSummary, TenantDetail, TenantItem } from './schemas.js';
 
@@ -21,7 +11,7 @@ export type TenantHistory = Omit<TenantDetail, 'quotas'>;
  */
 export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory | undefined {
   const [first] = events;
-  const registration = first && knownMessage(first, [TenantRegistered]);
+  const registration = first && knownMessage(first, [TenantEvents.registered]);
   if (!first || !registration) return undefined;
   const registered = registration.data;
   const item: TenantItem = {
@@ -53,7 +43,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
     item.updated_at = event.meta.time;
     const known = knownMessage(event, tenantEvents);
     switch (known?.type) {
-      case ProvisioningStepCompleted.type: {
+      case TenantEvents.provisioningStepCompleted.type: {
         const e = known.data;
         if (item.status === 'pending') item.status = 'provisioning';
         provisioning.status = 'running';
@@ -63,7 +53,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         if (e.placement) placement = e.placement;
         break;
       }
-      case TenantProvisioned.type: {
+      case TenantEvents.provisioned.type: {
         const e = known.data;
         item.status = 'active';
         item.slug = e.slug;
@@ -77,7 +67,7 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         });
         break;
       }
-      case ProvisioningFailed.type: {
+      case TenantEvents.provisioningFailed.type: {
         const e = known.data;
         item.status = 'failed';
         Object.assign(provisioning, {
@@ -89,21 +79,21 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         });
         break;
       }
-      case ProvisioningRetried.type: {
+      case TenantEvents.provisioningRetried.type: {
         const e = known.data;
         item.status = 'provisioning';
         Object.assign(provisioning, { status: 'running', step: e.resumeAt, error: null, finished_at: null });
         break;
       }
-      case TenantSuspended.type:
+      case TenantEvents.suspended.type:
         item.status = 'suspended';
         suspendedReason = known.data.reason;
         break;
-      case TenantActivated.type:
+      case TenantEvents.activated.type:
         item.status = 'active';
         suspendedReason = null;
         break;
-      case TenantPlacementChanged.type: {
+      case TenantEvents.placementChanged.type: {
         // A migration moved the workspace.
         const e = known.data;
         placement = e.to;

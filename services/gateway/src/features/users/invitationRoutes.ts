@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { workspaceOf } from '../../dataPlane/workspace.js';
 import type { GatewayDeps } from '../../deps.js';
 import { problemJsonSchema, WeakPassword } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
-import { InvalidInvitation } from '../../tenantApi/problems.js';
 import { PASSWORD_MAX_LENGTH, passwordWeaknesses } from '../auth/passwordPolicy.js';
+import { workspaceOf } from '../dataPlane/workspace.js';
+import { InvalidInvitation } from '../tenantApi/problems.js';
 import { setMemberPassword } from './workspaceMembers.js';
 
 export const acceptInvitationPath = '/api/auth/accept-invitation';

@@ -1,4 +1,4 @@
-import type { Workspace } from '../../dataPlane/workspace.js';
+import type { Workspace } from '../dataPlane/workspace.js';
 import type { MemberRole } from './workspaceMembers.js';
 
 /**

@@ -2,11 +2,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
 import { zodSchema } from '../../schema.js';
-import { callerWorkspace, principalOf } from '../../tenantApi/context.js';
-import { IdempotencyHeaders, idempotently } from '../../tenantApi/idempotent.js';
-import { UserExists, UserNotFound, UserRemovalRefused } from '../../tenantApi/problems.js';
-import { auditTenantAction, IdParams, problem, tenantSecurity } from '../../tenantApi/shared.js';
-import { parseOr400 } from '../../tenantApi/validation.js';
+import { callerWorkspace, principalOf } from '../tenantApi/context.js';
+import { IdempotencyHeaders, idempotently } from '../tenantApi/idempotent.js';
+import { UserExists, UserNotFound, UserRemovalRefused } from '../tenantApi/problems.js';
+import { auditTenantAction, IdParams, problem, tenantSecurity } from '../tenantApi/shared.js';
+import { parseOr400 } from '../tenantApi/validation.js';
 import { inviteMember, listMembers, type MemberRow, memberAwaitingPassword, removeMember } from './workspaceMembers.js';
 
 const InviteShape = {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { inTransaction, qualified, type Workspace } from '../../dataPlane/workspace.js';
+import { inTransaction, qualified, type Workspace } from '../dataPlane/workspace.js';
 
 /**
  * The users of one Twenty workspace: `core."user"` rows linked by a live `core."userWorkspace"`,

@@ -14,7 +14,7 @@ import { adminActorOf } from '../../plugins/adminAuth.js';
 import { securitySchemes, tenantRouteSecurity } from '../../plugins/openapi.js';
 import { problemJsonSchema } from '../../problems.js';
 import { type JsonSchema, zodSchema } from '../../schema.js';
-import { auditTenantAction } from '../../tenantApi/shared.js';
+import { auditTenantAction } from '../tenantApi/shared.js';
 import { askWebhooks } from './client.js';
 
 const problem = (description: string): JsonSchema => ({ ...problemJsonSchema, description });

@@ -1,8 +1,8 @@
 import type { Placement } from '@ttm/contracts';
 import { beginTenantWrite, type DataPlanePool, type DataPlanePools } from '@ttm/data-plane';
 import pg from 'pg';
-import { TenantWritesFrozen } from '../features/freezes/problems.js';
-import { withHeaders } from '../problemHeaders.js';
+import { withHeaders } from '../../problemHeaders.js';
+import { TenantWritesFrozen } from '../freezes/problems.js';
 
 /** Twenty's workspace schema names: `workspace_` + the workspace uuid in base 36. */
 const WORKSPACE_SCHEMA = /^workspace_[0-9a-z]{1,30}$/;

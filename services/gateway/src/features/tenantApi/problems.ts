@@ -1,4 +1,4 @@
-import { createProblem } from '../problems.js';
+import { createProblem } from '../../problems.js';
 
 /** Problem types of the tenant API (API keys, users, records). Add kinds; never rename one. */
 const base = 'https://ttm.dev/problems';

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { GatewayDeps } from '../deps.js';
-import { apiKeyRoutes } from '../features/apiKeys/routes.js';
-import { recordRoutes } from '../features/records/routes.js';
-import { userRoutes } from '../features/users/routes.js';
-import { zodSchema } from '../schema.js';
+import type { GatewayDeps } from '../../deps.js';
+import { zodSchema } from '../../schema.js';
+import { apiKeyRoutes } from '../apiKeys/routes.js';
+import { recordRoutes } from '../records/routes.js';
+import { userRoutes } from '../users/routes.js';
 import { principalOf } from './context.js';
 import { problem, tenantSecurity } from './shared.js';
 

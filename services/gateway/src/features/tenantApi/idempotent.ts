@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { GatewayDeps } from '../deps.js';
-import { derivedUuid, fingerprintOf, parseIdempotencyKey, type StoredResponse } from '../idempotency.js';
-import { withHeaders } from '../problemHeaders.js';
-import { IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey } from '../problems.js';
+import type { GatewayDeps } from '../../deps.js';
+import { derivedUuid, fingerprintOf, parseIdempotencyKey, type StoredResponse } from '../../idempotency.js';
+import { withHeaders } from '../../problemHeaders.js';
+import { IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey } from '../../problems.js';
 import { principalOf } from './context.js';
 
 export const IdempotencyHeaders = z.object({

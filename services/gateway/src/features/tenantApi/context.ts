@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import type { GatewayDeps } from '../../deps.js';
 import { type Workspace, workspaceOf } from '../dataPlane/workspace.js';
-import type { GatewayDeps } from '../deps.js';
 
 /** The authenticated caller of a tenant route (the tenant scope refuses requests without one). */
 export function principalOf(request: FastifyRequest) {

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { GatewayDeps } from '../deps.js';
-import { tenantRouteSecurity } from '../plugins/openapi.js';
-import { problemJsonSchema } from '../problems.js';
+import type { GatewayDeps } from '../../deps.js';
+import { tenantRouteSecurity } from '../../plugins/openapi.js';
+import { problemJsonSchema } from '../../problems.js';
 import { principalOf } from './context.js';
 
 export const problem = problemJsonSchema;
