@@ -3,7 +3,8 @@
  * object store of @ttm/contracts, and the control-plane database. Safe to re-run.
  *
  * Run as a PostgreSQL superuser, it also keeps a role per service that owns its schema
- * (`ttm_gateway`, `ttm_backup` so far; password from DATABASE_<SERVICE>_PASSWORD when set):
+ * (`ttm_gateway`, `ttm_backup`, `ttm_provisioner`, `ttm_metering`, `ttm_quota`, `ttm_webhooks`;
+ * password from DATABASE_<SERVICE>_PASSWORD when set):
  * give that service `DATABASE_URL=postgres://ttm_gateway:...@host/ttm` and it can read no other
  * service's tables.
  */
@@ -11,14 +12,11 @@
 import pg from 'pg';
 import { bootstrapTopology, topologySettingsFrom } from '../packages/service-kit/src/bootstrap.js';
 import { type CommonConfig, ConfigError, commonEnv, loadConfig } from '../packages/service-kit/src/config.js';
-import { ensureServiceRole, serviceRoleName } from '../packages/service-kit/src/databaseRoles.js';
+import { ensureServiceRole, SERVICE_SCHEMAS, serviceRoleName } from '../packages/service-kit/src/databaseRoles.js';
 import { loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { createLogger } from '../packages/service-kit/src/logger.js';
 import { connectNats, type NatsLink, natsSecurityOf } from '../packages/service-kit/src/nats.js';
 import { ensureDatabase } from '../packages/service-kit/src/postgres.js';
-
-/** Services with their own control-plane role, and their schemas (each service's `postgres.schema`). */
-const ROLE_SCHEMAS = { gateway: 'gateway', backup: 'backup' } as const;
 
 /** A failure the operator fixes by starting something or setting a variable: printed as one line. */
 class BootstrapError extends Error {}
@@ -88,7 +86,7 @@ async function bootstrapRoles(url: string): Promise<void> {
     // Two bootstraps of one database (several stacks starting) take turns.
     await client.query('BEGIN');
     await client.query("SELECT pg_advisory_xact_lock(hashtext('ttm-bootstrap-roles'))");
-    for (const [service, schema] of Object.entries(ROLE_SCHEMAS)) {
+    for (const [service, schema] of Object.entries(SERVICE_SCHEMAS)) {
       const role = serviceRoleName(service);
       const password = process.env[`DATABASE_${service.toUpperCase()}_PASSWORD`] || undefined;
       await ensureServiceRole(client, { schema, role, password });

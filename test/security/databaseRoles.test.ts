@@ -7,6 +7,7 @@ import {
   ensureServiceRole,
   migrate,
   type Pool,
+  SERVICE_SCHEMAS,
   serviceRoleName,
 } from '@ttm/service-kit';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
@@ -14,21 +15,23 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * Issue 12 item 8: a database role per service. The gateway and the backup service first: each
- * owns its schema, runs its own migrations, and cannot read the other's tables.
+ * Issue 12 item 8: a database role per service. Each of the six owns its schema, runs its own
+ * migrations, and can neither read nor change another service's tables.
  */
 const logger = createLogger('database-roles-test', 'silent');
 const prefix = `ttm_t${randomBytes(4).toString('hex')}`;
-const services = {
-  gateway: { schema: 'gateway', migrations: '../../services/gateway/migrations' },
-  backup: { schema: 'backup', migrations: '../../services/backup/migrations' },
-} as const;
+const services = Object.fromEntries(Object.entries(SERVICE_SCHEMAS).map(([name, schema]) => [name, { schema }])) as {
+  [N in keyof typeof SERVICE_SCHEMAS]: { schema: (typeof SERVICE_SCHEMAS)[N] };
+};
 type Name = keyof typeof services;
-const dirOf = (name: Name) => fileURLToPath(new URL(services[name].migrations, import.meta.url));
+const names = Object.keys(services) as Name[];
+const dirOf = (name: Name) => fileURLToPath(new URL(`../../services/${name}/migrations`, import.meta.url));
 const roleOf = (name: Name) => serviceRoleName(name, prefix);
 
 let db: TestDatabase;
 const pools: Pool[] = [];
+/** Every table of every service's schema after its migrations, as the superuser sees them. */
+const tablesOf = new Map<Name, string[]>();
 
 function poolAs(name: Name | 'postgres'): Pool {
   const url = name === 'postgres' ? db.url : asServiceRole(db.url, { role: roleOf(name) });
@@ -41,10 +44,18 @@ beforeAll(async () => {
   db = await createTestDatabase('ttm_roles');
   // A deployment from before the split: the superuser ran every migration.
   const admin = poolAs('postgres');
-  for (const name of Object.keys(services) as Name[]) await migrate(admin, services[name].schema, dirOf(name), logger);
+  for (const name of names) await migrate(admin, services[name].schema, dirOf(name), logger);
   const client = await admin.connect();
   try {
-    for (const name of Object.keys(services) as Name[]) {
+    for (const name of names) {
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`,
+        [services[name].schema],
+      );
+      tablesOf.set(
+        name,
+        rows.map((row) => row.name),
+      );
       await ensureServiceRole(client, { schema: services[name].schema, role: roleOf(name) });
       // Twice: bootstrap runs on every start.
       await ensureServiceRole(client, { schema: services[name].schema, role: roleOf(name) });
@@ -60,7 +71,7 @@ afterAll(async () => {
   const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
   await client.connect();
   try {
-    for (const name of Object.keys(services) as Name[]) {
+    for (const name of names) {
       await client.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(roleOf(name))}`);
     }
   } finally {
@@ -84,6 +95,40 @@ describe('a PostgreSQL role per service', () => {
     await backup.query(`INSERT INTO backup.projection_checkpoints (projection, last_seq) VALUES ('roles-test', 1)`);
     expect((await backup.query('SELECT count(*)::int AS n FROM backup.backups')).rows[0].n).toBe(0);
   });
+
+  it('provisioner, metering, quota and webhooks each run their migrations and use every table of their own schema', async () => {
+    for (const name of ['provisioner', 'metering', 'quota', 'webhooks'] as const) {
+      const pool = poolAs(name);
+      await migrate(pool, services[name].schema, dirOf(name), logger);
+      await pool.query(
+        `INSERT INTO ${name}.projection_checkpoints (projection, last_seq) VALUES ('roles-test', 1)
+         ON CONFLICT (projection) DO UPDATE SET last_seq = 2`,
+      );
+      expect(tablesOf.get(name)?.length, name).toBeGreaterThan(1);
+      for (const table of tablesOf.get(name) ?? []) {
+        await pool.query(`SELECT * FROM ${name}.${pg.escapeIdentifier(table)} LIMIT 1`);
+        await pool.query(`DELETE FROM ${name}.${pg.escapeIdentifier(table)} WHERE false`);
+      }
+    }
+  });
+
+  it("no service's role can read, change or drop any table of another service's schema", async () => {
+    for (const name of names) {
+      const pool = poolAs(name);
+      for (const other of names.filter((candidate) => candidate !== name)) {
+        for (const table of tablesOf.get(other) ?? []) {
+          const qualified = `${other}.${pg.escapeIdentifier(table)}`;
+          const label = `${name} -> ${qualified}`;
+          await expect(pool.query(`SELECT * FROM ${qualified} LIMIT 1`), label).rejects.toThrow(denied);
+          await expect(pool.query(`DELETE FROM ${qualified} WHERE false`), label).rejects.toThrow(denied);
+          await expect(pool.query(`DROP TABLE ${qualified}`), label).rejects.toThrow(/must be owner|permission denied/);
+        }
+        await expect(pool.query(`CREATE TABLE ${other}.intruder (id int)`), `${name} -> ${other}`).rejects.toThrow(
+          denied,
+        );
+      }
+    }
+  }, 180_000);
 
   it("the gateway's role cannot read or change the backup service's tables", async () => {
     const gateway = poolAs('gateway');

@@ -16,6 +16,22 @@ export interface ServiceRole {
   password?: string | undefined;
 }
 
+/**
+ * Every service with a control-plane schema, and that schema (each service's `postgres.schema`).
+ * No service reads another's schema: what one needs of another's state travels over NATS (events,
+ * KV, core queries), so no role is granted anything outside its own schema.
+ */
+export const SERVICE_SCHEMAS = {
+  gateway: 'gateway',
+  backup: 'backup',
+  provisioner: 'provisioner',
+  metering: 'metering',
+  quota: 'quota',
+  webhooks: 'webhooks',
+} as const;
+
+export type ServiceWithSchema = keyof typeof SERVICE_SCHEMAS;
+
 /** The control-plane role of a service: `ttm_gateway`, ... */
 export const serviceRoleName = (service: string, prefix = 'ttm'): string => `${prefix}_${service}`;
 
