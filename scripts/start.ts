@@ -4,7 +4,8 @@
  * 1. PostgreSQL (DATABASE_URL), NATS (NATS_URL) and Redis (REDIS_URL): use them if
  *    they answer; if one does not and its URL is local, start a private instance
  *    under .data/; otherwise stop with one line naming the variable to set.
- * 2. `tsx scripts/bootstrap.ts`: streams, consumers, buckets, the database.
+ * 2. `tsx scripts/bootstrap.ts`: streams, consumers, buckets, the database (and, as a superuser,
+ *    a role per service owning its schema: each service then connects as its role, stack/databaseRoles.ts).
  * 3. The six services (or several instances of some: `--instances gateway=2,provisioner=2`
  *    or STACK_INSTANCES), output prefixed by name, a banner once all are ready.
  * 4. Supervision: a service that exits unexpectedly is restarted with capped exponential
@@ -14,9 +15,11 @@
  * that crash-loops stops the stack too, with exit code 1 and a line saying which.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ServiceWithSchema } from '../packages/service-kit/src/databaseRoles.js';
 import { applySeedAliases, loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { address, type BackingService, backingServicesFromEnv, isLocalHost, redact } from './stack/backingServices.js';
 import { runBootstrap } from './stack/bootstrapRunner.js';
+import { rolePasswordEnv, serviceDatabaseUrls } from './stack/databaseRoles.js';
 import {
   expandInstances,
   InstancesError,
@@ -235,12 +238,29 @@ async function main(): Promise<number> {
       for (const s of services) Object.assign(s.env, natsUserEnv(s.name, natsPasswords));
       say('NATS: the private instance refuses anonymous connections; each service has its own user');
     }
-    const bootstrapEnv = natsPasswords ? { ...env, ...natsUserEnv('admin', natsPasswords) } : env;
+    // PostgreSQL: the bootstrap (as a superuser) gives each service a role owning its schema.
+    const databaseUrl = env.DATABASE_URL!;
+    const rolePasswords = rolePasswordEnv(databaseUrl, env, dataRoot);
+    const bootstrapEnv = {
+      ...env,
+      ...rolePasswords,
+      ...(natsPasswords ? natsUserEnv('admin', natsPasswords) : {}),
+    };
     const bootstrap = await runBootstrap(bootstrapEnv, stopRequest.signal);
     if (stopRequest.signal.aborted) return 0;
     if (!bootstrap.ok) {
       complain(`bootstrap failed (${bootstrap.message}): not starting the services`);
       return 1;
+    }
+    const databaseUrls = await serviceDatabaseUrls(databaseUrl, rolePasswords);
+    if (databaseUrls.kind === 'roles') {
+      for (const s of services) {
+        const url = databaseUrls.urls[s.name as ServiceWithSchema];
+        if (url) s.env.DATABASE_URL = url;
+      }
+      say('PostgreSQL: each service connects as its own role (ttm_gateway, ttm_backup, ...)');
+    } else {
+      say(`PostgreSQL: every service connects as DATABASE_URL's user (${databaseUrls.reason})`);
     }
 
     const gateway = base.find((s) => s.name === 'gateway')!;
