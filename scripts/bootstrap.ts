@@ -4,7 +4,8 @@
  *
  * Run as a PostgreSQL superuser, it also keeps a role per service that owns its schema
  * (`ttm_gateway`, `ttm_backup`, `ttm_provisioner`, `ttm_metering`, `ttm_quota`, `ttm_webhooks`;
- * password from DATABASE_<SERVICE>_PASSWORD when set):
+ * password from DATABASE_<SERVICE>_PASSWORD when set; DATABASE_ROLE_PREFIX replaces `ttm`, which tests
+ * use to keep their roles apart on a shared server):
  * give that service `DATABASE_URL=postgres://ttm_gateway:...@host/ttm` and it can read no other
  * service's tables.
  */
@@ -12,7 +13,12 @@
 import pg from 'pg';
 import { bootstrapTopology, topologySettingsFrom } from '../packages/service-kit/src/bootstrap.js';
 import { type CommonConfig, ConfigError, commonEnv, loadConfig } from '../packages/service-kit/src/config.js';
-import { ensureServiceRole, SERVICE_SCHEMAS, serviceRoleName } from '../packages/service-kit/src/databaseRoles.js';
+import {
+  ensureServiceRole,
+  rolePrefix,
+  SERVICE_SCHEMAS,
+  serviceRoleName,
+} from '../packages/service-kit/src/databaseRoles.js';
 import { loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { createLogger } from '../packages/service-kit/src/logger.js';
 import { connectNats, type NatsLink, natsSecurityOf } from '../packages/service-kit/src/nats.js';
@@ -87,7 +93,7 @@ async function bootstrapRoles(url: string): Promise<void> {
     await client.query('BEGIN');
     await client.query("SELECT pg_advisory_xact_lock(hashtext('ttm-bootstrap-roles'))");
     for (const [service, schema] of Object.entries(SERVICE_SCHEMAS)) {
-      const role = serviceRoleName(service);
+      const role = serviceRoleName(service, rolePrefix(process.env));
       const password = process.env[`DATABASE_${service.toUpperCase()}_PASSWORD`] || undefined;
       await ensureServiceRole(client, { schema, role, password });
       console.log(`PostgreSQL: role ${role} owns schema ${schema}`);

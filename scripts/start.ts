@@ -15,7 +15,7 @@
  * that crash-loops stops the stack too, with exit code 1 and a line saying which.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { ServiceWithSchema } from '../packages/service-kit/src/databaseRoles.js';
+import { rolePrefix, type ServiceWithSchema } from '../packages/service-kit/src/databaseRoles.js';
 import { applySeedAliases, loadDotEnv } from '../packages/service-kit/src/environment.js';
 import { address, type BackingService, backingServicesFromEnv, isLocalHost, redact } from './stack/backingServices.js';
 import { runBootstrap } from './stack/bootstrapRunner.js';
@@ -252,13 +252,13 @@ async function main(): Promise<number> {
       complain(`bootstrap failed (${bootstrap.message}): not starting the services`);
       return 1;
     }
-    const databaseUrls = await serviceDatabaseUrls(databaseUrl, rolePasswords);
+    const databaseUrls = await serviceDatabaseUrls(databaseUrl, rolePasswords, rolePrefix(env));
     if (databaseUrls.kind === 'roles') {
       for (const s of services) {
         const url = databaseUrls.urls[s.name as ServiceWithSchema];
         if (url) s.env.DATABASE_URL = url;
       }
-      say('PostgreSQL: each service connects as its own role (ttm_gateway, ttm_backup, ...)');
+      say(`PostgreSQL: each service connects as its own role (${rolePrefix(env)}_gateway, ...)`);
     } else {
       say(`PostgreSQL: every service connects as DATABASE_URL's user (${databaseUrls.reason})`);
     }

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Consumers, encodeMessage, RegisterOrganization, Streams, Subjects } from '@ttm/contracts';
-import { publishMessage, readAggregate } from '@ttm/service-kit';
+import { publishMessage, readAggregate, SERVICE_SCHEMAS, serviceRoleName } from '@ttm/service-kit';
+import { TEST_POSTGRES_URL } from '@ttm/service-kit/testing';
 import getPort from 'get-port';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import { eventually, startConnectedStack, type TestStack } from '../support/stac
  * in flight is restarted by the supervisor, and every tenant ends provisioned exactly once.
  */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const rolePrefix = `ttm_v${randomUUID().replaceAll('-', '').slice(0, 8)}`;
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
 let stack: TestStack;
@@ -91,6 +93,8 @@ beforeAll(async () => {
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       SUPERVISOR_PORT: String(supervisorPort),
       STACK_INSTANCES: '',
+      // The bootstrap makes a role per service: cluster-wide, so names of this run only.
+      DATABASE_ROLE_PREFIX: rolePrefix,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -121,9 +125,23 @@ afterAll(async () => {
   }
   await nc?.close();
   await stack?.stop();
+  // After the database is gone: the roles own nothing any more.
+  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await admin.connect();
+  try {
+    for (const service of Object.keys(SERVICE_SCHEMAS)) {
+      await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(serviceRoleName(service, rolePrefix))}`);
+    }
+  } finally {
+    await admin.end();
+  }
 }, 60_000);
 
 describe('npm start supervises', () => {
+  it('connects each service to PostgreSQL as its own role (the bootstrap ran as a superuser)', async () => {
+    expect(output).toContain(`PostgreSQL: each service connects as its own role (${rolePrefix}_gateway, ...)`);
+  });
+
   it('listens on loopback only by default', async () => {
     expect((await fetch(`http://127.0.0.1:${gatewayPort}/health/live`)).status).toBe(200);
     const external = Object.values(networkInterfaces())

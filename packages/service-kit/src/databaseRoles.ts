@@ -32,6 +32,12 @@ export const SERVICE_SCHEMAS = {
 
 export type ServiceWithSchema = keyof typeof SERVICE_SCHEMAS;
 
+/**
+ * The prefix of the role names (`ttm`; DATABASE_ROLE_PREFIX, read by the bootstrap and `npm start`
+ * only, so that tests starting a stack on a shared server keep their roles apart).
+ */
+export const rolePrefix = (env: NodeJS.ProcessEnv): string => env.DATABASE_ROLE_PREFIX || 'ttm';
+
 /** The control-plane role of a service: `ttm_gateway`, ... */
 export const serviceRoleName = (service: string, prefix = 'ttm'): string => `${prefix}_${service}`;
 
