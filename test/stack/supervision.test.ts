@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -11,6 +11,7 @@ import { TEST_POSTGRES_URL } from '@ttm/service-kit/testing';
 import getPort from 'get-port';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childPids } from '../support/processes.js';
 import { eventually, startConnectedStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -28,23 +29,6 @@ let runner: ChildProcess | undefined;
 let output = '';
 let supervisorPort = 0;
 let gatewayPort = 0;
-
-/** The pids of `runner`'s children whose command line contains `needle` (Linux /proc). */
-function childrenRunning(parent: number, needle: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== parent) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 async function register(n: number): Promise<string> {
   const tenantId = randomUUID();
@@ -84,6 +68,7 @@ beforeAll(async () => {
     METERING_PORT: await getPort(),
     QUOTA_PORT: await getPort(),
     BACKUP_PORT: await getPort(),
+    WEBHOOKS_PORT: await getPort(),
   };
   runner = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: repoRoot,
@@ -154,7 +139,7 @@ describe('npm start supervises', () => {
 
   it('restarts a SIGKILLed provisioner by itself; registrations in flight finish exactly once', async () => {
     const pid = runner!.pid!;
-    const [provisioner] = childrenRunning(pid, 'services/provisioner/src/main.ts');
+    const [provisioner] = childPids(pid, 'services/provisioner/src/main.ts');
     expect(provisioner).toBeDefined();
 
     const before = await Promise.all(Array.from({ length: 20 }, (_, i) => register(i)));
@@ -168,7 +153,7 @@ describe('npm start supervises', () => {
       30_000,
     );
     const [restarted] = await eventually(() => {
-      const pids = childrenRunning(pid, 'services/provisioner/src/main.ts');
+      const pids = childPids(pid, 'services/provisioner/src/main.ts');
       return pids.length === 1 && pids[0] !== provisioner ? pids : undefined;
     }, 30_000);
     expect(restarted).not.toBe(provisioner);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { jetstream } from '@nats-io/jetstream';
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeMessage, RegisterOrganization, Subjects, TenantProvisioned } from '@ttm/contracts';
 import { WORKSPACE_TABLES, withDatabase } from '@ttm/data-plane';
@@ -21,6 +21,39 @@ export interface TestTenant {
   schema: string;
   /** URL of the tenant's placement database. */
   url: string;
+}
+
+/** The ids a registration is sent with. */
+export interface RegistrationIds {
+  provisioningId: string;
+  tenantId: string;
+}
+
+/**
+ * Publish a RegisterOrganization for a us-east-1 organization `name` (admin@<name>.test) and
+ * return its ids; nothing waits for the provisioner.
+ */
+export async function publishRegistration(
+  js: JetStreamClient,
+  name: string,
+  plan = 'pro',
+  ids: RegistrationIds = { provisioningId: randomUUID(), tenantId: randomUUID() },
+): Promise<RegistrationIds> {
+  const message = encodeMessage(
+    RegisterOrganization,
+    {
+      ...ids,
+      organizationName: name,
+      adminEmail: `admin@${name.toLowerCase().replace(/\W+/g, '')}.test`,
+      adminPasswordHash: HASH,
+      plan,
+      region: 'us-east-1',
+      requestedAt: new Date().toISOString(),
+    },
+    { source: '/test' },
+  );
+  await publishMessage(js, RegisterOrganization.subject, message);
+  return ids;
 }
 
 /** Register a tenant in us-east-1 through the provisioner and wait until it is provisioned. */

@@ -7,6 +7,16 @@ import { runCli } from './support/runCli.js';
 const id = '5f0c2b1a-7d3e-4c9a-8b6f-2e1d0c9b8a7f';
 const cancelled = '5f0c2b1a-0000-4c9a-8b6f-2e1d0c9b8a7f';
 const failedTenant = '0b3f8a4e-1111-4aaa-8aaa-000000000001';
+/** The upgrade the CLI is asked to start, as the gateway stores it. */
+const spec: Upgrade['spec'] = {
+  waves: [
+    { percent: 1, soakSeconds: 30 },
+    { percent: 100, soakSeconds: 0 },
+  ],
+  filters: { region: 'eu-west-1' },
+  concurrencyPerCluster: 2,
+  failurePolicy: { pauseOnCanaryFailure: true, maxFailedPercent: 5 },
+};
 
 /** A stand-in for the upgrade routes: an upgrade of 100 tenants that advances 25 per poll and ends paused. */
 async function fakeUpgrades(): Promise<{
@@ -28,15 +38,7 @@ async function fakeUpgrades(): Promise<{
       status: done ? 'paused' : 'running',
       statusReason: done ? '1 of 1 canary tenants failed' : null,
       rollbackOf: null,
-      spec: {
-        waves: [
-          { percent: 1, soakSeconds: 30 },
-          { percent: 100, soakSeconds: 0 },
-        ],
-        filters: { region: 'eu-west-1' },
-        concurrencyPerCluster: 2,
-        failurePolicy: { pauseOnCanaryFailure: true, maxFailedPercent: 5 },
-      },
+      spec,
       wavesDone: done ? 1 : 0,
       counts: { pending: 100 - ok - (done ? 1 : 0), running: 0, ok, failed: done ? 1 : 0, skipped: 0 },
       total: 100,
@@ -123,16 +125,7 @@ describe('tenant-cli upgrade', () => {
       '--interval',
       '0.05',
     );
-    expect(fake.bodies.at(-1)).toEqual({
-      targetVersion: 2,
-      waves: [
-        { percent: 1, soakSeconds: 30 },
-        { percent: 100, soakSeconds: 0 },
-      ],
-      filters: { region: 'eu-west-1' },
-      concurrencyPerCluster: 2,
-      failurePolicy: { pauseOnCanaryFailure: true, maxFailedPercent: 5 },
-    });
+    expect(fake.bodies.at(-1)).toEqual({ targetVersion: 2, ...spec });
     // Off a terminal: one line per poll on stderr, with the rate and the ETA.
     expect(result.stderr).toContain('running 25% wave 1/2 · 25 ok · 75 pending · 10.0/s · ETA 7.5 s');
     expect(result.stderr).toContain('paused 100% paused · 99 ok · 1 failed · 10.0/s');

@@ -8,7 +8,7 @@ import {
   type StreamExpectations,
 } from '@nats-io/jetstream';
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/transport-node';
-import { type Attributes, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, SpanKind, trace } from '@opentelemetry/api';
 import {
   type CloudEventMeta,
   type ConsumerDefinition,
@@ -21,7 +21,7 @@ import {
 } from '@ttm/contracts';
 import { consumerConfigFor } from './bootstrap.js';
 import type { Logger } from './logger.js';
-import { type HeaderCarrier, injectTraceContext } from './telemetry.js';
+import { type HeaderCarrier, injectTraceContext, inSpan } from './telemetry.js';
 
 const tracer = trace.getTracer('@ttm/service-kit');
 
@@ -66,30 +66,18 @@ export async function publishMessage(
     'messaging.message.id': message.meta.id,
     'cloudevents.event_type': message.meta.type,
   };
-  return tracer.startActiveSpan(
-    `publish ${message.meta.type}`,
-    { kind: SpanKind.PRODUCER, attributes },
-    async (span) => {
-      try {
-        const headers = natsHeadersFrom(message.headers);
-        injectTraceContext(headerCarrier(headers));
-        const ack = await js.publish(subject, message.body, {
-          headers,
-          msgID: message.meta.id,
-          ...(options.expect ? { expect: options.expect } : {}),
-          ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
-        });
-        span.setAttribute('messaging.nats.stream_sequence', ack.seq);
-        return ack;
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
-  );
+  return inSpan(tracer, `publish ${message.meta.type}`, { kind: SpanKind.PRODUCER, attributes }, async (span) => {
+    const headers = natsHeadersFrom(message.headers);
+    injectTraceContext(headerCarrier(headers));
+    const ack = await js.publish(subject, message.body, {
+      headers,
+      msgID: message.meta.id,
+      ...(options.expect ? { expect: options.expect } : {}),
+      ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+    });
+    span.setAttribute('messaging.nats.stream_sequence', ack.seq);
+    return ack;
+  });
 }
 
 /** A CloudEvent taken from a stream, validated against its contract. */

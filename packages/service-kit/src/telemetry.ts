@@ -1,4 +1,14 @@
-import { type Context, context, propagation, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  propagation,
+  type Span,
+  type SpanOptions,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapSetter,
+  type Tracer,
+} from '@opentelemetry/api';
 import type { Logger } from './logger.js';
 
 export interface Telemetry {
@@ -40,4 +50,24 @@ export function injectTraceContext(carrier: HeaderCarrier, ctx: Context = contex
 /** The trace context carried by an incoming message, to run its handling inside. */
 export function extractTraceContext(carrier: HeaderCarrier): Context {
   return propagation.extract(context.active(), carrier, getter);
+}
+
+/** Run `work` in an active span of `tracer`; an error marks the span (exception, ERROR status) and goes on. */
+export function inSpan<T>(
+  tracer: Tracer,
+  name: string,
+  options: SpanOptions,
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer.startActiveSpan(name, options, async (span) => {
+    try {
+      return await work(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../../../test/support/http.js';
+import { metricValue } from '../../../test/support/metrics.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../../../test/support/stack.js';
 import { problemTypes } from '../src/problems.js';
 
@@ -138,15 +139,3 @@ describe('connections under the budget', () => {
     expect((await retry('00000000-0000-4000-8000-000000000000')).statusCode).toBe(404);
   }, 120_000);
 });
-
-/** The value of the first sample of `name` whose labels include `labels` (Prometheus text format). */
-function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
-    if (Object.entries(labels).every(([k, v]) => inside.includes(`${k}="${v}"`))) {
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return undefined;
-}

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminFetch, type SignedUp, signUp } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { withClient } from '../../../test/support/tenants.js';
 import type { MigrationOperation } from '../src/features/migrations/view.js';
 import type { Problem } from '../src/problems.js';
 
@@ -61,16 +62,6 @@ function placementNow() {
 function databaseUrl(placement: ReturnType<typeof placementNow>): string {
   const region = placement.region as keyof TestStack['clusterUrls'];
   return withDatabase(stack.clusterUrls[region], placement.database);
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 function createCompany(name: string): Promise<Response> {

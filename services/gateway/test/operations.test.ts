@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type DataOf, encodeMessage, RegisterOrganization, Subjects, TenantRegistered } from '@ttm/contracts';
+import { type DataOf, encodeMessage, Subjects, TenantRegistered } from '@ttm/contracts';
 import { publishMessage } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json } from '../../../test/support/http.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
+import { publishRegistration } from '../../../test/support/tenants.js';
 import type { Operation, ProvisioningState } from '../src/features/operations/operation.js';
 import type { Problem } from '../src/problems.js';
-
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
 let stack: TestStack;
 
@@ -16,23 +15,8 @@ interface Registration {
   tenantId: string;
 }
 
-async function register(name: string, plan = 'pro'): Promise<Registration> {
-  const ids = { provisioningId: randomUUID(), tenantId: randomUUID() };
-  const message = encodeMessage(
-    RegisterOrganization,
-    {
-      ...ids,
-      organizationName: name,
-      adminEmail: `admin@${name.toLowerCase().replace(/\W+/g, '')}.test`,
-      adminPasswordHash: HASH,
-      plan,
-      region: 'us-east-1',
-      requestedAt: new Date().toISOString(),
-    },
-    { source: '/test' },
-  );
-  await publishMessage(stack.gateway!.deps.js, RegisterOrganization.subject, message);
-  return ids;
+function register(name: string, plan = 'pro'): Promise<Registration> {
+  return publishRegistration(stack.gateway!.deps.js, name, plan);
 }
 
 /** A registration recorded without the provisioner: it stays pending. */
@@ -109,20 +93,7 @@ describe('provisioning as an operation', () => {
     const opened = fetch(`${stack.url}/api/operations/${ids.provisioningId}/events`, {
       headers: { accept: 'text/event-stream' },
     });
-    const message = encodeMessage(
-      RegisterOrganization,
-      {
-        ...ids,
-        organizationName: 'Streamed Co',
-        adminEmail: 'admin@streamed.test',
-        adminPasswordHash: HASH,
-        plan: 'pro',
-        region: 'us-east-1',
-        requestedAt: new Date().toISOString(),
-      },
-      { source: '/test' },
-    );
-    await publishMessage(stack.gateway!.deps.js, RegisterOrganization.subject, message);
+    await publishRegistration(stack.gateway!.deps.js, 'Streamed Co', 'pro', ids);
     const response = await opened;
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminFetch, json, problem, signUp } from '../../../test/support/http.js';
+import { metricValue } from '../../../test/support/metrics.js';
 import { eventually, startStack, type TestStack } from '../../../test/support/stack.js';
 import { publishUsage } from '../../../test/support/usage.js';
 import type { QuotaOverrideResult, QuotaReport, UsageReport } from '../src/features/quotas/schemas.js';
@@ -205,35 +206,24 @@ describe('usage routes', () => {
 });
 
 describe('metrics', () => {
-  const value = (text: string, name: string, labels: Record<string, string>): number | undefined => {
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(`${name}{`)) continue;
-      const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
-      if (Object.entries(labels).every(([k, v]) => inside.includes(`${k}="${v}"`))) {
-        return Number(line.slice(line.lastIndexOf(' ') + 1));
-      }
-    }
-    return undefined;
-  };
-
   it('reports connections per pool, quota states and metering intake', async () => {
     const gateway = await stack.gateway!.deps.metrics.metrics();
-    expect(value(gateway, 'database_connections_total', { pool: 'control-plane' })).toBeGreaterThan(0);
-    expect(value(gateway, 'database_connections_max', { pool: 'control-plane' })).toBeGreaterThan(0);
+    expect(metricValue(gateway, 'database_connections_total', { pool: 'control-plane' })).toBeGreaterThan(0);
+    expect(metricValue(gateway, 'database_connections_max', { pool: 'control-plane' })).toBeGreaterThan(0);
     // Logging in opened the pool of the tenants' data-plane database.
     expect(gateway).toMatch(/database_connections_total\{pool="data-plane:us-east-1\/use1-a\/[^"]+"/);
 
     const quota = await stack.quota!.service.metrics.metrics();
-    expect(value(quota, 'database_connections_total', { pool: 'control-plane' })).toBeGreaterThan(0);
-    expect(value(quota, 'quota_meters', { meter: 'api_calls', state: 'ok' })).toBeGreaterThanOrEqual(2);
+    expect(metricValue(quota, 'database_connections_total', { pool: 'control-plane' })).toBeGreaterThan(0);
+    expect(metricValue(quota, 'quota_meters', { meter: 'api_calls', state: 'ok' })).toBeGreaterThanOrEqual(2);
     expect(quota).toMatch(/quota_state_changes_total\{meter="api_calls",state="warning"/);
 
     const metering = await stack.metering!.service.metrics.metrics();
-    expect(value(metering, 'database_connections_total', { pool: 'control-plane' })).toBeGreaterThanOrEqual(0);
+    expect(metricValue(metering, 'database_connections_total', { pool: 'control-plane' })).toBeGreaterThanOrEqual(0);
     expect(metering).toMatch(/metering_usage_received_total\{[^}]*\} \d+/);
     // The tenant calls of this file are metered too: the backlog drains to 0.
     await eventually(async () =>
-      value(await stack.metering!.service.metrics.metrics(), 'metering_usage_backlog_messages', {}) === 0
+      metricValue(await stack.metering!.service.metrics.metrics(), 'metering_usage_backlog_messages', {}) === 0
         ? true
         : undefined,
     );

@@ -1,12 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { encodeMessage, RegisterOrganization } from '@ttm/contracts';
-import { publishMessage } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json } from '../../../test/support/http.js';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
+import { publishRegistration } from '../../../test/support/tenants.js';
 import type { Operation, ProvisioningState } from '../src/features/operations/operation.js';
-
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
 let stack: TestStack;
 
@@ -44,23 +40,7 @@ function countStatusQueries(): { queries: string[]; restore: () => void } {
 }
 
 async function register(name: string): Promise<string> {
-  const provisioningId = randomUUID();
-  const message = encodeMessage(
-    RegisterOrganization,
-    {
-      provisioningId,
-      tenantId: randomUUID(),
-      organizationName: name,
-      adminEmail: `admin@${name.toLowerCase().replace(/\W+/g, '')}.test`,
-      adminPasswordHash: HASH,
-      plan: 'pro',
-      region: 'us-east-1',
-      requestedAt: new Date().toISOString(),
-    },
-    { source: '/test' },
-  );
-  await publishMessage(stack.gateway!.deps.js, RegisterOrganization.subject, message);
-  return provisioningId;
+  return (await publishRegistration(stack.gateway!.deps.js, name)).provisioningId;
 }
 
 describe('the provisioning status read', () => {

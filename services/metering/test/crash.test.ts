@@ -73,6 +73,18 @@ async function expectExactlyOnce(usages: Usage[]) {
   }
 }
 
+/** Metering started again in-process drains USAGE and counts every one of `usages` exactly once. */
+async function restartedCountsExactlyOnce(usages: Usage[]): Promise<void> {
+  await stack.startMetering();
+  try {
+    // Generous: a loaded machine (CI beside other work) drains slowly; this waits, it measures nothing.
+    await usageDrained(nc, 60_000);
+    await expectExactlyOnce(usages);
+  } finally {
+    await stack.stopMetering();
+  }
+}
+
 describe('metering killed mid-batch', () => {
   it('loses and doubles nothing when killed after a commit, before the acks', async () => {
     const tenants = Array.from({ length: 7 }, () => randomUUID());
@@ -84,14 +96,7 @@ describe('metering killed mid-batch', () => {
     // Two batches committed, the second never acknowledged: it comes again and must count nothing.
     expect(await keysCounted()).toBeGreaterThan(before);
 
-    await stack.startMetering();
-    try {
-      // Generous: a loaded machine (CI beside other work) drains slowly; this waits, it measures nothing.
-      await usageDrained(nc, 60_000);
-      await expectExactlyOnce(usages);
-    } finally {
-      await stack.stopMetering();
-    }
+    await restartedCountsExactlyOnce(usages);
   }, 120_000);
 
   it('loses and doubles nothing when killed at any moment while usage streams in', async () => {
@@ -112,13 +117,7 @@ describe('metering killed mid-batch', () => {
     expect(await keysCounted()).toBeGreaterThan(before);
     await publishing;
 
-    await stack.startMetering();
-    try {
-      await usageDrained(nc, 60_000);
-      await expectExactlyOnce(usages);
-    } finally {
-      await stack.stopMetering();
-    }
+    await restartedCountsExactlyOnce(usages);
   }, 150_000);
 
   it('loses and doubles nothing when killed while v2 messages (many records each) stream in', async () => {
@@ -146,12 +145,6 @@ describe('metering killed mid-batch', () => {
     // The same messages again, under other batch keys (a producer retrying past the duplicate window).
     await publishUsageBatches(js, usages, 300, 'gw-crash-c-late');
 
-    await stack.startMetering();
-    try {
-      await usageDrained(nc, 60_000);
-      await expectExactlyOnce(usages);
-    } finally {
-      await stack.stopMetering();
-    }
+    await restartedCountsExactlyOnce(usages);
   }, 150_000);
 });

@@ -1,70 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Buckets, encodeMessage, RegisterOrganization, Subjects, type UsageTotal, usageTotalKey } from '@ttm/contracts';
-import { workspaceSchemaName } from '@ttm/data-plane';
-import { publishMessage, readAggregate } from '@ttm/service-kit';
+import { Buckets, type UsageTotal, usageTotalKey } from '@ttm/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { registerTenant, withClient } from '../../../test/support/tenants.js';
 import { usageDrained } from '../../../test/support/usage.js';
 import { startMeteringStack } from './support/stack.js';
 
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
-
 let stack: TestStack;
 let nc: NatsConnection;
-let js: JetStreamClient;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startMeteringStack({}, { metering: true }));
+  ({ stack, nc } = await startMeteringStack({}, { metering: true }));
 }, 60_000);
 
 afterAll(() => stopConnectedStack({ stack, nc }));
-
-/** Register a tenant through the provisioner and wait until it is active. */
-async function provision(name: string, plan: string): Promise<{ tenantId: string; database: string }> {
-  const tenantId = randomUUID();
-  await publishMessage(
-    js,
-    RegisterOrganization.subject,
-    encodeMessage(
-      RegisterOrganization,
-      {
-        provisioningId: randomUUID(),
-        tenantId,
-        organizationName: name,
-        adminEmail: `admin@${name.toLowerCase().replace(/\W/g, '')}.test`,
-        adminPasswordHash: HASH,
-        plan,
-        region: 'us-east-1',
-        requestedAt: new Date().toISOString(),
-      },
-      { source: '/test' },
-    ),
-  );
-  const placement = await eventually(async () => {
-    const { events } = await readAggregate(js, Subjects.tenantEvents(tenantId));
-    const last = events.at(-1);
-    return last?.type === 'ttm.tenant.provisioned.v1'
-      ? (last.data as { placement: { database: string } }).placement
-      : undefined;
-  }, 30_000);
-  return { tenantId, database: placement.database };
-}
-
-async function onDatabase<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const url = new URL(stack.clusterUrls['us-east-1']);
-  url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Wait until metering's tenant projection knows where the tenant lives. */
 async function placedInMetering(tenantId: string): Promise<void> {
@@ -85,15 +37,15 @@ async function placedInMetering(tenantId: string): Promise<void> {
 
 describe('storage and user sampling', () => {
   it('reads the size of a real tenant schema and its users, and counts them as gauges', async () => {
-    const { tenantId, database } = await provision('Sample Corp', 'pro');
+    const tenant = await registerTenant(stack, nc, 'pro');
+    const { tenantId, schema } = tenant;
     await placedInMetering(tenantId);
-    const schema = workspaceSchemaName(tenantId);
 
     const empty = (await stack.metering!.sampleNow()).find((s) => s.tenantId === tenantId);
     expect(empty).toMatchObject({ users: 1 });
 
     // Rows in the tenant's own tables, and a second user.
-    const expectedBytes = await onDatabase(database, async (client) => {
+    const expectedBytes = await withClient(tenant.url, async (client) => {
       await client.query(
         `INSERT INTO ${pg.escapeIdentifier(schema)}.company (name, "domainNamePrimaryLinkUrl")
          SELECT 'Company ' || i || repeat('x', 400), 'https://c' || i || '.example' FROM generate_series(1, 3000) i`,
@@ -136,10 +88,12 @@ describe('storage and user sampling', () => {
   }, 45_000);
 
   it('reads a dedicated database with pg_database_size', async () => {
-    const { tenantId, database } = await provision('Isolated Inc', 'enterprise');
+    const tenant = await registerTenant(stack, nc, 'enterprise');
+    const { tenantId } = tenant;
+    const database = new URL(tenant.url).pathname.slice(1);
     await placedInMetering(tenantId);
     const sample = (await stack.metering!.sampleNow()).find((s) => s.tenantId === tenantId)!;
-    const size = await onDatabase(database, async (client) => {
+    const size = await withClient(tenant.url, async (client) => {
       const { rows } = await client.query<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes');
       return Number(rows[0]!.bytes);
     });

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { encodeMessage, Subjects, UsageRecorded, usageEventId } from '@ttm/contracts';
@@ -18,6 +18,7 @@ import { ensureDatabase } from '../../../packages/service-kit/src/postgres.js';
 import { expandInstances, type ServiceInstance } from '../../../scripts/stack/instances.js';
 import { type Supervision, supervise } from '../../../scripts/stack/supervisor.js';
 import { readiness, ttmServicesFromEnv } from '../../../scripts/stack/ttmServices.js';
+import { childPids } from '../../support/processes.js';
 import { NatsCluster, PrivatePostgres, PrivateRedis, until } from './backingProcesses.js';
 
 /**
@@ -230,20 +231,7 @@ export interface FaultStack {
 
 /** Pids of this process's children running `services/<name>/src/main.ts` (Linux /proc). */
 export function servicePids(name: ServiceName): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`services/${name}/src/main.ts`))
-        found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
+  return childPids(process.pid, `services/${name}/src/main.ts`);
 }
 
 async function allReady(instances: ServiceInstance[]): Promise<boolean> {

@@ -1,9 +1,10 @@
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { type Attributes, type Context, context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, type Context, context, SpanKind, trace } from '@opentelemetry/api';
 import type { ConsumerDefinition } from '@ttm/contracts';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import { type BackoffPolicy, backoffDelay, copyToDeadLetter, pause } from '../messaging.js';
+import { inSpan } from '../telemetry.js';
 
 /**
  * The runs every JetStream consumer loop of this package shares: how many deliveries a
@@ -88,19 +89,7 @@ export async function inConsumerSpan(
   attributes: Attributes,
   work: () => Promise<void>,
 ): Promise<void> {
-  await context.with(parent, () =>
-    tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, async (span) => {
-      try {
-        await work();
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        throw error;
-      } finally {
-        span.end();
-      }
-    }),
-  );
+  await context.with(parent, () => inSpan(tracer, name, { kind: SpanKind.CONSUMER, attributes }, work));
 }
 
 /** An error thrown while handling a message (not while pulling): it ends the loop. */

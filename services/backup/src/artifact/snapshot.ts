@@ -3,6 +3,7 @@ import { createGzip, constants as zlib } from 'node:zlib';
 import type { DataPlanePool } from '@ttm/data-plane';
 import { WORKSPACE_TABLES } from '@ttm/data-plane';
 import type pg from 'pg';
+import { inTransaction } from '../shared/transaction.js';
 import type { BackupStore, StoredObject } from '../store/index.js';
 import {
   CanonicalCursor,
@@ -54,16 +55,13 @@ export async function takeSnapshot(
   request: SnapshotRequest,
   store: BackupStore,
 ): Promise<Snapshot> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  return inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
     // The first statement takes the snapshot; its clock says when.
     const { rows: clock } = await client.query<{ at: Date }>('SELECT clock_timestamp() AS at');
     await useCanonicalSession(client);
     const { rows: found } = await client.query<{ schema_version: number | null }>(
       `SELECT (SELECT "schemaVersion" FROM core."dataSource" WHERE "workspaceId" = w.id) AS schema_version
-         FROM core.workspace w WHERE w.id = $1`,
+       FROM core.workspace w WHERE w.id = $1`,
       [request.tenantId],
     );
     if (found.length === 0) {
@@ -142,14 +140,7 @@ export async function takeSnapshot(
       snapshotAt,
       object,
     };
-  } catch (error) {
-    broken = error as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    // A client that failed mid-cursor goes away rather than back to the pool.
-    client.release(broken);
-  }
+  });
 }
 
 /** Wait after each batch as long as it takes to stay at `rowsPerSecond` on average (0: never). */

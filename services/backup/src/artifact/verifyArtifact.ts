@@ -13,6 +13,7 @@ import {
 } from '../artifact/canonicalRows.js';
 import { ArtifactUnreadable } from '../artifact/format.js';
 import { loadArtifact } from '../artifact/load.js';
+import { inTransaction } from '../shared/transaction.js';
 import type { BackupStore } from '../store/index.js';
 
 export interface VerificationResult {
@@ -45,10 +46,7 @@ export async function verifyArtifact(
     return { result: 'mismatch', mismatches: [], detail: `the artifact ${manifest.objectName} is not in the store` };
   }
   const scratch = scratchSchemaOf(options.verificationId);
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, 'BEGIN', async (client) => {
     await useCanonicalSession(client);
     await client.query(`DROP SCHEMA IF EXISTS ${q(scratch)} CASCADE`);
     await client.query(workspaceSchemaSql(scratch, manifest.schemaVersion));
@@ -92,13 +90,7 @@ export async function verifyArtifact(
     await client.query('ROLLBACK');
     const mismatches = compareChecksums(manifest.tables, actual);
     return { result: mismatches.length === 0 ? 'ok' : 'mismatch', mismatches };
-  } catch (error) {
-    broken = error as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /** PostgreSQL refused the rows themselves (bad value, broken constraint): the artifact is at fault. */

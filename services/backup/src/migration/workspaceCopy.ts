@@ -24,6 +24,7 @@ import {
 import { loadArtifact } from '../artifact/load.js';
 import { takeSnapshot } from '../artifact/snapshot.js';
 import { compareChecksums } from '../artifact/verifyArtifact.js';
+import { inTransaction } from '../shared/transaction.js';
 import type { BackupStore, StoredObject } from '../store/index.js';
 
 /** The connection URL of a placement's database, to tell two placements on one database apart. */
@@ -145,17 +146,14 @@ export async function checksumsAt(
   tables: readonly { scope: 'workspace' | 'core'; name: string }[],
   batchRows: number,
 ): Promise<TableChecksum[]> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  return inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
     await useCanonicalSession(client);
     const result: TableChecksum[] = [];
     const present = new Set(
       (
         await client.query<{ name: string }>(
           `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
           [schema],
         )
       ).rows.map((r) => r.name),
@@ -179,13 +177,7 @@ export async function checksumsAt(
     }
     await client.query('COMMIT');
     return result;
-  } catch (error) {
-    broken = error as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /** Compare the target with the source checksums the copy recorded: the differing tables, each with both sides. */

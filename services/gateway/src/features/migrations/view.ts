@@ -36,6 +36,28 @@ export interface MigrationOperation {
 
 type Stored = { type: string; data: unknown };
 
+/** A migration just seen for the first time: running, at `at`, nothing done yet. */
+function started(
+  id: string,
+  tenantId: string,
+  at: string,
+  source: Placement | null,
+  target: Placement | null,
+): MigrationOperation {
+  return {
+    id,
+    kind: 'migration',
+    tenant_id: tenantId,
+    status: 'running',
+    progress: 0,
+    step: null,
+    started_at: at,
+    updated_at: at,
+    source,
+    target,
+  };
+}
+
 /** One migration event onto its view (undefined before the first). Pure; unknown types change nothing. */
 export function applyMigrationEvent(
   view: MigrationOperation | undefined,
@@ -52,33 +74,11 @@ export function applyMigrationEvent(
     case MigrationStarted.type: {
       const e = known.data;
       if (view) return view;
-      return {
-        id: e.migrationId,
-        kind: 'migration',
-        tenant_id: e.tenantId,
-        status: 'running',
-        progress: 0,
-        step: null,
-        started_at: e.startedAt,
-        updated_at: e.startedAt,
-        source: e.source,
-        target: e.target,
-      };
+      return started(e.migrationId, e.tenantId, e.startedAt, e.source, e.target);
     }
     case MigrationFailed.type: {
       const e = known.data;
-      const base: MigrationOperation = view ?? {
-        id: e.migrationId,
-        kind: 'migration',
-        tenant_id: e.tenantId,
-        status: 'running',
-        progress: 0,
-        step: null,
-        started_at: e.failedAt,
-        updated_at: e.failedAt,
-        source: null,
-        target: null,
-      };
+      const base = view ?? started(e.migrationId, e.tenantId, e.failedAt, null, null);
       return { ...base, status: 'failed', step: e.step, error: e.reason, updated_at: e.failedAt };
     }
   }
