@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminFetch, problem } from '../../../test/support/http.js';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
@@ -6,11 +7,18 @@ import { startWebhooks, type Webhooks } from '../src/webhooks.js';
 let stack: TestStack;
 let webhooks: Webhooks;
 
-// The webhooks service as in production: https only, no private receivers.
+// The webhooks service as in production: https only, no private receivers, a real KEK (production
+// refuses the development one).
 beforeAll(async () => {
   stack = await startStack({ provisioner: false });
   webhooks = await startWebhooks(
-    { ...stack.env, WEBHOOKS_PORT: '0', NODE_ENV: 'production', WEBHOOK_ALLOW_PRIVATE: 'false' },
+    {
+      ...stack.env,
+      WEBHOOKS_PORT: '0',
+      NODE_ENV: 'production',
+      WEBHOOK_ALLOW_PRIVATE: 'false',
+      TTM_KEK: randomBytes(32).toString('base64'),
+    },
     { handleSignals: false },
   );
 }, 60_000);
