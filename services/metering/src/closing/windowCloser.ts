@@ -56,6 +56,8 @@ const IN_FLIGHT = 256;
 export class WindowCloser {
   private readonly now: () => Date;
   private readonly closed: Counter<'granularity'> | undefined;
+  /** The round in progress: rounds of one process run one after another, never side by side. */
+  private round: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: WindowCloserOptions) {
     this.now = options.now ?? (() => new Date());
@@ -69,11 +71,21 @@ export class WindowCloser {
     }
   }
 
-  /** One round: advance the watermark if it may, then publish every frozen window. */
-  async closeDue(): Promise<{ closedBefore: Date | null; published: number }> {
-    const closedBefore = await this.advanceWatermark();
-    const published = await this.publishFrozen();
-    return { closedBefore, published };
+  /**
+   * One round: advance the watermark if it may, then publish every frozen window. A round asked
+   * for while another runs (the schedule's and an operator's `closeNow`) starts after it ends, so
+   * each round's figures are its own and its clock is read when it starts.
+   */
+  closeDue(): Promise<{ closedBefore: Date | null; published: number }> {
+    const next = this.round
+      .catch(() => undefined)
+      .then(async () => {
+        const closedBefore = await this.advanceWatermark();
+        const published = await this.publishFrozen();
+        return { closedBefore, published };
+      });
+    this.round = next;
+    return next;
   }
 
   private async advanceWatermark(): Promise<Date | null> {
