@@ -4,11 +4,8 @@
  * short ack wait so that the command it never acked comes back soon.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
-
-const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 /**
  * Start `script` with `env` on top of this process's environment. `exited` resolves to 'killed'
@@ -18,12 +15,16 @@ export function startCrashing(
   script: string,
   env: Record<string, string>,
 ): { child: ChildProcess; exited: Promise<string> } {
-  const child = spawn(tsx, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // One process (node loading tsx), not the tsx binary: that one runs the script in a child node,
+  // so killing it left the script running on its own after the test.
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  // tsx runs the script in a child node: it reports the kill as exit code 137.
   const exited = new Promise<string>((resolve) =>
     child.once('exit', (code, signal) =>
       resolve(signal === 'SIGKILL' || code === 137 ? 'killed' : `exit ${code}: ${stderr}`),

@@ -45,7 +45,11 @@ beforeAll(async () => {
   );
 });
 
+/** Runners a test started and did not stop (it failed first): stopped before the pool ends. */
+const running = new Set<() => Promise<void>>();
+
 afterAll(async () => {
+  await Promise.all([...running].map((stop) => stop().catch(() => undefined)));
   await pool?.end();
   await db?.drop();
   await nats?.close();
@@ -127,15 +131,13 @@ function start(projection: ProjectionDefinition, beforeAck?: (seqs: readonly num
     const values = (await counter?.get())?.values ?? [];
     return values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
   };
-  return {
-    applied,
-    done,
-    outcomes,
-    async stop() {
-      controller.abort();
-      await done;
-    },
+  const stop = async () => {
+    running.delete(stop);
+    controller.abort();
+    await done;
   };
+  running.add(stop);
+  return { applied, done, outcomes, stop };
 }
 
 describe('runProjection', () => {

@@ -11,7 +11,6 @@ import { publishQuotaNotice, testWebhookEnv } from './support/events.js';
 import { payloadOf, Receiver } from './support/receiver.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const WAIT = 60_000;
 
 let stack: TestStack;
@@ -32,7 +31,8 @@ afterAll(async () => {
 
 /** The webhooks service as its own process (a lease of 2 x 1 s + 1 s after a kill). */
 function startProcess(): ChildProcess {
-  const child = spawn(tsx, [main], {
+  // node loading tsx, one process: a kill of the tsx binary would leave its child node running.
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
     env: { ...process.env, ...stack.env, ...testWebhookEnv, WEBHOOK_TIMEOUT: '1s' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -86,5 +86,5 @@ describe('a killed webhooks service', () => {
     expect(new Set(receiver.accepted.map((r) => r.id))).toEqual(new Set(log.map((d) => d.id)));
     expect(receiver.accepted.map((r) => r.id)).toContain(receiver.requests[0]!.id);
     await json(await admin(`/api/admin/webhooks/${endpoint.id}`));
-  });
+  }, 180_000);
 });

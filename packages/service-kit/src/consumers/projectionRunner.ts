@@ -469,7 +469,9 @@ class ProjectionWorker {
     const { logger } = this.options;
     let logged = false;
     while (!signal.aborted && !ended()) {
-      const { num_ack_pending: unacknowledged } = await this.options.consumer.info(true);
+      // Asked of the server each time: the cached info is what the consumer looked like when it
+      // was opened, possibly while the previous holder had events in hand, so it never changes.
+      const { num_ack_pending: unacknowledged } = await this.options.consumer.info(false);
       const inHand = new Set(arrived.map((msg) => msg.seq)).size;
       if (unacknowledged <= inHand) break;
       if (!logged) {
