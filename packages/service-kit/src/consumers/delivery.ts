@@ -1,5 +1,5 @@
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { type Attributes, type Context, context, SpanKind, trace } from '@opentelemetry/api';
+import { type Attributes, type Context, context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ConsumerDefinition } from '@ttm/contracts';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
@@ -90,6 +90,31 @@ export async function inConsumerSpan(
   work: () => Promise<void>,
 ): Promise<void> {
   await context.with(parent, () => inSpan(tracer, name, { kind: SpanKind.CONSUMER, attributes }, work));
+}
+
+/**
+ * Run `work` once for several messages handled together, each message with its own consumer
+ * span in the trace it was published in (a set-based batch keeps every trace whole); the spans
+ * cover the shared work and carry its error.
+ */
+export async function inConsumerSpans(
+  messages: readonly { parent: Context; name: string; attributes: Attributes }[],
+  work: () => Promise<void>,
+): Promise<void> {
+  const spans = messages.map(({ parent, name, attributes }) =>
+    tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent),
+  );
+  try {
+    await work();
+  } catch (error) {
+    for (const span of spans) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    }
+    throw error;
+  } finally {
+    for (const span of spans) span.end();
+  }
 }
 
 /** An error thrown while handling a message (not while pulling): it ends the loop. */

@@ -26,7 +26,14 @@ import type { NatsConnection } from '../nats.js';
 import { inTransaction, isTransientDatabaseError } from '../postgres.js';
 import { extractTraceContext } from '../telemetry.js';
 import { checkpointTable, ensureCheckpointTable, readCheckpoint } from './checkpoints.js';
-import { acknowledge, type DeadLetterPolicy, deliveryLimitsOf, inConsumerSpan, sharedMetric } from './delivery.js';
+import {
+  acknowledge,
+  type DeadLetterPolicy,
+  deliveryLimitsOf,
+  inConsumerSpan,
+  inConsumerSpans,
+  sharedMetric,
+} from './delivery.js';
 import { ProjectionLead } from './projectionLead.js';
 import { inlineParameters, preparedOn, StatementBatch } from './statementBatch.js';
 
@@ -47,6 +54,12 @@ export interface ProjectionDefinition {
    * it, and it is retried with backoff and dead-lettered after the consumer's `max_deliver` attempts.
    */
   apply(client: pg.PoolClient, event: ReceivedEvent): Promise<void>;
+  /**
+   * Apply a batch's events at once, giving the same rows as `apply` on each in stream order
+   * (`setAppliers` builds both). The runner then calls it once per batch; a throw rolls the
+   * batch back and it is split as with `apply`, down to a batch of one.
+   */
+  applyMany?(client: pg.PoolClient, events: readonly ReceivedEvent[]): Promise<void>;
   /**
    * The event types `apply` does anything with, when it ignores most of what its consumer
    * delivers. A batch of only those is acknowledged without a transaction: the checkpoint stays
@@ -617,6 +630,8 @@ class ProjectionWorker {
       const statements = projection.writesOnly ? new StatementBatch(preparedOn(client)) : undefined;
       // Decided afresh on each attempt: a rolled-back attempt decided nothing.
       for (const item of items) delete item.outcome;
+      const target = statements?.client ?? client;
+      const together: Item[] = [];
       for (const item of items) {
         if (item.deadReason !== undefined) item.outcome = 'dead-lettered';
         else if (item.msg.seq <= last || item.copy) item.outcome = 'duplicate';
@@ -624,20 +639,22 @@ class ProjectionWorker {
         if (item.msg.seq > last) through = Math.max(through, item.msg.seq);
         if (item.outcome !== undefined || !item.event) continue;
         const event = item.event;
-        await inConsumerSpan(
-          extractTraceContext(headerCarrier(item.msg.headers)),
-          `project ${event.meta.type}`,
-          {
-            'messaging.system': 'nats',
-            'messaging.operation.type': 'process',
-            'messaging.destination.name': event.subject,
-            'messaging.message.id': event.meta.id,
-            'messaging.nats.stream_sequence': event.seq,
-            'ttm.projection': projection.name,
-          },
-          () => projection.apply(statements?.client ?? client, event),
-        );
+        if (projection.applyMany) {
+          together.push(item);
+          continue;
+        }
+        const { parent, name, attributes } = this.spanOf(item.msg, event);
+        await inConsumerSpan(parent, name, attributes, () => projection.apply(target, event));
         item.outcome = 'applied';
+      }
+      const applyMany = projection.applyMany?.bind(projection);
+      if (applyMany && together.length > 0) {
+        const events = together.map((item) => item.event as ReceivedEvent);
+        await inConsumerSpans(
+          together.map((item, i) => this.spanOf(item.msg, events[i] as ReceivedEvent)),
+          () => applyMany(target, events),
+        );
+        for (const item of together) item.outcome = 'applied';
       }
       if (statements && statements.size > 0) {
         await client.query(
@@ -668,6 +685,22 @@ class ProjectionWorker {
       }
       throw error;
     }
+  }
+
+  /** The consumer span of one event, in the trace it was published in. */
+  private spanOf(msg: JsMsg, event: ReceivedEvent) {
+    return {
+      parent: extractTraceContext(headerCarrier(msg.headers)),
+      name: `project ${event.meta.type}`,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': event.subject,
+        'messaging.message.id': event.meta.id,
+        'messaging.nats.stream_sequence': event.seq,
+        'ttm.projection': this.options.projection.name,
+      },
+    };
   }
 
   private async lockCheckpoint(client: pg.PoolClient): Promise<number | undefined> {
