@@ -14,7 +14,12 @@ function section(title: string, id: string, ...body: HTMLElement[]): HTMLElement
   return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
 }
 
-function table(caption: string, headers: string[], rows: (string | number | Node)[][], empty: string): HTMLElement {
+export function table(
+  caption: string,
+  headers: string[],
+  rows: (string | number | Node)[][],
+  empty: string,
+): HTMLElement {
   if (rows.length === 0) return h('p', { class: 'muted empty' }, empty);
   return h(
     'table',
