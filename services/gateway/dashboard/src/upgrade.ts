@@ -2,7 +2,7 @@ import type { TenantUpgradeView, UpgradeView } from '@ttm/contracts';
 import { ApiError, api } from './api.js';
 import { formatNumber, formatTime, h, replace, statusBadge } from './dom.js';
 import type { LiveClient, LiveUpgrade } from './live.js';
-import { formatEta, formatRate, TENANT_STATUSES, upgradeProgressCell, waveLabel } from './upgrades.js';
+import { capitalized, formatEta, formatRate, TENANT_STATUSES, upgradeProgressCell, waveLabel } from './upgrades.js';
 import { virtualList } from './vlist.js';
 
 type Action = 'pause' | 'resume' | 'cancel' | 'rollback';
@@ -225,7 +225,7 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
         h(
           'div',
           { class: 'card' },
-          h('span', { class: 'card-label' }, name === 'ok' ? 'OK' : name),
+          h('span', { class: 'card-label' }, capitalized(name)),
           h('span', { class: 'card-value', id: `upgrade-count-${name}` }, formatNumber(upgrade?.counts[name])),
         ),
       ),

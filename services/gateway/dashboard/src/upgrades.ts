@@ -133,6 +133,7 @@ export function mountUpgrades(main: HTMLElement, live: LiveClient): () => void {
   };
 }
 
-function capitalized(word: string): string {
+/** Column and card labels of the tenant statuses: `OK`, `Pending`, … */
+export function capitalized(word: string): string {
   return word === 'ok' ? 'OK' : `${word[0]!.toUpperCase()}${word.slice(1)}`;
 }
