@@ -61,7 +61,7 @@ async function confirmAction(button: string, confirmLabel: string): Promise<void
 let upgradeId: string;
 
 describe('fleet upgrades in the dashboard, in chromium', { timeout: 180_000 }, () => {
-  it('lists an upgrade started over REST and moves its counts live, without a reload', async () => {
+  it('starts an upgrade from the page (after a confirmation) and moves its counts live, without a reload', async () => {
     await page.goto(`${stack.url}/dashboard`);
     await page.getByLabel('Operator key').fill(TEST_ADMIN_KEY);
     await page.keyboard.press('Enter');
@@ -73,18 +73,26 @@ describe('fleet upgrades in the dashboard, in chromium', { timeout: 180_000 }, (
     await page.evaluate("window.marker = 'same page'");
 
     // A canary wave of one tenant, then a soak long enough for the test to pause it.
-    const response = await admin('/api/admin/upgrades', {
-      method: 'POST',
-      body: JSON.stringify({
-        targetVersion: N,
-        waves: [
-          { percent: 25, soakSeconds: 3_600 },
-          { percent: 100, soakSeconds: 0 },
-        ],
-        concurrencyPerCluster: 2,
-      }),
+    await page.locator('#start-version').fill(String(N));
+    await page.locator('#start-waves').fill('50, 20');
+    await page.locator('#start-upgrade').click();
+    await page.getByText('percentages grow, up to 100').waitFor();
+    await page.locator('#start-waves').fill('25:3600, 100');
+    await page.locator('#start-concurrency').selectOption('2');
+    await confirmAction('#start-upgrade', 'Start upgrade');
+    const started = page.locator('#started-link');
+    await started.waitFor();
+    upgradeId = (await started.getAttribute('href'))!.split('/').pop()!;
+    const view = await json<UpgradeView>(await admin(`/api/admin/upgrades/${upgradeId}?tenants=none`));
+    expect(view.spec).toMatchObject({
+      targetVersion: N,
+      waves: [
+        { percent: 25, soakSeconds: 3_600 },
+        { percent: 100, soakSeconds: 0 },
+      ],
+      concurrencyPerCluster: 2,
+      filters: {},
     });
-    upgradeId = (await json<{ operation_id: string }>(response, 202)).operation_id;
 
     const row = page.locator('#upgrade-list tr', { has: page.locator(`[data-upgrade="${upgradeId}"]`) });
     await row.waitFor({ timeout: 10_000 });

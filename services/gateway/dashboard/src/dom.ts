@@ -76,3 +76,32 @@ export function progressBar(progress: number, label: string): HTMLElement {
   bar.append(fill);
   return bar;
 }
+
+/** Ask before acting: a modal dialog (focus stays in it, Escape answers no). */
+export function confirmDialog(title: string, text: string, confirmLabel: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const no = h('button', { type: 'button', id: 'confirm-no' }, 'Go back');
+    const yes = h('button', { type: 'button', class: 'danger', id: 'confirm-yes' }, confirmLabel);
+    const dialog = h(
+      'dialog',
+      { id: 'confirm-dialog', 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
+      h('h2', { id: 'confirm-title' }, title),
+      h('p', { id: 'confirm-text' }, text),
+      h('div', { class: 'dialog-buttons' }, no, yes),
+    );
+    const answer = (value: boolean) => {
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    no.addEventListener('click', () => answer(false));
+    yes.addEventListener('click', () => answer(true));
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault();
+      answer(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}

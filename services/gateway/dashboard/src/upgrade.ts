@@ -1,8 +1,16 @@
 import type { TenantUpgradeView, UpgradeView } from '@ttm/contracts';
 import { ApiError, api } from './api.js';
-import { formatNumber, formatTime, h, replace, statusBadge } from './dom.js';
+import { confirmDialog, formatNumber, formatTime, h, replace, statusBadge } from './dom.js';
 import type { LiveClient, LiveUpgrade } from './live.js';
-import { capitalized, formatEta, formatRate, TENANT_STATUSES, upgradeProgressCell, waveLabel } from './upgrades.js';
+import {
+  capitalized,
+  etaOf,
+  formatEta,
+  formatRate,
+  TENANT_STATUSES,
+  upgradeProgressCell,
+  waveLabel,
+} from './upgrades.js';
 import { virtualList } from './vlist.js';
 
 type Action = 'pause' | 'resume' | 'cancel' | 'rollback';
@@ -44,35 +52,6 @@ const actions: Record<Action, { label: string; question: string; consequence: st
 
 function section(title: string, id: string, ...body: HTMLElement[]): HTMLElement {
   return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
-}
-
-/** Ask before acting: a modal dialog (focus stays in it, Escape answers no). */
-function confirmDialog(title: string, text: string, confirmLabel: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const no = h('button', { type: 'button', id: 'confirm-no' }, 'Keep it as it is');
-    const yes = h('button', { type: 'button', class: 'danger', id: 'confirm-yes' }, confirmLabel);
-    const dialog = h(
-      'dialog',
-      { id: 'confirm-dialog', 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
-      h('h2', { id: 'confirm-title' }, title),
-      h('p', { id: 'confirm-text' }, text),
-      h('div', { class: 'dialog-buttons' }, no, yes),
-    );
-    const answer = (value: boolean) => {
-      dialog.close();
-      dialog.remove();
-      resolve(value);
-    };
-    no.addEventListener('click', () => answer(false));
-    yes.addEventListener('click', () => answer(true));
-    dialog.addEventListener('cancel', (event) => {
-      event.preventDefault();
-      answer(false);
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    no.focus();
-  });
 }
 
 function wavesText(upgrade: LiveUpgrade): string {
@@ -239,7 +218,7 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
         'div',
         { class: 'card' },
         h('span', { class: 'card-label' }, 'ETA'),
-        h('span', { class: 'card-value', id: 'upgrade-eta' }, formatEta(upgrade.etaSeconds)),
+        h('span', { class: 'card-value', id: 'upgrade-eta' }, etaOf(upgrade)),
       ),
     );
     replace(progress, upgradeProgressCell(upgrade));

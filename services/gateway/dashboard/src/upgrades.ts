@@ -1,5 +1,5 @@
-import { api } from './api.js';
-import { formatNumber, formatTime, h, progressBar, replace, statusBadge } from './dom.js';
+import { ApiError, api } from './api.js';
+import { confirmDialog, formatNumber, formatTime, h, progressBar, replace, statusBadge } from './dom.js';
 import type { LiveClient, LiveUpgrade } from './live.js';
 import { table } from './overview.js';
 
@@ -27,6 +27,11 @@ export function formatEta(seconds: number | undefined): string {
   return `${Math.floor(s / 3_600)} h ${Math.floor((s % 3_600) / 60)} min`;
 }
 
+/** Seconds left at the rate so far, while the upgrade can still move. */
+export function etaOf(upgrade: LiveUpgrade): string {
+  return upgrade.status === 'running' || upgrade.status === 'paused' ? formatEta(upgrade.etaSeconds) : '—';
+}
+
 export const formatRate = (rate: number) => `${rate.toFixed(rate < 10 ? 1 : 0)} /s`;
 
 export function upgradeProgressCell(upgrade: LiveUpgrade): HTMLElement {
@@ -37,6 +42,130 @@ export function upgradeProgressCell(upgrade: LiveUpgrade): HTMLElement {
     progressBar(progress, `Upgrade to version ${upgrade.targetVersion}, progress`),
     h('span', { class: 'progress-text' }, `${progress}%`),
   );
+}
+
+type Wave = { percent: number; soakSeconds: number };
+
+/**
+ * `1:300, 10, 100` → a 1 % canary soaking 300 s, then 10 %, then the rest: cumulative percentages,
+ * each with an optional soak in seconds. Pure; a string says what is wrong.
+ */
+export function parseWaves(text: string): Wave[] | string {
+  const parts = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (parts.length === 0) return 'give at least one wave, e.g. 100';
+  const waves: Wave[] = [];
+  for (const part of parts) {
+    const match = /^(\d+(?:\.\d+)?)\s*%?\s*(?::\s*(\d+))?$/.exec(part);
+    if (!match) return `"${part}" is not percent[:soak seconds]`;
+    const percent = Number(match[1]);
+    const previous = waves[waves.length - 1]?.percent ?? 0;
+    if (percent <= previous || percent > 100) return `"${part}": percentages grow, up to 100`;
+    waves.push({ percent, soakSeconds: Number(match[2] ?? 0) });
+  }
+  return waves;
+}
+
+/** The form that starts an upgrade (after a confirmation): version, waves, concurrency, filters. */
+function startForm(live: LiveClient, message: HTMLElement): HTMLFormElement {
+  const field = (id: string, label: string, control: HTMLElement, hint?: string) =>
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: id }, label),
+      control,
+      hint ? h('span', { class: 'muted small', id: `${id}-hint` }, hint) : null,
+    );
+  const version = h('input', { id: 'start-version', type: 'number', min: 1, step: 1, required: true });
+  const waves = h('input', {
+    id: 'start-waves',
+    value: '1:300, 10, 100',
+    required: true,
+    'aria-describedby': 'start-waves-hint',
+  });
+  const concurrency = h(
+    'select',
+    { id: 'start-concurrency' },
+    [4, 3, 2, 1].map((n) => h('option', { value: n }, String(n))),
+  );
+  const overview = live.state.overview;
+  const choice = (id: string, plural: string, values: string[]) =>
+    h(
+      'select',
+      { id },
+      h('option', { value: '' }, `All ${plural}`),
+      values.sort().map((value) => h('option', { value }, value)),
+    );
+  const region = choice('start-region', 'regions', Object.keys(overview?.tenants.by_region ?? {}));
+  const plan = choice('start-plan', 'plans', Object.keys(overview?.tenants.by_plan ?? {}));
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'start-upgrade' }, 'Start upgrade…');
+  const form = h(
+    'form',
+    { class: 'start-form', id: 'start-form', 'aria-labelledby': 'start-title' },
+    field('start-version', 'Target version', version),
+    field('start-waves', 'Waves', waves, 'Cumulative %, each with an optional soak in seconds: 1:300, 10, 100'),
+    field('start-concurrency', 'Tenants at once per cluster', concurrency),
+    field('start-region', 'Region', region),
+    field('start-plan', 'Plan', plan),
+    submit,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const parsed = parseWaves(waves.value);
+    if (typeof parsed === 'string') {
+      message.textContent = `Waves: ${parsed}.`;
+      message.dataset.kind = 'error';
+      waves.focus();
+      return;
+    }
+    const filters = {
+      ...(region.value ? { region: region.value } : {}),
+      ...(plan.value ? { plan: plan.value } : {}),
+    };
+    const scope =
+      Object.keys(filters).length === 0 ? 'every tenant' : `the tenants of ${Object.values(filters).join(', ')}`;
+    const steps = parsed.map((w) => `${w.percent} %${w.soakSeconds ? ` then ${w.soakSeconds} s of soak` : ''}`);
+    void confirmDialog(
+      `Upgrade to version ${version.value}?`,
+      `Moves ${scope} to schema version ${version.value} in ${parsed.length} ${parsed.length === 1 ? 'wave' : 'waves'} (${steps.join('; ')}), ${concurrency.value} at once per cluster. It pauses when a canary fails or more than 5 % of a wave fails.`,
+      'Start upgrade',
+    ).then(async (yes) => {
+      if (!yes) return;
+      submit.disabled = true;
+      message.textContent = 'Starting the upgrade…';
+      message.dataset.kind = 'pending';
+      try {
+        const accepted = await api<{ operation_id: string }>('/api/admin/upgrades', {
+          method: 'POST',
+          body: {
+            targetVersion: Number(version.value),
+            waves: parsed,
+            filters,
+            concurrencyPerCluster: Number(concurrency.value),
+          },
+        });
+        replace(
+          message,
+          'Upgrade started: ',
+          h(
+            'a',
+            { href: `/dashboard/upgrades/${accepted.operation_id}`, 'data-nav': '', id: 'started-link' },
+            `follow it (${accepted.operation_id.slice(0, 8)})`,
+          ),
+          '.',
+        );
+        message.dataset.kind = 'ok';
+      } catch (error) {
+        message.textContent = `The upgrade did not start: ${error instanceof ApiError ? error.message : String(error)}`;
+        message.dataset.kind = 'error';
+      } finally {
+        submit.disabled = false;
+      }
+    });
+  });
+  return form;
 }
 
 /**
@@ -85,7 +214,7 @@ export function mountUpgrades(main: HTMLElement, live: LiveClient): () => void {
           ...TENANT_STATUSES.map((status) => h('span', { 'data-count': status }, formatNumber(upgrade.counts[status]))),
           upgradeProgressCell(upgrade),
           formatRate(upgrade.rate),
-          formatEta(upgrade.etaSeconds),
+          etaOf(upgrade),
           formatTime(upgrade.createdAt),
         ]),
         'No fleet upgrade yet. Start one with `tenant-cli upgrade start` or POST /api/admin/upgrades.',
@@ -106,6 +235,7 @@ export function mountUpgrades(main: HTMLElement, live: LiveClient): () => void {
     }
   }
 
+  const message = h('p', { class: 'action-message', id: 'start-message', role: 'status', 'aria-live': 'polite' });
   replace(
     main,
     h('h1', {}, 'Fleet upgrades'),
@@ -113,6 +243,13 @@ export function mountUpgrades(main: HTMLElement, live: LiveClient): () => void {
       'p',
       { class: 'muted' },
       'Workspace schema upgrades across the fleet, in waves. Open one for its tenants and to pause, resume, cancel or roll it back.',
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'start-title' },
+      h('h2', { id: 'start-title' }, 'Start an upgrade'),
+      startForm(live, message),
+      message,
     ),
     note,
     list,
