@@ -58,6 +58,11 @@ export function formatBytes(value: number | null | undefined): string {
   return `${n.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+/** A panel with its heading, labelled by it. */
+export function section(title: string, id: string, ...body: Child[]): HTMLElement {
+  return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
+}
+
 export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge badge-${status}`, 'data-status': status }, status);
 }

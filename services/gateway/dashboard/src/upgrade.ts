@@ -1,6 +1,6 @@
 import type { TenantUpgradeView, UpgradeView } from '@ttm/contracts';
 import { ApiError, api } from './api.js';
-import { confirmDialog, formatNumber, formatTime, h, replace, statusBadge } from './dom.js';
+import { confirmDialog, formatNumber, formatTime, h, replace, section, statusBadge } from './dom.js';
 import type { LiveClient, LiveUpgrade } from './live.js';
 import {
   capitalized,
@@ -17,8 +17,12 @@ type Action = 'pause' | 'resume' | 'cancel' | 'rollback';
 type TenantRows = 'all' | 'unfinished' | 'failed';
 
 const ROW_HEIGHT = 40;
-/** An upgrade's tenants are read again at most this often while it moves (10,000 rows is 1 MB). */
+/**
+ * An upgrade's tenants are read again at most once a second while it moves, and at most once per
+ * ten times the last read took: 10,000 rows are about 1 MB, so a big upgrade is read less often.
+ */
 const TENANTS_EVERY_MS = 1_000;
+const TENANTS_READ_SHARE = 10;
 
 const actions: Record<Action, { label: string; question: string; consequence: string; allowed: string[] }> = {
   pause: {
@@ -50,10 +54,6 @@ const actions: Record<Action, { label: string; question: string; consequence: st
   },
 };
 
-function section(title: string, id: string, ...body: HTMLElement[]): HTMLElement {
-  return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
-}
-
 function wavesText(upgrade: LiveUpgrade): string {
   return upgrade.spec.waves
     .map((wave) => `${wave.percent} %${wave.soakSeconds > 0 ? ` (soak ${formatEta(wave.soakSeconds)})` : ''}`)
@@ -69,6 +69,7 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
   let closed = false;
   let rowsWanted: TenantRows = 'all';
   let tenantsRead = 0;
+  let tenantsReadMs = 0;
   let tenantsTimer: ReturnType<typeof setTimeout> | undefined;
   let generation = 0;
 
@@ -160,8 +161,7 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
   }
 
   function show(next: LiveUpgrade): void {
-    const { tenants: _rows, ...head } = next as LiveUpgrade & { tenants?: unknown };
-    upgrade = head;
+    upgrade = next;
     const rollback = upgrade.rollbackOf;
     title.textContent = rollback
       ? `Rollback to version ${upgrade.targetVersion}`
@@ -230,6 +230,7 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
     tenantsRead = Date.now();
     try {
       const view = await api<UpgradeView>(`/api/admin/upgrades/${upgradeId}?tenants=${rowsWanted}`);
+      tenantsReadMs = Date.now() - tenantsRead;
       if (closed || mine !== generation) return;
       show(view);
       tenants.setRows(view.tenants);
@@ -245,10 +246,11 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
     }
   }
 
-  /** The stream moved the counts: read the rows again, at most once per `TENANTS_EVERY_MS`. */
+  /** The stream moved the counts: read the rows again, no more often than the rules above allow. */
   function tenantsChanged(): void {
     if (tenantsTimer !== undefined) return;
-    const wait = Math.max(0, tenantsRead + TENANTS_EVERY_MS - Date.now());
+    const every = Math.max(TENANTS_EVERY_MS, tenantsReadMs * TENANTS_READ_SHARE);
+    const wait = Math.max(0, tenantsRead + every - Date.now());
     tenantsTimer = setTimeout(() => {
       tenantsTimer = undefined;
       void readTenants();
