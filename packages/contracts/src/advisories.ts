@@ -97,7 +97,8 @@ export const WebhookEndpointsAnswered = defineExternal({
 
 export const UpgradeRequested = defineExternal({
   type: 'ttm.query.upgrades.request.v1',
-  description: 'Start, read, pause, resume, cancel or roll back a fleet schema upgrade (answered by the provisioner)',
+  description:
+    'Start, read, list, pause, resume, cancel or roll back fleet schema upgrades (answered by the provisioner)',
   publisher: 'gateway',
   subjectPattern: CoreSubjects.upgrades,
   schema: UpgradeRequest,

@@ -48,6 +48,7 @@ class ManualTicks implements TickSource {
       operations: [],
       tenants: [],
       tenants_truncated: false,
+      upgrades: [],
       sample: null,
     });
   }

@@ -5,10 +5,18 @@ import { changeWorkspaceVersion, schemaVersionOf, WORKSPACE_SCHEMA_VERSION } fro
 import { readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { adminFetch, json, problem } from '../../../test/support/http.js';
-import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import {
+  eventually,
+  startStack,
+  stopConnectedStack,
+  TEST_ADMIN_KEY,
+  type TestStack,
+} from '../../../test/support/stack.js';
 import { registerTenant, type TestTenant } from '../../../test/support/tenants.js';
 import { assignWaves } from '../../provisioner/src/upgrades/plan.js';
+import type { LiveUpgrade, TickMessage } from '../src/features/dashboard/protocol.js';
 import type { UpgradeOperation } from '../src/features/upgrades/operation.js';
 import { derivedUuid } from '../src/idempotency.js';
 
@@ -242,4 +250,38 @@ describe('fleet upgrades over HTTP', () => {
     expect(await versions()).toEqual(tenants.map(() => N));
     expect(await recorded(id)).toEqual(tenants.map(() => 1));
   }, 240_000);
+
+  it('lists the upgrades newest first with counts only, and the live stream carries their changes', async () => {
+    const { items } = await json<{ items: UpgradeView[] }>(await admin('/api/admin/upgrades'));
+    expect(items.length).toBeGreaterThanOrEqual(4);
+    expect(items.every((u) => u.tenants.length === 0 && u.total > 0)).toBe(true);
+    const created = items.map((u) => u.createdAt);
+    expect(created).toEqual([...created].sort().reverse());
+    const one = await json<{ items: UpgradeView[] }>(await admin('/api/admin/upgrades?limit=1'));
+    expect(one.items.map((u) => u.upgradeId)).toEqual([items[0]!.upgradeId]);
+    await problem(await admin('/api/admin/upgrades?limit=0'), 400);
+    expect((await fetch(`${stack.url}/api/admin/upgrades`)).status).toBe(401);
+
+    // A connected client is sent each upgrade that changed, from the first tick after it started.
+    const socket = new WebSocket(`${stack.url.replace('http', 'ws')}/api/admin/live`, {
+      headers: { 'x-admin-key': TEST_ADMIN_KEY },
+    });
+    const seen: LiveUpgrade[] = [];
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as TickMessage;
+      if (message.type === 'tick') seen.push(...message.data.upgrades);
+    });
+    try {
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      const started = await start({ targetVersion: N });
+      const last = await eventually(() => {
+        const mine = seen.filter((u) => u.upgradeId === started.operation_id);
+        return mine.at(-1)?.status === 'completed' ? mine.at(-1) : undefined;
+      }, 30_000);
+      expect(last).toMatchObject({ targetVersion: N, total: FLEET, counts: { skipped: FLEET } });
+      expect(last).not.toHaveProperty('tenants');
+    } finally {
+      socket.close();
+    }
+  });
 });

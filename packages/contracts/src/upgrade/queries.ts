@@ -120,14 +120,24 @@ export const UpgradeRequest = z.discriminatedUnion('op', [
   z.object({ op: z.literal('resume'), ...target }),
   z.object({ op: z.literal('cancel'), ...target }),
   z.object({ op: z.literal('rollback'), ...target }),
+  z.object({
+    op: z.literal('list'),
+    limit: z.number().int().min(1).max(100).default(20).describe('Most recent first, at most this many'),
+  }),
 ]);
 export type UpgradeRequest = z.input<typeof UpgradeRequest>;
 
 export const UpgradeErrorCode = z.enum(['bad-request', 'unknown-version', 'not-found', 'conflict', 'unavailable']);
 export type UpgradeErrorCode = z.infer<typeof UpgradeErrorCode>;
 
+/** What `list` answers: the most recent upgrades first, counts only (`tenants` is empty, as with `tenants=none`). */
+export const UpgradeList = z.array(UpgradeView).describe('Most recent first, without per-tenant rows');
+export type UpgradeList = z.infer<typeof UpgradeList>;
+
+/** The answer: an error, the upgrade (every op but `list`), or the list (`list`). */
 export const UpgradeReply = z.union([
   z.object({ ok: z.literal(false), error: z.object({ code: UpgradeErrorCode, message: z.string() }) }),
   z.object({ ok: z.literal(true), result: UpgradeView }),
+  z.object({ ok: z.literal(true), upgrades: UpgradeList }),
 ]);
 export type UpgradeReply = z.infer<typeof UpgradeReply>;

@@ -58,6 +58,11 @@ export function formatBytes(value: number | null | undefined): string {
   return `${n.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+/** A panel with its heading, labelled by it. */
+export function section(title: string, id: string, ...body: Child[]): HTMLElement {
+  return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
+}
+
 export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge badge-${status}`, 'data-status': status }, status);
 }
@@ -75,4 +80,33 @@ export function progressBar(progress: number, label: string): HTMLElement {
   fill.style.width = `${Math.max(0, Math.min(100, progress))}%`;
   bar.append(fill);
   return bar;
+}
+
+/** Ask before acting: a modal dialog (focus stays in it, Escape answers no). */
+export function confirmDialog(title: string, text: string, confirmLabel: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const no = h('button', { type: 'button', id: 'confirm-no' }, 'Go back');
+    const yes = h('button', { type: 'button', class: 'danger', id: 'confirm-yes' }, confirmLabel);
+    const dialog = h(
+      'dialog',
+      { id: 'confirm-dialog', 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
+      h('h2', { id: 'confirm-title' }, title),
+      h('p', { id: 'confirm-text' }, text),
+      h('div', { class: 'dialog-buttons' }, no, yes),
+    );
+    const answer = (value: boolean) => {
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    no.addEventListener('click', () => answer(false));
+    yes.addEventListener('click', () => answer(true));
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault();
+      answer(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
 }

@@ -1,12 +1,13 @@
 import type {
   LiveOperation,
+  LiveUpgrade,
   Overview,
   Sample,
   ServerMessage,
   TenantSummary,
 } from '../../src/features/dashboard/protocol.js';
 
-export type { LiveOperation, Overview, Sample, TenantSummary };
+export type { LiveOperation, LiveUpgrade, Overview, Sample, TenantSummary };
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting';
 
 export interface LiveState {
@@ -21,7 +22,16 @@ export interface LiveState {
   connections: number;
 }
 
-type Listener = (state: LiveState, changedTenants: TenantSummary[], reloadTenants: boolean) => void;
+/**
+ * Called on every change: tenants and fleet upgrades that changed, and whether lists must be read
+ * again (a snapshot, i.e. a new connection, or more changes than a tick carries).
+ */
+type Listener = (
+  state: LiveState,
+  changedTenants: TenantSummary[],
+  reloadTenants: boolean,
+  changedUpgrades: LiveUpgrade[],
+) => void;
 
 const MAX_BACKOFF_MS = 4_000;
 
@@ -49,7 +59,7 @@ export class LiveClient {
 
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
-    listener(this.state, [], false);
+    listener(this.state, [], false, []);
     return () => this.listeners.delete(listener);
   }
 
@@ -121,7 +131,7 @@ export class LiveClient {
             this.state.history.shift();
           }
         }
-        this.emit(data.tenants, data.tenants_truncated);
+        this.emit(data.tenants, data.tenants_truncated, data.upgrades ?? []);
         return;
       }
       case 'pong':
@@ -134,7 +144,7 @@ export class LiveClient {
     this.emit([], false);
   }
 
-  private emit(tenants: TenantSummary[], reload: boolean): void {
-    for (const listener of this.listeners) listener(this.state, tenants, reload);
+  private emit(tenants: TenantSummary[], reload: boolean, upgrades: LiveUpgrade[] = []): void {
+    for (const listener of this.listeners) listener(this.state, tenants, reload, upgrades);
   }
 }

@@ -5,6 +5,8 @@ import { LiveClient } from './live.js';
 import { mountOverview } from './overview.js';
 import { mountTenant } from './tenant.js';
 import { mountTenants } from './tenants.js';
+import { mountUpgrade } from './upgrade.js';
+import { mountUpgrades } from './upgrades.js';
 
 const root = document.getElementById('app')!;
 const BASE = '/dashboard';
@@ -105,6 +107,7 @@ function start(): void {
     { 'aria-label': 'Main' },
     h('a', { href: `${BASE}`, 'data-nav': '', id: 'nav-overview' }, 'Overview'),
     h('a', { href: `${BASE}/tenants`, 'data-nav': '', id: 'nav-tenants' }, 'Tenants'),
+    h('a', { href: `${BASE}/upgrades`, 'data-nav': '', id: 'nav-upgrades' }, 'Upgrades'),
   );
   const main = h('main', { id: 'main', tabindex: -1 });
   replace(
@@ -132,11 +135,18 @@ function route(): void {
   unmount();
   const path = location.pathname.replace(/\/+$/, '');
   const tenantMatch = /^\/dashboard\/tenants\/([^/]+)$/.exec(path);
+  const upgradeMatch = /^\/dashboard\/upgrades\/([^/]+)$/.exec(path);
   for (const link of shell.nav.querySelectorAll('a')) link.removeAttribute('aria-current');
   const current = (id: string) => shell?.nav.querySelector(`#${id}`)?.setAttribute('aria-current', 'page');
   if (tenantMatch) {
     current('nav-tenants');
     unmount = mountTenant(shell.main, shell.client, decodeURIComponent(tenantMatch[1]!));
+  } else if (upgradeMatch) {
+    current('nav-upgrades');
+    unmount = mountUpgrade(shell.main, shell.client, decodeURIComponent(upgradeMatch[1]!));
+  } else if (path === '/dashboard/upgrades') {
+    current('nav-upgrades');
+    unmount = mountUpgrades(shell.main, shell.client);
   } else if (path === '/dashboard/tenants') {
     current('nav-tenants');
     unmount = mountTenants(shell.main, shell.client);

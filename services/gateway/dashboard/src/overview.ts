@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { formatClock, formatNumber, h, progressBar, replace, statusBadge } from './dom.js';
+import { formatClock, formatNumber, h, progressBar, replace, section, statusBadge } from './dom.js';
 import type { LiveClient, LiveOperation, LiveState, Sample } from './live.js';
 
 const STATUSES = ['active', 'provisioning', 'pending', 'suspended', 'failed'] as const;
@@ -10,11 +10,12 @@ function card(label: string, id: string): { element: HTMLElement; value: HTMLEle
   return { element: h('div', { class: 'card' }, h('span', { class: 'card-label' }, label), value), value };
 }
 
-function section(title: string, id: string, ...body: HTMLElement[]): HTMLElement {
-  return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
-}
-
-function table(caption: string, headers: string[], rows: (string | number | Node)[][], empty: string): HTMLElement {
+export function table(
+  caption: string,
+  headers: string[],
+  rows: (string | number | Node)[][],
+  empty: string,
+): HTMLElement {
   if (rows.length === 0) return h('p', { class: 'muted empty' }, empty);
   return h(
     'table',

@@ -1,6 +1,6 @@
 import type { TenantListItem } from '@ttm/contracts';
 import { ApiError, api } from './api.js';
-import { formatBytes, formatNumber, formatTime, h, replace, statusBadge } from './dom.js';
+import { formatBytes, formatNumber, formatTime, h, replace, section, statusBadge } from './dom.js';
 import type { LiveClient, LiveOperation } from './live.js';
 import { operationRows } from './overview.js';
 
@@ -29,10 +29,6 @@ interface BackupItem {
 }
 
 const REGIONS_FALLBACK = ['us-east-1', 'eu-west-1'];
-
-function section(title: string, id: string, ...body: (HTMLElement | string)[]): HTMLElement {
-  return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...body);
-}
 
 /** One tenant: record, live status and operations, actions, quotas, usage, backups, placement, timeline. */
 export function mountTenant(main: HTMLElement, live: LiveClient, tenantId: string): () => void {

@@ -1,7 +1,7 @@
-import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
 import { api } from './api.js';
 import { h, replace, statusBadge } from './dom.js';
 import type { LiveClient, TenantSummary } from './live.js';
+import { virtualList } from './vlist.js';
 
 type TenantRow = TenantSummary;
 
@@ -51,7 +51,6 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
     plan: params.get('plan') ?? '',
     region: params.get('region') ?? '',
   };
-  let rows: TenantRow[] = [];
   let cursor: string | null = null;
   let loading = false;
   let generation = 0;
@@ -81,73 +80,39 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
     filters.region,
   );
   const count = h('p', { class: 'muted', id: 'tenant-count', 'aria-live': 'polite' });
-  const body = h('div', { class: 'vlist-body', role: 'rowgroup' });
-  const scroller = h(
-    'div',
-    { class: 'vlist', id: 'tenant-list', tabindex: 0, role: 'table', 'aria-label': 'Tenants', 'aria-rowcount': -1 },
-    h(
-      'div',
-      { class: 'vlist-row vlist-head', role: 'row' },
-      ['Organization', 'Slug', 'Admin e-mail', 'Plan', 'Region', 'Status'].map((name) =>
-        h('span', { role: 'columnheader' }, name),
+  const list = virtualList<TenantRow>({
+    id: 'tenant-list',
+    label: 'Tenants',
+    columns: ['Organization', 'Slug', 'Admin e-mail', 'Plan', 'Region', 'Status'],
+    rowHeight: ROW_HEIGHT,
+    row: (tenant) =>
+      h(
+        'div',
+        { class: 'vlist-row', role: 'row', 'data-tenant': tenant.id },
+        h(
+          'span',
+          { role: 'cell' },
+          h('a', { href: `/dashboard/tenants/${tenant.id}`, 'data-nav': '' }, tenant.organization_name),
+        ),
+        h('span', { role: 'cell', class: 'mono' }, tenant.slug ?? '—'),
+        h('span', { role: 'cell' }, tenant.admin_email),
+        h('span', { role: 'cell' }, tenant.plan),
+        h('span', { role: 'cell' }, tenant.region),
+        h('span', { role: 'cell' }, statusBadge(tenant.status)),
       ),
-    ),
-    body,
-  );
-
-  const virtualizer = new Virtualizer<HTMLDivElement, HTMLDivElement>({
-    count: 0,
-    getScrollElement: () => scroller,
-    estimateSize: () => ROW_HEIGHT,
-    scrollToFn: elementScroll,
-    observeElementRect,
-    observeElementOffset,
-    overscan: 8,
-    paddingStart: 0,
-    onChange: () => renderRows(),
+    onRendered: (last) => {
+      if (last >= list.rows().length - 20) void loadMore();
+    },
   });
 
-  function renderRows(): void {
-    const items = virtualizer.getVirtualItems();
-    body.style.height = `${virtualizer.getTotalSize()}px`;
-    replace(
-      body,
-      items.map((item) => {
-        const tenant = rows[item.index];
-        if (!tenant) return null;
-        const row = h(
-          'div',
-          { class: 'vlist-row', role: 'row', 'aria-rowindex': item.index + 2, 'data-tenant': tenant.id },
-          h(
-            'span',
-            { role: 'cell' },
-            h('a', { href: `/dashboard/tenants/${tenant.id}`, 'data-nav': '' }, tenant.organization_name),
-          ),
-          h('span', { role: 'cell', class: 'mono' }, tenant.slug ?? '—'),
-          h('span', { role: 'cell' }, tenant.admin_email),
-          h('span', { role: 'cell' }, tenant.plan),
-          h('span', { role: 'cell' }, tenant.region),
-          h('span', { role: 'cell' }, statusBadge(tenant.status)),
-        );
-        row.style.transform = `translateY(${item.start}px)`;
-        return row;
-      }),
-    );
-    const last = items[items.length - 1];
-    if (last && last.index >= rows.length - 20) void loadMore();
-  }
-
   function refreshCount(): void {
+    const rows = list.rows();
     const n = `${rows.length.toLocaleString('en-US')} ${rows.length === 1 ? 'tenant' : 'tenants'}`;
     count.textContent = exhausted ? n : `${n} loaded; scroll for more`;
   }
 
   function setRows(next: TenantRow[]): void {
-    rows = next;
-    virtualizer.setOptions({ ...virtualizer.options, count: rows.length });
-    virtualizer._willUpdate();
-    virtualizer.measure();
-    renderRows();
+    list.setRows(next);
     refreshCount();
   }
 
@@ -163,6 +128,7 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
       if (mine !== generation) return;
       cursor = page.next_cursor;
       exhausted = cursor === null;
+      const rows = list.rows();
       const known = new Set(rows.map((row) => row.id));
       setRows([...rows, ...page.items.filter((item) => !known.has(item.id))]);
     } catch (error) {
@@ -181,7 +147,7 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
     for (const [key, value] of Object.entries(filters)) if (value) query.set(key, value);
     history.replaceState(null, '', `/dashboard/tenants${query.size > 0 ? `?${query}` : ''}`);
     setRows([]);
-    scroller.scrollTop = 0;
+    list.element.scrollTop = 0;
     void loadMore();
   }
 
@@ -209,9 +175,9 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
     h('h1', {}, 'Tenants'),
     h('div', { class: 'filters', role: 'search' }, search, status, plan, region),
     count,
-    scroller,
+    list.element,
   );
-  const unmountVirtualizer = virtualizer._didMount();
+  const unmountVirtualizer = list.mount();
   reload();
 
   const stop = live.subscribe((_state, changed, resync) => {
@@ -222,6 +188,7 @@ export function mountTenants(main: HTMLElement, live: LiveClient): () => void {
       return;
     }
     if (changed.length === 0) return;
+    const rows = list.rows();
     const index = new Map(rows.map((row, i) => [row.id, i]));
     const next = [...rows];
     const added: TenantRow[] = [];

@@ -1,5 +1,11 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { issuesToFields, UpgradeQuerySubjects, type UpgradeReply, UpgradeRequest } from '@ttm/contracts';
+import {
+  issuesToFields,
+  UpgradeQuerySubjects,
+  type UpgradeReply,
+  UpgradeRequest,
+  type UpgradeView,
+} from '@ttm/contracts';
 import type { Logger, Pool } from '@ttm/service-kit';
 import { createRollback, createUpgrade, readUpgrade, setUpgradeStatus, UpgradeRefused } from './fleetUpgrade.js';
 
@@ -57,6 +63,8 @@ export async function answerUpgradeRequest(options: UpgradeRequestsOptions, data
   };
   try {
     switch (request.op) {
+      case 'list':
+        return { ok: true, upgrades: await listUpgrades(pool, request.limit) };
       case 'get':
         return await view(request.upgradeId, request.tenants);
       case 'start': {
@@ -99,4 +107,21 @@ export async function answerUpgradeRequest(options: UpgradeRequestsOptions, data
     if (error instanceof UpgradeRefused) return { ok: false, error: { code: error.code, message: error.message } };
     throw error;
   }
+}
+
+/**
+ * The most recent upgrades, newest first, counts only: what the dashboard's list shows. Each is
+ * read as `get` with `tenants=none` reads it, one after another (the list is short).
+ */
+async function listUpgrades(pool: Pool, limit: number): Promise<UpgradeView[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    'SELECT id FROM provisioner.upgrades ORDER BY created_at DESC, id LIMIT $1',
+    [limit],
+  );
+  const upgrades: UpgradeView[] = [];
+  for (const { id } of rows) {
+    const upgrade = await readUpgrade(pool, id, { tenants: 'none' });
+    if (upgrade) upgrades.push(upgrade);
+  }
+  return upgrades;
 }

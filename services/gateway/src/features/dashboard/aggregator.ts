@@ -18,6 +18,7 @@ import type {
   AuditLine,
   Counts,
   LiveOperation,
+  LiveUpgrade,
   Overview,
   Sample,
   SnapshotData,
@@ -34,6 +35,10 @@ export interface LiveSources {
   pool: Pool;
   metrics: Registry;
   logger: Logger;
+  /** The most recent fleet upgrades (from the provisioner), read only while `watched()`. */
+  upgrades: () => Promise<LiveUpgrade[]>;
+  /** Whether a client is connected: nothing else needs the upgrades read. */
+  watched: () => boolean;
 }
 
 export interface LiveAggregatorOptions {
@@ -66,6 +71,10 @@ export class LiveAggregator {
   private readonly changedTenants = new Set<string>();
   private readonly operations = new Map<string, LiveOperation>();
   private readonly changedOperations = new Set<string>();
+  /** The last upgrades read, as JSON, to send only those that changed. */
+  private readonly upgradesSeen = new Map<string, string>();
+  private readonly changedUpgrades = new Map<string, LiveUpgrade>();
+  private readingUpgrades = false;
   private registrations: number[] = [];
   private failures: number[] = [];
   private history: Sample[] = [];
@@ -153,11 +162,14 @@ export class LiveAggregator {
       return operation ? [operation] : [];
     });
     this.changedOperations.clear();
+    const upgrades = [...this.changedUpgrades.values()];
+    this.changedUpgrades.clear();
     const tick: TickData = {
       overview: this.overview(),
       operations,
       tenants,
       tenants_truncated: truncated,
+      upgrades,
       sample: this.pendingSample,
     };
     this.pendingSample = null;
@@ -315,6 +327,23 @@ export class LiveAggregator {
       audit: audit ?? this.slow.audit,
     };
     await this.readCounters().catch(kept('counters'));
+    if (this.sources.watched()) await this.readUpgrades().catch(kept('upgrades'));
+  }
+
+  /** Read the recent upgrades (one read at a time) and keep those that changed for the next tick. */
+  private async readUpgrades(): Promise<void> {
+    if (this.readingUpgrades) return;
+    this.readingUpgrades = true;
+    try {
+      for (const upgrade of await this.sources.upgrades()) {
+        const json = JSON.stringify(upgrade);
+        if (this.upgradesSeen.get(upgrade.upgradeId) === json) continue;
+        this.upgradesSeen.set(upgrade.upgradeId, json);
+        this.changedUpgrades.set(upgrade.upgradeId, upgrade);
+      }
+    } finally {
+      this.readingUpgrades = false;
+    }
   }
 
   private async deadLetters(): Promise<number> {

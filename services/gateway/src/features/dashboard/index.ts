@@ -1,4 +1,5 @@
 import type { GatewayDeps } from '../../deps.js';
+import { listUpgrades } from '../upgrades/index.js';
 import { LiveAggregator, type LiveAggregatorOptions } from './aggregator.js';
 import { LiveHub, type LiveHubOptions } from './hub.js';
 import { DashboardSessions } from './session.js';
@@ -11,6 +12,11 @@ export interface DashboardParts {
   hub: LiveHub;
 }
 
+/** Upgrades the live stream follows: the most recent ones (the dashboard's list shows as many). */
+const LIVE_UPGRADES = 20;
+/** A read the stream waits for at most (the next one comes a second later). */
+const LIVE_UPGRADES_TIMEOUT_MS = 5_000;
+
 /**
  * The dashboard's long-lived parts, built once by the composition root: the session store, the
  * live aggregate (ticking until `signal` aborts) and the hub of live sockets.
@@ -21,6 +27,7 @@ export function createDashboard(
   options: { aggregator?: LiveAggregatorOptions; hub?: LiveHubOptions } = {},
 ): DashboardParts {
   const sessions = new DashboardSessions(deps.redis, deps.config.REDIS_KEY_PREFIX, deps.config.SUPER_ADMIN_KEY);
+  let hub: LiveHub | undefined;
   const aggregator = new LiveAggregator(
     {
       directory: deps.directory,
@@ -31,11 +38,17 @@ export function createDashboard(
       pool: deps.pool,
       metrics: deps.metrics,
       logger: deps.logger,
+      upgrades: async () =>
+        (await listUpgrades(deps.nc, LIVE_UPGRADES, LIVE_UPGRADES_TIMEOUT_MS)).map(
+          ({ tenants: _, ...upgrade }) => upgrade,
+        ),
+      watched: () => (hub?.size ?? 0) > 0,
     },
     options.aggregator,
   );
   aggregator.start(signal);
-  const hub = new LiveHub(aggregator, deps.logger, options.hub);
-  signal.addEventListener('abort', () => hub.close(), { once: true });
-  return { sessions, aggregator, hub };
+  const live = new LiveHub(aggregator, deps.logger, options.hub);
+  hub = live;
+  signal.addEventListener('abort', () => live.close(), { once: true });
+  return { sessions, aggregator, hub: live };
 }

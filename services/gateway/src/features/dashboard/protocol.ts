@@ -1,4 +1,4 @@
-import type { TenantSummary } from '@ttm/contracts';
+import type { TenantSummary, UpgradeView } from '@ttm/contracts';
 import { z } from 'zod';
 
 /**
@@ -59,6 +59,9 @@ export interface LiveOperation {
   updated_at: string;
   error?: string;
 }
+
+/** A fleet upgrade as the stream carries it: counts, rate and ETA, without per-tenant rows. */
+export type LiveUpgrade = Omit<UpgradeView, 'tenants'>;
 
 export interface TenantTraffic {
   tenant_id: string;
@@ -124,6 +127,12 @@ export interface TickData {
   tenants: TenantSummary[];
   /** More tenants changed than one tick carries: reload the list. */
   tenants_truncated: boolean;
+  /**
+   * Fleet upgrades that changed (or appeared) since the last tick. They are read from the
+   * provisioner every second while at least one client is connected; between connections a
+   * client reads `GET /api/admin/upgrades` once, as the dashboard does.
+   */
+  upgrades: LiveUpgrade[];
   /** A new sample, when one was taken since the last tick. */
   sample: Sample | null;
 }

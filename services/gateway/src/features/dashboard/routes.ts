@@ -77,7 +77,8 @@ gateway process (\`epoch\`); \`welcome\` and \`snapshot\` carry the last \`seq\`
   exceeded limits, alerts firing, projection lag, dead letters, recent audit entries; operations in flight
   (provisioning, backup, restore, migration) with progress; an hour of 10 s samples.
 - \`tick\` (at most one per \`tick_ms\`, 500 ms, however busy the fleet): \`{ overview, operations (changed),
-  tenants (changed or new), tenants_truncated, sample }\`.
+  tenants (changed or new), tenants_truncated, upgrades (fleet upgrades changed or new: counts, rate, ETA; read each
+  second while a client is connected), sample }\`.
 
 Client messages (at most ${LIVE_MAX_CLIENT_MESSAGE_BYTES} bytes): \`{ "v": 1, "type": "hello", "resume": { "epoch", "seq" } }\`
 first (optional: without it a snapshot follows within 2 s), \`{ "v": 1, "type": "ping" }\` any time.

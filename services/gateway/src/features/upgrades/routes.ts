@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { UpgradeId, UpgradeSpec, UpgradeTenantRows, UpgradeView } from '@ttm/contracts';
+import { UpgradeId, UpgradeList, UpgradeSpec, UpgradeTenantRows, UpgradeView } from '@ttm/contracts';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
@@ -8,7 +8,7 @@ import { adminActorHeader, adminActorOf } from '../../plugins/adminAuth.js';
 import { securitySchemes } from '../../plugins/openapi.js';
 import { InvalidIdempotencyKey, problemJsonSchema } from '../../problems.js';
 import { type JsonSchema, zodSchema } from '../../schema.js';
-import { askUpgrades } from './client.js';
+import { askUpgrades, listUpgrades } from './client.js';
 import { UpgradeBadRequest } from './problems.js';
 
 const problem = (description: string): JsonSchema => ({ ...problemJsonSchema, description });
@@ -21,6 +21,11 @@ const UpgradeQuery = z.object({
   ),
 });
 type UpgradeQuery = z.output<typeof UpgradeQuery>;
+const UpgradeListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20).describe('At most this many, newest first'),
+});
+type UpgradeListQuery = z.output<typeof UpgradeListQuery>;
+export const UpgradeListPage = z.object({ items: UpgradeList });
 
 export const AcceptedUpgrade = z.object({
   operation_id: UpgradeId.describe('Poll `/api/operations/{operation_id}` or `/api/admin/upgrades/{operation_id}`'),
@@ -99,6 +104,26 @@ export const upgradeRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) 
         throw error;
       }
     },
+  );
+
+  app.get<{ Querystring: UpgradeListQuery }>(
+    '/api/admin/upgrades',
+    {
+      schema: {
+        summary: 'The most recent fleet upgrades (rollbacks included), newest first: counts, rate and ETA',
+        description:
+          'Counts only (`tenants` is empty in each): read one upgrade for its per-tenant rows. The dashboard lists these.',
+        tags,
+        security,
+        querystring: zodSchema(UpgradeListQuery),
+        response: {
+          200: zodSchema(UpgradeListPage, { io: 'output' }),
+          400: problem('The limit is not between 1 and 100'),
+          ...common,
+        },
+      },
+    },
+    async (request) => ({ items: await listUpgrades(deps.nc, request.query.limit ?? 20) }),
   );
 
   app.get<{ Params: UpgradeParams; Querystring: UpgradeQuery }>(
