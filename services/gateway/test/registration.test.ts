@@ -43,12 +43,22 @@ function problemOf(response: LightMyRequestResponse): Problem {
   return response.json<Problem>();
 }
 
+/**
+ * Active in the gateway's directory (memory) and in its tenants projection (gateway.tenants): two
+ * consumers of the same events, so one can be ahead of the other.
+ */
 async function activeTenant(provisioningId: string) {
-  return eventually(() => {
+  const entry = await eventually(() => {
     const entry = stack.gateway!.deps.directory.byProvisioningId(provisioningId);
     if (entry?.status === 'failed') throw new Error(`provisioning failed: ${entry.error}`);
     return entry?.status === 'active' ? entry : undefined;
   }, 20_000);
+  await eventually(
+    async () =>
+      (await tenantRows(`provisioning_id = $1 AND status = 'active'`, [provisioningId])) === 1 ? true : undefined,
+    20_000,
+  );
+  return entry;
 }
 
 async function tenantRows(where: string, params: unknown[]): Promise<number> {
