@@ -18,7 +18,11 @@ import { readTenantInfoAt } from '../shared/index.js';
 
 type Command = DataOf<typeof ArchiveTenantWorkspace>;
 
-/** The CloudEvents source of the commands the archive saga sends the provisioner. */
+/**
+ * The CloudEvents source of the commands the archive saga sends the provisioner. Their ids
+ * (`record-archive/…`, `record-unarchive/…`) differ from those of the commands that started the
+ * archive or restore: one COMMANDS stream deduplicates them all by `Nats-Msg-Id`.
+ */
 const ARCHIVE_SOURCE = '/ttm/backup';
 
 export type ArchiveOutcome = 'archived' | 'kept' | 'refused';
@@ -150,7 +154,7 @@ async function recordArchived(deps: BackupDeps, command: Command): Promise<boole
   const message = encodeMessage(
     ArchiveTenant,
     { tenantId, archiveId, backupId: archiveId, reason: command.reason, actor: command.actor },
-    { source: ARCHIVE_SOURCE, subject: tenantId, id: `archive/${archiveId}` },
+    { source: ARCHIVE_SOURCE, subject: tenantId, id: `record-archive/${archiveId}` },
   );
   await publishMessage(deps.js, ArchiveTenant.subject, message);
   const outcome = await awaitTenant(deps, tenantId, (info, events) => {
@@ -175,7 +179,7 @@ export async function recordUnarchived(
   const message = encodeMessage(
     UnarchiveTenant,
     { tenantId, restoreId, backupId },
-    { source: ARCHIVE_SOURCE, subject: tenantId, id: `unarchive/${restoreId}` },
+    { source: ARCHIVE_SOURCE, subject: tenantId, id: `record-unarchive/${restoreId}` },
   );
   await publishMessage(deps.js, UnarchiveTenant.subject, message);
   const done = await awaitTenant(deps, tenantId, (_info, events) =>

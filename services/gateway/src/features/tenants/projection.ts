@@ -151,6 +151,24 @@ const appliers = eventAppliers(
       [e.tenantId, JSON.stringify(e.to), e.to.region, event.meta.time, event.seq],
     );
   }),
+  on(TenantEvents.archived, async (event, client) => {
+    const e = event.data;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = 'archived', archive_backup_id = $2, updated_at = $3, last_event_seq = $4
+        WHERE tenant_id = $1`,
+      [e.tenantId, e.backupId, event.meta.time, event.seq],
+    );
+  }),
+  on(TenantEvents.unarchived, async (event, client) => {
+    const e = event.data;
+    await client.query(
+      `UPDATE ${GATEWAY_SCHEMA}.tenants
+          SET status = 'active', archive_backup_id = NULL, updated_at = $2, last_event_seq = $3
+        WHERE tenant_id = $1`,
+      [e.tenantId, event.meta.time, event.seq],
+    );
+  }),
   on(TenantEvents.activated, async (event, client) => {
     const e = event.data;
     await client.query(
