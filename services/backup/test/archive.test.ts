@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ArchiveTenantWorkspace, Subjects } from '@ttm/contracts';
+import { ArchiveTenantWorkspace, DeleteBackup, Subjects } from '@ttm/contracts';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freezeOf } from '../../../test/support/migrations.js';
 import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import {
   ADMIN,
+  backupEvents,
   registerTenant,
   restoreAndWait,
   schemaChecksums,
@@ -74,8 +75,11 @@ describe('archiving a tenant and bringing it back', () => {
     // The archive lifted its freeze (a gateway answers tenant-archived from the tenant status instead).
     await eventually(async () => ((await freezeOf(nc, tenant.tenantId)) === undefined ? true : undefined));
 
+    // Its archive backup is all there is of it: not deleted, whoever asks.
+    await send(nc, DeleteBackup, { backupId: archiveId, actor: ADMIN, reason: 'cleanup' });
     const { end } = await restoreAndWait(nc, archiveId, { mode: 'in-place' }, 60_000);
     expect(end.type, JSON.stringify(end.data)).toBe('ttm.backup.restore-completed.v1');
+    expect((await backupEvents(jetstream(nc), archiveId)).map((e) => e.type)).not.toContain('ttm.backup.deleted.v1');
     expect(await tenantEventTypes(tenant.tenantId)).toContain('ttm.tenant.unarchived.v1');
     expect(await workspaceOf(tenant)).toEqual({ schema: true, status: 'ACTIVE', users: usersBefore });
     expect(await schemaChecksums(tenant.url, tenant.schema)).toEqual(before);
