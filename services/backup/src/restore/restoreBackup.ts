@@ -84,6 +84,11 @@ export async function restoreBackup(
       since: new Date().toISOString(),
       retry_after_s: deps.freezeRetryAfterS,
     });
+    if (!frozen.acquired && frozen.heldBy.reason === 'archive' && !options.lastDelivery) {
+      // The archive that recorded the tenant archived is still dropping its schema (a sign-in came
+      // right after the record): the redelivered command restores once it has lifted its freeze.
+      throw new Error(`archive ${frozen.heldBy.operation_id} of the tenant is finishing; the restore waits for it`);
+    }
     if (!frozen.acquired) {
       await fail(
         `the tenant writes are frozen by a ${frozen.heldBy.reason} (${frozen.heldBy.operation_id}); restore once it ends`,
