@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { activateCommand } from './commands/activate.js';
+import { archiveCommand, unarchiveCommand } from './commands/archive.js';
 import { auditCommand } from './commands/audit.js';
 import { backupCommand, backupsCommand, restoreCommand } from './commands/backup.js';
 import { healthCommand } from './commands/health.js';
@@ -43,6 +44,8 @@ program
   .addCommand(suspendCommand(env))
   .addCommand(activateCommand(env))
   .addCommand(retryCommand(env))
+  .addCommand(archiveCommand(env))
+  .addCommand(unarchiveCommand(env))
   .addCommand(statsCommand(env))
   .addCommand(auditCommand(env))
   .addCommand(backupCommand(env))

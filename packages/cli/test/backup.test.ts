@@ -125,3 +125,22 @@ describe('tenant-cli backup, backups, restore', () => {
     expect(text).toMatch(/database_connections_total\{pool="data-plane:us-east-1\/use1-a\/[^"]+"/);
   });
 });
+
+describe('tenant-cli archive, unarchive', () => {
+  it('archive follows the archive until the tenant is archived; unarchive brings it back', async () => {
+    const other = await registerTenant(stack, nc);
+    await seedTenant(other, 10);
+    await eventually(() => (stack.gateway!.deps.directory.get(other.tenantId)?.status === 'active' ? true : undefined));
+    const archived = await cli('archive', other.tenantId);
+    expect(archived.code, archived.stderr).toBe(0);
+    expect(archived.stdout).toMatch(/STATUS\s+archived/);
+    const again = await cli('archive', other.tenantId);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/archived/);
+
+    const back = await cli('unarchive', other.tenantId, '--json');
+    expect(back.code, back.stderr).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ kind: 'restore', status: 'succeeded' });
+    await eventually(() => (stack.gateway!.deps.directory.get(other.tenantId)?.status === 'active' ? true : undefined));
+  }, 120_000);
+});

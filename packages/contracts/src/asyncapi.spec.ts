@@ -271,9 +271,11 @@ describe('operations', () => {
         .sort();
     for (const def of commandDefinitions) {
       const expected =
-        def.subject === CommandSubjects.tenantChangePlacement
+        def.subject === CommandSubjects.tenantChangePlacement ||
+        def.subject === CommandSubjects.tenantArchive ||
+        def.subject === CommandSubjects.tenantUnarchive
           ? ['backup']
-          : def.subject === CommandSubjects.backupCreate
+          : def.subject === CommandSubjects.backupCreate || def.subject === CommandSubjects.backupArchive
             ? ['backup', 'gateway']
             : ['gateway'];
       expect(senders(def), def.type).toEqual(expected);

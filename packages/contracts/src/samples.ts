@@ -9,10 +9,12 @@ import { OverrideQuotas } from './quota/commands.js';
 import { QuotaCleared, QuotaExceeded, QuotasOverridden, QuotaWarning } from './quota/events.js';
 import {
   ActivateTenant,
+  ArchiveTenant,
   ChangeTenantPlacement,
   RegisterOrganization,
   RetryProvisioning,
   SuspendTenant,
+  UnarchiveTenant,
   UpgradeTenantSchema,
 } from './tenant/commands.js';
 import {
@@ -20,11 +22,13 @@ import {
   ProvisioningRetried,
   ProvisioningStepCompleted,
   TenantActivated,
+  TenantArchived,
   TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSchemaUpgraded,
   TenantSuspended,
+  TenantUnarchived,
 } from './tenant/events.js';
 import { UsageRecorded, UsageRecordedBatch, WindowClosed } from './usage/events.js';
 import { AlertFiring, AlertResolved, WebhookEndpointDisabled } from './webhook/events.js';
@@ -76,6 +80,31 @@ sample(TenantSchemaUpgraded, {
   to: 2,
   lockHeldMs: 14.2,
   upgradedAt: '2025-03-01T02:00:04.000Z',
+});
+
+const archiveId = '7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918';
+const unarchiveId = '2a3b4c5d-6e7f-4801-9a2b-3c4d5e6f7a8b';
+sample(ArchiveTenant, {
+  tenantId,
+  archiveId,
+  backupId: archiveId,
+  reason: 'idle',
+  actor: { kind: 'system', id: 'backup' },
+});
+sample(TenantArchived, {
+  tenantId,
+  archiveId,
+  backupId: archiveId,
+  reason: 'idle',
+  actor: { kind: 'system', id: 'backup' },
+  archivedAt: '2025-06-01T03:00:09.000Z',
+});
+sample(UnarchiveTenant, { tenantId, restoreId: unarchiveId, backupId: archiveId });
+sample(TenantUnarchived, {
+  tenantId,
+  restoreId: unarchiveId,
+  backupId: archiveId,
+  unarchivedAt: '2025-06-20T08:12:03.000Z',
 });
 
 sample(TenantRegistered, {

@@ -85,6 +85,11 @@ const commandProducers: Partial<Record<keyof typeof CommandSubjects, readonly Se
   backupCreate: ['gateway', 'backup'],
   /** The migration saga switches the tenant's placement. */
   tenantChangePlacement: ['backup'],
+  /** The archive saga records the archive, then the restore that brings the tenant back. */
+  tenantArchive: ['backup'],
+  tenantUnarchive: ['backup'],
+  /** An operator asks (gateway); the idle sweep of the backup service asks for idle tenants. */
+  backupArchive: ['gateway', 'backup'],
 };
 
 /** Descriptions of the wildcard filters. A new SubjectFilters constant needs one (a test checks). */

@@ -46,10 +46,13 @@ export const CommandSubjects = {
   tenantChangePlacement: 'cmd.tenant.change-placement',
   tenantRetryProvisioning: 'cmd.tenant.retry-provisioning',
   tenantUpgradeSchema: 'cmd.tenant.upgrade-schema',
+  tenantArchive: 'cmd.tenant.archive',
+  tenantUnarchive: 'cmd.tenant.unarchive',
   backupCreate: 'cmd.backup.create',
   backupDelete: 'cmd.backup.delete',
   backupVerify: 'cmd.backup.verify',
   backupRestore: 'cmd.backup.restore',
+  backupArchive: 'cmd.backup.archive',
   quotaOverride: 'cmd.quota.override',
   migrationStart: 'cmd.migration.start',
 } as const;

@@ -12,6 +12,8 @@ export interface BackupHooks {
   afterObjectWritten?: (backupId: string, objectName: string) => void | Promise<void>;
   /** An in-place restore has frozen the tenant writes and is about to replace its data. */
   afterRestoreFrozen?: (restoreId: string) => void | Promise<void>;
+  /** An archive's backup is verified (`backed-up`), or the tenant is recorded archived and its schema not yet dropped (`recorded`). */
+  afterArchiveStep?: (archiveId: string, step: 'backed-up' | 'recorded') => void | Promise<void>;
 }
 
 /** What the backup service's operations are given, built once at start. */

@@ -144,6 +144,7 @@ export const authProblemTypes = {
   /** The email administers several organizations: the `tenants` member lists them; pass `tenant`. */
   tenantChoiceRequired: `${base}/tenant-choice-required`,
   tenantSuspended: `${base}/tenant-suspended`,
+  tenantArchived: `${base}/tenant-archived`,
   tooManyLoginFailures: `${base}/too-many-login-failures`,
   /** This address, or everyone together, registered as many organizations as REGISTRATION_WINDOW allows. */
   tooManyRegistrations: `${base}/too-many-registrations`,
@@ -223,6 +224,20 @@ export const TenantSuspendedProblem = createProblem<[slug: string]>({
   type: authProblemTypes.tenantSuspended,
   title: 'Tenant suspended',
   detail: 'The organization %s is suspended; its users cannot sign in until an operator reactivates it',
+});
+
+/**
+ * A request to an archived tenant's API (issue 10): 409, because the tenant exists and comes back
+ * by itself: its next sign-in (`POST /api/auth/login`) answers 202 with the restore operation.
+ */
+export const TenantArchivedProblem = createProblem<[slug: string]>({
+  code: 'TTM_TENANT_ARCHIVED',
+  status: 409,
+  type: authProblemTypes.tenantArchived,
+  title: 'Tenant archived',
+  detail:
+    'The organization %s was archived after a period without use; sign in again (POST /api/auth/login answers ' +
+    '202 with the restore operation to follow) or ask an operator (POST /api/admin/tenants/{id}/unarchive)',
 });
 
 export const TooManyLoginFailures = createProblem<[retryAfterSeconds: number]>({

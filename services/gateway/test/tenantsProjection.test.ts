@@ -94,6 +94,30 @@ function history(tenants: number): ReceivedEvent[] {
         provisionedAt: at(5),
       }),
     );
+    if (n % 5 === 0) {
+      const backupId = randomUUID();
+      events.push(
+        typed(TenantEvents.archived, {
+          tenantId,
+          archiveId: randomUUID(),
+          backupId,
+          reason: 'operator',
+          archivedAt: at(6),
+        }),
+        typed(TenantEvents.unarchived, { tenantId, restoreId: randomUUID(), backupId, unarchivedAt: at(7) }),
+      );
+    }
+    if (n % 7 === 3) {
+      events.push(
+        typed(TenantEvents.archived, {
+          tenantId,
+          archiveId: randomUUID(),
+          backupId: randomUUID(),
+          reason: 'operator',
+          archivedAt: at(6),
+        }),
+      );
+    }
     if (n % 2 === 0) {
       events.push(
         typed(TenantEvents.suspended, { tenantId, reason: 'unpaid' }),
@@ -137,7 +161,7 @@ describe('the gateway tenants projection', () => {
     }
     const expected = await rows(one);
     expect(expected.tenants).toHaveLength(40);
-    expect(new Set(expected.tenants.map((t) => t.status))).toEqual(new Set(['active']));
+    expect(new Set(expected.tenants.map((t) => t.status))).toEqual(new Set(['active', 'archived']));
     expect(await rows(many)).toEqual(expected);
   });
 });

@@ -8,19 +8,19 @@ import { formatBytes, json, keyValue, status, table } from '../render.js';
 import { resolveTenantId, tenantPath } from '../tenantRef.js';
 import { formatDuration, formatTime } from '../time.js';
 
-interface WaitOptions {
+export interface WaitOptions {
   wait: boolean;
   timeout: number;
   idempotencyKey?: string;
 }
 
-const waitOptions = (command: Command) =>
+export const waitOptions = (command: Command) =>
   command
     .option('--idempotency-key <key>', 'makes a retry safe: the same key names the same operation, done once')
     .option('--no-wait', 'return as soon as the request is accepted')
     .option('--timeout <seconds>', 'stop waiting after this many seconds', positiveNumber, 3_600);
 
-const headersOf = (options: WaitOptions): Record<string, string> =>
+export const headersOf = (options: WaitOptions): Record<string, string> =>
   options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
 
 /** `backup <tenant>`: take a backup now and follow it to the end. */

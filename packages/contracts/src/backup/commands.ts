@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../message.js';
-import { Actor, TenantId, Timestamp } from '../tenant/fields.js';
+import { Actor, ArchiveReason, TenantId, Timestamp } from '../tenant/fields.js';
 import { CommandSubjects } from '../topology.js';
 import { BackupId, BackupTrigger, RestoreId, RestoreMode, VerificationId } from './fields.js';
 
@@ -51,4 +51,25 @@ export const RestoreBackup = defineCommand({
   }),
 });
 
-export const backupCommands = [CreateBackup, DeleteBackup, VerifyBackup, RestoreBackup] as const;
+export const ArchiveTenantWorkspace = defineCommand({
+  type: 'ttm.backup.archive-tenant.v1',
+  subject: CommandSubjects.backupArchive,
+  description:
+    'Archive a tenant: freeze its writes, back it up and verify the backup (backup id = archiveId, the ' +
+    'operation to follow), have the tenant recorded archived, then drop its workspace schema and mark it INACTIVE',
+  schema: z.object({
+    archiveId: BackupId,
+    tenantId: TenantId,
+    reason: ArchiveReason,
+    actor: Actor,
+    requestedAt: Timestamp,
+  }),
+});
+
+export const backupCommands = [
+  CreateBackup,
+  DeleteBackup,
+  VerifyBackup,
+  RestoreBackup,
+  ArchiveTenantWorkspace,
+] as const;

@@ -7,7 +7,9 @@ export const VerificationId = z
   .uuid()
   .describe('Verification id (uuid); the one run after a backup uses the backup id');
 
-export const BackupTrigger = z.enum(['on-demand', 'scheduled']).describe('Why the backup was taken');
+export const BackupTrigger = z
+  .enum(['on-demand', 'scheduled', 'archive'])
+  .describe('Why the backup was taken (`archive`: before an archive drops the workspace)');
 export const RestoreMode = z
   .enum(['clone', 'in-place'])
   .describe(

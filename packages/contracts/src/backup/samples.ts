@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { MessageDefinition } from '../message.js';
-import { CreateBackup, DeleteBackup, RestoreBackup, VerifyBackup } from './commands.js';
+import { ArchiveTenantWorkspace, CreateBackup, DeleteBackup, RestoreBackup, VerifyBackup } from './commands.js';
 import {
   BackupCompleted,
   BackupDeleted,
@@ -48,6 +48,14 @@ sample(RestoreBackup, {
   restoreId,
   mode: 'clone',
   targetTenantId: cloneId,
+  actor: admin,
+  requestedAt: '2025-03-02T09:00:00.000Z',
+});
+
+sample(ArchiveTenantWorkspace, {
+  archiveId: backupId,
+  tenantId,
+  reason: 'operator',
   actor: admin,
   requestedAt: '2025-03-02T09:00:00.000Z',
 });

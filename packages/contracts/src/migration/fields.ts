@@ -29,7 +29,7 @@ export const MigrationTableCheck = z
   .describe('Row count and checksum of one table on the source (and on the target if they differ)');
 export type MigrationTableCheck = z.infer<typeof MigrationTableCheck>;
 
-export const FreezeReason = z.enum(['restore', 'migration']).describe('Why the tenant writes are refused');
+export const FreezeReason = z.enum(['restore', 'migration', 'archive']).describe('Why the tenant writes are refused');
 
 /**
  * The value of a `ttm-write-freeze` key (the key is the tenant id): while it exists the

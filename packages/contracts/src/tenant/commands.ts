@@ -3,6 +3,7 @@ import { defineCommand } from '../message.js';
 import { CommandSubjects } from '../topology.js';
 import {
   Actor,
+  ArchiveReason,
   Email,
   OperationId,
   OrganizationName,
@@ -80,6 +81,30 @@ export const UpgradeTenantSchema = defineCommand({
   }),
 });
 
+export const ArchiveTenant = defineCommand({
+  type: 'ttm.tenant.archive.v1',
+  subject: CommandSubjects.tenantArchive,
+  description:
+    'Record that an active tenant is archived (sent by the archive saga once its backup `backupId` is verified, ' +
+    'before the workspace is dropped); the tenant decider records ttm.tenant.archived.v1 once per archiveId',
+  schema: z.object({
+    tenantId: TenantId,
+    archiveId: OperationId,
+    backupId: z.uuid(),
+    reason: ArchiveReason,
+    actor: Actor,
+  }),
+});
+
+export const UnarchiveTenant = defineCommand({
+  type: 'ttm.tenant.unarchive.v1',
+  subject: CommandSubjects.tenantUnarchive,
+  description:
+    'Record that an archived tenant is back (sent by the restore that reloaded its workspace from `backupId`); ' +
+    'the tenant decider records ttm.tenant.unarchived.v1 once per restoreId',
+  schema: z.object({ tenantId: TenantId, restoreId: OperationId, backupId: z.uuid() }),
+});
+
 export const tenantCommands = [
   RegisterOrganization,
   SuspendTenant,
@@ -87,4 +112,6 @@ export const tenantCommands = [
   ChangeTenantPlacement,
   RetryProvisioning,
   UpgradeTenantSchema,
+  ArchiveTenant,
+  UnarchiveTenant,
 ] as const;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineEvent } from '../message.js';
 import {
   Actor,
+  ArchiveReason,
   Email,
   OperationId,
   OrganizationName,
@@ -137,6 +138,29 @@ export const TenantSchemaUpgraded = defineEvent({
   }),
 });
 
+export const TenantArchived = defineEvent({
+  type: 'ttm.tenant.archived.v1',
+  aggregate,
+  description:
+    'The tenant is archived: its verified backup `backupId` holds its data, its workspace schema is dropped (or ' +
+    'about to be) and its workspace INACTIVE; its next sign-in (or an operator) restores it',
+  schema: z.object({
+    tenantId: TenantId,
+    archiveId: OperationId,
+    backupId: z.uuid(),
+    reason: ArchiveReason,
+    actor: Actor,
+    archivedAt: Timestamp,
+  }),
+});
+
+export const TenantUnarchived = defineEvent({
+  type: 'ttm.tenant.unarchived.v1',
+  aggregate,
+  description: 'An archived tenant is active again: restore `restoreId` reloaded its workspace from `backupId`',
+  schema: z.object({ tenantId: TenantId, restoreId: OperationId, backupId: z.uuid(), unarchivedAt: Timestamp }),
+});
+
 export const tenantEvents = [
   TenantRegistered,
   ProvisioningStepCompleted,
@@ -147,6 +171,8 @@ export const tenantEvents = [
   TenantActivated,
   TenantPlacementChanged,
   TenantSchemaUpgraded,
+  TenantArchived,
+  TenantUnarchived,
 ] as const;
 
 /**
@@ -164,4 +190,6 @@ export const TenantEvents = {
   activated: TenantActivated,
   placementChanged: TenantPlacementChanged,
   schemaUpgraded: TenantSchemaUpgraded,
+  archived: TenantArchived,
+  unarchived: TenantUnarchived,
 } as const;

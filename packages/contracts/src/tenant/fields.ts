@@ -55,3 +55,7 @@ export const Placement = z
   .describe('Where the tenant workspace lives');
 /** Where a tenant's workspace lives: the one spelling of the type every service uses. */
 export type Placement = z.output<typeof Placement>;
+
+export const ArchiveReason = z
+  .enum(['idle', 'operator'])
+  .describe("Why the tenant was archived: no sign-in or API call for its plan's idle days, or an operator asked");

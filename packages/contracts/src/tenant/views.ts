@@ -3,7 +3,7 @@
  * list and live feed): its TypeScript shape, spelled once. The gateway's route schemas validate it.
  */
 
-export type TenantStatus = 'pending' | 'provisioning' | 'active' | 'failed' | 'suspended';
+export type TenantStatus = 'pending' | 'provisioning' | 'active' | 'failed' | 'suspended' | 'archived';
 
 /** A tenant as a row of a list shows it (the live dashboard's rows, the items of `GET /api/admin/tenants`). */
 export interface TenantSummary {

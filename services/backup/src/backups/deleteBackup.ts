@@ -1,7 +1,8 @@
 import type { BackupDeps } from '../deps.js';
+import { readTenantInfo } from '../shared/index.js';
 import type { BackupStore } from '../store/index.js';
 import { backupObjectPrefix } from '../store/index.js';
-import { executeBackupCommand } from './aggregate.js';
+import { executeBackupCommand, readBackup } from './aggregate.js';
 import { type BackupCommand, BackupRuleViolation } from './decider.js';
 
 type DeleteCommand = Extract<BackupCommand, { kind: 'Delete' }>;
@@ -19,6 +20,15 @@ export async function deleteBackup(
 ): Promise<boolean> {
   let tenantId: string | undefined;
   let region: string | undefined;
+  const owner = await readBackupOwner(deps, backupId);
+  if (owner !== undefined) {
+    // An archived tenant's data lives only in its archive backup until it is back.
+    const tenant = await readTenantInfo(deps.js, owner);
+    if (tenant?.status === 'archived' && tenant.archive?.backupId === backupId) {
+      deps.logger.warn({ backupId, tenantId: owner }, 'backup not deleted: it holds an archived tenant');
+      return false;
+    }
+  }
   try {
     const { state } = await executeBackupCommand(deps.js, backupId, { kind: 'Delete', ...command, at: new Date() });
     tenantId = state.tenantId;
@@ -31,6 +41,12 @@ export async function deleteBackup(
   if (tenantId && region) await removeArtifacts(deps.stores.of(region), backupObjectPrefix(tenantId, backupId));
   deps.logger.info({ backupId, reason: command.reason }, 'backup deleted');
   return true;
+}
+
+/** The tenant of the backup, from its events (the source of truth; the projection may lag). */
+async function readBackupOwner(deps: BackupDeps, backupId: string): Promise<string | undefined> {
+  const state = await readBackup(deps.js, backupId);
+  return state.status === 'none' ? undefined : state.tenantId;
 }
 
 /** Remove every object under `prefix` but `keep`. */

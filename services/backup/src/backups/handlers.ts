@@ -1,5 +1,6 @@
-import { CreateBackup, DeleteBackup, RestoreBackup, VerifyBackup } from '@ttm/contracts';
+import { ArchiveTenantWorkspace, CreateBackup, DeleteBackup, RestoreBackup, VerifyBackup } from '@ttm/contracts';
 import { type CommandHandler, commandHandlers, on } from '@ttm/service-kit';
+import { archiveTenant } from '../archive/archiveTenant.js';
 import type { BackupDeps } from '../deps.js';
 import { restoreBackup } from '../restore/restoreBackup.js';
 import { readBackup } from './aggregate.js';
@@ -35,6 +36,9 @@ export function backupCommandHandlers(deps: BackupDeps, maxDeliver: number): Rec
     }),
     on(RestoreBackup, async (command) => {
       await restoreBackup(deps, command.data, { lastDelivery: command.deliveryCount >= maxDeliver });
+    }),
+    on(ArchiveTenantWorkspace, async (command) => {
+      await archiveTenant(deps, command.data);
     }),
   );
 }

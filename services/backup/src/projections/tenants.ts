@@ -4,9 +4,11 @@ import {
   ProvisioningFailed,
   ProvisioningRetried,
   TenantActivated,
+  TenantArchived,
   TenantProvisioned,
   TenantRegistered,
   TenantSuspended,
+  TenantUnarchived,
 } from '@ttm/contracts';
 import { isMessage, type ProjectionDefinition } from '@ttm/service-kit';
 import { BACKUP_SCHEMA } from '../shared/index.js';
@@ -17,6 +19,9 @@ const statusOf: Record<string, string> = {
   [ProvisioningRetried.type]: 'provisioning',
   [TenantSuspended.type]: 'suspended',
   [TenantActivated.type]: 'active',
+  // An archived tenant has nothing to back up until it is back.
+  [TenantArchived.type]: 'archived',
+  [TenantUnarchived.type]: 'active',
 };
 
 /** `backup.tenants`: each tenant's plan and status, for the scheduler. */

@@ -2,6 +2,7 @@ import type { DataOf, RestoreBackup, RestoreStep } from '@ttm/contracts';
 import type { Placement } from '@ttm/data-plane';
 import { clonePlacement, ensureCoreSchema, workspaceSchemaName } from '@ttm/data-plane';
 import { isTransientDatabaseError } from '@ttm/service-kit';
+import { recordUnarchived } from '../archive/archiveTenant.js';
 import { isDataError } from '../artifact/verifyArtifact.js';
 import { executeBackupCommand, readBackup } from '../backups/aggregate.js';
 import type { BackupState } from '../backups/decider.js';
@@ -83,6 +84,11 @@ export async function restoreBackup(
       since: new Date().toISOString(),
       retry_after_s: deps.freezeRetryAfterS,
     });
+    if (!frozen.acquired && frozen.heldBy.reason === 'archive' && !options.lastDelivery) {
+      // The archive that recorded the tenant archived is still dropping its schema (a sign-in came
+      // right after the record): the redelivered command restores once it has lifted its freeze.
+      throw new Error(`archive ${frozen.heldBy.operation_id} of the tenant is finishing; the restore waits for it`);
+    }
     if (!frozen.acquired) {
       await fail(
         `the tenant writes are frozen by a ${frozen.heldBy.reason} (${frozen.heldBy.operation_id}); restore once it ends`,
@@ -92,8 +98,12 @@ export async function restoreBackup(
     await deps.hooks.afterRestoreFrozen?.(restoreId);
   }
 
+  // An archived tenant's restore brings it back: its schema is created again and it is recorded active.
+  const tenant = mode === 'in-place' ? await readTenantInfo(deps.js, restore.targetTenantId) : undefined;
+  const unarchive = tenant?.status === 'archived' || (tenant !== undefined && tenant.unarchivedBy === restoreId);
   const started = performance.now();
   const request = {
+    unarchive,
     backupId,
     manifest: state.manifest,
     targetTenantId: restore.targetTenantId,
@@ -126,6 +136,7 @@ export async function restoreBackup(
     await fail((error as Error).message);
     return;
   }
+  if (unarchive) await recordUnarchived(deps, restore.targetTenantId, restoreId, backupId);
   const durationMs = Math.round(performance.now() - started);
   await executeBackupCommand(deps.js, backupId, {
     kind: 'CompleteRestore',
@@ -173,7 +184,8 @@ async function targetOf(
     if (command.targetTenantId && command.targetTenantId !== state.tenantId) {
       throw new RestoreRefused(`an in-place restore goes to the backup's own tenant ${state.tenantId}; use a clone`);
     }
-    if (!tenant?.placement || (tenant.status !== 'active' && tenant.status !== 'suspended')) {
+    const restorable = tenant?.status === 'active' || tenant?.status === 'suspended' || tenant?.status === 'archived';
+    if (!tenant?.placement || !restorable) {
       throw new RestoreRefused(
         `tenant ${state.tenantId} is ${tenant?.status ?? 'gone'}; it has no workspace to restore into`,
       );

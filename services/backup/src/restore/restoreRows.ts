@@ -32,6 +32,11 @@ export interface RestoreRequest {
   batchRows: number;
   /** Reports a step; awaited, so progress events go out in order. */
   progress: (step: RestoreStep, progress: number) => Promise<void>;
+  /**
+   * In place, for an archived tenant: its dropped workspace schema is created again (empty, at
+   * its recorded version) before the rows load, and its workspace turns ACTIVE, in the same transaction.
+   */
+  unarchive?: boolean;
 }
 
 /** A restore that cannot be done as asked; no retry changes that. */
@@ -143,6 +148,7 @@ export async function restoreInPlace(
     if (current < OLDEST_SUPPORTED_SCHEMA_VERSION || current > WORKSPACE_SCHEMA_VERSION) {
       throw new RestoreRefused(`the workspace is at schema version ${current}, which this build cannot change`);
     }
+    if (request.unarchive) await recreateDroppedSchema(client, target.schema, current);
     await migrateSchema(client, { ...at, from: current, to: manifest.schemaVersion });
     const chunks = await openArtifact(store, manifest);
     await request.progress('read-artifact', 10);
@@ -180,9 +186,23 @@ export async function restoreInPlace(
     }
     checkAgainstManifest(request, expected, actual);
     await migrateSchema(client, { ...at, from: manifest.schemaVersion, to: finalVersion });
+    if (request.unarchive) {
+      await client.query(
+        `UPDATE core.workspace SET "activationStatus" = 'ACTIVE' WHERE id = $1 AND "activationStatus" = 'INACTIVE'`,
+        [tenantId],
+      );
+    }
     await request.progress('check', 95);
     return { rows: loaded.rows };
   });
+}
+
+/** An archive dropped the workspace schema: create it again, empty, at the workspace's version. */
+async function recreateDroppedSchema(client: pg.ClientBase, schema: string, version: number): Promise<void> {
+  const { rows } = await client.query<{ present: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS present', [
+    q(schema),
+  ]);
+  if (!rows[0]?.present) await client.query(workspaceSchemaSql(schema, version));
 }
 
 function requireRestorableVersion(manifest: BackupManifest): void {

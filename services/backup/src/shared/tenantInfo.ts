@@ -6,9 +6,13 @@ import { knownMessage, readAggregate, type StoredEvent } from '@ttm/service-kit'
 /** What the backup service needs to know of a tenant, read from its events when a command comes. */
 export interface TenantInfo {
   tenantId: string;
-  status: 'provisioning' | 'active' | 'suspended' | 'failed';
+  status: 'provisioning' | 'active' | 'suspended' | 'failed' | 'archived';
   plan: string;
   placement: Placement | undefined;
+  /** While archived: the archive and its verified backup. */
+  archive?: { archiveId: string; backupId: string };
+  /** The restore that last brought the tenant back from an archive. */
+  unarchivedBy?: string;
 }
 
 /** Fold a tenant's events (`evt.tenant.<id>`); undefined if it never registered. Pure. */
@@ -47,6 +51,19 @@ export function tenantInfoOf(events: readonly Pick<StoredEvent, 'type' | 'data'>
         break;
       case TenantEvents.placementChanged.type:
         if (info) info.placement = known.data.to;
+        break;
+      case TenantEvents.archived.type:
+        if (info) {
+          info.status = 'archived';
+          info.archive = { archiveId: known.data.archiveId, backupId: known.data.backupId };
+        }
+        break;
+      case TenantEvents.unarchived.type:
+        if (info) {
+          info.status = 'active';
+          delete info.archive;
+          info.unarchivedBy = known.data.restoreId;
+        }
         break;
     }
   }

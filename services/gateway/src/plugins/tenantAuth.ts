@@ -4,7 +4,7 @@ import { API_KEY_PREFIX } from '../features/apiKeys/apiKeys.js';
 import { requireTenantToken } from '../features/auth/index.js';
 import { InvalidApiKey } from '../features/tenantApi/problems.js';
 import { withHeaders } from '../problemHeaders.js';
-import { TenantSuspendedProblem } from '../problems.js';
+import { TenantArchivedProblem, TenantSuspendedProblem } from '../problems.js';
 
 const challenge = { 'www-authenticate': 'Bearer realm="ttm", error="invalid_token"' };
 
@@ -26,10 +26,11 @@ export function tenantAuthenticate(deps: GatewayDeps): onRequestAsyncHookHandler
     const verified = await keys.verify(presented);
     if (!verified) throw withHeaders(new InvalidApiKey('it is unknown, revoked or expired'), challenge);
     const tenant = deps.directory.get(verified.tenantId);
-    if (!tenant || (tenant.status !== 'active' && tenant.status !== 'suspended')) {
+    if (!tenant || (tenant.status !== 'active' && tenant.status !== 'suspended' && tenant.status !== 'archived')) {
       throw withHeaders(new InvalidApiKey('its organization does not exist'), challenge);
     }
     if (tenant.status === 'suspended') throw new TenantSuspendedProblem(tenant.slug ?? tenant.tenantId);
+    if (tenant.status === 'archived') throw new TenantArchivedProblem(tenant.slug ?? tenant.tenantId);
     request.principal = {
       tenantId: verified.tenantId,
       userId: verified.userId,

@@ -255,4 +255,44 @@ describe('tenant decider', () => {
       .when(upgrade)
       .thenThrows(TenantRuleViolation, (e) => expect(e.code).toBe('not-found'));
   });
+
+  it('archives an active tenant once and brings it back once per restore', () => {
+    const archiveId = '7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918';
+    const restoreId = '2a3b4c5d-6e7f-4801-9a2b-3c4d5e6f7a8b';
+    const archive: TenantCommand = { kind: 'Archive', archiveId, backupId: archiveId, reason: 'idle', actor, at };
+    const archived = given(...provisioned())
+      .when(archive)
+      .events();
+    expect(archived.map((e) => e.type)).toEqual(['ttm.tenant.archived.v1']);
+    const state = given(...provisioned(), ...archived).state;
+    expect(state).toMatchObject({ status: 'archived', archive: { archiveId, backupId: archiveId } });
+    // The saga asking again after a crash: nothing new; another archive of an archived tenant is refused.
+    given(...provisioned(), ...archived)
+      .when(archive)
+      .thenNothingHappened();
+    given(...provisioned(), ...archived)
+      .when({ ...archive, archiveId: restoreId })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/status archived/));
+    // An archived tenant is neither suspended nor activated: it comes back through a restore only.
+    given(...provisioned(), ...archived)
+      .when({ kind: 'Suspend', reason: 'unpaid', actor, at })
+      .thenThrows(TenantRuleViolation, (e) => expect(e.code).toBe('invalid-state'));
+
+    const unarchive: TenantCommand = { kind: 'Unarchive', restoreId, backupId: archiveId, at };
+    const back = given(...provisioned(), ...archived)
+      .when(unarchive)
+      .events();
+    expect(back.map((e) => e.type)).toEqual(['ttm.tenant.unarchived.v1']);
+    expect(given(...provisioned(), ...archived, ...back).state).toMatchObject({ status: 'active' });
+    given(...provisioned(), ...archived, ...back)
+      .when(unarchive)
+      .thenNothingHappened();
+    given(...provisioned())
+      .when(unarchive)
+      .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/not archived/));
+    // A tenant still provisioning (or suspended) is not archived.
+    given(...given().when(register).events())
+      .when(archive)
+      .thenThrows(TenantRuleViolation, (e) => expect(e.message).toMatch(/status provisioning/));
+  });
 });

@@ -9,11 +9,13 @@ import {
   ProvisioningStepCompleted,
   samePlacement,
   TenantActivated,
+  TenantArchived,
   TenantPlacementChanged,
   TenantProvisioned,
   TenantRegistered,
   TenantSchemaUpgraded,
   TenantSuspended,
+  TenantUnarchived,
 } from '@ttm/contracts';
 
 /** The events of the tenant aggregate, as the decider sees them. */
@@ -28,7 +30,11 @@ export type TenantEvent =
   /** A migration switched the tenant to its new placement (`ChangeTenantPlacement`). */
   | { type: typeof TenantPlacementChanged.type; data: DataOf<typeof TenantPlacementChanged> }
   /** A fleet upgrade (or its rollback) moved the workspace to another schema version. */
-  | { type: typeof TenantSchemaUpgraded.type; data: DataOf<typeof TenantSchemaUpgraded> };
+  | { type: typeof TenantSchemaUpgraded.type; data: DataOf<typeof TenantSchemaUpgraded> }
+  /** The archive saga verified a backup and is dropping the workspace; the tenant waits for a sign-in. */
+  | { type: typeof TenantArchived.type; data: DataOf<typeof TenantArchived> }
+  /** A restore reloaded an archived tenant's workspace. */
+  | { type: typeof TenantUnarchived.type; data: DataOf<typeof TenantUnarchived> };
 
 type Actor = DataOf<typeof TenantSuspended>['actor'];
 
@@ -56,9 +62,20 @@ export type TenantCommand =
   | { kind: 'Activate'; actor: Actor; at: Date }
   | { kind: 'ChangePlacement'; migrationId: string; from: Placement; to: Placement; at: Date }
   /** Record a schema version change the data plane has committed (`from` is what it found there). */
-  | { kind: 'UpgradeSchema'; upgradeId: string; from: number; to: number; lockHeldMs: number; at: Date };
+  | { kind: 'UpgradeSchema'; upgradeId: string; from: number; to: number; lockHeldMs: number; at: Date }
+  /** Record the archive once its backup is verified (the saga drops the workspace after this). */
+  | {
+      kind: 'Archive';
+      archiveId: string;
+      backupId: string;
+      reason: DataOf<typeof TenantArchived>['reason'];
+      actor: Actor;
+      at: Date;
+    }
+  /** Record that a restore brought an archived tenant back. */
+  | { kind: 'Unarchive'; restoreId: string; backupId: string; at: Date };
 
-export type TenantStatus = 'none' | 'provisioning' | 'active' | 'failed' | 'suspended';
+export type TenantStatus = 'none' | 'provisioning' | 'active' | 'failed' | 'suspended' | 'archived';
 
 /** A tenant that was registered: everything but its slug and placement is known from then on. */
 export interface RegisteredTenant {
@@ -79,6 +96,10 @@ export interface RegisteredTenant {
   completedSteps: ProvisioningStep[];
   /** Why provisioning stopped, while `failed`. */
   failure?: { step: ProvisioningStep; resumable: boolean };
+  /** While `archived`: the archive and the verified backup that holds the tenant's data. */
+  archive?: { archiveId: string; backupId: string };
+  /** The restore that last brought the tenant back from an archive. */
+  unarchivedBy?: string;
 }
 
 export type TenantState = { status: 'none'; completedSteps: ProvisioningStep[] } | RegisteredTenant;
@@ -165,6 +186,19 @@ export function evolve(state: TenantState, event: TenantEvent): TenantState {
       return state.status === 'none'
         ? state
         : { ...state, schema: { version: event.data.to, upgradeId: event.data.upgradeId } };
+    case TenantArchived.type:
+      return state.status === 'none'
+        ? state
+        : {
+            ...state,
+            status: 'archived',
+            archive: { archiveId: event.data.archiveId, backupId: event.data.backupId },
+          };
+    case TenantUnarchived.type: {
+      if (state.status === 'none') return state;
+      const { archive: _, ...rest } = state;
+      return { ...rest, status: 'active', unarchivedBy: event.data.restoreId };
+    }
     default:
       // A tenant event this build does not know changes nothing the provisioner decides on.
       return state;
@@ -256,7 +290,56 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
       return changePlacement(command, state);
     case 'UpgradeSchema':
       return upgradeSchema(command, state);
+    case 'Archive':
+      return archive(command, state);
+    case 'Unarchive':
+      return unarchive(command, state);
   }
+}
+
+/**
+ * Only an active tenant is archived (a suspended one stays as the operator left it). The saga
+ * asks once its backup is verified; asking again for the same archive decides nothing.
+ */
+function archive(command: Extract<TenantCommand, { kind: 'Archive' }>, state: TenantState): TenantEvent[] {
+  if (state.status === 'none') throw new TenantRuleViolation('not-found', 'no such tenant');
+  if (state.status === 'archived' && state.archive?.archiveId === command.archiveId) return [];
+  if (state.status !== 'active') {
+    throw new TenantRuleViolation('invalid-state', `a tenant in status ${state.status} cannot be archived`);
+  }
+  return [
+    {
+      type: TenantArchived.type,
+      data: {
+        tenantId: state.tenantId,
+        archiveId: command.archiveId,
+        backupId: command.backupId,
+        reason: command.reason,
+        actor: command.actor,
+        archivedAt: command.at.toISOString(),
+      },
+    },
+  ];
+}
+
+/** The restore of an archived tenant records it back once; a repeat of the same restore decides nothing. */
+function unarchive(command: Extract<TenantCommand, { kind: 'Unarchive' }>, state: TenantState): TenantEvent[] {
+  if (state.status === 'none') throw new TenantRuleViolation('not-found', 'no such tenant');
+  if (state.status !== 'archived') {
+    if (state.unarchivedBy === command.restoreId) return [];
+    throw new TenantRuleViolation('invalid-state', `a tenant in status ${state.status} is not archived`);
+  }
+  return [
+    {
+      type: TenantUnarchived.type,
+      data: {
+        tenantId: state.tenantId,
+        restoreId: command.restoreId,
+        backupId: command.backupId,
+        unarchivedAt: command.at.toISOString(),
+      },
+    },
+  ];
 }
 
 /** A failed provisioning starts again: at the failed step if nothing was undone, else from the start. */

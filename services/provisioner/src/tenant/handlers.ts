@@ -1,19 +1,23 @@
 import {
   ActivateTenant,
+  ArchiveTenant,
   ChangeTenantPlacement,
   RegisterOrganization,
   RetryProvisioning,
   SuspendTenant,
+  UnarchiveTenant,
 } from '@ttm/contracts';
 import { commandHandlers, type KeyEncryptionKeys, on, type ReceivedEvent } from '@ttm/service-kit';
 import { TenantRuleViolation } from './decider.js';
 import {
   activateTenant,
+  archiveTenant,
   changeTenantPlacement,
   provisionTenant,
   retryProvisioning,
   type SagaDeps,
   suspendTenant,
+  unarchiveTenant,
 } from './saga.js';
 import { openAdminPasswordHash } from './sealedCredentials.js';
 
@@ -53,6 +57,12 @@ export function tenantCommandHandlers(
     }),
     on(ChangeTenantPlacement, async (command) => {
       await changeTenantPlacement(deps, command.data).catch((e) => refused(command, e));
+    }),
+    on(ArchiveTenant, async (command) => {
+      await archiveTenant(deps, command.data).catch((e) => refused(command, e));
+    }),
+    on(UnarchiveTenant, async (command) => {
+      await unarchiveTenant(deps, command.data).catch((e) => refused(command, e));
     }),
   );
 }

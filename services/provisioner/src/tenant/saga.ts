@@ -3,6 +3,7 @@ import type { KV } from '@nats-io/kv';
 import type { Placement } from '@ttm/contracts';
 import {
   type ActivateTenant,
+  type ArchiveTenant,
   type ChangeTenantPlacement,
   type DataOf,
   type ProvisioningStep,
@@ -10,6 +11,7 @@ import {
   type RetryProvisioning,
   Subjects,
   type SuspendTenant,
+  type UnarchiveTenant,
 } from '@ttm/contracts';
 import {
   type Catalog,
@@ -332,6 +334,30 @@ export async function changeTenantPlacement(
     migrationId: command.migrationId,
     from: command.from,
     to: command.to,
+    at: new Date(),
+  });
+  return state;
+}
+
+/** The archive saga (backup service) records the archive once its backup is verified. */
+export async function archiveTenant(deps: SagaDeps, command: DataOf<typeof ArchiveTenant>): Promise<TenantState> {
+  const { state } = await executeTenantCommand(deps, command.tenantId, {
+    kind: 'Archive',
+    archiveId: command.archiveId,
+    backupId: command.backupId,
+    reason: command.reason,
+    actor: command.actor,
+    at: new Date(),
+  });
+  return state;
+}
+
+/** The restore of an archived tenant records it back once its workspace is reloaded. */
+export async function unarchiveTenant(deps: SagaDeps, command: DataOf<typeof UnarchiveTenant>): Promise<TenantState> {
+  const { state } = await executeTenantCommand(deps, command.tenantId, {
+    kind: 'Unarchive',
+    restoreId: command.restoreId,
+    backupId: command.backupId,
     at: new Date(),
   });
   return state;

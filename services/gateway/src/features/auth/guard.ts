@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { withHeaders } from '../../problemHeaders.js';
-import { InvalidAccessToken, isDomainProblem, TenantSuspendedProblem } from '../../problems.js';
+import { InvalidAccessToken, isDomainProblem, TenantArchivedProblem, TenantSuspendedProblem } from '../../problems.js';
 import type { TenantDirectory } from '../tenants/directory.js';
 import type { AccessTokens } from './tokens.js';
 
@@ -62,12 +62,13 @@ export function requireTenantToken(deps: TenantGuardDeps): preHandlerAsyncHookHa
       throw error;
     }
     const tenant = deps.directory.get(claims.tenantId);
-    if (!tenant || (tenant.status !== 'active' && tenant.status !== 'suspended')) {
+    if (!tenant || (tenant.status !== 'active' && tenant.status !== 'suspended' && tenant.status !== 'archived')) {
       throw withHeaders(new InvalidAccessToken('its organization does not exist'), {
         'www-authenticate': 'Bearer realm="ttm", error="invalid_token"',
       });
     }
     if (tenant.status === 'suspended') throw new TenantSuspendedProblem(tenant.slug ?? tenant.tenantId);
+    if (tenant.status === 'archived') throw new TenantArchivedProblem(tenant.slug ?? tenant.tenantId);
     request.principal = { tenantId: claims.tenantId, userId: claims.userId, tokenId: claims.tokenId, via: 'token' };
   };
 }

@@ -3,8 +3,12 @@ import type { DirectoryEntry, TenantDirectory } from '../tenants/directory.js';
 import type { PasswordHasher } from './passwords.js';
 import { findWorkspaceUser, type WorkspaceUser } from './workspaceUsers.js';
 
-/** Statuses whose admins may present credentials (a suspended one is then refused with 403). */
-const loginable = new Set(['active', 'suspended']);
+/**
+ * Statuses whose admins may present credentials (a suspended one is then refused with 403; an
+ * archived one's sign-in starts its restore). An archived tenant keeps its `core` rows, so its
+ * passwords are checked as usual.
+ */
+const loginable = new Set(['active', 'suspended', 'archived']);
 
 export interface LoginRequest {
   /** Already trimmed and lowercased. */
@@ -18,6 +22,8 @@ export type LoginVerdict =
   | { kind: 'authenticated'; tenant: DirectoryEntry; user: WorkspaceUser }
   /** The password is right but the organization is suspended. */
   | { kind: 'suspended'; tenant: DirectoryEntry; user: WorkspaceUser }
+  /** The password is right and the organization is archived: the sign-in brings it back. */
+  | { kind: 'archived'; tenant: DirectoryEntry; user: WorkspaceUser }
   /** The password is right for several organizations and no `tenant` chose one. */
   | { kind: 'tenant-choice-required'; tenants: DirectoryEntry[] }
   /** Unknown email, wrong password, or a `tenant` this email does not administer. */
@@ -89,7 +95,7 @@ export async function checkCredentials(
   const [only] = opened;
   if (!only) return { kind: 'rejected', tenantId: candidates.length === 1 ? candidates[0]!.tenantId : undefined };
   if (opened.length > 1) return { kind: 'tenant-choice-required', tenants: opened.map((c) => c.tenant) };
-  return only.tenant.status === 'suspended'
-    ? { kind: 'suspended', tenant: only.tenant, user: only.user }
-    : { kind: 'authenticated', tenant: only.tenant, user: only.user };
+  if (only.tenant.status === 'suspended') return { kind: 'suspended', tenant: only.tenant, user: only.user };
+  if (only.tenant.status === 'archived') return { kind: 'archived', tenant: only.tenant, user: only.user };
+  return { kind: 'authenticated', tenant: only.tenant, user: only.user };
 }

@@ -10,10 +10,12 @@ import {
   InvalidRefreshToken,
   problemJsonSchema,
   RefreshTokenReused,
+  TenantArchivedProblem,
   TenantSuspendedProblem,
   TooManyLoginFailures,
 } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
+import { startUnarchive } from '../backups/index.js';
 import type { DirectoryEntry } from '../tenants/directory.js';
 import { decoratePrincipal } from './guard.js';
 import { checkCredentials, loginCandidates } from './login.js';
@@ -46,6 +48,15 @@ const TokenResponse = z.object({
   user: z.object({ id: z.uuid(), email: z.string() }),
 });
 type TokenResponse = z.output<typeof TokenResponse>;
+
+/** The sign-in of an archived organization: its tokens (usable once it is back) and the restore to follow. */
+const RestoringResponse = TokenResponse.extend({
+  status: z.literal('restoring').describe('The organization was archived; its restore has started'),
+  operation_id: z
+    .uuid()
+    .describe('The restore: poll `GET /api/operations/{operation_id}` (the `Location`) with the token'),
+  operation_url: z.string(),
+});
 
 const Jwks = z.object({
   keys: z.array(
@@ -126,11 +137,14 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
           'Answers an access token (JWT) and a refresh token. Several failed logins for one email or from one ' +
           'address answer 429 with Retry-After. When the password opens several organizations and `tenant` is ' +
           'absent, 409 lists them in `tenants`. With EMAIL_VERIFICATION=required, an admin who has not verified its ' +
-          'e-mail address gets 403 `email-not-verified`.',
+          'e-mail address gets 403 `email-not-verified`. An organization archived for lack of use answers 202: ' +
+          'its tokens and the restore operation that brings it back (`Location`); its API answers 409 ' +
+          '`tenant-archived` until the operation succeeded.',
         tags: ['auth'],
         body: zodSchema(LoginBody),
         response: {
           200: zodSchema(TokenResponse, { io: 'output' }),
+          202: zodSchema(RestoringResponse, { io: 'output' }),
           400: problem,
           401: problem,
           403: problem,
@@ -181,6 +195,7 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
           count('suspended');
           await refused(request, email, verdict.tenant.tenantId, 'organization suspended');
           throw new TenantSuspendedProblem(verdict.tenant.slug ?? verdict.tenant.tenantId);
+        case 'archived':
         case 'authenticated': {
           await limiter.succeeded([{ tenantId: verdict.tenant.tenantId, email }]);
           // Told only to whoever knows the password: an email alone reveals nothing.
@@ -196,6 +211,15 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
           const body = await tokensFor(subject, await refreshTokens.issue(subject));
           count('success');
           await audit(request, 'login', email, subject.tenantId, 'success');
+          if (verdict.kind === 'archived') {
+            const restore = await startUnarchive(deps, verdict.tenant, { kind: 'user', id: verdict.user.email });
+            const url = `/api/operations/${restore.operation_id}`;
+            return reply
+              .code(202)
+              .header('cache-control', 'no-store')
+              .header('location', url)
+              .send({ ...body, status: 'restoring', operation_id: restore.operation_id, operation_url: url });
+          }
           return reply.header('cache-control', 'no-store').send(body);
         }
       }
@@ -218,8 +242,11 @@ export const authRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => 
     async (request, reply) => {
       const outcome = await refreshTokens.rotate(request.body.refresh_token, (record) => {
         const tenant = deps.directory.get(record.tenantId);
-        if (!tenant || (tenant.status !== 'active' && tenant.status !== 'suspended')) throw new InvalidRefreshToken();
+        if (!tenant || (tenant.status !== 'active' && tenant.status !== 'suspended' && tenant.status !== 'archived')) {
+          throw new InvalidRefreshToken();
+        }
         if (tenant.status === 'suspended') throw new TenantSuspendedProblem(tenant.slug ?? tenant.tenantId);
+        if (tenant.status === 'archived') throw new TenantArchivedProblem(tenant.slug ?? tenant.tenantId);
       });
       if (outcome.kind === 'invalid') throw new InvalidRefreshToken();
       if (outcome.kind === 'reused') {

@@ -9,6 +9,7 @@ import {
 import { problemJsonSchema } from '../../problems.js';
 import { type JsonSchema, zodSchema } from '../../schema.js';
 import { TenantNotFound } from '../tenants/problems.js';
+import { requestArchive, requestUnarchive } from './archive.js';
 import { requestBackup, requestDeletion, requestRestore, requestVerification, showBackup } from './commands.js';
 import {
   AcceptedOperation,
@@ -200,6 +201,64 @@ export const backupRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) =
     },
     async (request, reply) => {
       const result = await requestRestore(deps, index, request, request.params.id, request.body);
+      return reply.code(202).header('location', `/api/operations/${result.operation_id}`).send(result);
+    },
+  );
+
+  app.post<{ Params: TenantParams }>(
+    '/api/admin/tenants/:id/archive',
+    {
+      schema: {
+        summary: 'Archive an active tenant: verified backup, workspace schema dropped, workspace INACTIVE',
+        description:
+          "The tenant's writes are refused (503) while its backup is taken and verified; then it is recorded " +
+          '`archived`, its workspace schema is dropped and its Twenty workspace marked INACTIVE. Its API answers 409 ' +
+          '`tenant-archived` until it is back: its next sign-in (202 with the restore operation) or ' +
+          '`POST /api/admin/tenants/{id}/unarchive`. The operation is the archive backup (`operation_id` = ' +
+          '`backup_id`); a failed backup or verification keeps the tenant live. Audited.',
+        tags,
+        security,
+        params: zodSchema(TenantParams),
+        headers: postHeaders,
+        response: {
+          202: accepted,
+          400: badRequest,
+          401: unauthorized,
+          404: problem('No tenant has this id'),
+          409: problem('The tenant is not active (archived already, suspended, provisioning or failed)'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await requestArchive(deps, request, request.params.id);
+      return reply.code(202).header('location', `/api/operations/${result.operation_id}`).send(result);
+    },
+  );
+
+  app.post<{ Params: TenantParams }>(
+    '/api/admin/tenants/:id/unarchive',
+    {
+      schema: {
+        summary: 'Bring an archived tenant back: an in-place restore of its archive backup',
+        description:
+          'The same operation as the one its next sign-in starts (one restore per archive, whoever asks first): ' +
+          'the workspace schema is created again, the rows restored and checked, the workspace ACTIVE, and the ' +
+          'tenant recorded active. Audited.',
+        tags,
+        security,
+        params: zodSchema(TenantParams),
+        headers: postHeaders,
+        response: {
+          202: accepted,
+          400: badRequest,
+          401: unauthorized,
+          404: problem('No tenant has this id'),
+          409: problem('The tenant is not archived'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await requestUnarchive(deps, request, request.params.id);
       return reply.code(202).header('location', `/api/operations/${result.operation_id}`).send(result);
     },
   );

@@ -54,7 +54,7 @@ export const BackupItem = z.object({
   status: z
     .enum(['running', 'completed', 'failed', 'deleted'])
     .describe('Only `completed` is a good backup: its artifact is whole and its manifest recorded'),
-  trigger: z.enum(['on-demand', 'scheduled']).nullable(),
+  trigger: z.enum(['on-demand', 'scheduled', 'archive']).nullable(),
   plan: z.string().nullable(),
   created_at: Time,
   updated_at: Time,

@@ -43,7 +43,7 @@ export interface BackupView {
   id: string;
   tenant_id: string;
   status: BackupStatus;
-  trigger: 'on-demand' | 'scheduled' | null;
+  trigger: 'on-demand' | 'scheduled' | 'archive' | null;
   plan: string | null;
   created_at: string;
   updated_at: string;

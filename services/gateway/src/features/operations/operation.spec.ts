@@ -10,6 +10,7 @@ const entry = (overrides: Partial<DirectoryEntry>): DirectoryEntry => ({
   plan: 'pro',
   region: 'us-east-1',
   slug: null,
+  archiveBackupId: null,
   status: 'pending',
   progress: 0,
   step: null,

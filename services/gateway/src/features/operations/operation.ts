@@ -44,6 +44,7 @@ const provisioningStatus: Record<TenantStatus, OperationStatus> = {
   provisioning: 'running',
   active: 'succeeded',
   suspended: 'succeeded',
+  archived: 'succeeded',
   failed: 'failed',
 };
 

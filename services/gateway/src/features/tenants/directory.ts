@@ -4,7 +4,7 @@ import { type Placement, Streams, SubjectFilters, TenantEvents, tenantEvents } f
 import { decodeReceived, knownMessage, type Logger, type Pool, type ReceivedEvent } from '@ttm/service-kit';
 import { GATEWAY_SCHEMA } from './projection.js';
 
-export type TenantStatus = 'pending' | 'provisioning' | 'active' | 'failed' | 'suspended';
+export type TenantStatus = 'pending' | 'provisioning' | 'active' | 'failed' | 'suspended' | 'archived';
 
 export interface DirectoryEntry {
   tenantId: string;
@@ -19,6 +19,8 @@ export interface DirectoryEntry {
   step: string | null;
   placement: Placement | null;
   error: string | null;
+  /** While archived: the verified backup its restore (its next sign-in, or an operator) reloads. */
+  archiveBackupId: string | null;
   /** Stream sequence of the last event applied to this entry. */
   seq: number;
 }
@@ -89,7 +91,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
       );
       const rows = await client.query(
         `SELECT tenant_id, provisioning_id, organization_name, admin_email, plan, region, slug, status, progress,
-                step, placement, error, last_event_seq FROM ${GATEWAY_SCHEMA}.tenants
+                step, placement, error, archive_backup_id, last_event_seq FROM ${GATEWAY_SCHEMA}.tenants
           ORDER BY registered_at, tenant_id`,
       );
       await client.query('COMMIT');
@@ -107,6 +109,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
           step: r.step,
           placement: r.placement,
           error: r.error,
+          archiveBackupId: r.archive_backup_id,
           seq: Number(r.last_event_seq),
         });
       }
@@ -172,6 +175,7 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         step: null,
         placement: null,
         error: null,
+        archiveBackupId: null,
         seq: event.seq,
       };
       this.put(entry);
@@ -221,6 +225,14 @@ export class TenantDirectory extends EventEmitter<{ change: [DirectoryEntry, Rec
         break;
       case TenantEvents.activated.type:
         entry.status = 'active';
+        break;
+      case TenantEvents.archived.type:
+        entry.status = 'archived';
+        entry.archiveBackupId = known.data.backupId;
+        break;
+      case TenantEvents.unarchived.type:
+        entry.status = 'active';
+        entry.archiveBackupId = null;
         break;
       case TenantEvents.placementChanged.type: {
         // A migration switched the tenant: every request from now on goes to the new placement.

@@ -221,6 +221,31 @@ const appliers = setAppliers([
       })),
     );
   }),
+  onMany(TenantEvents.archived, async (events, client) => {
+    await withRows(
+      client,
+      `UPDATE ${T} t
+          SET status = 'archived', archive_backup_id = r.backup_id, updated_at = r.updated_at, last_event_seq = r.seq
+         FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, backup_id uuid, updated_at timestamptz, seq bigint)
+        WHERE t.tenant_id = r.tenant_id`,
+      events.map(({ data: e, meta, seq }) => ({
+        tenant_id: e.tenantId,
+        backup_id: e.backupId,
+        updated_at: meta.time,
+        seq,
+      })),
+    );
+  }),
+  onMany(TenantEvents.unarchived, async (events, client) => {
+    await withRows(
+      client,
+      `UPDATE ${T} t
+          SET status = 'active', archive_backup_id = NULL, updated_at = r.updated_at, last_event_seq = r.seq
+         FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, updated_at timestamptz, seq bigint)
+        WHERE t.tenant_id = r.tenant_id`,
+      events.map(({ data: e, meta, seq }) => ({ tenant_id: e.tenantId, updated_at: meta.time, seq })),
+    );
+  }),
   onMany(TenantEvents.activated, async (events, client) => {
     await withRows(
       client,

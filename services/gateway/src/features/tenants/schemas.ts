@@ -1,7 +1,7 @@
 import { Email, OperationId, Placement, PlanName, RegionName, Slug, TenantId } from '@ttm/contracts';
 import { z } from 'zod';
 
-export const tenantStatuses = ['pending', 'provisioning', 'active', 'failed', 'suspended'] as const;
+export const tenantStatuses = ['pending', 'provisioning', 'active', 'failed', 'suspended', 'archived'] as const;
 const TenantStatus = z.enum(tenantStatuses);
 export const Time = z.iso.datetime({ offset: true });
 export const Limit = z.coerce.number().int().min(1).max(200).default(50).describe('Items per page (1-200)');

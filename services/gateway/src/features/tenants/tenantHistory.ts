@@ -93,6 +93,12 @@ export function tenantFromEvents(events: readonly StoredEvent[]): TenantHistory 
         item.status = 'active';
         suspendedReason = null;
         break;
+      case TenantEvents.archived.type:
+        item.status = 'archived';
+        break;
+      case TenantEvents.unarchived.type:
+        item.status = 'active';
+        break;
       case TenantEvents.placementChanged.type: {
         // A migration moved the workspace.
         const e = known.data;
