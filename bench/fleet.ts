@@ -23,7 +23,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, statfsSync } from 'node:fs';
-import { freemem, loadavg } from 'node:os';
+import { availableParallelism, freemem, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { CloudEventHeaders, decodeData, ProvisioningFailed, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
@@ -152,9 +152,19 @@ export async function run(): Promise<void> {
     const registerSeconds = (performance.now() - started) / 1000;
     const fleetSize = registrar.active.length;
     const registered = Math.max(1, fleetSize + registrar.failed.length - Math.min(10, TENANTS));
+    let cpuTotal = 0;
     for (const [process, seconds] of cpu.diff(cpuBefore, await cpu.snapshot())) {
       report.figure(`registration CPU per tenant: ${process}`, (seconds * 1000) / registered, 'ms');
+      cpuTotal += seconds;
     }
+    report.figure('registration CPU per tenant: all processes', (cpuTotal * 1000) / registered, 'ms');
+    // What the machine's cores could register if this deployment had them to itself.
+    report.figure(
+      `registration ceiling on ${availableParallelism()} cores at that CPU`,
+      (availableParallelism() * registered) / cpuTotal,
+      'tenants/s',
+      '≥ 30',
+    );
     for (const [name, client] of clusterClients) {
       // The workspace DDL as one line, then the other statements by time: what else each tenant costs.
       const { rows } = await client.query<{ query: string; calls: string; total: number; mean: number }>(
