@@ -23,11 +23,12 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, statfsSync } from 'node:fs';
-import { freemem, loadavg } from 'node:os';
+import { availableParallelism, freemem, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { CloudEventHeaders, decodeData, ProvisioningFailed, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
 import pg from 'pg';
+import { clusterCpuSeconds, cpuSecondsOf } from './lib/cpu.js';
 import { gatewayClient } from './lib/gatewayClient.js';
 import { type PrivatePostgres, startPrivatePostgres } from './lib/privatePostgres.js';
 import { BENCH_ADMIN_KEY, type ProcessStack, startProcessStack } from './lib/processStack.js';
@@ -38,12 +39,20 @@ const TENANTS = Number(process.env.BENCH_TENANTS ?? 10_000);
 const REGISTER_IN_FLIGHT = Number(process.env.BENCH_REGISTER_IN_FLIGHT ?? 50);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+/** BENCH_REGISTRATION_ONLY=1: stop after the registration figures (profiling runs). */
+const REGISTRATION_ONLY = process.env.BENCH_REGISTRATION_ONLY === '1';
 const REGISTER_UNTIL = process.env.BENCH_REGISTER_UNTIL ? Date.parse(process.env.BENCH_REGISTER_UNTIL) : Infinity;
 const BACKUP_ROWS = 2_000;
 const SERVICES = ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks'];
 /** Services that keep projections (`npm run replay -- <service>`). */
 const REPLAYED = ['gateway', 'backup'];
-const CLUSTER_SETTINGS = { max_connections: '200', shared_buffers: '128MB', max_locks_per_transaction: '128' };
+const CLUSTER_SETTINGS = {
+  max_connections: '200',
+  shared_buffers: '128MB',
+  max_locks_per_transaction: '128',
+  // Where each cluster's time goes during registration (printed after it).
+  shared_preload_libraries: 'pg_stat_statements',
+};
 const root = fileURLToPath(new URL('../', import.meta.url));
 
 interface Placement {
@@ -82,6 +91,10 @@ export async function run(): Promise<void> {
         await admin.connect();
         await admin.query(`CREATE DATABASE ${database}`);
         await admin.end();
+        const schemaDb = new pg.Client({ connectionString: server.url(database) });
+        await schemaDb.connect();
+        await schemaDb.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+        await schemaDb.end();
       }
     }
     const regions = ['us-east-1', 'eu-west-1'].map((name) => ({
@@ -117,7 +130,8 @@ export async function run(): Promise<void> {
       clusterClients.set(c.name, client);
     }
     const { api, json } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
-    const registrar = await registrations(stack);
+    const cpu = cpuAccounting(stack, clusters, control);
+    const registrar = await registrations(stack, cpu);
 
     // 1. Ten tenants, then one tenant's backup with those ten (the first is a pro tenant with rows).
     await registrar.register(0, Math.min(10, TENANTS));
@@ -131,10 +145,41 @@ export async function run(): Promise<void> {
     const backupAtTen = [await backupSeconds(api, json, probe), await backupSeconds(api, json, probe)];
 
     // 2. The fleet.
+    for (const client of clusterClients.values()) await client.query('SELECT pg_stat_statements_reset()');
+    const cpuBefore = await cpu.snapshot();
     const started = performance.now();
     const stopped = await registrar.register(Math.min(10, TENANTS), TENANTS);
     const registerSeconds = (performance.now() - started) / 1000;
     const fleetSize = registrar.active.length;
+    const registered = Math.max(1, fleetSize + registrar.failed.length - Math.min(10, TENANTS));
+    let cpuTotal = 0;
+    for (const [process, seconds] of cpu.diff(cpuBefore, await cpu.snapshot())) {
+      report.figure(`registration CPU per tenant: ${process}`, (seconds * 1000) / registered, 'ms');
+      cpuTotal += seconds;
+    }
+    report.figure('registration CPU per tenant: all processes', (cpuTotal * 1000) / registered, 'ms');
+    // What the machine's cores could register if this deployment had them to itself.
+    report.figure(
+      `registration ceiling on ${availableParallelism()} cores at that CPU`,
+      (availableParallelism() * registered) / cpuTotal,
+      'tenants/s',
+      '≥ 30',
+    );
+    for (const [name, client] of clusterClients) {
+      // The workspace DDL as one line, then the other statements by time: what else each tenant costs.
+      const { rows } = await client.query<{ query: string; calls: string; total: number; mean: number }>(
+        `SELECT CASE WHEN query ~* '^\\s*(CREATE|ALTER|SET|DROP)' THEN 'DDL and SET (workspace schemas, databases)'
+                     ELSE left(regexp_replace(query, '\\s+', ' ', 'g'), 100) END AS query,
+                sum(calls)::text AS calls, round(sum(total_exec_time))::int AS total,
+                round((sum(total_exec_time) / greatest(sum(calls), 1))::numeric, 2)::float AS mean
+           FROM pg_stat_statements GROUP BY 1 ORDER BY 3 DESC LIMIT 10`,
+      );
+      const sessions = await client.query<{ n: number }>('SELECT sum(sessions)::int AS n FROM pg_stat_database');
+      console.log(
+        `  ${name}: ${sessions.rows[0]?.n} sessions in all; statements during registration (ms total, calls, ms mean)`,
+      );
+      for (const r of rows) console.log(`    ${r.total}  ${r.calls}×  ${r.mean}  ${r.query}`);
+    }
     if (stopped) {
       report.describe({
         registration_stopped: stopped,
@@ -154,6 +199,10 @@ export async function run(): Promise<void> {
     report.figure('registration: POST to active p95', quantile(registrar.latencies, 0.95), 'ms');
     report.figure('registration: POST answered p95', quantile(registrar.answerLatencies, 0.95), 'ms');
     if (registrar.failed.length > 0) console.log(`  first failure: ${registrar.failed[0]}`);
+    if (REGISTRATION_ONLY) {
+      registrar.close();
+      return;
+    }
 
     // 3. Size: the gateway's memory, each cluster's catalog, connections at rest.
     report.figure('gateway RSS after registration', rssMb(stack.pids.gateway!), 'MB');
@@ -277,7 +326,7 @@ export async function run(): Promise<void> {
  * Registrations as an organization's admin makes them, REGISTER_IN_FLIGHT at a time, each awaited
  * until `tenant.provisioned` (or `provisioning-failed`) arrives on the EVENTS subjects.
  */
-async function registrations(stack: ProcessStack) {
+async function registrations(stack: ProcessStack, cpu: CpuAccounting) {
   const nc = await connect({ servers: stack.nats.url });
   const waiting = new Map<string, (outcome: { placement?: Placement; failure?: string }) => void>();
   const early = new Map<string, { placement?: Placement; failure?: string }>();
@@ -362,6 +411,8 @@ async function registrations(stack: ProcessStack) {
       let next = from;
       let stopped: string | undefined;
       let lastLog = performance.now();
+      let lastDone = state.active.length + state.failed.length;
+      let lastCpu = await cpu.snapshot();
       const started = performance.now();
       await Promise.all(
         Array.from({ length: REGISTER_IN_FLIGHT }, async () => {
@@ -372,14 +423,28 @@ async function registrations(stack: ProcessStack) {
             }
             await one(next++);
             if (performance.now() - lastLog > 30_000) {
+              const seconds = (performance.now() - lastLog) / 1000;
               lastLog = performance.now();
               const done = state.active.length + state.failed.length;
+              const nowCpu = await cpu.snapshot();
+              // CPU per tenant over the last interval, by process (ms): does it grow with the fleet?
+              const perTenant = [...cpu.diff(lastCpu, nowCpu)]
+                .filter(([, s]) => s > 0.05)
+                .map(
+                  ([p, s]) =>
+                    `${p.replace(/^postgres /, 'pg ')} ${((s * 1000) / Math.max(1, done - lastDone)).toFixed(0)}`,
+                )
+                .join(', ');
               console.log(
                 `  ${state.active.length} active, ${state.failed.length} failed, ` +
-                  `${((done - from) / ((performance.now() - started) / 1000)).toFixed(1)} tenants/s, ` +
+                  `${((done - from) / ((performance.now() - started) / 1000)).toFixed(1)} tenants/s ` +
+                  `(last ${seconds.toFixed(0)} s: ${((done - lastDone) / seconds).toFixed(1)}), ` +
                   `gateway ${rssMb(stack.pids.gateway!).toFixed(0)} MB, disk free ${diskFreeGib()} GiB, ` +
-                  `memory free ${(freemem() / 1024 ** 3).toFixed(1)} GiB, load ${loadavg()[0]!.toFixed(1)}`,
+                  `memory free ${(freemem() / 1024 ** 3).toFixed(1)} GiB, load ${loadavg()[0]!.toFixed(1)}\n` +
+                  `    CPU ms per tenant: ${perTenant}`,
               );
+              lastCpu = nowCpu;
+              lastDone = done;
             }
           }
         }),
@@ -506,6 +571,46 @@ function connectionSampler(control: pg.Client, controlDatabase: string, clusterC
     async stop() {
       stopped = true;
       await loop;
+    },
+  };
+}
+
+type CpuAccounting = ReturnType<typeof cpuAccounting>;
+
+/**
+ * CPU seconds (user + system, from /proc) of every process of the deployment: each service, the
+ * private nats-server, each private cluster (postmaster, live backends and the exited ones it
+ * reaped), this run's backends on the shared control-plane server (those alive at both readings;
+ * one that exits in between is missed) and this bench process itself.
+ */
+function cpuAccounting(stack: ProcessStack, clusters: Cluster[], control: pg.Client) {
+  const snapshot = async (): Promise<Map<string, number>> => {
+    const values = new Map<string, number>();
+    for (const [service, pid] of Object.entries(stack.pids)) values.set(service, cpuSecondsOf(pid));
+    if (stack.nats.pid) values.set('nats-server', cpuSecondsOf(stack.nats.pid));
+    for (const c of clusters) values.set(`postgres ${c.name}`, clusterCpuSeconds(`${c.server.dir}/data`));
+    const { rows } = await control.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname LIKE $1 AND pid <> pg_backend_pid()',
+      [`${stack.db.name}%`],
+    );
+    for (const { pid } of rows) values.set(`control:${pid}`, cpuSecondsOf(pid));
+    const own = process.cpuUsage();
+    values.set('bench client', (own.user + own.system) / 1e6);
+    return values;
+  };
+  return {
+    snapshot,
+    /** CPU seconds each process spent between two snapshots (control-plane backends summed). */
+    diff(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+      const out = new Map<string, number>();
+      let controlPlane = 0;
+      for (const [key, value] of after) {
+        const delta = value - (before.get(key) ?? 0);
+        if (key.startsWith('control:')) controlPlane += delta;
+        else out.set(key, delta);
+      }
+      out.set('postgres control plane', controlPlane);
+      return out;
     },
   };
 }

@@ -77,12 +77,27 @@ export async function startProcessStack(
   await link.nc.close();
 
   // `node --import tsx` as npm start runs them: one process per service (no tsx parent).
+  // BENCH_CPU_PROF=gateway,provisioner writes a V8 CPU profile of those services when they stop
+  // (into BENCH_CPU_PROF_DIR, bench/results/profiles by default; open it in Chrome DevTools).
+  const profiled = new Set((process.env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean));
+  const profileDir = process.env.BENCH_CPU_PROF_DIR ?? `${root}bench/results/profiles`;
   const spawnService = (service: string) =>
-    spawn(process.execPath, ['--import', 'tsx', `${root}services/${service}/src/main.ts`], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    spawn(
+      process.execPath,
+      [
+        ...(profiled.has(service)
+          ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${service}.${Date.now()}.cpuprofile`]
+          : []),
+        '--import',
+        'tsx',
+        `${root}services/${service}/src/main.ts`,
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   const children = new Map<string, ChildProcess>(services.map((service) => [service, spawnService(service)]));
   const stopChild = (child: ChildProcess) =>
     new Promise<void>((resolve) => {
