@@ -15,6 +15,7 @@ import {
   WORKSPACE_MIGRATIONS,
   WORKSPACE_SCHEMA_VERSION,
   WORKSPACE_TABLES,
+  WorkspaceArchived,
   workspaceSchemaName,
 } from '../src/index.js';
 
@@ -184,6 +185,23 @@ describe('workspace migrations', () => {
       expect(report.checked).toBe(clean.checked + 1);
       const newly = report.drifted.filter((d) => !clean.drifted.some((c) => c.workspaceId === d.workspaceId));
       expect(newly).toEqual([{ workspaceId: dirty.id, schema: dirty.schema, version: N, problem: 'drifted' }]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('an archived workspace (INACTIVE, schema dropped) is neither upgraded nor counted as drift', async () => {
+    const archived = await workspaceAt(N - 1);
+    await pool.query(`DROP SCHEMA ${pg.escapeIdentifier(archived.schema)} CASCADE`);
+    await pool.query(`UPDATE core.workspace SET "activationStatus" = 'INACTIVE' WHERE id = $1`, [archived.id]);
+    await expect(changeWorkspaceVersion(pool, { workspaceId: archived.id, to: N })).rejects.toBeInstanceOf(
+      WorkspaceArchived,
+    );
+    expect(await versionOf(archived.id)).toBe(N - 1);
+    const client = await pool.connect();
+    try {
+      const report = await checkDrift(client);
+      expect(report.drifted.map((d) => d.workspaceId)).not.toContain(archived.id);
     } finally {
       client.release();
     }

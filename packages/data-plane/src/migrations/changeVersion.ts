@@ -33,6 +33,14 @@ export class VersionChangeRefused extends Error {
   }
 }
 
+/** The workspace is archived (INACTIVE, its schema dropped): there is nothing to change until it is restored. */
+export class WorkspaceArchived extends VersionChangeRefused {
+  constructor(workspaceId: string) {
+    super(`workspace ${workspaceId} is archived (its schema is dropped); it keeps its version until it is restored`);
+    this.name = 'WorkspaceArchived';
+  }
+}
+
 const RETRYABLE = new Set(['55P03', '40P01']); // lock_not_available, deadlock_detected
 
 /**
@@ -61,14 +69,15 @@ async function changeOnce(pool: DataPlanePool, change: VersionChange): Promise<O
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL lock_timeout TO '${Math.max(1, Math.round(change.lockTimeoutMs ?? 2000))}ms'`);
-    const { rows } = await client.query<{ version: number; schema: string }>(
-      `SELECT ds."schemaVersion" AS version, w."databaseSchema" AS schema
+    const { rows } = await client.query<{ version: number; schema: string; status: string }>(
+      `SELECT ds."schemaVersion" AS version, w."databaseSchema" AS schema, w."activationStatus" AS status
          FROM core."dataSource" ds JOIN core.workspace w ON w.id = ds."workspaceId"
         WHERE ds."workspaceId" = $1 FOR UPDATE OF ds`,
       [change.workspaceId],
     );
     const found = rows[0];
     if (!found) throw new VersionChangeRefused(`workspace ${change.workspaceId} has no data source in this database`);
+    if (found.status === 'INACTIVE') throw new WorkspaceArchived(change.workspaceId);
     if (found.version === change.to) {
       await client.query('COMMIT');
       return { outcome: 'already', from: found.version, to: change.to, lockHeldMs: 0 };

@@ -17,7 +17,8 @@ export interface DriftReport {
 
 /**
  * Compare every workspace of one data-plane database with the reference schema of the
- * version its `core."dataSource"` row records. Read-only apart from the rolled-back
+ * version its `core."dataSource"` row records (archived workspaces, INACTIVE with their schema
+ * dropped, are left out until they are restored). Read-only apart from the rolled-back
  * reference schemas; one catalog query for all workspaces of the database.
  */
 export async function checkDrift(client: pg.ClientBase): Promise<DriftReport> {
@@ -25,7 +26,7 @@ export async function checkDrift(client: pg.ClientBase): Promise<DriftReport> {
   const { rows } = await client.query<{ id: string; schema: string; version: number }>(
     `SELECT w.id, w."databaseSchema" AS schema, ds."schemaVersion" AS version
        FROM core.workspace w JOIN core."dataSource" ds ON ds."workspaceId" = w.id
-      WHERE w."deletedAt" IS NULL`,
+      WHERE w."deletedAt" IS NULL AND w."activationStatus" <> 'INACTIVE'`,
   );
   const actual = await schemaFingerprints(
     client,

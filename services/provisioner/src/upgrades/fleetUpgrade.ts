@@ -6,6 +6,7 @@ import {
   type Placement,
   schemaVersionOf,
   WORKSPACE_SCHEMA_VERSION,
+  WorkspaceArchived,
 } from '@ttm/data-plane';
 import type { Logger, Pool } from '@ttm/service-kit';
 import type { DataPlane } from '../dataPlane/dataPlane.js';
@@ -311,6 +312,11 @@ async function upgradeOne(
     await deps.afterTenant?.(tenantId);
     await finish('ok', { lockHeldMs: changed.lockHeldMs });
   } catch (error) {
+    if (error instanceof WorkspaceArchived) {
+      // Not a failure: an archived tenant has no schema to change; it comes back at its version.
+      await finish('skipped', { error: 'archived: it keeps its version until it is restored' });
+      return;
+    }
     const message = error instanceof Error ? error.message : String(error);
     deps.logger.warn({ upgradeId, tenantId, err: error }, 'tenant upgrade failed; the tenant stays at its version');
     await finish('failed', { error: message.slice(0, 1000) });
