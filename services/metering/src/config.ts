@@ -27,7 +27,12 @@ export const meteringEnv = commonEnv.extend({
   METERING_DEDUP_RETENTION: duration('35d').describe(
     'How long a counted usage key is remembered (keep it at least USAGE_MAX_AGE, so no redelivery or replay counts twice)',
   ),
-  METERING_SAMPLE_INTERVAL: duration('5m').describe('How often the storage and user count of each tenant are sampled'),
+  METERING_SAMPLE_INTERVAL: duration('5m').describe(
+    'How often the storage and user count of each tenant are sampled (storage measured again only for tenants that called the API since the last sample)',
+  ),
+  METERING_FULL_SAMPLE_INTERVAL: duration('1h').describe(
+    "How often every tenant's storage is measured again, whether it called the API or not (a restore or an upgrade changes it without a call)",
+  ),
   METERING_WINDOW_GRACE: duration('5m').describe(
     'How long after a window ends its late usage is still counted in it before it closes',
   ),

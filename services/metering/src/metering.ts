@@ -26,8 +26,13 @@ import { UsageTotalsPublisher } from './totals/usageTotals.js';
 
 export interface Metering {
   service: ServiceContext<MeteringConfig>;
-  /** Sample every placed tenant's storage and users now (the schedule does it every METERING_SAMPLE_INTERVAL). */
+  /** Sample every placed tenant's storage and users now, measuring every tenant's storage (a full sample). */
   sampleNow(): Promise<TenantSample[]>;
+  /**
+   * What the schedule runs every METERING_SAMPLE_INTERVAL: storage measured again only for the
+   * tenants that called the API since the last sample (or moved), all of them every METERING_FULL_SAMPLE_INTERVAL.
+   */
+  sampleChanged(): Promise<TenantSample[]>;
   /** Close and publish due windows now (the schedule does it every METERING_CLOSE_INTERVAL). */
   closeNow(): Promise<{ closedBefore: Date | null; published: number }>;
   stop(): Promise<void>;
@@ -106,7 +111,15 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
   trackPools(metrics, 'data-plane', () => reader.openPools());
   trackConnectionBudgets(metrics, 'data-plane', () => reader.budgetSnapshots());
   lifecycle.onStop('data plane', () => reader.close());
-  const sampler = new UsageSampler({ js, pool, reader, logger, now, metrics });
+  const sampler = new UsageSampler({
+    js,
+    pool,
+    reader,
+    logger,
+    now,
+    metrics,
+    fullEveryMs: config.METERING_FULL_SAMPLE_INTERVAL,
+  });
   const closer = new WindowCloser({
     js,
     pool,
@@ -136,7 +149,8 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
   logger.info({ port: config.METERING_PORT, republished }, 'metering ready');
   return {
     service,
-    sampleNow: () => sampler.sampleAll(),
+    sampleNow: () => sampler.sampleAll({ full: true }),
+    sampleChanged: () => sampler.sampleAll(),
     closeNow: () => closer.closeDue(),
     stop: () => lifecycle.stop('stop requested'),
   };

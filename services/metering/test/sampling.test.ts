@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Buckets, type UsageTotal, usageTotalKey } from '@ttm/contracts';
@@ -6,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, withClient } from '../../../test/support/tenants.js';
-import { usageDrained } from '../../../test/support/usage.js';
+import { publishUsage, usageDrained } from '../../../test/support/usage.js';
 import { startMeteringStack } from './support/stack.js';
 
 let stack: TestStack;
@@ -86,6 +87,41 @@ describe('storage and user sampling', () => {
     const users = (await totals.get(usageTotalKey(tenantId, 'users')))?.json<UsageTotal>();
     expect(users?.value).toBe(2);
   }, 45_000);
+
+  it('between full samples measures again only the tenants that called the API; a full sample measures all', async () => {
+    const [called, quiet] = [await registerTenant(stack, nc, 'pro'), await registerTenant(stack, nc, 'pro')];
+    await placedInMetering(called.tenantId);
+    await placedInMetering(quiet.tenantId);
+    const before = await stack.metering!.sampleNow();
+    const sizeIn = (samples: { tenantId: string; storageBytes: number }[], tenantId: string) =>
+      samples.find((s) => s.tenantId === tenantId)!.storageBytes;
+
+    const grow = (tenant: typeof called) =>
+      withClient(tenant.url, async (client) => {
+        await client.query(
+          `INSERT INTO ${pg.escapeIdentifier(tenant.schema)}.company (name)
+           SELECT 'Company ' || i || repeat('x', 400) FROM generate_series(1, 2000) i`,
+        );
+        const { rows } = await client.query<{ bytes: string }>(
+          `SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')`,
+          [tenant.schema],
+        );
+        return Number(rows[0]!.bytes);
+      });
+    const [calledBytes, quietBytes] = [await grow(called), await grow(quiet)];
+    await publishUsage(jetstream(nc), [{ tenantId: called.tenantId, value: 1, dedupKey: `sampling:${randomUUID()}` }]);
+    await usageDrained(nc);
+
+    const changed = await stack.metering!.sampleChanged();
+    expect(sizeIn(changed, called.tenantId)).toBe(calledBytes);
+    // Not measured: its last size is published again (its rows came without an API call).
+    expect(sizeIn(changed, quiet.tenantId)).toBe(sizeIn(before, quiet.tenantId));
+
+    const full = await stack.metering!.sampleNow();
+    expect(sizeIn(full, quiet.tenantId)).toBe(quietBytes);
+  }, 60_000);
 
   it('reads a dedicated database with pg_database_size', async () => {
     const tenant = await registerTenant(stack, nc, 'enterprise');
