@@ -39,8 +39,9 @@ import { inlineParameters, preparedOn, StatementBatch } from './statementBatch.j
 
 /**
  * A read model kept in a service's own schema, fed from the EVENTS stream through a
- * durable pull consumer whose `max_ack_pending` is the largest batch applied in one
- * transaction; one instance at a time applies it, in stream order.
+ * durable pull consumer whose `max_ack_pending` is twice the largest batch applied in one
+ * transaction (one batch commits while the next is delivered); one instance at a time applies
+ * it, in stream order.
  */
 export interface ProjectionDefinition {
   /** Key of its checkpoint row; also used in logs and metrics. */
@@ -133,8 +134,9 @@ export interface RunProjectionOptions {
  * event at or below the checkpoint (a redelivery, an ack that was lost) is acknowledged
  * without applying, so a crash never applies an event twice or skips one.
  *
- * A batch is what has arrived while the previous one was being applied, up to the
- * consumer's `max_ack_pending`; every event in hand is kept alive (`working`) until its
+ * A batch is what has arrived while the previous one was being applied, up to half the
+ * consumer's `max_ack_pending`, so that the next batch is on its way while one commits; every
+ * event in hand is kept alive (`working`) until its
  * batch commits. One instance at a time applies a projection (`ProjectionLead`); the others
  * stand by. An instance that takes over first waits out the ack wait, so the events its
  * predecessor held come back, in order, before any later one.
@@ -309,13 +311,17 @@ class ProjectionWorker {
   private readonly leadHolder: ProjectionLead;
   /** Events delivered and not yet committed: kept alive until their batch commits. */
   private readonly held = new Set<JsMsg>();
+  private readonly batchSize: number;
 
   private constructor(
     private readonly options: WorkerOptions,
     private readonly maxDeliver: number,
     private readonly ackWaitMs: number,
-    private readonly batchSize: number,
+    /** The consumer's max_ack_pending: events delivered and not yet acknowledged. */
+    private readonly window: number,
   ) {
+    // Half the window at most in one batch: the other half is delivered while a batch commits.
+    this.batchSize = Math.max(1, Math.ceil(window / 2));
     this.table = checkpointTable(options.projection.schema);
     this.retry = options.retry ?? { baseMs: 1_000, maxMs: 60_000 };
     this.deadLetters = {
@@ -385,7 +391,7 @@ class ProjectionWorker {
    * none can then arrive behind a later one that was already committed.
    */
   async pullBatches(signal: AbortSignal, onProgress: () => void): Promise<'stopped' | 'ended'> {
-    const messages = await this.options.consumer.consume({ max_messages: this.batchSize });
+    const messages = await this.options.consumer.consume({ max_messages: this.window });
     const arrived: JsMsg[] = [];
     let ended = false;
     let wake: (() => void) | undefined;
