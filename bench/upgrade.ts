@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
+import v8, { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
   bareWorkspaceSql,
@@ -104,6 +104,10 @@ interface Pass {
   /** Live heap after a full GC, at the last tenant minus at the end of the warm-up: what a leak would grow. */
   heapGrowthMb: number;
   failed: number;
+  /** RSS (MB) at 5, 25, 50, 75 and 100 % of the tenants: a leak grows in every quarter, heap sizing early. */
+  rssAtMb: number[];
+  /** V8 space sizes (MB) at the end of the warm-up and at the last tenant: where the growth sits. */
+  spacesMb: Record<string, [number, number]>;
   /** The bystander's latencies (ms) while the upgrade ran and while it was paused. */
   on: number[];
   off: number[];
@@ -137,6 +141,9 @@ async function upgradeFleet(
   let baseHeap = 0;
   let peakRss = 0;
   let firstRss = 0;
+  const marks = [0.05, 0.25, 0.5, 0.75].map((f) => Math.max(1, Math.floor(total * f)));
+  const rssAt: number[] = [];
+  let spacesBase: v8.HeapSpaceInfo[] = [];
   // Phases: the upgrade runs while `running`; workers wait on `resumed` while it is paused.
   let running = true;
   let resumed: Promise<void> = Promise.resolve();
@@ -183,10 +190,12 @@ async function upgradeFleet(
         done++;
         const rss = process.memoryUsage.rss();
         if (done === 1) firstRss = rss;
+        if (marks.includes(done)) rssAt.push(rss / MB);
         if (done === warmup) {
           // The baseline as it is (no forced collection, like the last tenant's figure), then
           // the live heap after a full collection for the leak figure.
           base = process.memoryUsage();
+          spacesBase = v8.getHeapSpaceStatistics();
           peakRss = base.rss;
           collect();
           baseHeap = process.memoryUsage().heapUsed;
@@ -201,6 +210,12 @@ async function upgradeFleet(
   if (running) runningMs += ended - windowStart;
   resume();
   const last = process.memoryUsage();
+  rssAt.push(last.rss / MB);
+  const spacesMb: Record<string, [number, number]> = {};
+  for (const space of v8.getHeapSpaceStatistics()) {
+    const before = spacesBase.find((b) => b.space_name === space.space_name)?.space_size ?? 0;
+    spacesMb[space.space_name] = [before / MB, space.space_size / MB];
+  }
   collect();
   const heapGrowthMb = (process.memoryUsage().heapUsed - baseHeap) / MB;
   void switcher;
@@ -219,6 +234,8 @@ async function upgradeFleet(
     externalGrowthMb: (last.external - (base?.external ?? 0)) / MB,
     heapGrowthMb,
     failed,
+    rssAtMb: rssAt,
+    spacesMb,
     windows,
   };
 }
@@ -431,6 +448,10 @@ export async function run(): Promise<void> {
       report.figure(`V8 heap size growth after the warm-up ${name}`, p.heapTotalGrowthMb, 'MB');
       report.figure(`external memory growth after the warm-up ${name}`, p.externalGrowthMb, 'MB');
       report.figure(`live heap growth after GC, warm-up to last ${name}`, p.heapGrowthMb, 'MB');
+      const quarters = p.rssAtMb.slice(1).map((rss, k) => rss - p.rssAtMb[k]!);
+      for (const [k, growth] of quarters.entries()) {
+        report.figure(`RSS growth in quarter ${k + 1} of the tenants (from 5 % in the first) ${name}`, growth, 'MB');
+      }
       report.figure(`bystander p99 paused ${name}`, quantile(p.off, 0.99), 'ms');
       report.figure(`bystander p99 running ${name}`, quantile(p.on, 0.99), 'ms');
       report.figure(`bystander reads paused / running ${name}`, p.off.length, `/ ${p.on.length}`);
