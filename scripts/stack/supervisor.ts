@@ -117,7 +117,7 @@ export function supervise(
     s.restartTimer = undefined;
     if (stopping) return;
     const prefix = `[${s.instance.label.padEnd(width)}]`;
-    const child = spawn(process.execPath, ['--import', 'tsx', s.instance.main], {
+    const child = spawn(process.execPath, [...(s.instance.nodeArgs ?? []), '--import', 'tsx', s.instance.main], {
       cwd: repoRoot,
       env: { ...env, ...s.instance.env, PATH: toolPath(env) },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -158,6 +158,7 @@ export interface Upgrade {
     waves: { percent: number; soakSeconds: number }[];
     filters: { plan?: string; region?: string; cluster?: string };
     concurrencyPerCluster: number;
+    maxTenantsPerSecond?: number;
     failurePolicy: { pauseOnCanaryFailure: boolean; maxFailedPercent: number };
   };
   wavesDone: number;

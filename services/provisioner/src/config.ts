@@ -1,3 +1,4 @@
+import { DEFAULT_UPGRADE_TENANTS_PER_SECOND } from '@ttm/data-plane';
 import { catalogEnv, commonEnv, dataPlaneBudgetEnv, keyEncryptionEnv, portEnv, servicePorts } from '@ttm/service-kit';
 import { z } from 'zod';
 
@@ -30,6 +31,14 @@ export const provisionerEnv = commonEnv.extend({
     .max(100)
     .default(8)
     .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
+  UPGRADE_MAX_TENANTS_PER_SECOND: z.coerce
+    .number()
+    .min(0)
+    .max(10_000)
+    .default(DEFAULT_UPGRADE_TENANTS_PER_SECOND)
+    .describe(
+      'Schema upgrades start at most this many tenants per second per cluster unless the upgrade request sets maxTenantsPerSecond (0: no cap); leaves CPU to the other tenants',
+    ),
   SCHEMA_DRIFT_CHECK_EVERY: portEnv
     .duration('1h')
     .describe(

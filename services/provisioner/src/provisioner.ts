@@ -135,6 +135,7 @@ export async function startProvisioner(
     js,
     dataPlane,
     logger,
+    maxTenantsPerSecond: config.UPGRADE_MAX_TENANTS_PER_SECOND,
     ...(options.afterTenantUpgrade ? { afterTenant: options.afterTenantUpgrade } : {}),
   });
   upgrades.start();

@@ -17,6 +17,12 @@ function wholeSeconds(text: string): number {
   return value;
 }
 
+function nonNegativeNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError('expected a number, 0 or more');
+  return value;
+}
+
 function percent(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 100)
@@ -101,6 +107,7 @@ interface StartOptions {
   region?: string;
   cluster?: string;
   concurrency: number;
+  maxRate?: number;
   maxFailed: number;
   pauseOnCanary: boolean;
   watch: boolean;
@@ -123,6 +130,11 @@ function start(env: Environment): Command {
       .option('--region <region>', 'only tenants in this region')
       .option('--cluster <cluster>', 'only tenants on this cluster')
       .option('--concurrency <n>', 'tenants at once per cluster (at most 4)', positiveInteger, 4)
+      .option(
+        '--max-rate <tenants/s>',
+        "tenants started per second per cluster, at most (0: no cap; default: the provisioner's)",
+        nonNegativeNumber,
+      )
       .option('--max-failed <percent>', 'pause when more than this share of a wave fails', percent, 5)
       .option('--no-pause-on-canary', 'do not pause when a canary tenant fails')
       .option('--watch', 'follow the progress until it completes, pauses or is cancelled')
@@ -141,6 +153,7 @@ function start(env: Environment): Command {
         waves: wavesOf(options.waves, options.soak),
         filters,
         concurrencyPerCluster: options.concurrency,
+        ...(options.maxRate === undefined ? {} : { maxTenantsPerSecond: options.maxRate }),
         failurePolicy: { pauseOnCanaryFailure: options.pauseOnCanary, maxFailedPercent: options.maxFailed },
       },
       { admin: true },

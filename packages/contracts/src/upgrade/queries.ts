@@ -51,6 +51,15 @@ export const UpgradeSpec = z.object({
     .max(4)
     .default(4)
     .describe('Tenants upgraded at once on one cluster (at most 4)'),
+  maxTenantsPerSecond: z
+    .number()
+    .min(0)
+    .max(10_000)
+    .optional()
+    .describe(
+      "Tenants started per second on one cluster, at most (0: no cap; default: the provisioner's UPGRADE_MAX_TENANTS_PER_SECOND). " +
+        'The pace leaves CPU to the tenants that are not being upgraded',
+    ),
   failurePolicy: z
     .object({
       pauseOnCanaryFailure: z.boolean().default(true),

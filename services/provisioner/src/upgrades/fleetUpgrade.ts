@@ -5,6 +5,7 @@ import {
   OLDEST_SUPPORTED_SCHEMA_VERSION,
   type Placement,
   schemaVersionOf,
+  UpgradePace,
   WORKSPACE_SCHEMA_VERSION,
   WorkspaceArchived,
 } from '@ttm/data-plane';
@@ -21,6 +22,8 @@ export interface FleetUpgradeDeps {
   js: JetStreamClient;
   dataPlane: DataPlane;
   logger: Logger;
+  /** Tenants started per second per cluster when the upgrade does not say (0 or absent: no cap). */
+  maxTenantsPerSecond?: number;
   /** Test hook: runs after a tenant's change and before its status is recorded. */
   afterTenant?: (tenantId: string) => void | Promise<void>;
 }
@@ -199,15 +202,25 @@ export async function runUpgrade(
       const byCluster = new Map<string, typeof pending>();
       for (const row of pending) {
         const key = `${row.region}/${row.cluster}`;
-        byCluster.set(key, [...(byCluster.get(key) ?? []), row]);
+        const queue = byCluster.get(key);
+        if (queue) queue.push(row);
+        else byCluster.set(key, [row]);
       }
+      const perSecond = spec.maxTenantsPerSecond ?? deps.maxTenantsPerSecond ?? 0;
       const workers: Promise<void>[] = [];
       for (const queue of byCluster.values()) {
+        // Each cluster's own pace: the CPU an upgrade takes is its database server's.
+        const pace = new UpgradePace(perSecond);
+        let next = 0;
         for (let w = 0; w < spec.concurrencyPerCluster; w++) {
           workers.push(
             (async () => {
-              for (let row = queue.shift(); row; row = queue.shift()) {
+              while (next < queue.length) {
+                await pace.wait(signal);
                 if (signal?.aborted || (await control.status()) !== 'running') return;
+                const row = queue[next];
+                if (!row) return;
+                queue[next++] = undefined as never; // done with: nothing keeps finished tenants' rows
                 await upgradeOne(deps, upgradeId, head.targetVersion, row);
               }
             })(),

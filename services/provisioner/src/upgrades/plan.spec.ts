@@ -37,13 +37,16 @@ describe('upgrade plan', () => {
     expect(judgeWave({ wave: 0, tenants: 100, failed: 1 }, { ...policy, pauseOnCanaryFailure: false })).toBeUndefined();
   });
 
-  it('validates the request with defaults and caps concurrency at 4 per cluster', () => {
+  it('validates the request with defaults, caps concurrency at 4 per cluster, takes an optional pace', () => {
     expect(UpgradeSpec.parse({ targetVersion: 2 })).toMatchObject({
       waves: [{ percent: 100, soakSeconds: 0 }],
       concurrencyPerCluster: 4,
       failurePolicy: { pauseOnCanaryFailure: true, maxFailedPercent: 5 },
     });
     expect(UpgradeSpec.safeParse({ targetVersion: 2, concurrencyPerCluster: 5 }).success).toBe(false);
+    expect(UpgradeSpec.parse({ targetVersion: 2 }).maxTenantsPerSecond).toBeUndefined();
+    expect(UpgradeSpec.parse({ targetVersion: 2, maxTenantsPerSecond: 0 }).maxTenantsPerSecond).toBe(0);
+    expect(UpgradeSpec.safeParse({ targetVersion: 2, maxTenantsPerSecond: -1 }).success).toBe(false);
   });
 
   it('estimates the time left from the rate so far', () => {

@@ -64,7 +64,8 @@ export const upgradeRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) 
           'stable pseudo-random order and cut into waves at each cumulative percentage (a wave that rounds to none ' +
           'gets one tenant). Each tenant changes in one transaction (`lock_timeout` 2 s, retried) and stays at its ' +
           'version if that fails. After each wave the failure policy may pause the upgrade; resume accepts the ' +
-          "wave's failures. At most `concurrencyPerCluster` (≤ 4) tenants change at once on one cluster. Audited.",
+          "wave's failures. At most `concurrencyPerCluster` (≤ 4) tenants change at once on one cluster, and at most " +
+          '`maxTenantsPerSecond` start per second there (the pace that leaves CPU to the other tenants). Audited.',
         tags,
         security,
         headers: zodSchema(
