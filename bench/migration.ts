@@ -10,6 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { type DataOf, encodeMessage, RegisterOrganization, Subjects, TenantProvisioned } from '@ttm/contracts';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
+import { until } from './lib/polling.js';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
 import { BenchReport } from './lib/report.js';
 
@@ -140,14 +141,4 @@ export async function run(): Promise<void> {
     await nc.close();
     await stack.stop();
   }
-}
-
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`not done within ${timeoutMs} ms`);
 }
