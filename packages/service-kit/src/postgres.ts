@@ -163,11 +163,17 @@ export function trackPools(registry: Registry, name: string, source: PoolSource)
 
 /** A process's connection budget on one PostgreSQL server (`DataPlanePools.budgetSnapshots()` of @ttm/data-plane). */
 export interface ConnectionBudgetSnapshot {
+  /** `host:port`. */
   server: string;
+  /** Most sessions this process may hold on the server. */
   budget: number;
+  /** Sessions open or opening (in use and idle). */
   held: number;
+  /** Permits taken: connections checked out for a statement or a transaction. */
   checkedOut: number;
+  /** Checkouts waiting for a permit. */
   waiters: number;
+  /** Checkouts that waited past the limit, since the process started. */
   acquireTimeouts: number;
 }
 

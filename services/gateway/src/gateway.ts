@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
@@ -11,8 +10,6 @@ import {
   type ServiceContext,
   startOpsServer,
   startService,
-  trackConnectionBudgets,
-  trackPools,
 } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
@@ -39,7 +36,7 @@ import {
 import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
-import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
+import { adoptDataPlane, DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
 import {
   EmailVerifications,
   emailVerificationRoutes,
@@ -122,10 +119,10 @@ export async function startGateway(
       description: 'REST gateway: turns HTTP into commands and serves projections',
       env: gatewayEnv,
       port: (config) => config.PORT,
-      postgres: { schema: GATEWAY_SCHEMA, migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
+      postgres: { schema: GATEWAY_SCHEMA, migrationsDir: new URL('../migrations', import.meta.url) },
       redis: true,
       opsServer: false,
-      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      handleSignals: options.handleSignals,
     },
     env,
   );
@@ -213,18 +210,18 @@ async function buildComponents(
   lifecycle.onStop('refresh token purge', () => clearInterval(purge));
 
   // Every statement has a timeout, so one slow tenant cannot hold a connection for long.
-  const clusterPools = new DataPlanePools(catalog, logger, {
-    applicationName: DATA_PLANE_APPLICATION_NAME,
-    maxConnections: config.DATA_PLANE_POOL_MAX,
-    maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
-    ...dataPlaneBudget(config, 'gateway'),
-    idleTimeoutMs: 30_000,
-    connectionTimeoutMs: 5_000,
-    sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',
-  });
-  trackPools(metrics, 'data-plane', () => clusterPools.openPools());
-  trackConnectionBudgets(metrics, 'data-plane', () => clusterPools.budgetSnapshots());
-  lifecycle.onStop('data-plane pools', () => clusterPools.close());
+  const clusterPools = adoptDataPlane(
+    service,
+    new DataPlanePools(catalog, logger, {
+      applicationName: DATA_PLANE_APPLICATION_NAME,
+      maxConnections: config.DATA_PLANE_POOL_MAX,
+      maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
+      ...dataPlaneBudget(config, 'gateway'),
+      idleTimeoutMs: 30_000,
+      connectionTimeoutMs: 5_000,
+      sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',
+    }),
+  );
 
   const backups = new BackupIndex();
   backups.start(js, logger);
