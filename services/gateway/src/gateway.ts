@@ -8,6 +8,7 @@ import {
   loadConfig,
   runProjection,
   type ServiceContext,
+  sharedCounter,
   startOpsServer,
   startService,
 } from '@ttm/service-kit';
@@ -33,7 +34,6 @@ import {
   scheduleSigningKeyRotation,
   signingKeyRoutes,
 } from './features/auth/index.js';
-import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import { adoptDataPlane, DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
@@ -261,19 +261,16 @@ async function buildComponents(
   const audit = new AuditRecorder(
     js,
     logger,
-    sharedCounter(
-      metrics,
-      'audit_write_failures_total',
-      'Audit entries that could not be stored (sign-in carried on)',
-      ['action'],
-    ),
+    sharedCounter(metrics, {
+      name: 'audit_write_failures_total',
+      help: 'Audit entries that could not be stored (sign-in carried on)',
+      labelNames: ['action'],
+    }),
   );
-  const folded = sharedCounter(
-    metrics,
-    'login_refusals_folded_total',
-    'Refused logins counted into a per-window AUDIT summary instead of written one by one',
-    [],
-  );
+  const folded = sharedCounter(metrics, {
+    name: 'login_refusals_folded_total',
+    help: 'Refused logins counted into a per-window AUDIT summary instead of written one by one',
+  });
   const refusedLogins = new RefusedLoginAudit({
     windowMs: config.LOGIN_AUDIT_WINDOW,
     maxEntriesPerWindow: config.LOGIN_AUDIT_MAX_ENTRIES,
