@@ -96,14 +96,19 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string, logger
   }
 }
 
-/** Run `work` in a transaction on one client; roll back on any error. */
+/**
+ * Run `work` in a transaction on one client; roll back on any error. `begin` opens the
+ * transaction (`BEGIN` by default): a caller that checks something in the same round trip, or
+ * refuses to go on, passes its own.
+ */
 export async function inTransaction<T>(
   pool: { connect(): Promise<pg.PoolClient> },
   work: (client: pg.PoolClient) => Promise<T>,
+  begin: (client: pg.PoolClient) => Promise<unknown> = (client) => client.query('BEGIN'),
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await begin(client);
     const result = await work(client);
     await client.query('COMMIT');
     return result;
