@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminFetch, json, problem } from '../../../test/support/http.js';
 import { eventually, startStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { registerTenant, type TestTenant } from '../../../test/support/tenants.js';
-import { assignWaves } from '../../provisioner/src/upgrades/plan.js';
+import { canaryOf } from '../../../test/support/upgrades.js';
 import type { UpgradeOperation } from '../src/features/upgrades/operation.js';
 import { derivedUuid } from '../src/idempotency.js';
 
@@ -154,11 +154,11 @@ describe('fleet upgrades over HTTP', () => {
       { percent: 10, soakSeconds: 0 },
       { percent: 100, soakSeconds: 0 },
     ];
-    const canary = assignWaves(
+    const canary = canaryOf(
       upgradeId,
       tenants.map((t) => t.tenantId),
       waves,
-    ).find((p) => p.wave === 0)!.tenantId;
+    );
     const broken = tenants.find((t) => t.tenantId === canary)!;
     await plane.query(`ALTER TABLE "${broken.schema}".company ADD COLUMN "linkedinLinkPrimaryLinkUrl" text`);
     try {
