@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { type DataOf, encodeMessage, RegisterOrganization, Subjects, TenantProvisioned } from '@ttm/contracts';
+import { encodeMessage, RegisterOrganization, Subjects, TenantProvisioned } from '@ttm/contracts';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
 import { until } from './lib/polling.js';
@@ -53,7 +53,7 @@ export async function run(): Promise<void> {
     const placement = await until(async () => {
       const { events } = await readAggregate(jetstream(nc), Subjects.tenantEvents(tenantId));
       const done = events.find((e) => e.type === TenantProvisioned.type);
-      return done && (done.data as DataOf<typeof TenantProvisioned>).placement;
+      return done && TenantProvisioned.schema.parse(done.data).placement;
     }, 30_000);
 
     // 40 % companies, 40 % people (one per company), 20 % notes.
