@@ -62,6 +62,22 @@ const until = (id: string, reached: (u: UpgradeView) => boolean, timeoutMs = 90_
 
 const settled = (u: UpgradeView) => u.status !== 'running';
 
+/**
+ * Start an upgrade whose canary wave (10 %) is followed by an hour's soak, and return its id
+ * once the canary wave is counted done: the upgrade is then soaking, the rest of the fleet pending.
+ */
+async function startSoakingAfterCanary(): Promise<string> {
+  const accepted = await start({
+    targetVersion: N,
+    waves: [
+      { percent: 10, soakSeconds: 3_600 },
+      { percent: 100, soakSeconds: 0 },
+    ],
+  });
+  await until(accepted.operation_id, (u) => u.wavesDone === 1);
+  return accepted.operation_id;
+}
+
 async function versions(): Promise<(number | undefined)[]> {
   return Promise.all(tenants.map((t) => schemaVersionOf(plane, t.tenantId)));
 }
@@ -192,16 +208,7 @@ describe('fleet upgrades over HTTP', () => {
   }, 240_000);
 
   it('cancel skips the tenants not started; a cancelled upgrade cannot resume (409)', async () => {
-    const accepted = await start({
-      targetVersion: N,
-      waves: [
-        { percent: 10, soakSeconds: 3_600 },
-        { percent: 100, soakSeconds: 0 },
-      ],
-    });
-    const id = accepted.operation_id;
-    // The canary wave is done once it is counted; the upgrade then soaks for an hour.
-    await until(id, (u) => u.wavesDone === 1);
+    const id = await startSoakingAfterCanary();
     const cancelled = await json<UpgradeView>(await steer(id, 'cancel'));
     expect(cancelled.status).toBe('cancelled');
     const after = await read(id);
@@ -218,15 +225,7 @@ describe('fleet upgrades over HTTP', () => {
   }, 240_000);
 
   it('pause holds the next wave; resume carries on and every tenant is upgraded once', async () => {
-    const accepted = await start({
-      targetVersion: N,
-      waves: [
-        { percent: 10, soakSeconds: 3_600 },
-        { percent: 100, soakSeconds: 0 },
-      ],
-    });
-    const id = accepted.operation_id;
-    await until(id, (u) => u.wavesDone === 1);
+    const id = await startSoakingAfterCanary();
     const paused = await json<UpgradeView>(await steer(id, 'pause'));
     expect(paused.status).toBe('paused');
     const held = await read(id);
