@@ -108,7 +108,10 @@ export async function run(): Promise<void> {
     let succeededAt = 0;
     const operation = await until(
       async () => {
-        const r = await fetch(`${stack.gatewayUrl}/api/operations/${operation_id}`);
+        // A migration's operation is shown to operators (and its tenant) only.
+        const r = await fetch(`${stack.gatewayUrl}/api/operations/${operation_id}`, {
+          headers: { 'x-admin-key': BENCH_ADMIN_KEY },
+        });
         if (r.status !== 200) return undefined;
         const body = (await r.json()) as MigrationResult;
         if (body.status === 'failed') throw new Error(`migration failed: ${body.error}`);
