@@ -15,9 +15,11 @@ import { join } from 'node:path';
 import { FileBackupStore, takeSnapshot } from '@ttm/backup';
 import { DEFAULT_PLANS } from '@ttm/service-kit';
 import pg from 'pg';
-import { gatewayClient } from './lib/gatewayClient.js';
+import { gatewayClient, unmeteredPlan } from './lib/gatewayClient.js';
+import { sleep, until } from './lib/polling.js';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
-import { BenchReport, quantile } from './lib/report.js';
+import { BenchReport, median, quantile } from './lib/report.js';
+import { type Placement, placementUrl, seedCompaniesAndPeople } from './lib/workspaces.js';
 
 const RECORDS = Number(process.env.BENCH_BACKUP_RECORDS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_BACKUP_ROUNDS ?? 3);
@@ -26,14 +28,6 @@ const RATE = process.env.BENCH_BACKUP_READ_RATE ? Number(process.env.BENCH_BACKU
 /** Length of each quiet window and each window with backups running back to back. */
 const WINDOW_MS = Number(process.env.BENCH_BACKUP_WINDOW_MS ?? 15_000);
 const WARMUP_MS = 5_000;
-const PASSWORD = 'bench-Password-123';
-
-interface Placement {
-  region: string;
-  cluster: string;
-  database: string;
-  schema: string;
-}
 
 interface Restore {
   id: string;
@@ -53,15 +47,7 @@ interface Backup {
 
 export async function run(): Promise<void> {
   const report = new BenchReport('backup');
-  const plans = [
-    ...DEFAULT_PLANS,
-    {
-      name: 'bench',
-      quotas: { storage_bytes: 1024 ** 4, users: 1_000, api_calls_per_month: 1_000_000_000 },
-      rateLimit: { requests: 1_000_000_000, windowMs: 60_000 },
-      backups: { scheduleEveryMs: 0, keepLast: 100, keepDaily: 0, keepWeekly: 0 },
-    },
-  ];
+  const plans = [...DEFAULT_PLANS, unmeteredPlan('bench', { scheduleEveryMs: 0, keepLast: 100 })];
   const stack = await startProcessStack(['gateway', 'provisioner', 'backup'], {
     PLANS: JSON.stringify(plans),
     BACKUP_SCHEDULE_EVERY: '0',
@@ -73,73 +59,24 @@ export async function run(): Promise<void> {
   // Optional: the backup service at a lower CPU priority (a deployment choice, compared by the figures).
   const nice = Number(process.env.BENCH_BACKUP_NICE ?? 0);
   if (nice > 0) setPriority(stack.pids.backup!, nice);
-  const { api, json } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
+  const { api, json, signUp, logIn } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
 
   let db: pg.Client | undefined;
   try {
     // A tenant, signed up and logged in as its users would be.
     const email = `bench-${Date.now()}@backup.bench`;
-    const accepted = await json<{ provisioning_id: string; tenant_id: string }>(
-      await api('/api/auth/register-organization', {
-        method: 'POST',
-        body: JSON.stringify({
-          organization_name: 'Backup Bench',
-          admin_email: email,
-          admin_password: PASSWORD,
-          plan: 'bench',
-        }),
-      }),
-      [202],
-    );
-    const tenantId = accepted.tenant_id;
-    await until(async () => {
-      const s = await json<{ status: string }>(await api(`/api/auth/provisioning-status/${accepted.provisioning_id}`));
-      if (s.status === 'failed') throw new Error('provisioning failed');
-      return s.status === 'active';
-    }, 60_000);
-    let token = '';
-    await until(async () => {
-      const response = await api('/api/auth/login', {
-        method: 'POST',
-        body: JSON.stringify({ email, password: PASSWORD }),
-      });
-      if (response.status !== 200) {
-        await response.text();
-        return false;
-      }
-      token = ((await response.json()) as { access_token: string }).access_token;
-      return true;
-    }, 15_000);
+    const tenantId = await signUp({ name: 'Backup Bench', email, plan: 'bench' }, 60_000);
+    const token = await logIn(email);
     const detail = await json<{ placement: Placement }>(await api(`/api/admin/tenants/${tenantId}`));
     const placement = detail.placement;
-    const regions = JSON.parse(stack.env.REGIONS!) as { name: string; clusters: { name: string; url: string }[] }[];
-    const clusterUrl = new URL(
-      regions.find((r) => r.name === placement.region)!.clusters.find((c) => c.name === placement.cluster)!.url,
-    );
-    clusterUrl.pathname = `/${placement.database}`;
-    db = new pg.Client({ connectionString: clusterUrl.toString() });
+    const workspaceUrl = placementUrl(stack.env, placement);
+    db = new pg.Client({ connectionString: workspaceUrl });
     await db.connect();
-    const s = pg.escapeIdentifier(placement.schema);
 
     // Half companies, half people working there, in bulk.
     const loadStarted = performance.now();
     const companies = Math.floor(RECORDS / 2);
-    await db.query(
-      `WITH c AS (
-         INSERT INTO ${s}.company (name, employees, "addressAddressCity", position)
-         SELECT 'Company ' || n, n % 5000, 'City ' || (n % 97), n FROM generate_series(1, $1) n RETURNING id, name
-       )
-       INSERT INTO ${s}.person ("nameFirstName", "nameLastName", "emailsPrimaryEmail", "companyId")
-       SELECT 'First', c.name, 'p' || c.id || '@example.test', c.id FROM c`,
-      [companies],
-    );
-    if (RECORDS - 2 * companies > 0) {
-      await db.query(
-        `INSERT INTO ${s}.company (name, position) SELECT 'Extra ' || n, n FROM generate_series(1, $1) n`,
-        [RECORDS - 2 * companies],
-      );
-    }
-    await db.query(`ANALYZE ${s}.company; ANALYZE ${s}.person`);
+    await seedCompaniesAndPeople(db, placement.schema, companies, RECORDS - 2 * companies);
     const loadMs = performance.now() - loadStarted;
     const { rows: sizeRows } = await db.query<{ bytes: string }>(
       `SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint AS bytes FROM pg_class c
@@ -152,7 +89,7 @@ export async function run(): Promise<void> {
     // same code in this process, into a file store.
     {
       const scratch = await mkdtemp(join(tmpdir(), 'ttm-bench-backup-'));
-      const pool = new pg.Pool({ connectionString: clusterUrl.toString(), max: 2 });
+      const pool = new pg.Pool({ connectionString: workspaceUrl, max: 2 });
       try {
         const started = performance.now();
         const snapshot = await takeSnapshot(
@@ -179,7 +116,7 @@ export async function run(): Promise<void> {
           await response.arrayBuffer();
           if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
         }
-      : await sqlReader(clusterUrl.toString(), placement.schema);
+      : await sqlReader(workspaceUrl, placement.schema);
 
     report.describe({
       records: RECORDS,
@@ -351,19 +288,4 @@ async function untilOperation(
     if (op.status === 'failed') throw new Error(`operation ${operationId} failed: ${op.error ?? 'no reason'}`);
     return op.status === 'succeeded';
   }, timeoutMs);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`not done within ${timeoutMs} ms`);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function median(values: number[]): number {
-  return quantile(values, 0.5);
 }

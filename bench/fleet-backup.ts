@@ -13,9 +13,11 @@ import { DEFAULT_PLANS } from '@ttm/service-kit';
 import pg from 'pg';
 import { traffic } from './backup.js';
 import { cpuSecondsOf, cpuSecondsOfCommand } from './lib/cpu.js';
-import { gatewayClient } from './lib/gatewayClient.js';
+import { gatewayClient, unmeteredPlan } from './lib/gatewayClient.js';
+import { sleep, until, waitReady } from './lib/polling.js';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
 import { BenchReport, quantile } from './lib/report.js';
+import { type Placement, placementUrl, seedCompaniesAndPeople } from './lib/workspaces.js';
 
 const TENANTS = Number(process.env.BENCH_FLEET_TENANTS ?? 40);
 const RECORDS = Number(process.env.BENCH_FLEET_RECORDS ?? 2_000);
@@ -24,40 +26,18 @@ const QUIET_MS = Number(process.env.BENCH_FLEET_QUIET_MS ?? 20_000);
 /** Seconds from starting the backup service to the window's opening: its start-up, then the quiet stretch before. */
 const LEAD_S = Number(process.env.BENCH_FLEET_LEAD_S ?? 90);
 const RATE = Number(process.env.BENCH_FLEET_READ_RATE ?? 20);
-const PASSWORD = 'bench-Password-123';
 const root = fileURLToPath(new URL('../', import.meta.url));
-
-interface Placement {
-  region: string;
-  cluster: string;
-  database: string;
-  schema: string;
-}
 
 export async function run(): Promise<void> {
   const report = new BenchReport('fleet-backup');
-  const plans = [
-    ...DEFAULT_PLANS,
-    {
-      name: 'nightly',
-      quotas: { storage_bytes: 1024 ** 4, users: 1_000, api_calls_per_month: 1_000_000_000 },
-      rateLimit: { requests: 1_000_000_000, windowMs: 60_000 },
-      backups: { scheduleEveryMs: 86_400_000, keepLast: 7, keepDaily: 0, keepWeekly: 0 },
-    },
-  ];
+  const plans = [...DEFAULT_PLANS, unmeteredPlan('nightly', { scheduleEveryMs: 86_400_000, keepLast: 7 })];
   const stack = await startProcessStack(['gateway', 'provisioner'], {
     PLANS: JSON.stringify(plans),
     LOG_LEVEL: 'warn',
   });
   let backup: ChildProcess | undefined;
   const clients: pg.Client[] = [];
-  const { api, json } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
-  const regions = JSON.parse(stack.env.REGIONS!) as { name: string; clusters: { name: string; url: string }[] }[];
-  const urlOf = (p: Placement) => {
-    const url = new URL(regions.find((r) => r.name === p.region)!.clusters.find((c) => c.name === p.cluster)!.url);
-    url.pathname = `/${p.database}`;
-    return url.toString();
-  };
+  const { api, json, signUp, logIn } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
 
   try {
     // The fleet: registered as their admins would, a few at a time, then filled with records.
@@ -66,27 +46,11 @@ export async function run(): Promise<void> {
     const tenants: { tenantId: string; email: string }[] = [];
     const register = async (i: number) => {
       const email = `fleet-${tag}-${i}@fleet.bench`;
-      const accepted = await json<{ provisioning_id: string; tenant_id: string }>(
-        await api('/api/auth/register-organization', {
-          method: 'POST',
-          body: JSON.stringify({
-            organization_name: `Fleet ${i}`,
-            admin_email: email,
-            admin_password: PASSWORD,
-            plan: 'nightly',
-            ...(i % 2 === 1 ? { region: 'eu-west-1' } : {}),
-          }),
-        }),
-        [202],
+      const tenantId = await signUp(
+        { name: `Fleet ${i}`, email, plan: 'nightly', ...(i % 2 === 1 ? { region: 'eu-west-1' } : {}) },
+        120_000,
       );
-      await until(async () => {
-        const s = await json<{ status: string }>(
-          await api(`/api/auth/provisioning-status/${accepted.provisioning_id}`),
-        );
-        if (s.status === 'failed') throw new Error('provisioning failed');
-        return s.status === 'active';
-      }, 120_000);
-      tenants.push({ tenantId: accepted.tenant_id, email });
+      tenants.push({ tenantId, email });
     };
     for (let i = 0; i < TENANTS; i += 8) {
       await Promise.all(Array.from({ length: Math.min(8, TENANTS - i) }, (_, k) => register(i + k)));
@@ -95,43 +59,20 @@ export async function run(): Promise<void> {
     for (const t of tenants) {
       placements.push((await json<{ placement: Placement }>(await api(`/api/admin/tenants/${t.tenantId}`))).placement);
     }
-    for (const url of new Set(placements.map(urlOf))) {
+    for (const url of new Set(placements.map((p) => placementUrl(stack.env, p)))) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       clients.push(client);
     }
     for (const p of placements) {
       const client = clients.find((c) => c.database === p.database)!;
-      const s = pg.escapeIdentifier(p.schema);
-      const companies = Math.floor(RECORDS / 2);
-      await client.query(
-        `WITH c AS (
-           INSERT INTO ${s}.company (name, employees, "addressAddressCity", position)
-           SELECT 'Company ' || n, n % 5000, 'City ' || (n % 97), n FROM generate_series(1, $1) n RETURNING id, name
-         )
-         INSERT INTO ${s}.person ("nameFirstName", "nameLastName", "emailsPrimaryEmail", "companyId")
-         SELECT 'First', c.name, 'p' || c.id || '@example.test', c.id FROM c`,
-        [companies],
-      );
-      await client.query(`ANALYZE ${s}.company; ANALYZE ${s}.person`);
+      await seedCompaniesAndPeople(client, p.schema, Math.floor(RECORDS / 2));
     }
     const setupSeconds = (performance.now() - setupStarted) / 1_000;
 
     // One tenant's traffic: page reads of its companies through the gateway.
     const first = tenants[0]!;
-    let token = '';
-    await until(async () => {
-      const response = await api('/api/auth/login', {
-        method: 'POST',
-        body: JSON.stringify({ email: first.email, password: PASSWORD }),
-      });
-      if (response.status !== 200) {
-        await response.text();
-        return false;
-      }
-      token = ((await response.json()) as { access_token: string }).access_token;
-      return true;
-    }, 15_000);
+    const token = await logIn(first.email);
     const read = async () => {
       const response = await api('/api/tenant/objects/company?limit=20', { token });
       await response.arrayBuffer();
@@ -150,10 +91,7 @@ export async function run(): Promise<void> {
       env,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    await until(async () => {
-      const response = await fetch(`http://127.0.0.1:${stack.env.BACKUP_PORT}/health/ready`).catch(() => undefined);
-      return response?.status === 200;
-    }, LEAD_S * 1_000);
+    await waitReady(`http://127.0.0.1:${stack.env.BACKUP_PORT}/health/ready`, LEAD_S * 1_000);
     // Cores each part uses in each stretch (PostgreSQL: every backend on the machine).
     const usage = () => ({
       at: performance.now(),
@@ -197,6 +135,7 @@ export async function run(): Promise<void> {
           return r.done + r.failed >= TENANTS;
         },
         WINDOW_S * 1_000 * 4,
+        100,
       );
     });
     const cpuAfter = cpu();
@@ -259,14 +198,3 @@ export async function run(): Promise<void> {
     await stack.stop();
   }
 }
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`not done within ${timeoutMs} ms`);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

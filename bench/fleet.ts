@@ -30,9 +30,10 @@ import { CloudEventHeaders, decodeData, ProvisioningFailed, SubjectFilters, Tena
 import pg from 'pg';
 import { clusterCpuSeconds, cpuSecondsOf } from './lib/cpu.js';
 import { gatewayClient } from './lib/gatewayClient.js';
+import { sleep } from './lib/polling.js';
 import { type PrivatePostgres, startPrivatePostgres } from './lib/privatePostgres.js';
 import { BENCH_ADMIN_KEY, type ProcessStack, startProcessStack } from './lib/processStack.js';
-import { BenchReport, quantile } from './lib/report.js';
+import { BenchReport, median, quantile } from './lib/report.js';
 import { load, mintKeys, mixKind, type Tenant } from './tenant-api.js';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10_000);
@@ -646,9 +647,3 @@ function diskFreeGib(): number {
   const s = statfsSync('/tmp');
   return Number(((s.bavail * s.bsize) / 1024 ** 3).toFixed(1));
 }
-
-function median(values: number[]): number {
-  return quantile(values, 0.5);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
 import getPort from 'get-port';
+import { until, waitReady } from './lib/polling.js';
 import { startProcessStack } from './lib/processStack.js';
 import { BenchReport } from './lib/report.js';
 
@@ -72,7 +73,7 @@ export async function run(): Promise<void> {
       env: { ...process.env, ...stack.env, BENCH_GATEWAY_CHILD: '1' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    await waitFor(async () => (await fetch(`${url}/health/ready`)).status === 200, 60_000);
+    await waitReady(`${url}/health/ready`, 60_000);
     const token = await benchTenantToken(url);
 
     const full = await autocannon({ url: `${url}${PROBE}`, connections: 1, duration: 1, headers: auth(token) });
@@ -140,11 +141,15 @@ async function benchTenantToken(url: string): Promise<string> {
   });
   if (registered.status !== 202) throw new Error(`registration answered ${registered.status}`);
   const location = registered.headers.get('location')!;
-  await waitFor(async () => {
-    const status = (await (await fetch(`${url}${location}`)).json()) as { status?: string };
-    if (status.status === 'failed') throw new Error('bench tenant provisioning failed');
-    return status.status === 'active';
-  }, 60_000);
+  await until(
+    async () => {
+      const status = (await (await fetch(`${url}${location}`)).json()) as { status?: string };
+      if (status.status === 'failed') throw new Error('bench tenant provisioning failed');
+      return status.status === 'active';
+    },
+    60_000,
+    100,
+  );
   const login = await fetch(`${url}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -152,18 +157,4 @@ async function benchTenantToken(url: string): Promise<string> {
   });
   if (login.status !== 200) throw new Error(`login answered ${login.status}`);
   return ((await login.json()) as { access_token: string }).access_token;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not ready after ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
 }

@@ -7,9 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { type DataOf, encodeMessage, RegisterOrganization, Subjects, TenantProvisioned } from '@ttm/contracts';
+import { encodeMessage, RegisterOrganization, Subjects, TenantProvisioned } from '@ttm/contracts';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import pg from 'pg';
+import { until } from './lib/polling.js';
 import { BENCH_ADMIN_KEY, startProcessStack } from './lib/processStack.js';
 import { BenchReport } from './lib/report.js';
 
@@ -52,7 +53,7 @@ export async function run(): Promise<void> {
     const placement = await until(async () => {
       const { events } = await readAggregate(jetstream(nc), Subjects.tenantEvents(tenantId));
       const done = events.find((e) => e.type === TenantProvisioned.type);
-      return done && (done.data as DataOf<typeof TenantProvisioned>).placement;
+      return done && TenantProvisioned.schema.parse(done.data).placement;
     }, 30_000);
 
     // 40 % companies, 40 % people (one per company), 20 % notes.
@@ -107,7 +108,10 @@ export async function run(): Promise<void> {
     let succeededAt = 0;
     const operation = await until(
       async () => {
-        const r = await fetch(`${stack.gatewayUrl}/api/operations/${operation_id}`);
+        // A migration's operation is shown to operators (and its tenant) only.
+        const r = await fetch(`${stack.gatewayUrl}/api/operations/${operation_id}`, {
+          headers: { 'x-admin-key': BENCH_ADMIN_KEY },
+        });
         if (r.status !== 200) return undefined;
         const body = (await r.json()) as MigrationResult;
         if (body.status === 'failed') throw new Error(`migration failed: ${body.error}`);
@@ -140,14 +144,4 @@ export async function run(): Promise<void> {
     await nc.close();
     await stack.stop();
   }
-}
-
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`not done within ${timeoutMs} ms`);
 }

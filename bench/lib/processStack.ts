@@ -12,6 +12,7 @@ import {
 import { createTestDatabase, PrivateNatsServer, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
 import getPort from 'get-port';
 import pg from 'pg';
+import { waitReady } from './polling.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -150,17 +151,4 @@ export async function startProcessStack(
     },
     stop,
   };
-}
-
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} not ready after ${timeoutMs} ms`);
 }

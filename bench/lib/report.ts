@@ -50,6 +50,11 @@ function round(value: number): number {
   return Number(value.toFixed(digits));
 }
 
+/** The median of a list of numbers (the 0.5-quantile below). */
+export function median(values: number[]): number {
+  return quantile(values, 0.5);
+}
+
 /** The q-quantile (0..1) of a list of numbers. */
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN;

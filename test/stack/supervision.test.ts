@@ -5,14 +5,15 @@ import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
-import { Consumers, encodeMessage, RegisterOrganization, Streams, Subjects } from '@ttm/contracts';
-import { publishMessage, readAggregate, SERVICE_SCHEMAS, serviceRoleName } from '@ttm/service-kit';
+import { Consumers, Streams, Subjects } from '@ttm/contracts';
+import { readAggregate, SERVICE_SCHEMAS, serviceRoleName } from '@ttm/service-kit';
 import { TEST_POSTGRES_URL } from '@ttm/service-kit/testing';
 import getPort from 'get-port';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childPids } from '../support/processes.js';
 import { eventually, startConnectedStack, type TestStack } from '../support/stack.js';
+import { publishRegistration } from '../support/tenants.js';
 
 /**
  * `npm start` as a user runs it (scripts/start.ts, real processes), on this file's private NATS,
@@ -21,7 +22,6 @@ import { eventually, startConnectedStack, type TestStack } from '../support/stac
  */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const rolePrefix = `ttm_v${randomUUID().replaceAll('-', '').slice(0, 8)}`;
-const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
 let stack: TestStack;
 let nc: NatsConnection;
@@ -31,26 +31,7 @@ let supervisorPort = 0;
 let gatewayPort = 0;
 
 async function register(n: number): Promise<string> {
-  const tenantId = randomUUID();
-  await publishMessage(
-    jetstream(nc),
-    RegisterOrganization.subject,
-    encodeMessage(
-      RegisterOrganization,
-      {
-        provisioningId: randomUUID(),
-        tenantId,
-        organizationName: `Supervised ${n}`,
-        adminEmail: `admin${n}@supervised.test`,
-        adminPasswordHash: HASH,
-        plan: 'pro',
-        region: 'us-east-1',
-        requestedAt: new Date().toISOString(),
-      },
-      { source: '/test' },
-    ),
-  );
-  return tenantId;
+  return (await publishRegistration(jetstream(nc), `Supervised ${n}`)).tenantId;
 }
 
 async function eventTypes(tenantId: string): Promise<string[]> {

@@ -60,24 +60,7 @@ export async function publishRegistration(
 export async function registerTenant(stack: TestStack, nc: NatsConnection, plan = 'pro'): Promise<TestTenant> {
   const tenantId = randomUUID();
   const js = jetstream(nc);
-  await publishMessage(
-    js,
-    RegisterOrganization.subject,
-    encodeMessage(
-      RegisterOrganization,
-      {
-        provisioningId: randomUUID(),
-        tenantId,
-        organizationName: `Test ${tenantId.slice(0, 8)}`,
-        adminEmail: `admin-${tenantId.slice(0, 8)}@tenant.test`,
-        adminPasswordHash: HASH,
-        plan,
-        region: 'us-east-1',
-        requestedAt: new Date().toISOString(),
-      },
-      { source: '/test' },
-    ),
-  );
+  await publishRegistration(js, `Test ${tenantId.slice(0, 8)}`, plan, { provisioningId: randomUUID(), tenantId });
   const provisioned = await eventually(async () => {
     const { events } = await readAggregate(js, Subjects.tenantEvents(tenantId));
     return events.find((event) => event.type === TenantProvisioned.type);

@@ -2,8 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TtmClient } from './client.js';
 import type { Context } from './context.js';
 import { ApiError, UsageError } from './errors.js';
-import { ProgressView, progressMode } from './progressView.js';
-import { formatDuration } from './time.js';
+import { followWithProgress } from './progressView.js';
 
 /** An operation as `GET /api/operations/{id}` answers it (backup, restore, verification, migration). */
 export interface OperationState {
@@ -93,27 +92,11 @@ export async function followOperation(
   timeoutMs: number,
 ): Promise<{ final: OperationState; durationMs: number }> {
   const started = performance.now();
-  const view = new ProgressView(progressMode(ctx.json, process.stderr));
-  const deadline = AbortSignal.timeout(timeoutMs);
-  let last: OperationState | undefined;
-  try {
-    for await (const state of watchOperation(ctx.client, operationId, {
-      signal: deadline,
-      onFallback: (reason) => view.note(`no event stream (${reason}): polling`),
-    })) {
-      view.update(state);
-      last = state;
-    }
-  } catch (error) {
-    if (!deadline.aborted) throw error;
-    const where = last ? `${last.status} at ${last.progress}%` : 'pending';
-    throw new Error(
-      `${what} ${operationId} is still ${where} after ${formatDuration(timeoutMs)}; ` +
-        `check later with: GET /api/operations/${operationId}`,
-    );
-  } finally {
-    view.stop();
-  }
-  if (!last) throw new Error(`${what} ${operationId} reported nothing`);
-  return { final: last, durationMs: performance.now() - started };
+  const final = await followWithProgress(
+    ctx.json,
+    (options) => watchOperation(ctx.client, operationId, options),
+    timeoutMs,
+    { name: `${what} ${operationId}`, checkLater: `GET /api/operations/${operationId}` },
+  );
+  return { final, durationMs: performance.now() - started };
 }

@@ -1,4 +1,5 @@
 import { Presets, SingleBar } from 'cli-progress';
+import { formatDuration } from './time.js';
 
 /** How progress is shown: a live bar on a terminal, a line per change otherwise, nothing for --json. */
 export type ProgressMode = 'bar' | 'lines' | 'quiet';
@@ -56,4 +57,46 @@ export class ProgressView {
     this.bar?.stop();
     this.bar = undefined;
   }
+}
+
+/** What `followWithProgress` says when the deadline passes: `<name> is still … ; check later with: <checkLater>`. */
+export interface Followed {
+  name: string;
+  checkLater: string;
+}
+
+/**
+ * Show the states `watch` yields in a progress view on stderr (a bar on a terminal, a line per
+ * change off one, nothing with --json) until it ends, and return the last. `watch` gets the
+ * deadline's signal and where to note a fall-back to polling. When the deadline passes first,
+ * this throws one line saying where it stood and how to check later.
+ */
+export async function followWithProgress<S extends ProgressState>(
+  json: boolean,
+  watch: (options: { signal: AbortSignal; onFallback: (reason: string) => void }) => AsyncIterable<S>,
+  timeoutMs: number,
+  followed: Followed,
+): Promise<S> {
+  const view = new ProgressView(progressMode(json, process.stderr));
+  const deadline = AbortSignal.timeout(timeoutMs);
+  let last: S | undefined;
+  try {
+    for await (const state of watch({
+      signal: deadline,
+      onFallback: (reason) => view.note(`no event stream (${reason}): polling`),
+    })) {
+      view.update(state);
+      last = state;
+    }
+  } catch (error) {
+    if (!deadline.aborted) throw error;
+    const where = last ? `${last.status} at ${last.progress}%` : 'pending';
+    throw new Error(
+      `${followed.name} is still ${where} after ${formatDuration(timeoutMs)}; check later with: ${followed.checkLater}`,
+    );
+  } finally {
+    view.stop();
+  }
+  if (!last) throw new Error(`${followed.name} reported nothing`);
+  return last;
 }

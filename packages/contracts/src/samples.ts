@@ -7,6 +7,7 @@ import type { MessageDefinition } from './message.js';
 import { migrationSamples } from './migration/samples.js';
 import { OverrideQuotas } from './quota/commands.js';
 import { QuotaCleared, QuotaExceeded, QuotasOverridden, QuotaWarning } from './quota/events.js';
+import { samplePlacement as placement, sampleTenantId as tenantId } from './sampleValues.js';
 import {
   ActivateTenant,
   ArchiveTenant,
@@ -38,15 +39,7 @@ import { AlertFiring, AlertResolved, WebhookEndpointDisabled } from './webhook/e
  * already in their parsed form (trimmed strings), so `decodeData(encodeMessage(sample))` equals them.
  */
 
-const tenantId = '0b7c4a52-6f1e-4c1a-9d3e-2f5a8b9c0d1e';
 const provisioningId = '5d2f8e91-3b4c-4a7d-8e6f-1a2b3c4d5e6f';
-const placement = {
-  region: 'eu-west',
-  cluster: 'eu-west-1',
-  kind: 'schema',
-  database: 'twenty_eu_west_1_a',
-  schema: 'workspace_1a2b3c4d5e6f7g8h9i0j',
-} as const;
 
 const entries: (readonly [MessageDefinition, unknown])[] = [];
 /** Type-checks `data` against the definition's schema input type. */

@@ -1,3 +1,5 @@
+import type { ConnectionBudgetSnapshot } from '@ttm/service-kit';
+
 /**
  * No free connection of the budget came within the wait limit. Transient by nature (a request
  * or a saga step may try again shortly): the gateway answers 503 with Retry-After, a saga
@@ -20,22 +22,6 @@ export class ConnectionBudgetExhausted extends Error {
     );
     this.name = 'ConnectionBudgetExhausted';
   }
-}
-
-/** One process's connection budget on one PostgreSQL server, as its metrics show it. */
-export interface BudgetSnapshot {
-  /** `host:port`. */
-  server: string;
-  /** Most sessions this process may hold on the server. */
-  budget: number;
-  /** Sessions open or opening (in use and idle). */
-  held: number;
-  /** Permits taken: connections checked out for a statement or a transaction. */
-  checkedOut: number;
-  /** Checkouts waiting for a permit. */
-  waiters: number;
-  /** Checkouts that waited past the limit, since the process started. */
-  acquireTimeouts: number;
 }
 
 /**
@@ -76,7 +62,7 @@ export class ServerBudget {
   }
 
   /** What the `ttm_data_plane_*` gauges show of this server. */
-  snapshot(): BudgetSnapshot {
+  snapshot(): ConnectionBudgetSnapshot {
     return {
       server: this.server,
       budget: this.limit,

@@ -1,6 +1,16 @@
-import { type Catalog, type Cluster, databaseOf, type Logger, withDatabase } from '@ttm/service-kit';
+import {
+  type Catalog,
+  type Cluster,
+  type ConnectionBudgetSnapshot,
+  databaseOf,
+  type Logger,
+  type ServiceContext,
+  trackConnectionBudgets,
+  trackPools,
+  withDatabase,
+} from '@ttm/service-kit';
 import pg from 'pg';
-import { type BudgetSnapshot, processLimit, ServerBudget } from './connectionBudget.js';
+import { processLimit, ServerBudget } from './connectionBudget.js';
 import { type DatabaseAddress, databaseKey } from './placement.js';
 
 export interface DataPlanePoolsOptions {
@@ -104,7 +114,7 @@ export class DataPlanePools {
    * The budget of every server this process has used so far (none when unbounded): what the
    * `ttm_data_plane_*` gauges show (`trackConnectionBudgets` of service-kit).
    */
-  budgetSnapshots(): BudgetSnapshot[] {
+  budgetSnapshots(): ConnectionBudgetSnapshot[] {
     return [...this.budgetByServer.values()].map((budget) => budget.snapshot());
   }
 
@@ -375,4 +385,21 @@ export class DataPlanePools {
 function serverOf(url: string): string {
   const parsed = new URL(url);
   return `${parsed.hostname}:${parsed.port || '5432'}`;
+}
+
+/** What a service reports and closes of its data-plane pools: `DataPlanePools`, or a class around them. */
+export type ServedPools = Pick<DataPlanePools, 'openPools' | 'budgetSnapshots' | 'close'>;
+
+/**
+ * A service takes on its data-plane pools: their connection gauges and budget (source
+ * `data-plane`) on its metrics, and their close with its lifecycle. Returns `pools`.
+ */
+export function adoptDataPlane<P extends ServedPools>(
+  service: Pick<ServiceContext<unknown>, 'metrics' | 'lifecycle'>,
+  pools: P,
+): P {
+  trackPools(service.metrics, 'data-plane', () => pools.openPools());
+  trackConnectionBudgets(service.metrics, 'data-plane', () => pools.budgetSnapshots());
+  service.lifecycle.onStop('data plane', () => pools.close());
+  return pools;
 }

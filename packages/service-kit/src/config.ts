@@ -208,6 +208,20 @@ export const dataPlaneBudgetEnv = {
   ),
 };
 
+/**
+ * The quota warning threshold: the quota service sends its warning notices from it, and the
+ * gateway shows a meter's state from it, so both read the same variable with the same rule.
+ */
+export const quotaWarningEnv = {
+  QUOTA_WARNING_THRESHOLD: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(80)
+    .describe('Percent of a limit at which a warning event is sent'),
+};
+
 /** Least wait for a connection of the budget in the services no HTTP client waits on. */
 export const BACKGROUND_ACQUIRE_TIMEOUT_MS = 60_000;
 

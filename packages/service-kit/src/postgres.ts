@@ -96,14 +96,19 @@ export async function migrate(pool: pg.Pool, schema: string, dir: string, logger
   }
 }
 
-/** Run `work` in a transaction on one client; roll back on any error. */
+/**
+ * Run `work` in a transaction on one client; roll back on any error. `begin` opens the
+ * transaction (`BEGIN` by default): a caller that checks something in the same round trip, or
+ * refuses to go on, passes its own.
+ */
 export async function inTransaction<T>(
   pool: { connect(): Promise<pg.PoolClient> },
   work: (client: pg.PoolClient) => Promise<T>,
+  begin: (client: pg.PoolClient) => Promise<unknown> = (client) => client.query('BEGIN'),
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await begin(client);
     const result = await work(client);
     await client.query('COMMIT');
     return result;
@@ -163,11 +168,17 @@ export function trackPools(registry: Registry, name: string, source: PoolSource)
 
 /** A process's connection budget on one PostgreSQL server (`DataPlanePools.budgetSnapshots()` of @ttm/data-plane). */
 export interface ConnectionBudgetSnapshot {
+  /** `host:port`. */
   server: string;
+  /** Most sessions this process may hold on the server. */
   budget: number;
+  /** Sessions open or opening (in use and idle). */
   held: number;
+  /** Permits taken: connections checked out for a statement or a transaction. */
   checkedOut: number;
+  /** Checkouts waiting for a permit. */
   waiters: number;
+  /** Checkouts that waited past the limit, since the process started. */
   acquireTimeouts: number;
 }
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { ServiceName } from '@ttm/contracts';
 import type { FastifyInstance } from 'fastify';
@@ -25,12 +26,13 @@ export interface ServiceOptions<S extends z.ZodObject> {
   env: S;
   /** HTTP port of the ops endpoints (the gateway serves them on its own app instead). */
   port: (config: z.output<S>) => number;
-  postgres?: { schema: string; migrationsDir: string };
+  /** The service's own schema and the folder of its SQL migrations (a path, or a `file:` URL). */
+  postgres?: { schema: string; migrationsDir: string | URL };
   redis?: boolean;
   /** The gateway mounts the ops routes on its public app; everyone else gets a small ops server. */
   opsServer?: boolean;
-  /** SIGTERM/SIGINT stop the process (default). Tests running services in-process turn it off. */
-  handleSignals?: boolean;
+  /** SIGTERM/SIGINT stop the process (default, also when undefined). Tests running services in-process turn it off. */
+  handleSignals?: boolean | undefined;
 }
 
 export interface ServiceContext<C> {
@@ -97,7 +99,8 @@ export async function startService<S extends z.ZodObject>(
     const opened = pool;
     trackPools(metrics, 'control-plane', opened);
     lifecycle.onStop('postgres', () => opened.end());
-    await migrate(opened, pg.schema, pg.migrationsDir, logger).catch((error: Error) => {
+    const migrationsDir = pg.migrationsDir instanceof URL ? fileURLToPath(pg.migrationsDir) : pg.migrationsDir;
+    await migrate(opened, pg.schema, migrationsDir, logger).catch((error: Error) => {
       throw new DependencyError('PostgreSQL', 'DATABASE_URL', config.DATABASE_URL, error);
     });
     health.add('postgres', () => pingPostgres(opened));

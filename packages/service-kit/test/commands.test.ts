@@ -22,6 +22,7 @@ import {
   type TestJetStream,
   waitUntil,
 } from './support/jetstream.js';
+import { expectStopWaitsForHeldHandler, handlerGate } from './support/shutdown.js';
 
 const consumer: ConsumerDefinition = {
   stream: Streams.COMMANDS,
@@ -246,32 +247,16 @@ describe('runCommandConsumer', () => {
   });
 
   it('on shutdown finishes the command in hand, then resolves', async () => {
-    let entered!: () => void;
-    const inHandler = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = handlerGate();
     let finished = false;
     handleSuspend = async () => {
-      entered();
-      await gate;
+      await gate.hold();
       finished = true;
     };
     const runner = start();
     await publishMessage(nats.js, SuspendTenant.subject, suspendCommand());
-    await inHandler;
-    let resolved = false;
-    void runner.done.then(() => {
-      resolved = true;
-    });
-    const stopping = runner.stop();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(resolved).toBe(false);
-    release();
-    await stopping;
+    await gate.entered;
+    await expectStopWaitsForHeldHandler(runner, gate);
     expect(finished).toBe(true);
     expect(await queued()).toBe(0);
 

@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type ConsumerDefinition,
-  encodeMessage,
-  Streams,
-  Subjects,
-  TenantActivated,
-  TenantSuspended,
-} from '@ttm/contracts';
+import { encodeMessage, Streams, Subjects, TenantActivated, TenantSuspended } from '@ttm/contracts';
 import pg from 'pg';
 import { type Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +20,8 @@ import {
   type TestJetStream,
   waitUntil,
 } from './support/jetstream.js';
+import { testProjectionConsumer } from './support/ledgerProjection.js';
+import { expectStopWaitsForHeldHandler, handlerGate } from './support/shutdown.js';
 
 const SCHEMA = 'projection_test';
 
@@ -60,21 +55,10 @@ function suspensionsProjection(
   name: string,
   options: { apply?: (event: { seq: number; reason: string }) => Promise<void> } = {},
 ): ProjectionDefinition {
-  const consumer: ConsumerDefinition = {
-    stream: Streams.EVENTS,
-    durable: name,
-    description: `test projection ${name}`,
-    filterSubject: `evt.${name}.>`,
-    maxDeliver: 3,
-    ackWaitSeconds: 1,
-    maxAckPending: 500,
-    owner: 'gateway',
-    kind: 'projection',
-  };
   return {
     name,
     schema: SCHEMA,
-    consumer,
+    consumer: testProjectionConsumer(name, `test projection ${name}`, 3),
     async apply(client, event) {
       const data = event.data as { tenantId: string; reason: string };
       if (data.reason === 'poison') throw new Error('this event cannot be applied');
@@ -291,35 +275,18 @@ describe('runProjection', () => {
   });
 
   it('on shutdown finishes the batch in hand and takes no other', async () => {
-    let entered!: () => void;
-    const inApply = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gate = handlerGate();
     const projection = suspensionsProjection('shutdown', {
       apply: async ({ reason }) => {
-        if (reason !== 'slow') return;
-        entered();
-        await gate;
+        if (reason === 'slow') await gate.hold();
       },
     });
     const tenant = randomUUID();
     const [slow] = await publish('shutdown', ['slow'], [tenant]);
     const runner = start(projection);
-    await inApply;
+    await gate.entered;
     const [after] = await publish('shutdown', ['after'], [tenant]);
-    let resolved = false;
-    void runner.done.then(() => {
-      resolved = true;
-    });
-    const stopping = runner.stop();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(resolved).toBe(false);
-    release();
-    await stopping;
+    await expectStopWaitsForHeldHandler(runner, gate);
     expect(runner.applied).toEqual([slow]);
     expect(await readCheckpoint(pool, projection)).toBe(slow);
 

@@ -1,6 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { Consumers, consumerDefinition } from '@ttm/contracts';
-import { DataPlanePools } from '@ttm/data-plane';
+import { adoptDataPlane, DataPlanePools } from '@ttm/data-plane';
 import {
   createCatalog,
   dataPlaneBudget,
@@ -9,8 +8,6 @@ import {
   runProjection,
   type ServiceContext,
   startService,
-  trackConnectionBudgets,
-  trackPools,
 } from '@ttm/service-kit';
 import { cleanUpAfterCrashes } from './backups/cleanup.js';
 import { backupCommandHandlers } from './backups/handlers.js';
@@ -53,22 +50,22 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
       description: 'Backs up, verifies, restores and migrates tenant workspaces',
       env: backupEnv,
       port: (config) => config.BACKUP_PORT,
-      postgres: { schema: BACKUP_SCHEMA, migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
-      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      postgres: { schema: BACKUP_SCHEMA, migrationsDir: new URL('../migrations', import.meta.url) },
+      handleSignals: options.handleSignals,
     },
     env,
   );
   const { config, logger, lifecycle, js, metrics } = service;
   const pool = service.pool!;
   const catalog = createCatalog(config);
-  const clusters = new DataPlanePools(catalog, logger, {
-    applicationName: 'ttm-backup',
-    maxConnections: config.DATA_PLANE_POOL_MAX,
-    ...dataPlaneBudget(config, 'backup'),
-  });
-  trackPools(metrics, 'data-plane', () => clusters.openPools());
-  trackConnectionBudgets(metrics, 'data-plane', () => clusters.budgetSnapshots());
-  lifecycle.onStop('data plane', () => clusters.close());
+  const clusters = adoptDataPlane(
+    service,
+    new DataPlanePools(catalog, logger, {
+      applicationName: 'ttm-backup',
+      maxConnections: config.DATA_PLANE_POOL_MAX,
+      ...dataPlaneBudget(config, 'backup'),
+    }),
+  );
   const kek = LocalKeyEncryptionKeys.fromConfig(config);
   const stores = await openRegionalStores(
     config,

@@ -4,10 +4,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type BackupManifest, BackupVerified, backupBucketOf, RestoreBackup, VerifyBackup } from '@ttm/contracts';
+import { type BackupManifest, BackupVerified, backupBucketOf, VerifyBackup } from '@ttm/contracts';
 import { WORKSPACE_SCHEMA_VERSION, workspaceSchemaName } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { selectForDeletion } from '../src/retention/selectForDeletion.js';
 import { askForDueBackups } from '../src/schedule/scheduler.js';
 import { scheduledBackupId, scheduledSlot } from '../src/schedule/slots.js';
@@ -21,6 +21,7 @@ import {
   schemaChecksums,
   seedTenant,
   send,
+  startBackupStack,
   type TestTenant,
   untilEvent,
   withClient,
@@ -32,11 +33,7 @@ let js: JetStreamClient;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    backup: true,
-    env: { BACKUP_SCHEDULE_EVERY: '0' },
-  }));
+  ({ stack, nc, js } = await startBackupStack({ backup: true }));
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 300, 2_000);
 }, 60_000);
@@ -110,20 +107,7 @@ describe('backup and restore', () => {
       await c.query(`INSERT INTO ${tenant.schema}.note (title) VALUES ('after the backup')`);
     });
     expect(await schemaChecksums(tenant.url, tenant.schema)).not.toEqual(before);
-    const restoreId = randomUUID();
-    await send(nc, RestoreBackup, {
-      backupId,
-      restoreId,
-      mode: 'in-place',
-      actor: ADMIN,
-      requestedAt: new Date().toISOString(),
-    });
-    const end = await untilEvent(
-      js,
-      backupId,
-      ['ttm.backup.restore-completed.v1', 'ttm.backup.restore-failed.v1'],
-      (d) => d.restoreId === restoreId,
-    );
+    const { end } = await restoreAndWait(nc, backupId, { mode: 'in-place' });
     expect(end.type, JSON.stringify(end.data)).toBe('ttm.backup.restore-completed.v1');
     expect(await schemaChecksums(tenant.url, tenant.schema)).toEqual(before);
   }, 60_000);

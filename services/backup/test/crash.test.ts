@@ -5,13 +5,14 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type BackupManifest, backupBucketOf, Consumers, Streams, SubjectFilters } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shortenAckWait, startCrashing } from '../../../test/support/crashing.js';
-import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { backupObjectPrefix } from '../src/store/index.js';
 import {
   askForBackup,
   backupEvents,
   registerTenant,
   seedTenant,
+  startBackupStack,
   type TestTenant,
   untilEvent,
   withClient,
@@ -25,11 +26,7 @@ let js: JetStreamClient;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    backup: false,
-    env: { BACKUP_SCHEDULE_EVERY: '0' },
-  }));
+  ({ stack, nc, js } = await startBackupStack());
   await shortenAckWait(nc, Streams.COMMANDS, Consumers.backupCommands);
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 200);

@@ -1,31 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  type DataOf,
-  MigrateTenant,
-  RegisterOrganization,
-  RestoreBackup,
-  Subjects,
-  type TenantProvisioned,
-} from '@ttm/contracts';
+import { MigrateTenant, RegisterOrganization, Subjects } from '@ttm/contracts';
 import { withDatabase } from '@ttm/data-plane';
 import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freezeOf, NO_ROWS, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
-import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { q } from '../src/artifact/canonicalRows.js';
 import { readTenantInfo } from '../src/shared/index.js';
 import {
-  ADMIN,
   backUp,
   backUpAndWait,
+  migrationToEu,
   registerTenant,
+  restoreAndWait,
   schemaChecksums,
   seedTenant,
   send,
-  type TestTenant,
-  untilEvent,
+  startBackupStack,
   withClient,
 } from './support/fixtures.js';
 
@@ -37,9 +30,8 @@ const tamper = new Set<string>();
 const restoreFreezes: unknown[] = [];
 
 beforeAll(async () => {
-  ({ stack, nc } = await startConnectedStack({
-    gateway: false,
-    env: { BACKUP_SCHEDULE_EVERY: '0', MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
+  ({ stack, nc } = await startBackupStack({
+    env: { MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
   }));
   await stack.startBackup({
     hooks: {
@@ -72,29 +64,13 @@ async function provisionedPlacement(tenantId: string) {
   return info.placement!;
 }
 
-function migrateCommand(tenant: TestTenant, source: DataOf<typeof TenantProvisioned>['placement']) {
-  return {
-    migrationId: randomUUID(),
-    tenantId: tenant.tenantId,
-    source,
-    target: {
-      ...source,
-      region: 'eu-west-1',
-      cluster: 'euw1-a',
-      database: new URL(stack.clusterUrls['eu-west-1']).pathname.slice(1),
-    },
-    actor: ADMIN,
-    requestedAt: new Date().toISOString(),
-  };
-}
-
 describe('a migration whose verification fails', () => {
   it('rolls back: the partial target is dropped, the tenant stays at the source and takes writes again', async () => {
     const tenant = await registerTenant(stack, nc);
     await seedTenant(tenant, 120);
     const before = await schemaChecksums(tenant.url, tenant.schema);
     const source = await provisionedPlacement(tenant.tenantId);
-    const command = migrateCommand(tenant, source);
+    const command = migrationToEu(stack, tenant.tenantId, source);
     tamper.add(command.migrationId);
     await send(nc, MigrateTenant, command);
 
@@ -165,19 +141,7 @@ describe('an in-place restore', () => {
     const { backupId } = await backUp(nc, tenant.tenantId);
     const restoreId = randomUUID();
     restoreTenants.set(restoreId, tenant.tenantId);
-    await send(nc, RestoreBackup, {
-      backupId,
-      restoreId,
-      mode: 'in-place',
-      actor: ADMIN,
-      requestedAt: new Date().toISOString(),
-    });
-    await untilEvent(
-      jetstream(nc),
-      backupId,
-      ['ttm.backup.restore-completed.v1', 'ttm.backup.restore-failed.v1'],
-      (d) => d.restoreId === restoreId,
-    );
+    await restoreAndWait(nc, backupId, { mode: 'in-place', restoreId });
     expect(restoreFreezes).toEqual([
       expect.objectContaining({ reason: 'restore', operation_id: restoreId, retry_after_s: 5 }),
     ]);

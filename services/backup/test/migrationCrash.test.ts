@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -7,9 +6,16 @@ import { readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shortenAckWait, startCrashing } from '../../../test/support/crashing.js';
 import { freezeOf, NO_ROWS, regionUrl, tenantRowsIn, untilMigration } from '../../../test/support/migrations.js';
-import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { readTenantInfo } from '../src/shared/index.js';
-import { ADMIN, registerTenant, schemaChecksums, seedTenant, send } from './support/fixtures.js';
+import {
+  migrationToEu,
+  registerTenant,
+  schemaChecksums,
+  seedTenant,
+  send,
+  startBackupStack,
+} from './support/fixtures.js';
 
 const crashing = fileURLToPath(new URL('./support/crashingMigration.ts', import.meta.url));
 
@@ -17,9 +23,8 @@ let stack: TestStack;
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  ({ stack, nc } = await startConnectedStack({
-    gateway: false,
-    env: { BACKUP_SCHEDULE_EVERY: '0', MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
+  ({ stack, nc } = await startBackupStack({
+    env: { MIGRATION_SOURCE_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
   }));
   await shortenAckWait(nc, Streams.COMMANDS, Consumers.backupMigrations);
 }, 60_000);
@@ -33,18 +38,10 @@ describe('backup service killed mid-migration', () => {
       await seedTenant(tenant, 80, 10);
       const before = await schemaChecksums(tenant.url, tenant.schema);
       const source = (await readTenantInfo(jetstream(nc), tenant.tenantId))!.placement!;
-      const euDatabase = new URL(stack.clusterUrls['eu-west-1']).pathname.slice(1);
-      const migrationId = randomUUID();
+      const command = migrationToEu(stack, tenant.tenantId, source);
 
       const { exited } = startCrashing(crashing, { ...stack.env, CRASH_AFTER_MIGRATION_STEP: step });
-      await send(nc, MigrateTenant, {
-        migrationId,
-        tenantId: tenant.tenantId,
-        source,
-        target: { ...source, region: 'eu-west-1', cluster: 'euw1-a', database: euDatabase },
-        actor: ADMIN,
-        requestedAt: new Date().toISOString(),
-      });
+      await send(nc, MigrateTenant, command);
       expect(await exited).toBe('killed');
 
       await stack.startBackup();
@@ -52,7 +49,7 @@ describe('backup service killed mid-migration', () => {
         // A restarted service is a new tsx process: on a loaded machine its start alone takes a while.
         const events = await untilMigration(
           nc,
-          migrationId,
+          command.migrationId,
           ['ttm.migration.source-removed.v1', 'ttm.migration.failed.v1'],
           150_000,
         );

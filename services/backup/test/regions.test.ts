@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,16 +7,17 @@ import { type BackupManifest, MigrateTenant } from '@ttm/contracts';
 import { withDatabase } from '@ttm/data-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { untilMigration } from '../../../test/support/migrations.js';
-import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { readTenantInfo } from '../src/shared/index.js';
 import {
-  ADMIN,
   backUp,
+  migrationToEu,
   registerTenant,
   restoreAndWait,
   schemaChecksums,
   seedTenant,
   send,
+  startBackupStack,
   type TestTenant,
   untilEvent,
   withClient,
@@ -33,10 +33,8 @@ let euDir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ttm-regions-'));
   euDir = await mkdtemp(join(tmpdir(), 'ttm-regions-eu-'));
-  ({ stack, nc } = await startConnectedStack({
-    gateway: false,
+  ({ stack, nc } = await startBackupStack({
     env: {
-      BACKUP_SCHEDULE_EVERY: '0',
       BACKUP_VERIFY_AFTER_BACKUP: 'false',
       MIGRATION_SOURCE_GRACE: '0',
       BACKUP_STORE: 'file',
@@ -89,19 +87,14 @@ describe('per-region backup stores', () => {
   it('once the tenant itself is moved: its new backups go to the new region, old ones restore there', async () => {
     const js = jetstream(nc);
     const source = (await readTenantInfo(js, tenant.tenantId))!.placement!;
-    const euDatabase = new URL(stack.clusterUrls['eu-west-1']).pathname.slice(1);
-    const migrationId = randomUUID();
-    await send(nc, MigrateTenant, {
-      migrationId,
-      tenantId: tenant.tenantId,
-      source,
-      target: { ...source, region: 'eu-west-1', cluster: 'euw1-a', database: euDatabase },
-      actor: ADMIN,
-      requestedAt: new Date().toISOString(),
-    });
-    const events = await untilMigration(nc, migrationId, ['ttm.migration.completed.v1', 'ttm.migration.failed.v1']);
+    const command = migrationToEu(stack, tenant.tenantId, source);
+    await send(nc, MigrateTenant, command);
+    const events = await untilMigration(nc, command.migrationId, [
+      'ttm.migration.completed.v1',
+      'ttm.migration.failed.v1',
+    ]);
     expect(events.at(-1)!.type).toBe('ttm.migration.completed.v1');
-    const euUrl = withDatabase(stack.clusterUrls['eu-west-1'], euDatabase);
+    const euUrl = withDatabase(stack.clusterUrls['eu-west-1'], command.target.database);
 
     // Rows written after the backup, in the new region.
     await withClient(euUrl, (c) => c.query(`INSERT INTO "${tenant.schema}".company (name) VALUES ('after the move')`));

@@ -10,13 +10,14 @@ import {
 } from '@ttm/data-plane';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import {
   backUp,
   registerTenant,
   restoreAndWait,
   schemaChecksums,
   seedTenant,
+  startBackupStack,
   type TestTenant,
   withClient,
 } from './support/fixtures.js';
@@ -28,7 +29,7 @@ let tenant: TestTenant;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  ({ stack, nc } = await startConnectedStack({ gateway: false, backup: true, env: { BACKUP_SCHEDULE_EVERY: '0' } }));
+  ({ stack, nc } = await startBackupStack({ backup: true }));
   tenant = await registerTenant(stack, nc);
   await seedTenant(tenant, 100, 100);
   pool = new pg.Pool({ connectionString: tenant.url, max: 2 });

@@ -5,9 +5,16 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Consumers, Streams } from '@ttm/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shortenAckWait } from '../../../test/support/crashing.js';
-import { eventually, startConnectedStack, type TestStack } from '../../../test/support/stack.js';
+import { eventually, type TestStack } from '../../../test/support/stack.js';
 import { parseBackupWindow, windowAround, windowBackupId } from '../src/schedule/window.js';
-import { backupEvents, registerTenant, seedTenant, type TestTenant, withClient } from './support/fixtures.js';
+import {
+  backupEvents,
+  registerTenant,
+  seedTenant,
+  startBackupStack,
+  type TestTenant,
+  withClient,
+} from './support/fixtures.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -22,9 +29,7 @@ const tenants: TestTenant[] = [];
 let child: ChildProcess | undefined;
 
 beforeAll(async () => {
-  ({ stack, nc, js } = await startConnectedStack({
-    gateway: false,
-    backup: false,
+  ({ stack, nc, js } = await startBackupStack({
     env: { BACKUP_SCHEDULE_EVERY: '250ms', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
   }));
   await shortenAckWait(nc, Streams.COMMANDS, Consumers.backupCommands);

@@ -5,6 +5,7 @@ import {
   dataPlaneBudgetEnv,
   keyEncryptionEnv,
   portEnv,
+  quotaWarningEnv,
   servicePorts,
 } from '@ttm/service-kit';
 import { z } from 'zod';
@@ -234,13 +235,7 @@ export const gatewayEnv = commonEnv.extend({
   USAGE_FLUSH_INTERVAL: portEnv
     .duration('1s')
     .describe('How often counted tenant API calls are published to USAGE (one message per tenant per flush)'),
-  QUOTA_WARNING_THRESHOLD: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(80)
-    .describe('Percent of a limit at which a warning event is sent'),
+  ...quotaWarningEnv,
 });
 export type GatewayConfig = z.output<typeof gatewayEnv>;
 

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
@@ -9,10 +8,9 @@ import {
   loadConfig,
   runProjection,
   type ServiceContext,
+  sharedCounter,
   startOpsServer,
   startService,
-  trackConnectionBudgets,
-  trackPools,
 } from '@ttm/service-kit';
 import type { FastifyInstance, FastifyListenOptions, FastifyPluginAsync } from 'fastify';
 import { buildGatewayApp } from './app.js';
@@ -36,10 +34,9 @@ import {
   scheduleSigningKeyRotation,
   signingKeyRoutes,
 } from './features/auth/index.js';
-import { sharedCounter } from './features/auth/metrics.js';
 import { BackupIndex, backupRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
-import { DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
+import { adoptDataPlane, DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
 import {
   EmailVerifications,
   emailVerificationRoutes,
@@ -122,10 +119,10 @@ export async function startGateway(
       description: 'REST gateway: turns HTTP into commands and serves projections',
       env: gatewayEnv,
       port: (config) => config.PORT,
-      postgres: { schema: GATEWAY_SCHEMA, migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
+      postgres: { schema: GATEWAY_SCHEMA, migrationsDir: new URL('../migrations', import.meta.url) },
       redis: true,
       opsServer: false,
-      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      handleSignals: options.handleSignals,
     },
     env,
   );
@@ -213,18 +210,18 @@ async function buildComponents(
   lifecycle.onStop('refresh token purge', () => clearInterval(purge));
 
   // Every statement has a timeout, so one slow tenant cannot hold a connection for long.
-  const clusterPools = new DataPlanePools(catalog, logger, {
-    applicationName: DATA_PLANE_APPLICATION_NAME,
-    maxConnections: config.DATA_PLANE_POOL_MAX,
-    maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
-    ...dataPlaneBudget(config, 'gateway'),
-    idleTimeoutMs: 30_000,
-    connectionTimeoutMs: 5_000,
-    sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',
-  });
-  trackPools(metrics, 'data-plane', () => clusterPools.openPools());
-  trackConnectionBudgets(metrics, 'data-plane', () => clusterPools.budgetSnapshots());
-  lifecycle.onStop('data-plane pools', () => clusterPools.close());
+  const clusterPools = adoptDataPlane(
+    service,
+    new DataPlanePools(catalog, logger, {
+      applicationName: DATA_PLANE_APPLICATION_NAME,
+      maxConnections: config.DATA_PLANE_POOL_MAX,
+      maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
+      ...dataPlaneBudget(config, 'gateway'),
+      idleTimeoutMs: 30_000,
+      connectionTimeoutMs: 5_000,
+      sessionOptions: '-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000',
+    }),
+  );
 
   const backups = new BackupIndex();
   backups.start(js, logger);
@@ -264,19 +261,16 @@ async function buildComponents(
   const audit = new AuditRecorder(
     js,
     logger,
-    sharedCounter(
-      metrics,
-      'audit_write_failures_total',
-      'Audit entries that could not be stored (sign-in carried on)',
-      ['action'],
-    ),
+    sharedCounter(metrics, {
+      name: 'audit_write_failures_total',
+      help: 'Audit entries that could not be stored (sign-in carried on)',
+      labelNames: ['action'],
+    }),
   );
-  const folded = sharedCounter(
-    metrics,
-    'login_refusals_folded_total',
-    'Refused logins counted into a per-window AUDIT summary instead of written one by one',
-    [],
-  );
+  const folded = sharedCounter(metrics, {
+    name: 'login_refusals_folded_total',
+    help: 'Refused logins counted into a per-window AUDIT summary instead of written one by one',
+  });
   const refusedLogins = new RefusedLoginAudit({
     windowMs: config.LOGIN_AUDIT_WINDOW,
     maxEntriesPerWindow: config.LOGIN_AUDIT_MAX_ENTRIES,

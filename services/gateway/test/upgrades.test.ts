@@ -15,7 +15,7 @@ import {
   type TestStack,
 } from '../../../test/support/stack.js';
 import { registerTenant, type TestTenant } from '../../../test/support/tenants.js';
-import { assignWaves } from '../../provisioner/src/upgrades/plan.js';
+import { canaryOf } from '../../../test/support/upgrades.js';
 import type { LiveUpgrade, TickMessage } from '../src/features/dashboard/protocol.js';
 import type { UpgradeOperation } from '../src/features/upgrades/operation.js';
 import { derivedUuid } from '../src/idempotency.js';
@@ -69,6 +69,22 @@ const until = (id: string, reached: (u: UpgradeView) => boolean, timeoutMs = 90_
   }, timeoutMs);
 
 const settled = (u: UpgradeView) => u.status !== 'running';
+
+/**
+ * Start an upgrade whose canary wave (10 %) is followed by an hour's soak, and return its id
+ * once the canary wave is counted done: the upgrade is then soaking, the rest of the fleet pending.
+ */
+async function startSoakingAfterCanary(): Promise<string> {
+  const accepted = await start({
+    targetVersion: N,
+    waves: [
+      { percent: 10, soakSeconds: 3_600 },
+      { percent: 100, soakSeconds: 0 },
+    ],
+  });
+  await until(accepted.operation_id, (u) => u.wavesDone === 1);
+  return accepted.operation_id;
+}
 
 async function versions(): Promise<(number | undefined)[]> {
   return Promise.all(tenants.map((t) => schemaVersionOf(plane, t.tenantId)));
@@ -162,11 +178,11 @@ describe('fleet upgrades over HTTP', () => {
       { percent: 10, soakSeconds: 0 },
       { percent: 100, soakSeconds: 0 },
     ];
-    const canary = assignWaves(
+    const canary = canaryOf(
       upgradeId,
       tenants.map((t) => t.tenantId),
       waves,
-    ).find((p) => p.wave === 0)!.tenantId;
+    );
     const broken = tenants.find((t) => t.tenantId === canary)!;
     await plane.query(`ALTER TABLE "${broken.schema}".company ADD COLUMN "linkedinLinkPrimaryLinkUrl" text`);
     try {
@@ -200,16 +216,7 @@ describe('fleet upgrades over HTTP', () => {
   }, 240_000);
 
   it('cancel skips the tenants not started; a cancelled upgrade cannot resume (409)', async () => {
-    const accepted = await start({
-      targetVersion: N,
-      waves: [
-        { percent: 10, soakSeconds: 3_600 },
-        { percent: 100, soakSeconds: 0 },
-      ],
-    });
-    const id = accepted.operation_id;
-    // The canary wave is done once it is counted; the upgrade then soaks for an hour.
-    await until(id, (u) => u.wavesDone === 1);
+    const id = await startSoakingAfterCanary();
     const cancelled = await json<UpgradeView>(await steer(id, 'cancel'));
     expect(cancelled.status).toBe('cancelled');
     const after = await read(id);
@@ -226,15 +233,7 @@ describe('fleet upgrades over HTTP', () => {
   }, 240_000);
 
   it('pause holds the next wave; resume carries on and every tenant is upgraded once', async () => {
-    const accepted = await start({
-      targetVersion: N,
-      waves: [
-        { percent: 10, soakSeconds: 3_600 },
-        { percent: 100, soakSeconds: 0 },
-      ],
-    });
-    const id = accepted.operation_id;
-    await until(id, (u) => u.wavesDone === 1);
+    const id = await startSoakingAfterCanary();
     const paused = await json<UpgradeView>(await steer(id, 'pause'));
     expect(paused.status).toBe('paused');
     const held = await read(id);

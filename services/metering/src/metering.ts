@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { Buckets } from '@ttm/contracts';
-import { DataPlanePools } from '@ttm/data-plane';
+import { adoptDataPlane, DataPlanePools } from '@ttm/data-plane';
 import {
   createCatalog,
   dataPlaneBudget,
@@ -10,8 +9,6 @@ import {
   runProjection,
   type ServiceContext,
   startService,
-  trackConnectionBudgets,
-  trackPools,
 } from '@ttm/service-kit';
 import { WindowCloser } from './closing/windowCloser.js';
 import { type MeteringConfig, meteringEnv } from './config.js';
@@ -57,8 +54,8 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
       description: 'Counts usage per tenant and closes billing windows exactly once',
       env: meteringEnv,
       port: (config) => config.METERING_PORT,
-      postgres: { schema: 'metering', migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
-      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      postgres: { schema: 'metering', migrationsDir: new URL('../migrations', import.meta.url) },
+      handleSignals: options.handleSignals,
     },
     env,
   );
@@ -102,15 +99,15 @@ export async function startMetering(env: NodeJS.ProcessEnv, options: MeteringOpt
 
   const catalog = createCatalog(config);
   // Read-only sampling: one small pool per data-plane database, never one per tenant.
-  const reader = new DataPlanePools(catalog, logger, {
-    applicationName: 'ttm-metering',
-    maxConnections: config.METERING_DATA_PLANE_POOL_MAX,
-    ...dataPlaneBudget(config, 'metering'),
-    connectionTimeoutMs: 5_000,
-  });
-  trackPools(metrics, 'data-plane', () => reader.openPools());
-  trackConnectionBudgets(metrics, 'data-plane', () => reader.budgetSnapshots());
-  lifecycle.onStop('data plane', () => reader.close());
+  const reader = adoptDataPlane(
+    service,
+    new DataPlanePools(catalog, logger, {
+      applicationName: 'ttm-metering',
+      maxConnections: config.METERING_DATA_PLANE_POOL_MAX,
+      ...dataPlaneBudget(config, 'metering'),
+      connectionTimeoutMs: 5_000,
+    }),
+  );
   const sampler = new UsageSampler({
     js,
     pool,

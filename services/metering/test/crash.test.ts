@@ -54,6 +54,26 @@ async function keysCounted(): Promise<number> {
   }
 }
 
+/**
+ * Run the crashing metering while `publish` streams usage in, and kill it once it is counting,
+ * somewhere in the middle of the stream (it has counted some keys by then); returns when
+ * everything is published.
+ */
+async function killWhileCounting(publish: () => Promise<unknown>): Promise<void> {
+  const before = await keysCounted();
+  const jsm = await jetstreamManager(nc);
+  const ackFloor = async () => (await jsm.consumers.info(Streams.USAGE, Consumers.meteringUsage)).ack_floor.stream_seq;
+  const floorBefore = await ackFloor();
+  const { child, exited } = spawnMetering();
+  const publishing = publish();
+  await eventually(async () => ((await ackFloor()) > floorBefore ? true : undefined), 60_000);
+  await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
+  child.kill('SIGKILL');
+  expect(await exited).toBe('killed');
+  expect(await keysCounted()).toBeGreaterThan(before);
+  await publishing;
+}
+
 async function expectExactlyOnce(usages: Usage[]) {
   const expected = new Map<string, number>();
   for (const u of usages) expected.set(u.tenantId, (expected.get(u.tenantId) ?? 0) + u.value);
@@ -102,20 +122,7 @@ describe('metering killed mid-batch', () => {
   it('loses and doubles nothing when killed at any moment while usage streams in', async () => {
     const tenants = Array.from({ length: 13 }, () => randomUUID());
     const usages = usageFor(tenants, 20_000, 'gw-crash-b');
-    const before = await keysCounted();
-    const jsm = await jetstreamManager(nc);
-    const ackFloor = async () =>
-      (await jsm.consumers.info(Streams.USAGE, Consumers.meteringUsage)).ack_floor.stream_seq;
-    const floorBefore = await ackFloor();
-    const { child, exited } = spawnMetering();
-    const publishing = publishUsage(js, usages);
-    // Kill it once it is counting, somewhere in the middle of the stream.
-    await eventually(async () => ((await ackFloor()) > floorBefore ? true : undefined), 60_000);
-    await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
-    child.kill('SIGKILL');
-    expect(await exited).toBe('killed');
-    expect(await keysCounted()).toBeGreaterThan(before);
-    await publishing;
+    await killWhileCounting(() => publishUsage(js, usages));
 
     await restartedCountsExactlyOnce(usages);
   }, 150_000);
@@ -127,21 +134,9 @@ describe('metering killed mid-batch', () => {
       ...u,
       dedupKey: `gw-crash-c:${Math.floor(i / tenants.length)}`,
     }));
-    const before = await keysCounted();
-    const jsm = await jetstreamManager(nc);
-    const ackFloor = async () =>
-      (await jsm.consumers.info(Streams.USAGE, Consumers.meteringUsage)).ack_floor.stream_seq;
-    const floorBefore = await ackFloor();
-    const { child, exited } = spawnMetering();
     // 100 messages of 200 records: a metering batch (500 records) is two of them and a redelivery
     // brings whole messages back, some of whose records were committed.
-    const publishing = publishUsageBatches(js, usages, 200, 'gw-crash-c');
-    await eventually(async () => ((await ackFloor()) > floorBefore ? true : undefined), 60_000);
-    await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
-    child.kill('SIGKILL');
-    expect(await exited).toBe('killed');
-    expect(await keysCounted()).toBeGreaterThan(before);
-    await publishing;
+    await killWhileCounting(() => publishUsageBatches(js, usages, 200, 'gw-crash-c'));
     // The same messages again, under other batch keys (a producer retrying past the duplicate window).
     await publishUsageBatches(js, usages, 300, 'gw-crash-c-late');
 

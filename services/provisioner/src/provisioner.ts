@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { Buckets, Consumers, consumerDefinition, RegisterOrganization } from '@ttm/contracts';
+import { adoptDataPlane } from '@ttm/data-plane';
 import {
   createCatalog,
   dataPlaneBudget,
@@ -9,8 +9,6 @@ import {
   runProjection,
   type ServiceContext,
   startService,
-  trackConnectionBudgets,
-  trackPools,
 } from '@ttm/service-kit';
 import { Counter, Histogram } from 'prom-client';
 import { type ProvisionerConfig, provisionerEnv } from './config.js';
@@ -45,21 +43,21 @@ export async function startProvisioner(
       description: 'Provisions tenant workspaces on the data plane: a saga of idempotent steps',
       env: provisionerEnv,
       port: (config) => config.PROVISIONER_PORT,
-      postgres: { schema: 'provisioner', migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
-      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      postgres: { schema: 'provisioner', migrationsDir: new URL('../migrations', import.meta.url) },
+      handleSignals: options.handleSignals,
     },
     env,
   );
   const { config, logger, lifecycle, js, metrics } = service;
   const catalog = createCatalog(config);
 
-  const dataPlane = new DataPlane(catalog, logger, {
-    maxConnections: config.DATA_PLANE_POOL_MAX,
-    ...dataPlaneBudget(config, 'provisioner'),
-  });
-  trackPools(metrics, 'data-plane', () => dataPlane.openPools());
-  trackConnectionBudgets(metrics, 'data-plane', () => dataPlane.budgetSnapshots());
-  lifecycle.onStop('data plane', () => dataPlane.close());
+  const dataPlane = adoptDataPlane(
+    service,
+    new DataPlane(catalog, logger, {
+      maxConnections: config.DATA_PLANE_POOL_MAX,
+      ...dataPlaneBudget(config, 'provisioner'),
+    }),
+  );
   const kvm = new Kvm(service.nats.nc);
   const [slugs, quotaState] = await Promise.all([kvm.open(Buckets.slugs), kvm.open(Buckets.quotaState)]);
 

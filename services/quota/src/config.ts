@@ -1,17 +1,11 @@
-import { commonEnv, portEnv, servicePorts } from '@ttm/service-kit';
-import { z } from 'zod';
+import { commonEnv, portEnv, quotaWarningEnv, servicePorts } from '@ttm/service-kit';
+import type { z } from 'zod';
 
 const { duration } = portEnv;
 
 export const quotaEnv = commonEnv.extend({
   QUOTA_PORT: portEnv.port(servicePorts.quota).describe('HTTP port of the quota health and metrics endpoints'),
-  QUOTA_WARNING_THRESHOLD: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(80)
-    .describe('Percent of a limit at which a warning event is sent'),
+  ...quotaWarningEnv,
   QUOTA_EVALUATE_DELAY: duration('50ms').describe(
     'Least time between two evaluation rounds while usage keeps changing (changes in between are gathered)',
   ),

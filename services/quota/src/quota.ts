@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { type KV, Kvm } from '@nats-io/kv';
 import { Buckets, Consumers, consumerDefinition, QuotaLimitsEntry, QuotaStateKeys, UsageTotal } from '@ttm/contracts';
 import {
@@ -48,8 +47,8 @@ export async function startQuota(env: NodeJS.ProcessEnv, options: QuotaOptions =
       description: 'Compares usage with plan limits and publishes enforcement state',
       env: quotaEnv,
       port: (config) => config.QUOTA_PORT,
-      postgres: { schema: 'quota', migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
-      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      postgres: { schema: 'quota', migrationsDir: new URL('../migrations', import.meta.url) },
+      handleSignals: options.handleSignals,
     },
     env,
   );

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { LocalKeyEncryptionKeys, runProjection, type ServiceContext, startService } from '@ttm/service-kit';
 import { type WebhooksConfig, webhooksEnv } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
@@ -31,8 +30,8 @@ export async function startWebhooks(
       description: 'Delivers product events to registered HTTPS endpoints, signed, at least once',
       env: webhooksEnv,
       port: (config) => config.WEBHOOKS_PORT,
-      postgres: { schema: WEBHOOKS_SCHEMA, migrationsDir: fileURLToPath(new URL('../migrations', import.meta.url)) },
-      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      postgres: { schema: WEBHOOKS_SCHEMA, migrationsDir: new URL('../migrations', import.meta.url) },
+      handleSignals: options.handleSignals,
     },
     env,
   );

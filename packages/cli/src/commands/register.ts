@@ -3,7 +3,7 @@ import type { ProvisioningState, RegistrationAccepted } from '../api.js';
 import { type Context, contextOf, type Environment, withJson } from '../context.js';
 import { exitCodes, UsageError } from '../errors.js';
 import { positiveNumber } from '../options.js';
-import { ProgressView, progressMode } from '../progressView.js';
+import { followWithProgress } from '../progressView.js';
 import { promptSecret } from '../prompt.js';
 import { watchProvisioning } from '../provisioning.js';
 import { json, keyValue } from '../render.js';
@@ -67,31 +67,13 @@ async function adminPassword(options: RegisterOptions, env: Environment): Promis
   return password;
 }
 
-async function follow(ctx: Context, accepted: RegistrationAccepted, timeoutMs: number): Promise<ProvisioningState> {
-  const view = new ProgressView(progressMode(ctx.json, process.stderr));
-  const deadline = AbortSignal.timeout(timeoutMs);
-  let last: ProvisioningState | undefined;
-  try {
-    for await (const state of watchProvisioning(ctx.client, accepted.provisioning_id, {
-      tenantId: accepted.tenant_id,
-      signal: deadline,
-      onFallback: (reason) => view.note(`no event stream (${reason}): polling`),
-    })) {
-      view.update(state);
-      last = state;
-    }
-  } catch (error) {
-    if (!deadline.aborted) throw error;
-    const where = last ? `${last.status} at ${last.progress}%` : 'pending';
-    throw new Error(
-      `provisioning ${accepted.provisioning_id} is still ${where} after ${formatDuration(timeoutMs)}; ` +
-        `check later with: tenant-cli show ${accepted.tenant_id}`,
-    );
-  } finally {
-    view.stop();
-  }
-  if (!last) throw new Error(`provisioning ${accepted.provisioning_id} reported nothing`);
-  return last;
+function follow(ctx: Context, accepted: RegistrationAccepted, timeoutMs: number): Promise<ProvisioningState> {
+  return followWithProgress(
+    ctx.json,
+    (options) => watchProvisioning(ctx.client, accepted.provisioning_id, { tenantId: accepted.tenant_id, ...options }),
+    timeoutMs,
+    { name: `provisioning ${accepted.provisioning_id}`, checkLater: `tenant-cli show ${accepted.tenant_id}` },
+  );
 }
 
 function report(ctx: Context, final: ProvisioningState, durationMs: number): void {

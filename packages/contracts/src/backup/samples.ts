@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { MessageDefinition } from '../message.js';
+import { sampleOperator as admin, samplePlacement as placement, sampleTenantId as tenantId } from '../sampleValues.js';
 import { ArchiveTenantWorkspace, CreateBackup, DeleteBackup, RestoreBackup, VerifyBackup } from './commands.js';
 import {
   BackupCompleted,
@@ -19,18 +20,9 @@ function sample<D extends MessageDefinition>(def: D, data: z.input<D['schema']>)
   backupSamples.push([def, data]);
 }
 
-const tenantId = '0b7c4a52-6f1e-4c1a-9d3e-2f5a8b9c0d1e';
 const backupId = '7e1d2c3b-4a59-4f68-8a7b-9c0d1e2f3a4b';
 const restoreId = '3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f';
 const cloneId = '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d';
-const admin = { kind: 'admin', id: 'ops@operator.example' } as const;
-const placement = {
-  region: 'eu-west',
-  cluster: 'eu-west-1',
-  kind: 'schema',
-  database: 'twenty_eu_west_1_a',
-  schema: 'workspace_1a2b3c4d5e6f7g8h9i0j',
-} as const;
 const clonePlacement = { ...placement, schema: 'workspace_9z8y7x6w5v4u3t2s1r0q' };
 const objectName = `${tenantId}/${backupId}/m7x2k9qa.ttmb.gz`;
 

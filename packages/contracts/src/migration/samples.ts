@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { MessageDefinition } from '../message.js';
+import { sampleOperator as admin, sampleTenantId as tenantId } from '../sampleValues.js';
 import { MigrateTenant } from './commands.js';
 import {
   MigrationCompleted,
@@ -15,9 +16,7 @@ function sample<D extends MessageDefinition>(def: D, data: z.input<D['schema']>)
   migrationSamples.push([def, data]);
 }
 
-const tenantId = '0b7c4a52-6f1e-4c1a-9d3e-2f5a8b9c0d1e';
 const migrationId = '6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d';
-const admin = { kind: 'admin', id: 'ops@operator.example' } as const;
 const source = {
   region: 'us-east-1',
   cluster: 'use1-a',

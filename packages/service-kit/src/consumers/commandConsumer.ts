@@ -1,6 +1,6 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { ConsumerDefinition } from '@ttm/contracts';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import {
   type BackoffPolicy,
@@ -11,6 +11,7 @@ import {
   openDurableConsumer,
   type ReceivedEvent,
 } from '../messaging.js';
+import { sharedCounter, sharedHistogram } from '../metrics.js';
 import { extractTraceContext } from '../telemetry.js';
 import {
   acknowledge,
@@ -19,7 +20,6 @@ import {
   deliveryLimitsOf,
   inConsumerSpan,
   pullUntilStopped,
-  sharedMetric,
 } from './delivery.js';
 
 /**
@@ -197,32 +197,18 @@ class CommandWorker {
 }
 
 function commandCounter(registry: Registry): Counter<'consumer' | 'type' | 'outcome'> {
-  const name = 'ttm_commands_total';
-  return sharedMetric(
-    registry,
-    name,
-    () =>
-      new Counter({
-        name,
-        help: 'Commands taken from the work queue, by outcome (handled, retry, dead_lettered, abandoned)',
-        labelNames: ['consumer', 'type', 'outcome'],
-        registers: [registry],
-      }),
-  );
+  return sharedCounter(registry, {
+    name: 'ttm_commands_total',
+    help: 'Commands taken from the work queue, by outcome (handled, retry, dead_lettered, abandoned)',
+    labelNames: ['consumer', 'type', 'outcome'],
+  });
 }
 
 function handlerHistogram(registry: Registry): Histogram<'consumer' | 'type'> {
-  const name = 'ttm_command_handler_seconds';
-  return sharedMetric(
-    registry,
-    name,
-    () =>
-      new Histogram({
-        name,
-        help: 'Time a command handler ran, successful or not',
-        labelNames: ['consumer', 'type'],
-        buckets: [0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30],
-        registers: [registry],
-      }),
-  );
+  return sharedHistogram(registry, {
+    name: 'ttm_command_handler_seconds',
+    help: 'Time a command handler ran, successful or not',
+    labelNames: ['consumer', 'type'],
+    buckets: [0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30],
+  });
 }

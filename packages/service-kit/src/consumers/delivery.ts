@@ -1,7 +1,6 @@
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { type Attributes, type Context, context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ConsumerDefinition } from '@ttm/contracts';
-import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import { type BackoffPolicy, backoffDelay, copyToDeadLetter, pause } from '../messaging.js';
 import { inSpan } from '../telemetry.js';
@@ -197,9 +196,4 @@ export async function pullUntilStopped(options: PullLoopOptions): Promise<void> 
     }
     await pause(backoffDelay(attempt, { baseMs: 500, maxMs: 15_000 }), signal);
   }
-}
-
-/** The registry's metric of that name, or a new one registered there (several runners share one). */
-export function sharedMetric<M>(registry: Registry, name: string, create: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? create();
 }

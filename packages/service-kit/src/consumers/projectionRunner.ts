@@ -9,7 +9,7 @@ import {
 } from '@nats-io/jetstream';
 import type { ConsumerDefinition } from '@ttm/contracts';
 import type pg from 'pg';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { consumerConfigFor } from '../bootstrap.js';
 import type { Logger } from '../logger.js';
 import {
@@ -22,18 +22,12 @@ import {
   pause,
   type ReceivedEvent,
 } from '../messaging.js';
+import { sharedCounter, sharedGauge, sharedHistogram } from '../metrics.js';
 import type { NatsConnection } from '../nats.js';
 import { inTransaction, isTransientDatabaseError } from '../postgres.js';
 import { extractTraceContext } from '../telemetry.js';
 import { checkpointTable, ensureCheckpointTable, readCheckpoint } from './checkpoints.js';
-import {
-  acknowledge,
-  type DeadLetterPolicy,
-  deliveryLimitsOf,
-  inConsumerSpan,
-  inConsumerSpans,
-  sharedMetric,
-} from './delivery.js';
+import { acknowledge, type DeadLetterPolicy, deliveryLimitsOf, inConsumerSpan, inConsumerSpans } from './delivery.js';
 import { ProjectionLead } from './projectionLead.js';
 import { inlineParameters, preparedOn, StatementBatch } from './statementBatch.js';
 
@@ -786,47 +780,26 @@ function isApiError(error: unknown, code: number): boolean {
 }
 
 function projectionCounter(registry: Registry): Counter<'projection' | 'outcome'> {
-  const name = 'ttm_projection_events_total';
-  return sharedMetric(
-    registry,
-    name,
-    () =>
-      new Counter({
-        name,
-        help: 'Events a projection handled, by outcome (applied, duplicate, skipped, dead-lettered)',
-        labelNames: ['projection', 'outcome'],
-        registers: [registry],
-      }),
-  );
+  return sharedCounter(registry, {
+    name: 'ttm_projection_events_total',
+    help: 'Events a projection handled, by outcome (applied, duplicate, skipped, dead-lettered)',
+    labelNames: ['projection', 'outcome'],
+  });
 }
 
 function checkpointGauge(registry: Registry): Gauge<'projection'> {
-  const name = 'ttm_projection_checkpoint';
-  return sharedMetric(
-    registry,
-    name,
-    () =>
-      new Gauge({
-        name,
-        help: 'Last stream sequence a projection applied',
-        labelNames: ['projection'],
-        registers: [registry],
-      }),
-  );
+  return sharedGauge(registry, {
+    name: 'ttm_projection_checkpoint',
+    help: 'Last stream sequence a projection applied',
+    labelNames: ['projection'],
+  });
 }
 
 function batchHistogram(registry: Registry): Histogram<'projection'> {
-  const name = 'ttm_projection_batch_events';
-  return sharedMetric(
-    registry,
-    name,
-    () =>
-      new Histogram({
-        name,
-        help: 'Events per batch a projection committed in one transaction',
-        labelNames: ['projection'],
-        buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
-        registers: [registry],
-      }),
-  );
+  return sharedHistogram(registry, {
+    name: 'ttm_projection_batch_events',
+    help: 'Events per batch a projection committed in one transaction',
+    labelNames: ['projection'],
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+  });
 }

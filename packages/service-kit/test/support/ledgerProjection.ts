@@ -2,6 +2,24 @@ import { type ConsumerDefinition, Streams } from '@ttm/contracts';
 import type { ProjectionDefinition } from '../../src/consumers/index.js';
 
 /**
+ * The consumer of a test projection `name` on `evt.<name>.>` of EVENTS, quick to redeliver
+ * (ack wait 1 s) and giving up after `maxDeliver` deliveries.
+ */
+export function testProjectionConsumer(name: string, description: string, maxDeliver: number): ConsumerDefinition {
+  return {
+    stream: Streams.EVENTS,
+    durable: name,
+    description,
+    filterSubject: `evt.${name}.>`,
+    maxDeliver,
+    ackWaitSeconds: 1,
+    maxAckPending: 500,
+    owner: 'gateway',
+    kind: 'projection',
+  };
+}
+
+/**
  * A projection that shows every mistake: one row per event with no unique key (an event
  * applied twice is two rows), and a running balance per tenant (an event skipped or doubled
  * changes it). Shared by the crash test and the process it kills.
@@ -11,21 +29,10 @@ export function ledgerProjection(
   schema: string,
   hooks: { beforeApply?: (seq: number) => void; writesOnly?: boolean } = {},
 ): ProjectionDefinition {
-  const consumer: ConsumerDefinition = {
-    stream: Streams.EVENTS,
-    durable: name,
-    description: `test ledger projection ${name}`,
-    filterSubject: `evt.${name}.>`,
-    maxDeliver: 5,
-    ackWaitSeconds: 1,
-    maxAckPending: 500,
-    owner: 'gateway',
-    kind: 'projection',
-  };
   return {
     name,
     schema,
-    consumer,
+    consumer: testProjectionConsumer(name, `test ledger projection ${name}`, 5),
     ...(hooks.writesOnly ? { writesOnly: true } : {}),
     async apply(client, event) {
       hooks.beforeApply?.(event.seq);

@@ -6,6 +6,7 @@ import {
   BackupStarted,
   BackupVerified,
   type DataOf,
+  type Placement,
   RestoreCompleted,
   RestoreFailed,
   RestoreProgressed,
@@ -28,7 +29,6 @@ export type BackupEvent =
 
 type Started = DataOf<typeof BackupStarted>;
 type Actor = Started['actor'];
-type Placement = Started['placement'];
 type RestoreMode = DataOf<typeof RestoreStarted>['mode'];
 
 export type BackupCommand =

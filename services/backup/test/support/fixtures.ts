@@ -7,6 +7,8 @@ import {
   CreateBackup,
   type DataOf,
   encodeMessage,
+  type MigrateTenant,
+  type Placement,
   RestoreBackup,
   Subjects,
 } from '@ttm/contracts';
@@ -14,7 +16,12 @@ import { WORKSPACE_TABLES } from '@ttm/data-plane';
 import { publishMessage, readAggregate, type StoredEvent } from '@ttm/service-kit';
 import { expect } from 'vitest';
 import type { z } from 'zod';
-import { eventually } from '../../../../test/support/stack.js';
+import {
+  type ConnectedStack,
+  eventually,
+  startConnectedStack,
+  type TestStack,
+} from '../../../../test/support/stack.js';
 import { withClient } from '../../../../test/support/tenants.js';
 import { canonicalSelect, checksumOf, q, useCanonicalSession } from '../../src/artifact/canonicalRows.js';
 
@@ -22,6 +29,41 @@ import { canonicalSelect, checksumOf, q, useCanonicalSession } from '../../src/a
 export { registerTenant, seedTenant, type TestTenant, withClient } from '../../../../test/support/tenants.js';
 
 export const ADMIN = { kind: 'admin', id: 'ops@test' } as const;
+
+/**
+ * The stack of the backup service's tests: no gateway, no backup schedule (unless `env` sets
+ * one), and the backup service in-process only with `backup` (other tests start it themselves,
+ * with hooks or as a process they kill).
+ */
+export function startBackupStack(
+  options: { backup?: boolean; env?: Record<string, string> } = {},
+): Promise<ConnectedStack> {
+  return startConnectedStack({
+    gateway: false,
+    backup: options.backup ?? false,
+    env: { BACKUP_SCHEDULE_EVERY: '0', ...options.env },
+  });
+}
+
+/**
+ * A MigrateTenant of a tenant from `source` to eu-west-1 (cluster euw1-a, the database of the
+ * stack's eu-west-1 URL), keeping its schema name; send it with `send`.
+ */
+export function migrationToEu(stack: TestStack, tenantId: string, source: Placement): DataOf<typeof MigrateTenant> {
+  return {
+    migrationId: randomUUID(),
+    tenantId,
+    source,
+    target: {
+      ...source,
+      region: 'eu-west-1',
+      cluster: 'euw1-a',
+      database: new URL(stack.clusterUrls['eu-west-1']).pathname.slice(1),
+    },
+    actor: ADMIN,
+    requestedAt: new Date().toISOString(),
+  };
+}
 
 export async function send<D extends CommandDefinition>(
   nc: NatsConnection,
@@ -110,16 +152,20 @@ export async function backUp(
 }
 
 /**
- * Ask for a restore of `backupId` and wait for its end (completed or failed), which is returned
- * with the restore's id: the caller asserts on it.
+ * Ask for a restore of `backupId` (a new restore id unless `body` names one) and wait for its end
+ * (completed or failed), which is returned with the restore's id: the caller asserts on it.
  */
 export async function restoreAndWait(
   nc: NatsConnection,
   backupId: string,
-  body: Omit<DataOf<typeof RestoreBackup>, 'backupId' | 'restoreId' | 'actor' | 'requestedAt'>,
+  {
+    restoreId = randomUUID(),
+    ...body
+  }: Omit<DataOf<typeof RestoreBackup>, 'backupId' | 'restoreId' | 'actor' | 'requestedAt'> & {
+    restoreId?: string;
+  },
   timeoutMs = 30_000,
 ): Promise<{ restoreId: string; end: StoredEvent }> {
-  const restoreId = randomUUID();
   await send(nc, RestoreBackup, {
     backupId,
     restoreId,

@@ -1,6 +1,7 @@
+import { sharedCounter, sharedHistogram } from '@ttm/service-kit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 
 export interface HttpMetricsOptions {
   registry: Registry;
@@ -16,22 +17,16 @@ const labelNames: Label[] = ['method', 'route', 'status'];
  */
 export const httpMetrics = fp<HttpMetricsOptions>(
   async (app, { registry }) => {
-    const requests =
-      (registry.getSingleMetric('api_requests_total') as Counter<Label> | undefined) ??
-      new Counter({
-        name: 'api_requests_total',
-        help: 'HTTP requests answered by the gateway',
-        labelNames,
-        registers: [registry],
-      });
-    const responseTime =
-      (registry.getSingleMetric('api_response_time_seconds') as Histogram<Label> | undefined) ??
-      new Histogram({
-        name: 'api_response_time_seconds',
-        help: 'Time from receiving an HTTP request to sending its response, in seconds',
-        labelNames,
-        registers: [registry],
-      });
+    const requests = sharedCounter(registry, {
+      name: 'api_requests_total',
+      help: 'HTTP requests answered by the gateway',
+      labelNames,
+    });
+    const responseTime = sharedHistogram(registry, {
+      name: 'api_response_time_seconds',
+      help: 'Time from receiving an HTTP request to sending its response, in seconds',
+      labelNames,
+    });
 
     app.addHook('onResponse', async (request, reply) => {
       const labels = { method: request.method, route: routeLabel(request), status: String(reply.statusCode) };

@@ -1,6 +1,7 @@
+import { sharedCounter } from '@ttm/service-kit';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { GatewayDeps } from '../deps.js';
 import { TenantWritesFrozen } from '../features/freezes/problems.js';
 import { withHeaders } from '../problemHeaders.js';
@@ -13,16 +14,11 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export type WriteFreezeDeps = Pick<GatewayDeps, 'freezes' | 'metrics'>;
 
 function refusedCounter(registry: Registry): Counter<'reason'> {
-  const name = 'gateway_tenant_writes_frozen_total';
-  return (
-    (registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
-    new Counter({
-      name,
-      help: 'Tenant writes refused with 503 because the tenant was frozen, by reason (restore, migration)',
-      labelNames: ['reason'],
-      registers: [registry],
-    })
-  );
+  return sharedCounter(registry, {
+    name: 'gateway_tenant_writes_frozen_total',
+    help: 'Tenant writes refused with 503 because the tenant was frozen, by reason (restore, migration)',
+    labelNames: ['reason'],
+  });
 }
 
 /**

@@ -15,6 +15,29 @@ export interface MonthTotal {
   lastAt: Date;
 }
 
+/** A month row of `metering.usage_windows`, selected as `tenant_id, meter, kind, window_start, value, last_value, last_at`. */
+export interface MonthTotalRow {
+  tenant_id: string;
+  meter: Meter;
+  kind: MeterKind;
+  window_start: Date;
+  value: string;
+  last_value: string;
+  last_at: Date;
+}
+
+export function monthTotalOf(row: MonthTotalRow): MonthTotal {
+  return {
+    tenantId: row.tenant_id,
+    meter: row.meter,
+    kind: row.kind,
+    period: row.window_start,
+    value: Number(row.value),
+    lastValue: Number(row.last_value),
+    lastAt: row.last_at,
+  };
+}
+
 export interface BatchOutcome {
   /** Messages counted now. */
   applied: number;
@@ -48,15 +71,7 @@ export async function applyUsageBatch(client: PoolClient, records: UsageRecord[]
   if (counted.length === 0) return outcome;
 
   const deltas = windowDeltas(counted, closedBefore, now);
-  const { rows } = await client.query<{
-    tenant_id: string;
-    meter: Meter;
-    kind: MeterKind;
-    window_start: Date;
-    value: string;
-    last_value: string;
-    last_at: Date;
-  }>(
+  const { rows } = await client.query<MonthTotalRow>(
     `WITH upserted AS (
        INSERT INTO metering.usage_windows AS w
          (tenant_id, meter, kind, granularity, window_start, window_end, value, last_value, last_at)
@@ -90,15 +105,7 @@ export async function applyUsageBatch(client: PoolClient, records: UsageRecord[]
       ),
     ],
   );
-  outcome.monthTotals = rows.map((r) => ({
-    tenantId: r.tenant_id,
-    meter: r.meter,
-    kind: r.kind,
-    period: r.window_start,
-    value: Number(r.value),
-    lastValue: Number(r.last_value),
-    lastAt: r.last_at,
-  }));
+  outcome.monthTotals = rows.map(monthTotalOf);
   return outcome;
 }
 

@@ -1,6 +1,6 @@
 import { Buckets, type UsageTotal, usageTotalKey } from '@ttm/contracts';
 import type { Logger, Pool } from '@ttm/service-kit';
-import type { MonthTotal } from '../ingest/applyBatch.js';
+import { type MonthTotal, type MonthTotalRow, monthTotalOf } from '../ingest/applyBatch.js';
 import { monthOf } from '../windows/windowMath.js';
 import { kvPutSubject, type PipelinedPublisher } from './pipelinedPublisher.js';
 
@@ -53,30 +53,12 @@ export class UsageTotalsPublisher {
 
   /** Publish every current-month total from the database: at start, after a crash that lost marks. */
   async republishMonth(pool: Pool): Promise<number> {
-    const { rows } = await pool.query<{
-      tenant_id: string;
-      meter: MonthTotal['meter'];
-      kind: MonthTotal['kind'];
-      window_start: Date;
-      value: string;
-      last_value: string;
-      last_at: Date;
-    }>(
+    const { rows } = await pool.query<MonthTotalRow>(
       `SELECT tenant_id, meter, kind, window_start, value, last_value, last_at FROM metering.usage_windows
         WHERE granularity = 'month' AND window_start = $1`,
       [monthOf(this.now()).toISOString()],
     );
-    this.record(
-      rows.map((r) => ({
-        tenantId: r.tenant_id,
-        meter: r.meter,
-        kind: r.kind,
-        period: r.window_start,
-        value: Number(r.value),
-        lastValue: Number(r.last_value),
-        lastAt: r.last_at,
-      })),
-    );
+    this.record(rows.map(monthTotalOf));
     await this.flush();
     return rows.length;
   }

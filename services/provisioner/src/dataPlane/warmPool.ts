@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type DataPlanePool, WORKSPACE_SCHEMA_VERSION, workspaceSchemaSql } from '@ttm/data-plane';
+import { type DataPlanePool, inTransaction, WORKSPACE_SCHEMA_VERSION, workspaceSchemaSql } from '@ttm/data-plane';
 import type { Logger } from '@ttm/service-kit';
 import pg from 'pg';
 
@@ -97,9 +97,7 @@ export class WarmPoolFiller {
    * empty, it is cheaper to make a new one than to upgrade it. False when none is left.
    */
   async dropStale(): Promise<boolean> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ name: string }>(
         `DELETE FROM ttm_internal.warm_schemas
           WHERE name = (SELECT name FROM ttm_internal.warm_schemas WHERE version <> $1
@@ -109,32 +107,18 @@ export class WarmPoolFiller {
       );
       const stale = rows[0]?.name;
       if (stale) await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(stale)} CASCADE`);
-      await client.query('COMMIT');
       return stale !== undefined;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private async addOne(): Promise<void> {
     const name = `ttm_warm_${randomBytes(8).toString('hex')}`;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       await client.query(workspaceSchemaSql(name));
       await client.query('INSERT INTO ttm_internal.warm_schemas (name, version) VALUES ($1, $2)', [
         name,
         WORKSPACE_SCHEMA_VERSION,
       ]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }

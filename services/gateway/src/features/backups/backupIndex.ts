@@ -1,5 +1,5 @@
 import { SubjectFilters } from '@ttm/contracts';
-import { FollowedIndex } from '../operations/followedIndex.js';
+import { FollowedIndex, isKnown } from '../operations/followedIndex.js';
 import { applyBackupEvent, type BackupOperation, type BackupView, operationOf } from './view.js';
 
 /**
@@ -43,23 +43,7 @@ export class BackupIndex extends FollowedIndex<BackupView> {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<BackupOperation | undefined> {
-    await this.ready;
-    const known = this.operation(operationId);
-    if (known || timeoutMs <= 0 || signal?.aborted) return known;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.off('change', listener);
-        signal?.removeEventListener('abort', done);
-        resolve(this.operation(operationId));
-      };
-      const listener = () => {
-        if (this.operation(operationId)) done();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener('abort', done, { once: true });
-      this.on('change', listener);
-    });
+    return this.readWhen(() => this.operation(operationId), isKnown, timeoutMs, signal);
   }
 
   /** Called with the operation after each change of its backup; returns the function that stops it. */
@@ -78,20 +62,7 @@ export class BackupIndex extends FollowedIndex<BackupView> {
     check: (view: BackupView | undefined) => boolean,
     timeoutMs: number,
   ): Promise<BackupView | undefined> {
-    await this.ready;
-    if (check(this.views.get(backupId)) || timeoutMs <= 0) return this.views.get(backupId);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.off('change', listener);
-        resolve(this.views.get(backupId));
-      };
-      const listener = (view: BackupView) => {
-        if (view.id === backupId && check(view)) done();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.on('change', listener);
-    });
+    return this.readWhen(() => this.views.get(backupId), check, timeoutMs);
   }
 
   /** Apply one event; unknown types and events of no backup are ignored. */

@@ -1,5 +1,10 @@
 import type { Placement } from '@ttm/contracts';
-import { beginTenantWrite, type DataPlanePool, type DataPlanePools } from '@ttm/data-plane';
+import {
+  beginTenantWrite,
+  type DataPlanePool,
+  type DataPlanePools,
+  inTransaction as inDatabaseTransaction,
+} from '@ttm/data-plane';
 import pg from 'pg';
 import { withHeaders } from '../../problemHeaders.js';
 import { TenantWritesFrozen } from '../freezes/problems.js';
@@ -40,22 +45,13 @@ export function qualified(workspace: Workspace, table: string): string {
  * write to end. Rolled back if `work` throws. Every data-plane write of the tenant API goes
  * through here; reads use the pool directly.
  */
-export async function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await workspace.pool.connect();
-  try {
+export function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inDatabaseTransaction(workspace.pool, work, async (client) => {
     const closed = await beginTenantWrite(client, workspace.workspaceId, workspace.pool);
     if (closed) {
       throw withHeaders(new TenantWritesFrozen(closed.reason, closed.since.toISOString()), {
         'retry-after': String(closed.retryAfterS),
       });
     }
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

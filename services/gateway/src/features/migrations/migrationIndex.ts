@@ -1,5 +1,5 @@
 import { SubjectFilters } from '@ttm/contracts';
-import { FollowedIndex } from '../operations/followedIndex.js';
+import { FollowedIndex, isKnown } from '../operations/followedIndex.js';
 import { applyMigrationEvent, type MigrationOperation } from './view.js';
 
 /**
@@ -25,24 +25,9 @@ export class MigrationIndex extends FollowedIndex<MigrationOperation> {
     return id === undefined ? undefined : this.views.get(id);
   }
 
-  async awaitOperation(id: string, timeoutMs: number, signal?: AbortSignal): Promise<MigrationOperation | undefined> {
-    await this.ready;
-    const known = this.views.get(id);
-    if (known || timeoutMs <= 0 || signal?.aborted) return known;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.off('change', listener);
-        signal?.removeEventListener('abort', done);
-        resolve(this.views.get(id));
-      };
-      const listener = (view: MigrationOperation) => {
-        if (view.id === id) done();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener('abort', done, { once: true });
-      this.on('change', listener);
-    });
+  /** The migration once the index knows it, waiting up to `timeoutMs` for it to appear. */
+  awaitOperation(id: string, timeoutMs: number, signal?: AbortSignal): Promise<MigrationOperation | undefined> {
+    return this.readWhen(() => this.views.get(id), isKnown, timeoutMs, signal);
   }
 
   watchOperation(id: string, listener: (operation: MigrationOperation) => void): () => void {

@@ -30,6 +30,34 @@ export abstract class FollowedIndex<Change> extends EventEmitter<{ change: [Chan
   /** Apply one decoded event. */
   abstract apply(event: { type: string; data: unknown }): void;
 
+  /**
+   * Once the index is ready: `read()` as soon as `found` holds for it (checked now, then after
+   * each change), or whatever it is after `timeoutMs` or when `signal` aborts.
+   */
+  protected async readWhen<T>(
+    read: () => T,
+    found: (value: T) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    await this.ready;
+    if (found(read()) || timeoutMs <= 0 || signal?.aborted) return read();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('change', listener);
+        signal?.removeEventListener('abort', done);
+        resolve(read());
+      };
+      const listener = () => {
+        if (found(read())) done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      this.on('change', listener);
+    });
+  }
+
   start(js: JetStreamClient, logger: Logger): void {
     this.following ??= this.follow(js, logger).catch((error: unknown) => {
       this.markReady();
@@ -67,3 +95,6 @@ export abstract class FollowedIndex<Change> extends EventEmitter<{ change: [Chan
     }
   }
 }
+
+/** `found` of `readWhen` for a lookup: it holds once the index has the entry. */
+export const isKnown = (value: unknown): boolean => value !== undefined;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
 import { ContractViolation, Email, encodeMessage, RegisterOrganization } from '@ttm/contracts';
-import { type Catalog, inTransaction, publishMessage, sealSecret } from '@ttm/service-kit';
+import { type Catalog, inTransaction, publishMessage, sealSecret, sharedCounter } from '@ttm/service-kit';
 import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { z } from 'zod';
 import type { GatewayDeps } from '../../deps.js';
@@ -19,7 +19,6 @@ import {
   WeakPassword,
 } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
-import { sharedCounter } from '../auth/metrics.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordWeaknesses } from '../auth/passwordPolicy.js';
 import { verificationMail } from '../emailVerification/mail.js';
 import { RegistrationLimiter } from './registrationLimiter.js';
@@ -85,9 +84,11 @@ export function requestFieldOf(contractPath: string): string {
  */
 export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps) => {
   const { passwords, idempotency } = deps;
-  const registrations = sharedCounter(deps.metrics, 'registrations_total', 'Organization registrations by outcome', [
-    'outcome',
-  ]);
+  const registrations = sharedCounter(deps.metrics, {
+    name: 'registrations_total',
+    help: 'Organization registrations by outcome',
+    labelNames: ['outcome'],
+  });
   type Outcome = 'accepted' | 'replayed' | 'rejected' | 'conflict' | 'rate_limited' | 'error';
   const count = (outcome: Outcome) => registrations.inc({ outcome });
   const limiter = new RegistrationLimiter(deps.redis, deps.config.REDIS_KEY_PREFIX, {

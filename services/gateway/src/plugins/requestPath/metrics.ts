@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { sharedCounter, sharedGauge, sharedHistogram } from '@ttm/service-kit';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface RequestPathMetrics {
   /** Tenant requests by plan and outcome: allowed, limited (rate limit), quota (a quota refused it), unavailable. */
@@ -17,10 +18,7 @@ export interface RequestPathMetrics {
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  return (
-    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
-    new Counter({ name, help, labelNames, registers: [registry] })
-  );
+  return sharedCounter(registry, { name, help, labelNames });
 }
 
 /** The request path's metrics, in the gateway's registry (`/metrics`). */
@@ -44,27 +42,21 @@ export function requestPathMetrics(registry: Registry): RequestPathMetrics {
       'Changes of a meter enforcement state seen in ttm-quota-state, by meter and new state',
       ['meter', 'state'],
     ),
-    redisSeconds:
-      (registry.getSingleMetric('gateway_rate_limit_redis_seconds') as Histogram | undefined) ??
-      new Histogram({
-        name: 'gateway_rate_limit_redis_seconds',
-        help: 'Round trip of one rate limit decision in Redis',
-        buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-        registers: [registry],
-      }),
+    redisSeconds: sharedHistogram(registry, {
+      name: 'gateway_rate_limit_redis_seconds',
+      help: 'Round trip of one rate limit decision in Redis',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    }),
     redisFailures: counter(
       registry,
       'gateway_rate_limit_redis_failures_total',
       'Rate limit decisions Redis did not give (timeout, error, unavailable), so RATE_LIMIT_FAILURE_MODE applied',
       ['reason'],
     ),
-    fallbackActive:
-      (registry.getSingleMetric('gateway_rate_limit_fallback_active') as Gauge | undefined) ??
-      new Gauge({
-        name: 'gateway_rate_limit_fallback_active',
-        help: '1 while this gateway limits tenants locally (its share of each limit) because Redis is slow or down',
-        registers: [registry],
-      }),
+    fallbackActive: sharedGauge(registry, {
+      name: 'gateway_rate_limit_fallback_active',
+      help: '1 while this gateway limits tenants locally (its share of each limit) because Redis is slow or down',
+    }),
     fallbackDecisions: counter(
       registry,
       'gateway_rate_limit_fallback_total',
