@@ -126,6 +126,43 @@ describe('the deployment-wide connection budget', () => {
     }
   }, 300_000);
 
+  it('two busy databases on one server at the limit keep their sessions instead of taking turns', async () => {
+    // Each database's pool could hold the whole limit; together they must share it. A checkout
+    // of a database already holding its share waits for one of its own connections: no session
+    // is closed to open another, however long both stay busy.
+    const limit = 4;
+    const pools = new DataPlanePools(catalog(), logger, {
+      applicationName: 'ttm-gateway-dataplane',
+      maxConnections: limit,
+      maxTotalConnections: limit,
+      acquireTimeoutMs: 60_000,
+    });
+    const databases = [
+      { region: 'r1', cluster: 'c1', kind: 'database' as const, database: 'shared', schema: 'ws' },
+      dedicated(names[0]!),
+    ];
+    const pids = new Set<number>();
+    try {
+      let next = 0;
+      const worker = async () => {
+        for (let i = 0; i < 10; i++) {
+          const database = databases[next++ % 2]!;
+          const { rows } = await pools
+            .poolFor(database)
+            .query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.002)');
+          pids.add(rows[0]!.pid);
+        }
+      };
+      await Promise.all(Array.from({ length: 40 }, worker));
+      // 400 queries over 4 sessions at a time: each database opened its share once (and may
+      // have opened one more while the other still held fewer than its share).
+      expect(pids.size).toBeLessThanOrEqual(2 * limit);
+      expect(pools.openConnections).toBeLessThanOrEqual(limit);
+    } finally {
+      await pools.close();
+    }
+  }, 120_000);
+
   it('refuses past the wait limit with a transient error naming the wait, and serves the queue in order', async () => {
     const pools = new DataPlanePools(catalog(), logger, {
       applicationName: 'ttm-gateway-dataplane',
