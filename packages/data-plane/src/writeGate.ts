@@ -2,6 +2,7 @@ import { inTransaction } from '@ttm/service-kit';
 import type pg from 'pg';
 import { ensureCoreSchema } from './coreSchema.js';
 import type { DataPlanePool } from './dataPlanePools.js';
+import { runPipeline, type Statement } from './pipeline.js';
 
 /**
  * The tenant write gate, kept in the tenant's own database so the database itself refuses a
@@ -28,6 +29,36 @@ CREATE TABLE IF NOT EXISTS core."writeFreeze" (
   "retryAfterS" integer NOT NULL
 );
 `;
+
+/**
+ * The gate as one statement, for writes sent in one round trip (`tenantWrite`): take the lock
+ * shared, then look for the freeze in a statement of its own (a VOLATILE function's statements
+ * each take a new snapshot, so it sees a freeze committed while the lock was awaited) and raise
+ * `WRITES_CLOSED_SQLSTATE` with the freeze as JSON in DETAIL. Created once per database, with
+ * the table (`ensureCoreSchema`), or by the first write that finds it missing.
+ */
+export const WRITE_GATE_FUNCTION_SQL = `
+DO $create$ BEGIN
+  IF to_regprocedure('core.ttm_pass_write_gate(text)') IS NULL THEN
+    CREATE FUNCTION core.ttm_pass_write_gate(tenant text) RETURNS void LANGUAGE plpgsql VOLATILE AS $gate$
+    DECLARE
+      closed core."writeFreeze";
+    BEGIN
+      PERFORM pg_advisory_xact_lock_shared(hashtext('ttm-tenant-writes:' || tenant));
+      SELECT * INTO closed FROM core."writeFreeze" WHERE "workspaceId" = tenant::uuid;
+      IF FOUND THEN
+        RAISE EXCEPTION 'writes of tenant % are closed by operation %', tenant, closed."operationId"
+          USING ERRCODE = 'TTMWC',
+                DETAIL = json_build_object('operationId', closed."operationId", 'reason', closed.reason,
+                  'since', closed.since, 'retryAfterS', closed."retryAfterS")::text;
+      END IF;
+    END $gate$;
+  END IF;
+END $create$;
+`;
+
+/** The SQLSTATE `core.ttm_pass_write_gate` raises when the tenant's writes are closed. */
+export const WRITES_CLOSED_SQLSTATE = 'TTMWC';
 
 /** Why a tenant's writes are refused at its database. */
 export interface ClosedGate {
@@ -94,6 +125,60 @@ export async function beginTenantWrite(
      SELECT "operationId", reason, since, "retryAfterS" FROM core."writeFreeze" WHERE "workspaceId" = '${tenantId}'`,
   )) as unknown as pg.QueryResult<ClosedGate>[];
   return results[2]?.rows[0];
+}
+
+/** A write refused at the database by the tenant's closed gate (the pipeline was rolled back). */
+export class TenantWritesClosed extends Error {
+  constructor(readonly gate: ClosedGate) {
+    super(`the tenant's writes are closed by operation ${gate.operationId} (${gate.reason})`);
+    this.name = 'TenantWritesClosed';
+  }
+}
+
+/** Databases known to have `core.ttm_pass_write_gate`. */
+const gateFunctions = new WeakSet<object>();
+
+/**
+ * One tenant write statement behind the tenant's write gate, in ONE round trip: the gate and the
+ * statement as a pipeline (`runPipeline`), one implicit transaction. Resolves with the
+ * statement's result; rejects with `TenantWritesClosed` when a migration has closed the gate
+ * (nothing written). The guarantee is `beginTenantWrite`'s: once `closeTenantWrites` returns, no
+ * write lands. A database that lacks the gate's function gets it first (once per process).
+ */
+export async function tenantWrite<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  pool: DataPlanePool,
+  tenantId: string,
+  statement: Statement,
+): Promise<pg.QueryResult<R>> {
+  if (!gateFunctions.has(pool)) {
+    const { rows } = await pool.query<{ present: boolean }>(
+      `SELECT to_regprocedure('core.ttm_pass_write_gate(text)') IS NOT NULL AS present`,
+    );
+    if (!rows[0]?.present) await ensureCoreSchema(pool);
+    gateFunctions.add(pool);
+  }
+  const client = await pool.connect();
+  try {
+    const results = await runPipeline(client, [
+      { text: 'SELECT core.ttm_pass_write_gate($1)', values: [tenantId] },
+      statement,
+    ]);
+    client.release();
+    return results[1] as pg.QueryResult<R>;
+  } catch (error) {
+    const failure = error as { code?: unknown; detail?: string };
+    client.release(failure.code === undefined ? (error as Error) : undefined);
+    if (failure.code === WRITES_CLOSED_SQLSTATE && failure.detail) {
+      const gate = JSON.parse(failure.detail) as {
+        operationId: string;
+        reason: string;
+        since: string;
+        retryAfterS: number;
+      };
+      throw new TenantWritesClosed({ ...gate, since: new Date(gate.since) });
+    }
+    throw error;
+  }
 }
 
 /**

@@ -4,6 +4,8 @@ import {
   type DataPlanePool,
   type DataPlanePools,
   inTransaction as inDatabaseTransaction,
+  TenantWritesClosed,
+  tenantWrite,
 } from '@ttm/data-plane';
 import pg from 'pg';
 import { withHeaders } from '../../problemHeaders.js';
@@ -54,4 +56,27 @@ export function inTransaction<T>(workspace: Workspace, work: (client: pg.PoolCli
       });
     }
   });
+}
+
+/**
+ * Run ONE tenant write statement behind the tenant's write gate in a single round trip
+ * (`tenantWrite`: the gate and the statement pipelined as one transaction). Refused with 503
+ * exactly as `inTransaction` refuses, when a migration has closed the gate. The tenant API's
+ * record writes are single statements and go through here; writes of several statements use
+ * `inTransaction`.
+ */
+export async function writeOnce<R extends pg.QueryResultRow>(
+  workspace: Workspace,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await tenantWrite<R>(workspace.pool, workspace.workspaceId, { text, values });
+  } catch (error) {
+    if (!(error instanceof TenantWritesClosed)) throw error;
+    const closed = error.gate;
+    throw withHeaders(new TenantWritesFrozen(closed.reason, closed.since.toISOString()), {
+      'retry-after': String(closed.retryAfterS),
+    });
+  }
 }

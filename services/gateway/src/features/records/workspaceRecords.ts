@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { inTransaction, qualified, type Workspace } from '../dataPlane/workspace.js';
+import { qualified, type Workspace, writeOnce } from '../dataPlane/workspace.js';
 
 /**
  * A standard Twenty object's table as the tenant API may touch it: the table name and the
@@ -114,14 +114,14 @@ export async function createRecord(
       : `INSERT INTO ${target} (${entries.map(([c]) => quote(c)).join(', ')})
          VALUES (${entries.map((_, i) => `$${i + 1}`).join(', ')})
          ${id === undefined ? '' : 'ON CONFLICT (id) DO NOTHING'} RETURNING ${selectList(table)}`;
-  return inTransaction(workspace, async (client) => {
-    const { rows } = await client.query<RecordRow>(
-      sql,
-      entries.map(([, value]) => value),
-    );
-    if (rows[0] || id === undefined) return rows[0];
-    return (await client.query<RecordRow>(selectById(workspace, table), [id])).rows[0];
-  });
+  const { rows } = await writeOnce<RecordRow>(
+    workspace,
+    sql,
+    entries.map(([, value]) => value),
+  );
+  if (rows[0] || id === undefined) return rows[0];
+  // The same id was inserted before (ON CONFLICT waited for that insert to commit): answer it.
+  return getRecord(workspace, table, id);
 }
 
 /** Set the given columns of a live record; undefined when there is none with this id. */
@@ -137,24 +137,22 @@ export async function updateRecord(
     entries.map(([column]) => column),
   );
   const sets = [...entries.map(([column], i) => `${quote(column)} = $${i + 2}`), '"updatedAt" = now()'];
-  const { rows } = await inTransaction(workspace, (client) =>
-    client.query<RecordRow>(
-      `UPDATE ${qualified(workspace, table.table)} SET ${sets.join(', ')}
-        WHERE id = $1 AND "deletedAt" IS NULL RETURNING ${selectList(table)}`,
-      [recordId, ...entries.map(([, value]) => value)],
-    ),
+  const { rows } = await writeOnce<RecordRow>(
+    workspace,
+    `UPDATE ${qualified(workspace, table.table)} SET ${sets.join(', ')}
+      WHERE id = $1 AND "deletedAt" IS NULL RETURNING ${selectList(table)}`,
+    [recordId, ...entries.map(([, value]) => value)],
   );
   return rows[0];
 }
 
 /** Soft delete, as Twenty does (`deletedAt`); false when there is no live record with this id. */
 export async function softDeleteRecord(workspace: Workspace, table: RecordTable, recordId: string): Promise<boolean> {
-  const { rowCount } = await inTransaction(workspace, (client) =>
-    client.query(
-      `UPDATE ${qualified(workspace, table.table)} SET "deletedAt" = now(), "updatedAt" = now()
-        WHERE id = $1 AND "deletedAt" IS NULL`,
-      [recordId],
-    ),
+  const { rowCount } = await writeOnce(
+    workspace,
+    `UPDATE ${qualified(workspace, table.table)} SET "deletedAt" = now(), "updatedAt" = now()
+      WHERE id = $1 AND "deletedAt" IS NULL`,
+    [recordId],
   );
   return (rowCount ?? 0) > 0;
 }
