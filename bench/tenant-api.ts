@@ -26,7 +26,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,7 @@ export async function run(): Promise<void> {
   const stack = await startProcessStack(['gateway', 'provisioner'], {
     WORKSPACE_WARM_POOL: '64',
     DATA_PLANE_POOL_MAX: String(POOL_MAX),
+    ...(process.env.BENCH_POOL_SHARDS ? { DATA_PLANE_POOL_SHARDS: process.env.BENCH_POOL_SHARDS } : {}),
     DATA_PLANE_CONNECTIONS_MAX: String(POOL_MAX * 2),
     DB_POOL_MAX: String(CONTROL_POOL_MAX),
     ...(CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROFILE}` } : {}),
@@ -93,6 +94,7 @@ export async function run(): Promise<void> {
     seconds: SECONDS,
     rounds: ROUNDS,
     data_plane_pool_max: POOL_MAX,
+    data_plane_pool_shards: process.env.BENCH_POOL_SHARDS ?? 'the gateway default (DATA_PLANE_POOL_SHARDS)',
     control_plane_pool_max: CONTROL_POOL_MAX,
     clusters: 2,
     phases: `every tenant in flight at once for ${Math.max(5, Math.round(SECONDS / 2))} s; then ${ROUNDS} rounds of: mix at ${IN_FLIGHT} in flight for ${SECONDS} s, pgbench anchor with ${POOL_MAX * 2} clients for ${SECONDS} s, /api/tenant/me and /health/live at ${IN_FLIGHT} in flight for ${Math.max(5, Math.round(SECONDS / 2))} s each`,
@@ -191,6 +193,15 @@ export async function run(): Promise<void> {
     spread('pgbench anchor', summary.anchor, 'tps');
     spread('tenant API mix / pgbench', summary.toAnchor, '%');
     spread('/api/tenant/me / bare route', summary.toBare, '%');
+    // What serving every tenant costs PostgreSQL: the private memory of the gateway's data-plane
+    // sessions (mostly the catalog entries of every workspace each one touched; see
+    // DATA_PLANE_POOL_SHARDS). PostgreSQL runs on this machine, so its /proc is readable.
+    const sessions = await dataPlaneSessionMemory(admin, stack.db.name);
+    if (sessions.length > 0) {
+      const total = sessions.reduce((sum, kb) => sum + kb, 0) / 1024;
+      report.figure('PostgreSQL private memory of the gateway data-plane sessions', total, 'MB');
+      report.figure('the same per session, largest', Math.max(...sessions) / 1024, 'MB');
+    }
     report.figure('load average (1 min) at the end', loadavg()[0]!, '');
     if (worst > CONNECTION_LIMIT) {
       throw new Error(`the gateway held ${worst} PostgreSQL connections (limit ${CONNECTION_LIMIT})`);
@@ -335,6 +346,25 @@ async function mintKeys(
 }
 
 /** Max connections held, sampled every 50 ms: the gateway's data-plane pools, and everything the gateway holds. */
+/** Private_Dirty (kB) of each data-plane session of the gateway, from /proc of its backend. */
+async function dataPlaneSessionMemory(admin: pg.Client, controlDatabase: string): Promise<number[]> {
+  const { rows } = await admin.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2`,
+    [DATA_PLANE_APPLICATION_NAME, `${controlDatabase}\\_%`],
+  );
+  const sizes: number[] = [];
+  for (const { pid } of rows) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const kb = /Private_Dirty:\s+(\d+) kB/.exec(rollup)?.[1];
+      if (kb) sizes.push(Number(kb));
+    } catch {
+      // The session closed meanwhile, or PostgreSQL runs elsewhere.
+    }
+  }
+  return sizes;
+}
+
 function connectionSampler(admin: pg.Client, controlDatabase: string) {
   let dataPlaneMax = 0;
   let allMax = 0;

@@ -45,6 +45,16 @@ export interface DataPlanePoolsOptions {
   connectionTimeoutMs?: number;
   /** Session settings sent at connect, e.g. `-c statement_timeout=5000`. */
   sessionOptions?: string;
+  /**
+   * Tenant affinity (`DATA_PLANE_POOL_SHARDS`): a cluster's shared database gets this many pools
+   * that split its `maxConnections`, and a tenant's statements always go to the same one (by its
+   * schema). PostgreSQL keeps the catalog entries of every table a session has touched for the
+   * session's life (about 31 KB per workspace for one table with its indexes, measured), so a
+   * session that serves every tenant of a 10,000-schema database holds hundreds of MB and loads
+   * each workspace's entries once per session; with N shards each session sees 1/N of the
+   * schemas. It also bounds what one tenant can hold of its database's connections. Default 1.
+   */
+  tenantShards?: number;
 }
 
 /** What code gets to run statements on a data-plane database. */
@@ -125,14 +135,19 @@ export class DataPlanePools {
     return (await this.budgetOf(address))?.limit ?? Number.POSITIVE_INFINITY;
   }
 
-  /** The pool of a data-plane database (under this process's budget, if there is one). */
-  poolFor(address: DatabaseAddress): DataPlanePool {
-    const raw = this.rawPoolFor(address);
+  /**
+   * The pool of a data-plane database (under this process's budget, if there is one). With
+   * `tenantShards` and the address of a workspace on its cluster's shared database, the pool of
+   * that workspace's shard.
+   */
+  poolFor(address: DatabaseAddress & { schema?: string }): DataPlanePool {
+    const shard = this.shardOf(address);
+    const raw = this.rawPoolFor(address, shard);
     let pool = this.bounded.get(raw);
     if (!pool) {
       pool = {
         query: async (text, values) => {
-          const client = await this.checkout(address);
+          const client = await this.checkout(address, shard);
           try {
             const result = await client.query(text, values);
             client.release();
@@ -143,7 +158,7 @@ export class DataPlanePools {
             throw error;
           }
         },
-        connect: () => this.checkout(address),
+        connect: () => this.checkout(address, shard),
       };
       this.bounded.set(raw, pool);
     }
@@ -183,12 +198,28 @@ export class DataPlanePools {
     }
   }
 
-  /** Close the pool of one database (before it is dropped). */
+  /** Close the pool (or the shards' pools) of one database (before it is dropped). */
   async closePool(address: DatabaseAddress): Promise<void> {
     const key = databaseKey(address);
-    const pool = this.pools.get(key);
-    this.pools.delete(key);
-    await pool?.end();
+    const closing: pg.Pool[] = [];
+    for (const [poolKey, pool] of this.pools) {
+      if (poolKey !== key && !poolKey.startsWith(`${key}#`)) continue;
+      this.pools.delete(poolKey);
+      closing.push(pool);
+    }
+    await Promise.all(closing.map((pool) => pool.end()));
+  }
+
+  /** The shard of a workspace on its cluster's shared database; none for a dedicated database or without shards. */
+  private shardOf(address: DatabaseAddress & { schema?: string }): Shard | undefined {
+    const shards = Math.min(this.options.tenantShards ?? 1, this.options.maxConnections);
+    if (shards <= 1 || address.schema === undefined) return undefined;
+    if (address.database !== databaseOf(this.cluster(address.region, address.cluster).url)) return undefined;
+    const index = hashOf(address.schema) % shards;
+    // maxConnections split over the shards, the remainder going to the first ones.
+    const max =
+      Math.floor(this.options.maxConnections / shards) + (index < this.options.maxConnections % shards ? 1 : 0);
+    return { index, max };
   }
 
   async close(): Promise<void> {
@@ -198,16 +229,16 @@ export class DataPlanePools {
     await Promise.all(pools.map((pool) => pool.end()));
   }
 
-  private async checkout(address: DatabaseAddress): Promise<pg.PoolClient> {
+  private async checkout(address: DatabaseAddress, shard?: Shard): Promise<pg.PoolClient> {
     const budget = await this.budgetOf(address);
-    if (!budget) return this.rawPoolFor(address).connect();
+    if (!budget) return this.rawPoolFor(address, shard).connect();
     await budget.acquire();
     let raw: pg.Pool;
     let fresh = false;
     let claim = false;
     try {
       for (;;) {
-        raw = this.rawPoolFor(address);
+        raw = this.rawPoolFor(address, shard);
         const claimed = this.claims.get(raw) ?? 0;
         if (raw.idleCount > claimed) {
           this.claims.set(raw, claimed + 1);
@@ -215,7 +246,7 @@ export class DataPlanePools {
           break;
         }
         // A full pool queues inside pg-pool for one of its own connections: nothing new opens.
-        if (raw.totalCount >= this.options.maxConnections) break;
+        if (raw.totalCount >= (shard?.max ?? this.options.maxConnections)) break;
         if (budget.hasRoom) {
           fresh = true;
           budget.opening();
@@ -364,9 +395,9 @@ export class DataPlanePools {
     return configured ? serverOf(configured.url) : undefined;
   }
 
-  private rawPoolFor(address: DatabaseAddress): pg.Pool {
+  private rawPoolFor(address: DatabaseAddress, shard?: Shard): pg.Pool {
     if (this.closed) throw new Error('data-plane pools are closed (the service is stopping)');
-    const key = databaseKey(address);
+    const key = shard ? `${databaseKey(address)}#${shard.index}` : databaseKey(address);
     const existing = this.pools.get(key);
     if (existing) {
       // Map order is the eviction order: move the pool to the most recently used end.
@@ -378,7 +409,7 @@ export class DataPlanePools {
     const dedicated = address.database !== databaseOf(cluster.url);
     const pool = new pg.Pool({
       connectionString: this.urlOf(address),
-      max: this.options.maxConnections,
+      max: shard?.max ?? this.options.maxConnections,
       application_name: this.options.applicationName,
       // A dedicated database serves one tenant: its connections are rarely reused soon.
       idleTimeoutMillis: dedicated
@@ -421,6 +452,22 @@ export class DataPlanePools {
       pool.end().catch((error: unknown) => this.logger.warn({ err: error, key }, 'closing a data-plane pool failed'));
     }
   }
+}
+
+/** One of a shared database's tenant-affine pools, and the connections it may hold. */
+interface Shard {
+  index: number;
+  max: number;
+}
+
+/** A stable, well-spread number of a schema name (FNV-1a, 32 bits). */
+function hashOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
 }
 
 /** `host:port` of a PostgreSQL URL: what max_connections applies to. */

@@ -163,6 +163,51 @@ describe('the deployment-wide connection budget', () => {
     }
   }, 120_000);
 
+  it('with tenant shards, a tenant always uses the same sessions of the shared database', async () => {
+    const pools = new DataPlanePools(catalog(), logger, {
+      applicationName: 'ttm-gateway-dataplane',
+      maxConnections: 5,
+      tenantShards: 2,
+      maxTotalConnections: 20,
+    });
+    const workspace = (schema: string) => ({
+      region: 'r1',
+      cluster: 'c1',
+      kind: 'schema' as const,
+      database: 'shared',
+      schema,
+    });
+    const schemas = Array.from({ length: 40 }, (_, i) => `workspace_${i.toString(36)}`);
+    const sessionsOf = new Map<string, Set<number>>(schemas.map((s) => [s, new Set()]));
+    try {
+      await Promise.all(
+        Array.from({ length: 400 }, async (_, i) => {
+          const schema = schemas[i % schemas.length]!;
+          const { rows } = await pools
+            .poolFor(workspace(schema))
+            .query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.001)');
+          sessionsOf.get(schema)!.add(rows[0]!.pid);
+        }),
+      );
+      // Two groups of sessions (3 and 2 of the 5), each tenant's statements inside one of them.
+      const groups = new Map<string, Set<number>>();
+      for (const [schema, pids] of sessionsOf) {
+        const key = [...groups.keys()].find((k) => [...pids].some((pid) => groups.get(k)!.has(pid)));
+        const group = groups.get(key ?? schema) ?? new Set<number>();
+        for (const pid of pids) group.add(pid);
+        groups.set(key ?? schema, group);
+      }
+      expect(groups.size).toBe(2);
+      expect([...groups.values()].map((g) => g.size).sort()).toEqual([2, 3]);
+      expect(pools.openConnections).toBe(5);
+      // A dedicated database is one tenant's: no shards.
+      const { rows } = await pools.poolFor(dedicated(names[1]!)).query<{ one: number }>('SELECT 1 AS one');
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pools.close();
+    }
+  }, 120_000);
+
   it('refuses past the wait limit with a transient error naming the wait, and serves the queue in order', async () => {
     const pools = new DataPlanePools(catalog(), logger, {
       applicationName: 'ttm-gateway-dataplane',

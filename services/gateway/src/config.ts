@@ -186,6 +186,15 @@ export const gatewayEnv = commonEnv.extend({
     .max(100)
     .default(10)
     .describe('Connections per data-plane database (bounded pool per cluster, never per tenant)'),
+  DATA_PLANE_POOL_SHARDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(5)
+    .describe(
+      "Tenant-affine pools a cluster's shared database is split into (DATA_PLANE_POOL_MAX shared among them): a tenant always uses the same one, so each PostgreSQL session caches the catalog of a fraction of the workspaces and one tenant holds at most its shard's connections",
+    ),
   DATA_PLANE_CONNECTIONS_MAX: z.coerce
     .number()
     .int()

@@ -215,6 +215,7 @@ async function buildComponents(
     new DataPlanePools(catalog, logger, {
       applicationName: DATA_PLANE_APPLICATION_NAME,
       maxConnections: config.DATA_PLANE_POOL_MAX,
+      tenantShards: config.DATA_PLANE_POOL_SHARDS,
       maxTotalConnections: config.DATA_PLANE_CONNECTIONS_MAX,
       ...dataPlaneBudget(config, 'gateway'),
       idleTimeoutMs: 30_000,
