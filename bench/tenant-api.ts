@@ -166,6 +166,15 @@ export async function run(): Promise<void> {
       report.figure(`${label}: load average (1 min) at start`, loadavg()[0]!, '');
       const mixRps = await mixPhase(`${label} ${IN_FLIGHT} in flight`, IN_FLIGHT, SECONDS);
       summary.mix.push(mixRps);
+      // What serving every tenant costs PostgreSQL, read before the sessions go idle: the private
+      // memory of the gateway's data-plane sessions (mostly the catalog entries of every workspace
+      // each one touched; see DATA_PLANE_POOL_SHARDS). PostgreSQL runs on this machine.
+      const sessions = await dataPlaneSessionMemory(admin, stack.db.name);
+      if (sessions.length > 0) {
+        const total = sessions.reduce((sum, kb) => sum + kb, 0) / 1024;
+        report.figure(`${label}: PostgreSQL private memory of the gateway data-plane sessions`, total, 'MB');
+        report.figure(`${label}: the same per session, largest`, Math.max(...sessions) / 1024, 'MB');
+      }
       if (anchor) {
         const tps = await pgbenchAnchor(anchor, POOL_MAX * 2, SECONDS);
         report.figure(`${label}: pgbench tenant mix, ${POOL_MAX * 2} clients`, tps, 'tps');
@@ -193,15 +202,6 @@ export async function run(): Promise<void> {
     spread('pgbench anchor', summary.anchor, 'tps');
     spread('tenant API mix / pgbench', summary.toAnchor, '%');
     spread('/api/tenant/me / bare route', summary.toBare, '%');
-    // What serving every tenant costs PostgreSQL: the private memory of the gateway's data-plane
-    // sessions (mostly the catalog entries of every workspace each one touched; see
-    // DATA_PLANE_POOL_SHARDS). PostgreSQL runs on this machine, so its /proc is readable.
-    const sessions = await dataPlaneSessionMemory(admin, stack.db.name);
-    if (sessions.length > 0) {
-      const total = sessions.reduce((sum, kb) => sum + kb, 0) / 1024;
-      report.figure('PostgreSQL private memory of the gateway data-plane sessions', total, 'MB');
-      report.figure('the same per session, largest', Math.max(...sessions) / 1024, 'MB');
-    }
     report.figure('load average (1 min) at the end', loadavg()[0]!, '');
     if (worst > CONNECTION_LIMIT) {
       throw new Error(`the gateway held ${worst} PostgreSQL connections (limit ${CONNECTION_LIMIT})`);
