@@ -85,7 +85,13 @@ export async function run(): Promise<void> {
     const opened = new Date(Date.now() + LEAD_S * 1_000);
     const hhmmss = (d: Date) => d.toISOString().slice(11, 19);
     const window = `${hhmmss(opened)}-${hhmmss(new Date(opened.getTime() + WINDOW_S * 1_000))}`;
-    const env = { ...process.env, ...stack.env, BACKUP_WINDOW: window, BACKUP_SCHEDULE_EVERY: '1s' };
+    const env = {
+      ...process.env,
+      ...stack.env,
+      BACKUP_WINDOW: window,
+      BACKUP_SCHEDULE_EVERY: '1s',
+      BACKUP_NEW_TENANT_GRACE: '0',
+    };
     backup = spawn(process.execPath, ['--import', 'tsx', `${root}services/backup/src/main.ts`], {
       cwd: root,
       env,

@@ -168,7 +168,13 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
     await cleanup;
   });
 
-  const scheduler = runScheduler(deps, config.BACKUP_SCHEDULE_EVERY, lifecycle.signal, config.BACKUP_WINDOW);
+  const scheduler = runScheduler(
+    deps,
+    config.BACKUP_SCHEDULE_EVERY,
+    lifecycle.signal,
+    config.BACKUP_WINDOW,
+    config.BACKUP_NEW_TENANT_GRACE,
+  );
   lifecycle.onStop('scheduler', () => scheduler);
 
   logger.info(

@@ -125,6 +125,11 @@ const backupFields = commonEnv.extend({
     .describe(
       'How often the scheduler looks for tenants due a scheduled backup (plans set the interval; 0 turns it off)',
     ),
+  BACKUP_NEW_TENANT_GRACE: portEnv
+    .duration('10m')
+    .describe(
+      'A tenant is not due a scheduled backup until this long after the scheduler first saw it (a burst of registrations brings no burst of backups); 0: at once',
+    ),
   BACKUP_BATCH_ROWS: z.coerce
     .number()
     .int()

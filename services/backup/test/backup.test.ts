@@ -243,10 +243,17 @@ describe('backup and restore', () => {
       );
       return rows.length > 0 ? true : undefined;
     });
-    const now = new Date();
     const everyMs = deps.catalog.plan('pro')!.backups.scheduleEveryMs;
+    // Seen for the first time: not due until the grace after that has passed.
+    const seen = new Date();
+    const grace = 60_000;
+    await askForDueBackups(deps, seen, undefined, grace);
+    const earlyId = scheduledBackupId(tenant.tenantId, everyMs, scheduledSlot(tenant.tenantId, everyMs, seen));
+    const early = await deps.pool.query('SELECT 1 FROM backup.scheduled_requests WHERE backup_id = $1', [earlyId]);
+    expect(early.rowCount).toBe(0);
+    const now = new Date(seen.getTime() + grace);
     const backupId = scheduledBackupId(tenant.tenantId, everyMs, scheduledSlot(tenant.tenantId, everyMs, now));
-    expect(await askForDueBackups(deps, now)).toBeGreaterThanOrEqual(1);
+    expect(await askForDueBackups(deps, now, undefined, grace)).toBeGreaterThanOrEqual(1);
     const completed = await untilEvent(js, backupId, 'ttm.backup.completed.v1');
     expect((await backupEvents(js, backupId))[0]?.data).toMatchObject({
       trigger: 'scheduled',
@@ -257,7 +264,7 @@ describe('backup and restore', () => {
       const { rows } = await deps.pool.query('SELECT 1 FROM backup.backups WHERE id = $1', [backupId]);
       return rows.length > 0 ? true : undefined;
     });
-    const again = await askForDueBackups(deps, now);
+    const again = await askForDueBackups(deps, now, undefined, grace);
     const { rows: due } = await deps.pool.query(
       `SELECT tenant_id FROM backup.tenants WHERE status = 'active' AND plan = 'pro'`,
     );

@@ -30,7 +30,7 @@ let child: ChildProcess | undefined;
 
 beforeAll(async () => {
   ({ stack, nc, js } = await startBackupStack({
-    env: { BACKUP_SCHEDULE_EVERY: '250ms', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
+    env: { BACKUP_SCHEDULE_EVERY: '250ms', BACKUP_NEW_TENANT_GRACE: '0', BACKUP_VERIFY_AFTER_BACKUP: 'false' },
   }));
   await shortenAckWait(nc, Streams.COMMANDS, Consumers.backupCommands);
   // 'pro' is backed up daily: with BACKUP_WINDOW set, once in each night's window.

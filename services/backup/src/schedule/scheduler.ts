@@ -22,11 +22,12 @@ export async function runScheduler(
   tickMs: number,
   signal: AbortSignal,
   window?: BackupWindow,
+  newTenantGraceMs = NEW_TENANT_GRACE_MS,
 ): Promise<void> {
   if (tickMs <= 0) return;
   while (!signal.aborted) {
     try {
-      const asked = await askForDueBackups(deps, new Date(), window);
+      const asked = await askForDueBackups(deps, new Date(), window, newTenantGraceMs);
       if (asked > 0) deps.logger.info({ asked }, 'scheduled backups requested');
     } catch (error) {
       deps.logger.warn({ err: error }, 'scheduler tick failed; trying again at the next tick');
@@ -35,13 +36,33 @@ export async function runScheduler(
   }
 }
 
-/** One tick: returns how many backups it asked for. */
-export async function askForDueBackups(deps: BackupDeps, now: Date, window?: BackupWindow): Promise<number> {
+/** `BACKUP_NEW_TENANT_GRACE` by default: how long after the scheduler first sees a tenant it is not yet due. */
+export const NEW_TENANT_GRACE_MS = 10 * 60_000;
+
+/**
+ * One tick: returns how many backups it asked for. A tenant the scheduler saw for the first time
+ * less than `newTenantGraceMs` ago is not due yet (a burst of registrations does not bring a burst
+ * of backups of workspaces that hold only what provisioning wrote); then its current slot, or
+ * tonight's window, is.
+ */
+export async function askForDueBackups(
+  deps: BackupDeps,
+  now: Date,
+  window?: BackupWindow,
+  newTenantGraceMs = NEW_TENANT_GRACE_MS,
+): Promise<number> {
   const scheduled = deps.catalog.plans.filter((p) => p.backups.scheduleEveryMs > 0);
   if (scheduled.length === 0) return 0;
+  await deps.pool.query(
+    `INSERT INTO backup.schedule_first_seen (tenant_id, first_seen)
+     SELECT tenant_id, $1 FROM backup.tenants WHERE status IN ('active', 'suspended')
+     ON CONFLICT DO NOTHING`,
+    [now],
+  );
   const { rows: tenants } = await deps.pool.query<{ tenant_id: string; plan: string }>(
-    `SELECT tenant_id, plan FROM backup.tenants WHERE status IN ('active', 'suspended') AND plan = ANY($1)`,
-    [scheduled.map((p) => p.name)],
+    `SELECT t.tenant_id, t.plan FROM backup.tenants t JOIN backup.schedule_first_seen f USING (tenant_id)
+      WHERE t.status IN ('active', 'suspended') AND t.plan = ANY($1) AND f.first_seen <= $2`,
+    [scheduled.map((p) => p.name), new Date(now.getTime() - newTenantGraceMs)],
   );
   const occurrence = window ? windowAround(window, now) : undefined;
   const due: { tenantId: string; backupId: string }[] = [];
