@@ -15,6 +15,12 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 50);
 const TOTAL = Number(process.env.BENCH_TENANTS ?? 600);
 const BURSTS = Number(process.env.BENCH_BURSTS ?? 6);
 const WARMUP = 50;
+/**
+ * The whole stack by default, as `npm start` runs it: every service reacts to new tenants (quota
+ * state, metering, the backup scheduler, webhooks). BENCH_SERVICES=gateway,provisioner for the
+ * registration path alone.
+ */
+const SERVICES = (process.env.BENCH_SERVICES ?? 'gateway,provisioner,metering,quota,backup,webhooks').split(',');
 const WARM_POOL = 64;
 
 /** Wait until every cluster database holds `size` warm workspace schemas. */
@@ -43,9 +49,9 @@ export async function run(): Promise<void> {
     burst: `${BURSTS} bursts of ${IN_FLIGHT} registrations at once, warm pool refilled in between`,
     sustained: `${TOTAL} registrations, ${IN_FLIGHT} in flight (closed loop), warm pool drained`,
     warm_pool: WARM_POOL,
-    services: 'gateway + provisioner as processes',
+    services: `${SERVICES.join(', ')} as processes (BENCH_SERVICES)`,
   });
-  const stack = await startProcessStack(['gateway', 'provisioner'], { WORKSPACE_WARM_POOL: String(WARM_POOL) });
+  const stack = await startProcessStack(SERVICES, { WORKSPACE_WARM_POOL: String(WARM_POOL) });
   const nc = await connect({ servers: stack.nats.url });
   const waiting = new Map<string, () => void>();
   const subscription = nc.subscribe(SubjectFilters.tenantEvents, {
@@ -58,8 +64,7 @@ export async function run(): Promise<void> {
 
   // CPU per tenant of each part (PostgreSQL: every backend on the machine, so other load counts too).
   const cpuSnapshot = (): Record<string, number> => ({
-    gateway: cpuSecondsOf(stack.pids.gateway!),
-    provisioner: cpuSecondsOf(stack.pids.provisioner!),
+    ...Object.fromEntries(SERVICES.map((service) => [service, cpuSecondsOf(stack.pids[service]!)])),
     'nats-server': cpuSecondsOf(stack.nats.pid ?? 0),
     postgres: cpuSecondsOfCommand('postgres'),
   });
