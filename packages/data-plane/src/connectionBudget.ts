@@ -114,6 +114,11 @@ export class ServerBudget {
     });
   }
 
+  /** A checkout that gave up before it asked for a permit (its pool stayed busy). */
+  countTimeout(): void {
+    this.timedOut++;
+  }
+
   release(): void {
     const next = this.waiting.shift();
     // The permit passes straight to the next in line.

@@ -10,7 +10,7 @@ import {
   withDatabase,
 } from '@ttm/service-kit';
 import pg from 'pg';
-import { processLimit, ServerBudget } from './connectionBudget.js';
+import { ConnectionBudgetExhausted, processLimit, ServerBudget } from './connectionBudget.js';
 import { type DatabaseAddress, databaseKey } from './placement.js';
 
 export interface DataPlanePoolsOptions {
@@ -212,7 +212,8 @@ export class DataPlanePools {
 
   /** The shard of a workspace on its cluster's shared database; none for a dedicated database or without shards. */
   private shardOf(address: DatabaseAddress & { schema?: string }): Shard | undefined {
-    const shards = Math.min(this.options.tenantShards ?? 1, this.options.maxConnections);
+    // At least two connections a shard: one slow statement must not stall a tenant's shard.
+    const shards = Math.min(this.options.tenantShards ?? 1, Math.floor(this.options.maxConnections / 2));
     if (shards <= 1 || address.schema === undefined) return undefined;
     if (address.database !== databaseOf(this.cluster(address.region, address.cluster).url)) return undefined;
     const index = hashOf(address.schema) % shards;
@@ -232,6 +233,27 @@ export class DataPlanePools {
   private async checkout(address: DatabaseAddress, shard?: Shard): Promise<pg.PoolClient> {
     const budget = await this.budgetOf(address);
     if (!budget) return this.rawPoolFor(address, shard).connect();
+    // A pool at its own maximum with nothing idle: wait for one of its connections BEFORE taking
+    // a permit, so a checkout queued on a busy pool (a busy tenant's shard) never holds a permit
+    // that another pool with idle connections could use.
+    const max = shard?.max ?? this.options.maxConnections;
+    const waitLimitMs = this.options.acquireTimeoutMs ?? 2_000;
+    const started = Date.now();
+    for (;;) {
+      const own = this.rawPoolFor(address, shard);
+      if (own.totalCount < max || own.idleCount > (this.claims.get(own) ?? 0)) break;
+      const left = waitLimitMs - (Date.now() - started);
+      if (left <= 0) {
+        budget.countTimeout();
+        throw new ConnectionBudgetExhausted(
+          budget.server,
+          max,
+          Date.now() - started,
+          Math.max(1, Math.ceil(waitLimitMs / 1000)),
+        );
+      }
+      await this.nextRelease(own, Math.min(250, left));
+    }
     await budget.acquire();
     let raw: pg.Pool;
     let fresh = false;
