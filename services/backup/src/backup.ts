@@ -13,6 +13,13 @@ import { cleanUpAfterCrashes } from './backups/cleanup.js';
 import { backupCommandHandlers } from './backups/handlers.js';
 import { type BackupConfig, backupEnv } from './config.js';
 import type { BackupDeps, BackupHooks } from './deps.js';
+import {
+  apiCallActivityProjection,
+  createIdleSweepMetrics,
+  type IdleSweepDeps,
+  runIdleSweep,
+  signInActivityProjection,
+} from './idle/index.js';
 import { createBackupMetrics, seedBackupMetrics } from './metrics.js';
 import {
   createMigrationMetrics,
@@ -38,6 +45,8 @@ export interface Backup {
   service: ServiceContext<BackupConfig>;
   deps: BackupDeps;
   migrationDeps: MigrationDeps;
+  /** What the idle sweep runs with (tests sweep with their own clock). */
+  idleDeps: IdleSweepDeps;
   stop(): Promise<void>;
 }
 
@@ -135,6 +144,12 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal, metrics });
   lifecycle.onStop('tenants projection', () => tenants);
 
+  // Last activity per tenant, for the idle sweep: from BILLING's api_calls windows and AUDIT's sign-ins.
+  for (const activity of [apiCallActivityProjection, signInActivityProjection]) {
+    const run = runProjection({ js, pool, projection: activity, logger, signal: lifecycle.signal, metrics });
+    lifecycle.onStop(`${activity.name} projection`, () => run);
+  }
+
   const consumer = consumerDefinition(Consumers.backupCommands);
   const commands = runCommandConsumer({
     js,
@@ -171,9 +186,21 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const scheduler = runScheduler(deps, config.BACKUP_SCHEDULE_EVERY, lifecycle.signal, config.BACKUP_WINDOW);
   lifecycle.onStop('scheduler', () => scheduler);
 
+  const idleDeps: IdleSweepDeps = {
+    js,
+    pool,
+    catalog,
+    logger,
+    metrics: createIdleSweepMetrics(metrics),
+    maxPerSweep: config.IDLE_ARCHIVE_MAX_PER_SWEEP,
+    retryAfterMs: config.IDLE_ARCHIVE_RETRY_AFTER,
+  };
+  const idleSweep = runIdleSweep(idleDeps, config.IDLE_ARCHIVE_SWEEP_EVERY, lifecycle.signal);
+  lifecycle.onStop('idle sweep', () => idleSweep);
+
   logger.info(
     { port: config.BACKUP_PORT, stores: stores.describe(), window: config.BACKUP_WINDOW?.text },
     'backup ready',
   );
-  return { service, deps, migrationDeps, stop: () => lifecycle.stop('stop requested') };
+  return { service, deps, migrationDeps, idleDeps, stop: () => lifecycle.stop('stop requested') };
 }
