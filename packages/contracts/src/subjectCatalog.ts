@@ -73,6 +73,11 @@ const coreMeta: Partial<Record<keyof typeof CoreSubjects, EntryMeta>> = {
       'Fleet schema upgrades: start, read, pause, resume, cancel, roll back; a request-reply that the provisioner answers (queue group `provisioner`)',
     producers: ['gateway'],
   },
+  idleTenantsQuery: {
+    description:
+      "Tenants' last activity and what the idle sweep makes of them: a request-reply that the backup service answers (queue group `backup`)",
+    producers: ['gateway'],
+  },
 };
 
 /**

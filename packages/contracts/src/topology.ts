@@ -272,6 +272,8 @@ export const CoreSubjects = {
   webhookEndpoints: 'query.webhooks.endpoints',
   /** The gateway starts, reads and steers fleet schema upgrades (queue group `provisioner`). */
   upgrades: 'query.provisioner.upgrades',
+  /** The gateway reads the last activity of tenants and who is idle (queue group `backup`). */
+  idleTenantsQuery: 'query.backup.idle-tenants',
 } as const;
 
 export const consumerDefinitions: readonly ConsumerDefinition[] = [

@@ -18,6 +18,7 @@ import {
   createIdleSweepMetrics,
   type IdleSweepDeps,
   runIdleSweep,
+  serveIdleQueries,
   signInActivityProjection,
 } from './idle/index.js';
 import { createBackupMetrics, seedBackupMetrics } from './metrics.js';
@@ -197,6 +198,8 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   };
   const idleSweep = runIdleSweep(idleDeps, config.IDLE_ARCHIVE_SWEEP_EVERY, lifecycle.signal);
   lifecycle.onStop('idle sweep', () => idleSweep);
+  const idleQueries = serveIdleQueries(service.nats.nc, idleDeps);
+  lifecycle.onStop('idle tenants queries', () => idleQueries.unsubscribe());
 
   logger.info(
     { port: config.BACKUP_PORT, stores: stores.describe(), window: config.BACKUP_WINDOW?.text },

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeMessage, Subjects, TenantArchived, WindowClosed } from '@ttm/contracts';
 import { publishMessage, readAggregate } from '@ttm/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, signUp } from '../../../test/support/http.js';
+import { adminFetch, json, signUp } from '../../../test/support/http.js';
 import { eventually, startConnectedStack, stopConnectedStack, type TestStack } from '../../../test/support/stack.js';
 import { readTenantActivity, sweepIdleTenants } from '../src/idle/index.js';
 
@@ -23,6 +23,12 @@ beforeAll(async () => {
 afterAll(() => stopConnectedStack({ stack, nc }));
 
 const idleDeps = () => stack.backup!.idleDeps;
+const admin = adminFetch(() => stack.url);
+
+interface IdlePage {
+  items: { tenant_id: string; idle_days: number; last_sign_in_at: string | null; verdict: string }[];
+  idle: number;
+}
 
 async function tenantStatus(tenantId: string): Promise<string | undefined> {
   const [t] = await readTenantActivity(idleDeps().pool, [tenantId]);
@@ -89,8 +95,18 @@ describe('archiving idle tenants', () => {
     }, 30_000);
     expect(known.find((r) => r.tenantId === idle.entry.tenantId)?.lastApiCallAt).toBeNull();
 
-    // Nothing is idle today.
+    // Nothing is idle today, as operators see it too.
     expect((await sweepIdleTenants(idleDeps(), start)).requested).toEqual([]);
+    expect(await json<IdlePage>(await admin('/api/admin/tenants/idle'))).toEqual({
+      items: [],
+      idle: 0,
+      truncated: false,
+    });
+    const all = await json<IdlePage>(await admin('/api/admin/tenants/idle?all=true'));
+    const seen = Object.fromEntries(all.items.map((t) => [t.tenant_id, t]));
+    expect(seen[idle.entry.tenantId]).toMatchObject({ idle_days: 30, verdict: 'in-use' });
+    expect(seen[idle.entry.tenantId]!.last_sign_in_at).not.toBeNull();
+    expect(seen[enterprise.entry.tenantId]).toMatchObject({ idle_days: 0, verdict: 'plan-never-idle' });
 
     // Two sweepers at once (two instances share the database), then a restarted one: one archive asked for.
     const sweeps = await Promise.all([sweepIdleTenants(idleDeps(), now), sweepIdleTenants(idleDeps(), now)]);
@@ -111,6 +127,8 @@ describe('archiving idle tenants', () => {
       expect(await tenantStatus(other.entry.tenantId)).toBe('active');
       expect(await archivedEvents(other.entry.tenantId)).toEqual([]);
     }
+    const asked = await json<IdlePage>(await admin(`/api/admin/tenants/idle?tenant=${idle.entry.tenantId}`));
+    expect(asked.items[0]).toMatchObject({ verdict: 'not-active' });
     // Archived, it is no candidate any more.
     expect(await sweepIdleTenants(idleDeps(), now)).toEqual({ candidates: 0, requested: [] });
 

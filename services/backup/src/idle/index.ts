@@ -8,6 +8,7 @@ export {
   lastActivityOf,
   type TenantActivity,
 } from './idleness.js';
+export { serveIdleQueries } from './queries.js';
 export {
   assessFleet,
   createIdleSweepMetrics,
