@@ -549,16 +549,24 @@ interface ArchivePhase {
 }
 
 /** One cluster's catalog as the schema database sees it, and the whole server on disk. */
-async function catalogOf(client: pg.Client): Promise<{ classes: number; catalogMb: number; diskMb: number }> {
-  const { rows } = await client.query<{ classes: number; bytes: string; catalog: string }>(
+async function catalogOf(
+  client: pg.Client,
+): Promise<{ classes: number; schemas: number; catalogMb: number; diskMb: number }> {
+  const { rows } = await client.query<{ classes: number; schemas: number; bytes: string; catalog: string }>(
     `SELECT (SELECT count(*)::int FROM pg_class) AS classes,
+            (SELECT count(*)::int FROM pg_namespace WHERE nspname LIKE 'workspace\\_%') AS schemas,
             (SELECT sum(pg_database_size(datname))::text FROM pg_database) AS bytes,
             (SELECT sum(pg_total_relation_size(c.oid))::text FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'pg_catalog' AND c.relkind IN ('r', 't', 'm')) AS catalog`,
   );
   const row = rows[0]!;
-  return { classes: row.classes, catalogMb: Number(row.catalog) / 1024 ** 2, diskMb: Number(row.bytes) / 1024 ** 2 };
+  return {
+    classes: row.classes,
+    schemas: row.schemas,
+    catalogMb: Number(row.catalog) / 1024 ** 2,
+    diskMb: Number(row.bytes) / 1024 ** 2,
+  };
 }
 
 /**
@@ -572,6 +580,7 @@ async function archiveHalf(report: BenchReport, p: ArchivePhase): Promise<void> 
       const client = p.clusterClients.get(c.name)!;
       const catalog = await catalogOf(client);
       const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity');
+      report.figure(`archive half: cluster ${c.name} workspace schemas ${label}`, catalog.schemas, 'schemas');
       report.figure(`archive half: cluster ${c.name} pg_class rows ${label}`, catalog.classes, 'relations');
       report.figure(`archive half: cluster ${c.name} system catalog ${label}`, catalog.catalogMb, 'MB');
       report.figure(`archive half: cluster ${c.name} all databases on disk ${label}`, catalog.diskMb, 'MB');
@@ -585,6 +594,18 @@ async function archiveHalf(report: BenchReport, p: ArchivePhase): Promise<void> 
   const status = async (tenantId: string) =>
     (await p.json<{ status: string }>(await p.api(`/api/admin/tenants/${tenantId}`))).status;
 
+  // The provisioner refills its warm pool of ready workspaces (WORKSPACE_WARM_POOL per cluster)
+  // once registration is over: wait until no cluster's catalog changes any more, or the refill
+  // would be counted against the archive.
+  let last = '';
+  for (let stable = 0, polls = 0; stable < 3 && polls < 150; polls++) {
+    const now = JSON.stringify(
+      await Promise.all(p.clusters.map(async (c) => (await catalogOf(p.clusterClients.get(c.name)!)).classes)),
+    );
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+    await sleep(2_000);
+  }
   await measure('before');
   const chosen = p.registrar.active.filter((id, k) => k % 2 === 1 && id !== p.keep);
   const started = performance.now();
