@@ -16,6 +16,12 @@
  * - full replay time of each service's projections (`scripts/replay.ts`, the service stopped);
  * - seconds for a restarted gateway to be ready.
  *
+ * BENCH_ARCHIVE_HALF=1 adds a phase right after registration: every other active tenant archived
+ * through `POST /api/admin/tenants/{id}/archive` (the archive the idle sweep asks for), each
+ * cluster's catalog (pg_class rows, catalog MB, disk) and PostgreSQL connections before and after,
+ * and the time to bring two archived tenants back by signing in (202 with the restore → active).
+ * With BENCH_REGISTRATION_ONLY=1 the run stops after it.
+ *
  * BENCH_REGISTER_UNTIL (an ISO time) stops registering at that time and measures the rest with the
  * tenants registered by then (the report says where it stopped and the disk and memory left).
  * The backup scheduler is off (BACKUP_SCHEDULE_EVERY=0): scheduled backups of every tenant would
@@ -42,6 +48,9 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 /** BENCH_REGISTRATION_ONLY=1: stop after the registration figures (profiling runs). */
 const REGISTRATION_ONLY = process.env.BENCH_REGISTRATION_ONLY === '1';
+/** BENCH_ARCHIVE_HALF=1: archive every other tenant after registration (catalog and connections before/after, restore time). */
+const ARCHIVE_HALF = process.env.BENCH_ARCHIVE_HALF === '1';
+const ARCHIVE_IN_FLIGHT = 10;
 const REGISTER_UNTIL = process.env.BENCH_REGISTER_UNTIL ? Date.parse(process.env.BENCH_REGISTER_UNTIL) : Infinity;
 const BACKUP_ROWS = 2_000;
 const SERVICES = ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks'];
@@ -200,6 +209,9 @@ export async function run(): Promise<void> {
     report.figure('registration: POST to active p95', quantile(registrar.latencies, 0.95), 'ms');
     report.figure('registration: POST answered p95', quantile(registrar.answerLatencies, 0.95), 'ms');
     if (registrar.failed.length > 0) console.log(`  first failure: ${registrar.failed[0]}`);
+    if (ARCHIVE_HALF) {
+      await archiveHalf(report, { stack, api, json, clusters, clusterClients, control, registrar, keep: probe });
+    }
     if (REGISTRATION_ONLY) {
       registrar.close();
       return;
@@ -355,14 +367,17 @@ async function registrations(stack: ProcessStack, cpu: CpuAccounting) {
     latencies: [] as number[],
     answerLatencies: [] as number[],
     retried: 0,
+    /** Each active tenant's admin, to sign in as. */
+    credentials: new Map<string, { email: string; password: string }>(),
   };
   const tag = Date.now().toString(36);
   const one = async (i: number) => {
     const plan = i % 20 === 0 ? 'enterprise' : i % 20 <= 3 ? 'free' : 'pro';
+    const admin = { email: `admin${i}-${tag}@fleet.bench`, password: `Correct-Horse-${i}-Battery` };
     const body = JSON.stringify({
       organization_name: `Fleet ${tag} ${i}`,
-      admin_email: `admin${i}-${tag}@fleet.bench`,
-      admin_password: `Correct-Horse-${i}-Battery`,
+      admin_email: admin.email,
+      admin_password: admin.password,
       plan,
       // Alternate regions within each plan too (every 20th, the enterprise one, would otherwise be even).
       region: (i + Math.floor(i / 20)) % 2 === 0 ? 'us-east-1' : 'eu-west-1',
@@ -405,6 +420,7 @@ async function registrations(stack: ProcessStack, cpu: CpuAccounting) {
     state.latencies.push(performance.now() - t0);
     state.active.push(tenantId);
     state.placements.set(tenantId, outcome.placement);
+    state.credentials.set(tenantId, admin);
   };
   return Object.assign(state, {
     /** Register #from..#to-1; returns why it stopped early, or undefined. */
@@ -520,6 +536,150 @@ async function backupSeconds(
  * PostgreSQL connections the services hold, every 250 ms: on each cluster every `ttm-*` backend
  * (any database of it), on the control-plane server those of this run's database.
  */
+interface ArchivePhase {
+  stack: ProcessStack;
+  api: ReturnType<typeof gatewayClient>['api'];
+  json: ReturnType<typeof gatewayClient>['json'];
+  clusters: Cluster[];
+  clusterClients: Map<string, pg.Client>;
+  control: pg.Client;
+  registrar: Awaited<ReturnType<typeof registrations>>;
+  /** A tenant left live (the backup probe). */
+  keep: string;
+}
+
+/** One cluster's catalog as the schema database sees it, and the whole server on disk. */
+async function catalogOf(
+  client: pg.Client,
+): Promise<{ classes: number; schemas: number; catalogMb: number; diskMb: number }> {
+  const { rows } = await client.query<{ classes: number; schemas: number; bytes: string; catalog: string }>(
+    `SELECT (SELECT count(*)::int FROM pg_class) AS classes,
+            (SELECT count(*)::int FROM pg_namespace WHERE nspname LIKE 'workspace\\_%') AS schemas,
+            (SELECT sum(pg_database_size(datname))::text FROM pg_database) AS bytes,
+            (SELECT sum(pg_total_relation_size(c.oid))::text FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'pg_catalog' AND c.relkind IN ('r', 't', 'm')) AS catalog`,
+  );
+  const row = rows[0]!;
+  return {
+    classes: row.classes,
+    schemas: row.schemas,
+    catalogMb: Number(row.catalog) / 1024 ** 2,
+    diskMb: Number(row.bytes) / 1024 ** 2,
+  };
+}
+
+/**
+ * BENCH_ARCHIVE_HALF: archive every other active tenant (as the idle sweep would ask), measure
+ * what it gives back (catalog, disk, connections), then the time to bring archived tenants back
+ * the way their users do: a sign-in answering 202 with the restore, followed until active.
+ */
+async function archiveHalf(report: BenchReport, p: ArchivePhase): Promise<void> {
+  const measure = async (label: string) => {
+    for (const c of p.clusters) {
+      const client = p.clusterClients.get(c.name)!;
+      const catalog = await catalogOf(client);
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity');
+      report.figure(`archive half: cluster ${c.name} workspace schemas ${label}`, catalog.schemas, 'schemas');
+      report.figure(`archive half: cluster ${c.name} pg_class rows ${label}`, catalog.classes, 'relations');
+      report.figure(`archive half: cluster ${c.name} system catalog ${label}`, catalog.catalogMb, 'MB');
+      report.figure(`archive half: cluster ${c.name} all databases on disk ${label}`, catalog.diskMb, 'MB');
+      report.figure(`archive half: cluster ${c.name} server connections ${label}`, rows[0]!.n, 'connections');
+    }
+    const sampler = connectionSampler(p.control, p.stack.db.name, [...p.clusterClients.values()]);
+    await sleep(1_000);
+    report.figure(`archive half: all services PostgreSQL connections ${label}`, sampler.now(), 'connections');
+    await sampler.stop();
+  };
+  const status = async (tenantId: string) =>
+    (await p.json<{ status: string }>(await p.api(`/api/admin/tenants/${tenantId}`))).status;
+
+  // The provisioner refills its warm pool of ready workspaces (WORKSPACE_WARM_POOL per cluster)
+  // once registration is over: wait until no cluster's catalog changes any more, or the refill
+  // would be counted against the archive.
+  let last = '';
+  for (let stable = 0, polls = 0; stable < 3 && polls < 150; polls++) {
+    const now = JSON.stringify(
+      await Promise.all(p.clusters.map(async (c) => (await catalogOf(p.clusterClients.get(c.name)!)).classes)),
+    );
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+    await sleep(2_000);
+  }
+  await measure('before');
+  const chosen = p.registrar.active.filter((id, k) => k % 2 === 1 && id !== p.keep);
+  const started = performance.now();
+  let next = 0;
+  let refused = 0;
+  await Promise.all(
+    Array.from({ length: ARCHIVE_IN_FLIGHT }, async () => {
+      while (next < chosen.length) {
+        const tenantId = chosen[next++]!;
+        for (;;) {
+          const response = await p.api(`/api/admin/tenants/${tenantId}/archive`, { method: 'POST' });
+          if (response.status === 202) {
+            await response.text();
+            break;
+          }
+          if (response.status !== 503 && response.status !== 429) {
+            refused++;
+            console.log(`  archive of ${tenantId} answered ${response.status}: ${await response.text()}`);
+            break;
+          }
+          await response.text();
+          await sleep(Number(response.headers.get('retry-after') ?? 1) * 1000);
+        }
+      }
+    }),
+  );
+  // Archived: the tenant recorded archived and its schema dropped (the archive's last step).
+  let pending = [...chosen];
+  const deadline = Date.now() + 60 * 60_000;
+  while (pending.length > 0 && Date.now() < deadline) {
+    const left: string[] = [];
+    for (const id of pending) if ((await status(id)) !== 'archived') left.push(id);
+    pending = left;
+    if (pending.length > 0) await sleep(2_000);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  report.figure('archive half: tenants archived', chosen.length - pending.length, 'tenants', `${chosen.length}`);
+  report.figure('archive half: refused', refused, 'tenants', '0');
+  report.figure(
+    'archive half: throughput (verified backup, drop)',
+    (chosen.length - pending.length) / seconds,
+    'tenants/s',
+  );
+  await sleep(2_000);
+  await measure('after');
+
+  // Bring two back by signing in, one after the other.
+  const back: number[] = [];
+  const answered: number[] = [];
+  for (const tenantId of chosen.filter((id) => !pending.includes(id)).slice(0, 2)) {
+    const admin = p.registrar.credentials.get(tenantId)!;
+    const t0 = performance.now();
+    const login = await fetch(`${p.stack.gatewayUrl}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: admin.email, password: admin.password }),
+    });
+    const restoring = await p.json<{ operation_id: string }>(login, [202]);
+    answered.push(performance.now() - t0);
+    for (;;) {
+      const operation = await p.json<{ status: string }>(await p.api(`/api/operations/${restoring.operation_id}`));
+      if (operation.status === 'failed') throw new Error(`restore of archived tenant ${tenantId} failed`);
+      if (operation.status === 'succeeded' && (await status(tenantId)) === 'active') break;
+      await sleep(50);
+    }
+    back.push((performance.now() - t0) / 1000);
+  }
+  if (back.length > 0) {
+    report.figure('archive half: sign-in answered 202, max', Math.max(...answered), 'ms');
+    report.figure('archive half: sign-in to active again, min', Math.min(...back), 's');
+    report.figure('archive half: sign-in to active again, max', Math.max(...back), 's');
+  }
+}
+
 function connectionSampler(control: pg.Client, controlDatabase: string, clusterClients: pg.Client[]) {
   let stopped = false;
   let latest = 0;

@@ -182,3 +182,20 @@ export interface AcceptedUpgrade {
   operation_id: string;
   upgrade: Upgrade;
 }
+
+/** `GET /api/admin/tenants/idle`. */
+export interface IdleTenantPage {
+  items: {
+    tenant_id: string;
+    plan: string;
+    status: string;
+    idle_days: number;
+    last_activity_at: string | null;
+    last_sign_in_at: string | null;
+    last_api_call_at: string | null;
+    idle_at: string | null;
+    verdict: string;
+  }[];
+  idle: number;
+  truncated: boolean;
+}

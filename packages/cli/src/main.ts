@@ -5,6 +5,7 @@ import { archiveCommand, unarchiveCommand } from './commands/archive.js';
 import { auditCommand } from './commands/audit.js';
 import { backupCommand, backupsCommand, restoreCommand } from './commands/backup.js';
 import { healthCommand } from './commands/health.js';
+import { idleCommand } from './commands/idle.js';
 import { keysCommand } from './commands/keys.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -46,6 +47,7 @@ program
   .addCommand(retryCommand(env))
   .addCommand(archiveCommand(env))
   .addCommand(unarchiveCommand(env))
+  .addCommand(idleCommand(env))
   .addCommand(statsCommand(env))
   .addCommand(auditCommand(env))
   .addCommand(backupCommand(env))

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IdleTenantsReply, IdleTenantsRequest } from './backup/queries.js';
 import { TenantId } from './tenant/fields.js';
 import { CoreSubjects, Subjects } from './topology.js';
 import { UpgradeReply, UpgradeRequest } from './upgrade/queries.js';
@@ -112,6 +113,22 @@ export const UpgradeAnswered = defineExternal({
   schema: UpgradeReply,
 });
 
+export const IdleTenantsRequested = defineExternal({
+  type: 'ttm.query.idle-tenants.request.v1',
+  description: "Read tenants' last activity and who is idle past their plan's days (answered by the backup service)",
+  publisher: 'gateway',
+  subjectPattern: CoreSubjects.idleTenantsQuery,
+  schema: IdleTenantsRequest,
+});
+
+export const IdleTenantsAnswered = defineExternal({
+  type: 'ttm.query.idle-tenants.reply.v1',
+  description: "The backup service's answer, sent to the request's reply subject",
+  publisher: 'backup',
+  subjectPattern: CoreSubjects.idleTenantsQuery,
+  schema: IdleTenantsReply,
+});
+
 export const externalMessageDefinitions: readonly ExternalMessageDefinition[] = [
   MaxDeliveriesAdvisory,
   UsageWindowsQueried,
@@ -121,4 +138,6 @@ export const externalMessageDefinitions: readonly ExternalMessageDefinition[] = 
   WebhookEndpointsAnswered,
   UpgradeRequested,
   UpgradeAnswered,
+  IdleTenantsRequested,
+  IdleTenantsAnswered,
 ];

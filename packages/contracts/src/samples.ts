@@ -318,6 +318,26 @@ export const sampleExternalData: Readonly<Record<string, unknown>> = Object.free
     ok: false,
     error: { code: 'conflict', message: 'upgrade 5f0c2b1a-7d3e-4c9a-8b6f-2e1d0c9b8a7f is cancelled; it cannot resume' },
   },
+  'ttm.query.idle-tenants.request.v1': { idleOnly: true, limit: 100 },
+  'ttm.query.idle-tenants.reply.v1': {
+    ok: true,
+    idle: 1,
+    truncated: false,
+    tenants: [
+      {
+        tenantId: '0b7f3c1e-5d2a-4e8b-9c6f-1a2b3c4d5e6f',
+        plan: 'free',
+        status: 'active',
+        idleDays: 30,
+        lastActivityAt: '2026-10-30T10:00:00.000Z',
+        lastSignInAt: '2026-10-28T17:02:10.000Z',
+        lastApiCallAt: '2026-10-30T10:00:00.000Z',
+        activeSince: '2026-09-01T08:00:00.000Z',
+        idleAt: '2026-11-29T10:00:00.000Z',
+        verdict: 'idle',
+      },
+    ],
+  },
   'ttm.query.usage-windows.request.v1': {
     tenantId: '0b7f3c1e-5d2a-4e8b-9c6f-1a2b3c4d5e6f',
     granularity: 'day',

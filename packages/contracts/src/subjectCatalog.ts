@@ -73,6 +73,11 @@ const coreMeta: Partial<Record<keyof typeof CoreSubjects, EntryMeta>> = {
       'Fleet schema upgrades: start, read, pause, resume, cancel, roll back; a request-reply that the provisioner answers (queue group `provisioner`)',
     producers: ['gateway'],
   },
+  idleTenantsQuery: {
+    description:
+      "Tenants' last activity and what the idle sweep makes of them: a request-reply that the backup service answers (queue group `backup`)",
+    producers: ['gateway'],
+  },
 };
 
 /**
@@ -88,7 +93,7 @@ const commandProducers: Partial<Record<keyof typeof CommandSubjects, readonly Se
   /** The archive saga records the archive, then the restore that brings the tenant back. */
   tenantArchive: ['backup'],
   tenantUnarchive: ['backup'],
-  /** An operator asks (gateway); the idle sweep of the backup service asks for idle tenants. */
+  /** An operator asks (gateway); the idle sweep of the backup service asks for idle tenants (reason `idle`). */
   backupArchive: ['gateway', 'backup'],
 };
 
@@ -108,6 +113,12 @@ const filterMeta: Partial<Record<keyof typeof SubjectFilters, EntryMeta>> = {
   allUsage: { description: 'Every usage sample (the USAGE stream)' },
   allBilling: { description: 'Every closed usage window (the BILLING stream)' },
   allAudit: { description: 'Every audit record (the AUDIT stream)' },
+  apiCallWindows: {
+    description: "Every tenant's closed api_calls windows: the backup service's last API call per tenant",
+  },
+  signIns: {
+    description: "Every tenant's sign-ins (login audit entries): the backup service's last sign-in per tenant",
+  },
   allDeadLetters: { description: 'Every dead-lettered message' },
   maxDeliveriesAdvisories: { description: 'Every max-deliveries advisory, captured by the DEADLETTER stream' },
 };

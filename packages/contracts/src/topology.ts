@@ -73,6 +73,10 @@ export const SubjectFilters = {
   allUsage: 'usage.>',
   allBilling: 'billing.>',
   allAudit: 'audit.>',
+  /** Closed api_calls windows of every tenant: when each tenant last called the API. */
+  apiCallWindows: 'billing.*.api_calls',
+  /** Sign-ins of every tenant (the gateway's `login` audit entries). */
+  signIns: 'audit.*.login',
   allDeadLetters: 'dlq.>',
   maxDeliveriesAdvisories: '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>',
 } as const;
@@ -203,6 +207,8 @@ export const Consumers = {
   gatewayAudit: 'gateway-audit',
   quotaTenants: 'quota-tenants',
   meteringTenants: 'metering-tenants',
+  backupApiCalls: 'backup-api-calls',
+  backupSignIns: 'backup-sign-ins',
   backupTenants: 'backup-tenants',
   backupBackups: 'backup-backups',
   backupMigrationEvents: 'backup-migration-events',
@@ -266,6 +272,8 @@ export const CoreSubjects = {
   webhookEndpoints: 'query.webhooks.endpoints',
   /** The gateway starts, reads and steers fleet schema upgrades (queue group `provisioner`). */
   upgrades: 'query.provisioner.upgrades',
+  /** The gateway reads the last activity of tenants and who is idle (queue group `backup`). */
+  idleTenantsQuery: 'query.backup.idle-tenants',
 } as const;
 
 export const consumerDefinitions: readonly ConsumerDefinition[] = [
@@ -303,6 +311,29 @@ export const consumerDefinitions: readonly ConsumerDefinition[] = [
     ackWaitSeconds: 30,
     maxAckPending: projectionBatchSize,
     owner: 'gateway',
+    kind: 'projection',
+  },
+  {
+    // Last activity per tenant, for archiving idle tenants: already aggregated (hourly windows, sign-ins).
+    stream: Streams.BILLING,
+    durable: Consumers.backupApiCalls,
+    description: 'backup: last API call per tenant from the closed api_calls windows, for the idle sweep (in batches)',
+    filterSubject: SubjectFilters.apiCallWindows,
+    maxDeliver: 10,
+    ackWaitSeconds: 30,
+    maxAckPending: projectionBatchSize,
+    owner: 'backup',
+    kind: 'projection',
+  },
+  {
+    stream: Streams.AUDIT,
+    durable: Consumers.backupSignIns,
+    description: 'backup: last sign-in per tenant from the login audit entries, for the idle sweep (in batches)',
+    filterSubject: SubjectFilters.signIns,
+    maxDeliver: 10,
+    ackWaitSeconds: 30,
+    maxAckPending: projectionBatchSize,
+    owner: 'backup',
     kind: 'projection',
   },
   {

@@ -34,6 +34,11 @@ export const PlanSchema = z.object({
       keepWeekly: z.number().int().nonnegative().default(4),
     })
     .default({ scheduleEveryMs: 0, keepLast: 7, keepDaily: 7, keepWeekly: 4 }),
+  /**
+   * Days without a sign-in or API call after which the backup service's idle sweep archives a
+   * tenant of this plan (its next sign-in restores it). 0: never (the default of a plan that omits it).
+   */
+  archiveIdleDays: z.number().int().nonnegative().max(3650).default(0),
 });
 export type Plan = z.output<typeof PlanSchema>;
 
@@ -61,12 +66,14 @@ export const DEFAULT_PLANS: z.input<typeof PlanSchema>[] = [
     quotas: { storage_bytes: 1 * GiB, users: 3, api_calls_per_month: 100_000 },
     rateLimit: { requests: 100, windowMs: 60_000 },
     backups: { scheduleEveryMs: 0, keepLast: 3, keepDaily: 0, keepWeekly: 0 },
+    archiveIdleDays: 30,
   },
   {
     name: 'pro',
     quotas: { storage_bytes: 20 * GiB, users: 50, api_calls_per_month: 5_000_000 },
     rateLimit: { requests: 1_000, windowMs: 60_000 },
     backups: { scheduleEveryMs: 86_400_000, keepLast: 7, keepDaily: 7, keepWeekly: 4 },
+    archiveIdleDays: 90,
   },
   {
     name: 'enterprise',
@@ -74,6 +81,7 @@ export const DEFAULT_PLANS: z.input<typeof PlanSchema>[] = [
     quotas: { storage_bytes: 500 * GiB, users: 10_000, api_calls_per_month: 100_000_000 },
     rateLimit: { requests: 10_000, windowMs: 60_000 },
     backups: { scheduleEveryMs: 3_600_000, keepLast: 24, keepDaily: 14, keepWeekly: 8 },
+    archiveIdleDays: 0,
   },
 ];
 

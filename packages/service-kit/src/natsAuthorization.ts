@@ -60,6 +60,7 @@ export const CORE_SUBSCRIBERS: Readonly<Record<keyof typeof CoreSubjects, readon
   apiKeyRevoked: ['gateway'],
   webhookEndpoints: ['webhooks'],
   upgrades: ['provisioner'],
+  idleTenantsQuery: ['backup'],
 };
 
 /** Stream subjects a service also receives live, as a core subscription (no consumer). */

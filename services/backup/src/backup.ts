@@ -13,6 +13,14 @@ import { cleanUpAfterCrashes } from './backups/cleanup.js';
 import { backupCommandHandlers } from './backups/handlers.js';
 import { type BackupConfig, backupEnv } from './config.js';
 import type { BackupDeps, BackupHooks } from './deps.js';
+import {
+  apiCallActivityProjection,
+  createIdleSweepMetrics,
+  type IdleSweepDeps,
+  runIdleSweep,
+  serveIdleQueries,
+  signInActivityProjection,
+} from './idle/index.js';
 import { createBackupMetrics, seedBackupMetrics } from './metrics.js';
 import {
   createMigrationMetrics,
@@ -38,6 +46,8 @@ export interface Backup {
   service: ServiceContext<BackupConfig>;
   deps: BackupDeps;
   migrationDeps: MigrationDeps;
+  /** What the idle sweep runs with (tests sweep with their own clock). */
+  idleDeps: IdleSweepDeps;
   stop(): Promise<void>;
 }
 
@@ -135,6 +145,12 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   const tenants = runProjection({ js, pool, projection: tenantsProjection, logger, signal: lifecycle.signal, metrics });
   lifecycle.onStop('tenants projection', () => tenants);
 
+  // Last activity per tenant, for the idle sweep: from BILLING's api_calls windows and AUDIT's sign-ins.
+  for (const activity of [apiCallActivityProjection, signInActivityProjection]) {
+    const run = runProjection({ js, pool, projection: activity, logger, signal: lifecycle.signal, metrics });
+    lifecycle.onStop(`${activity.name} projection`, () => run);
+  }
+
   const consumer = consumerDefinition(Consumers.backupCommands);
   const commands = runCommandConsumer({
     js,
@@ -177,9 +193,23 @@ export async function startBackup(env: NodeJS.ProcessEnv, options: BackupOptions
   );
   lifecycle.onStop('scheduler', () => scheduler);
 
+  const idleDeps: IdleSweepDeps = {
+    js,
+    pool,
+    catalog,
+    logger,
+    metrics: createIdleSweepMetrics(metrics),
+    maxPerSweep: config.IDLE_ARCHIVE_MAX_PER_SWEEP,
+    retryAfterMs: config.IDLE_ARCHIVE_RETRY_AFTER,
+  };
+  const idleSweep = runIdleSweep(idleDeps, config.IDLE_ARCHIVE_SWEEP_EVERY, lifecycle.signal);
+  lifecycle.onStop('idle sweep', () => idleSweep);
+  const idleQueries = serveIdleQueries(service.nats.nc, idleDeps);
+  lifecycle.onStop('idle tenants queries', () => idleQueries.unsubscribe());
+
   logger.info(
     { port: config.BACKUP_PORT, stores: stores.describe(), window: config.BACKUP_WINDOW?.text },
     'backup ready',
   );
-  return { service, deps, migrationDeps, stop: () => lifecycle.stop('stop requested') };
+  return { service, deps, migrationDeps, idleDeps, stop: () => lifecycle.stop('stop requested') };
 }

@@ -158,6 +158,25 @@ const backupFields = commonEnv.extend({
     .max(16)
     .default(2)
     .describe('Tenant migrations run at once by one instance'),
+  IDLE_ARCHIVE_SWEEP_EVERY: portEnv
+    .duration('1h')
+    .describe(
+      "How often the backup service archives tenants idle (no sign-in or API call) past their plan's PLANS[].archiveIdleDays (0 turns idle archiving off)",
+    ),
+  IDLE_ARCHIVE_MAX_PER_SWEEP: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(20)
+    .describe(
+      'Idle tenants one sweep asks to archive at most (the rest wait for the next sweep): bounds the archive rate',
+    ),
+  IDLE_ARCHIVE_RETRY_AFTER: portEnv
+    .duration('24h')
+    .describe(
+      'An idle tenant whose archive was asked for and that is still active (refused: frozen by a migration, a failed backup) is asked again after this long',
+    ),
   WRITE_FREEZE_RETRY_AFTER: portEnv
     .duration('5s')
     .describe('Retry-After given to tenant writes refused during a restore or migration (whole seconds)'),

@@ -34,7 +34,7 @@ import {
   scheduleSigningKeyRotation,
   signingKeyRoutes,
 } from './features/auth/index.js';
-import { BackupIndex, backupRoutes } from './features/backups/index.js';
+import { BackupIndex, backupRoutes, idleTenantRoutes } from './features/backups/index.js';
 import { createDashboard, type DashboardParts, dashboard, defaultAssetsDir } from './features/dashboard/index.js';
 import { adoptDataPlane, DATA_PLANE_APPLICATION_NAME, DataPlanePools } from './features/dataPlane/index.js';
 import {
@@ -400,6 +400,7 @@ const adminScope: FastifyPluginAsync<GatewayDeps> = async (admin, deps) => {
   await admin.register(backupRoutes, deps);
   await admin.register(adminQuotaRoutes, deps);
   await admin.register(migrationRoutes, deps);
+  await admin.register(idleTenantRoutes, deps);
   await admin.register(tenantAdminRoutes, deps);
   await admin.register(fleetRoutes, deps);
   await admin.register(signingKeyRoutes, deps);

@@ -10,7 +10,7 @@ import {
   TenantSuspended,
   TenantUnarchived,
 } from '@ttm/contracts';
-import { isMessage, type ProjectionDefinition } from '@ttm/service-kit';
+import { isMessage, type ProjectionDefinition, type ReceivedEvent } from '@ttm/service-kit';
 import { BACKUP_SCHEMA } from '../shared/index.js';
 
 const statusOf: Record<string, string> = {
@@ -24,7 +24,19 @@ const statusOf: Record<string, string> = {
   [TenantUnarchived.type]: 'active',
 };
 
-/** `backup.tenants`: each tenant's plan and status, for the scheduler. */
+/**
+ * When a tenant became active (provisioned, reactivated, brought back from an archive): the start
+ * of its idle clock when it has not signed in or called the API since. From the event, so a replay
+ * gives the same value.
+ */
+function activeSinceOf(event: ReceivedEvent): string | null {
+  if (isMessage(event, TenantProvisioned)) return event.data.provisionedAt;
+  if (isMessage(event, TenantActivated)) return event.data.activatedAt;
+  if (isMessage(event, TenantUnarchived)) return event.data.unarchivedAt;
+  return null;
+}
+
+/** `backup.tenants`: each tenant's plan, status and since when it is active, for the scheduler and the idle sweep. */
 export const tenantsProjection: ProjectionDefinition = {
   name: 'tenants',
   schema: BACKUP_SCHEMA,
@@ -43,11 +55,11 @@ export const tenantsProjection: ProjectionDefinition = {
     }
     const status = statusOf[event.meta.type];
     if (!status) return;
-    await client.query('UPDATE backup.tenants SET status = $2, last_seq = $3 WHERE tenant_id = $1', [
-      (event.data as { tenantId: string }).tenantId,
-      status,
-      event.seq,
-    ]);
+    await client.query(
+      `UPDATE backup.tenants SET status = $2, last_seq = $3, active_since = COALESCE($4, active_since)
+        WHERE tenant_id = $1`,
+      [(event.data as { tenantId: string }).tenantId, status, event.seq, activeSinceOf(event)],
+    );
   },
   async reset(client) {
     await client.query('TRUNCATE backup.tenants');
