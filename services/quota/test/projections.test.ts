@@ -38,7 +38,7 @@ describe("quota's projections", () => {
     const histories = tenantIds.map((tenantId, n) => {
       const overridden = (day: number, limits: object): HistoryEvent => ({
         type: QuotasOverridden.type,
-        data: { tenantId, limits, actor: { kind: 'operator', id: 'ops' }, overriddenAt: at(day) },
+        data: { tenantId, limits, actor: { kind: 'admin', id: 'ops@operator.example' }, overriddenAt: at(day) },
         time: at(day),
       });
       const events = [

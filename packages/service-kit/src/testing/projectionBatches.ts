@@ -46,6 +46,7 @@ export function interleave(
 export function tenantHistory(tenants: number): ReceivedEvent[] {
   return interleave(
     Array.from({ length: tenants }, (_, n) => {
+      const actor = { kind: 'admin', id: 'ops@operator.example' };
       const tenantId = randomUUID();
       const provisioningId = randomUUID();
       const at = (s: number) => new Date(Date.UTC(2026, 11, 5, 12, 0, s)).toISOString();
@@ -71,11 +72,18 @@ export function tenantHistory(tenants: number): ReceivedEvent[] {
         },
         {
           type: TenantEvents.provisioningStepCompleted.type,
-          data: { tenantId, provisioningId, step: 'reserve-slug', progress: 20, slug: `org-${n}` },
+          data: { tenantId, provisioningId, step: 'reserve-slug', progress: 20, slug: `org-${n}`, completedAt: at(1) },
         },
         {
           type: TenantEvents.provisioningStepCompleted.type,
-          data: { tenantId, provisioningId, step: 'place', progress: 40, placement: placement('us-east-1') },
+          data: {
+            tenantId,
+            provisioningId,
+            step: 'place',
+            progress: 40,
+            placement: placement('us-east-1'),
+            completedAt: at(2),
+          },
         },
       ];
       if (n % 3 === 0) {
@@ -86,20 +94,27 @@ export function tenantHistory(tenants: number): ReceivedEvent[] {
           },
           {
             type: TenantEvents.provisioningRetried.type,
-            data: { tenantId, provisioningId, resumeAt: 'create-workspace' },
+            data: { tenantId, provisioningId, resumeAt: 'create-workspace', actor, retriedAt: at(4) },
           },
         );
       }
       events.push({
         type: TenantEvents.provisioned.type,
-        data: { tenantId, provisioningId, slug: `org-${n}`, placement: placement('us-east-1'), provisionedAt: at(5) },
+        data: {
+          tenantId,
+          provisioningId,
+          slug: `org-${n}`,
+          placement: placement('us-east-1'),
+          durationMs: 5_000,
+          provisionedAt: at(5),
+        },
       });
       if (n % 5 === 0) {
         const backupId = randomUUID();
         events.push(
           {
             type: TenantEvents.archived.type,
-            data: { tenantId, archiveId: randomUUID(), backupId, reason: 'operator', archivedAt: at(6) },
+            data: { tenantId, archiveId: randomUUID(), backupId, reason: 'operator', actor, archivedAt: at(6) },
           },
           {
             type: TenantEvents.unarchived.type,
@@ -110,24 +125,43 @@ export function tenantHistory(tenants: number): ReceivedEvent[] {
       if (n % 7 === 3) {
         events.push({
           type: TenantEvents.archived.type,
-          data: { tenantId, archiveId: randomUUID(), backupId: randomUUID(), reason: 'operator', archivedAt: at(6) },
+          data: {
+            tenantId,
+            archiveId: randomUUID(),
+            backupId: randomUUID(),
+            reason: 'operator',
+            actor,
+            archivedAt: at(6),
+          },
         });
       }
       if (n % 2 === 0) {
         events.push(
-          { type: TenantEvents.suspended.type, data: { tenantId, reason: 'unpaid' } },
+          { type: TenantEvents.suspended.type, data: { tenantId, reason: 'unpaid', actor, suspendedAt: at(8) } },
           {
             type: TenantEvents.placementChanged.type,
-            data: { tenantId, from: placement('us-east-1'), to: placement('eu-west-1') },
+            data: {
+              tenantId,
+              migrationId: randomUUID(),
+              from: placement('us-east-1'),
+              to: placement('eu-west-1'),
+              changedAt: at(9),
+            },
           },
         );
         if (n % 4 === 0) {
           events.push({
             type: TenantEvents.placementChanged.type,
-            data: { tenantId, from: placement('eu-west-1'), to: placement('eu-west-1', 'eu-west-1-b') },
+            data: {
+              tenantId,
+              from: placement('eu-west-1'),
+              to: placement('eu-west-1', 'eu-west-1-b'),
+              migrationId: randomUUID(),
+              changedAt: at(9),
+            },
           });
         }
-        events.push({ type: TenantEvents.activated.type, data: { tenantId } });
+        events.push({ type: TenantEvents.activated.type, data: { tenantId, actor, activatedAt: at(9) } });
       }
       return {
         subject: `evt.tenant.${tenantId}`,
