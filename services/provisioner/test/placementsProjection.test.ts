@@ -14,8 +14,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await one?.close();
-  await many?.close();
+  await Promise.all([one?.close(), many?.close()]);
 });
 
 async function rows(pool: pg.Pool) {

@@ -22,8 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await one?.close();
-  await many?.close();
+  await Promise.all([one?.close(), many?.close()]);
 });
 
 const tenantIds = Array.from({ length: 30 }, (_, n) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`);

@@ -16,8 +16,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await one?.close();
-  await many?.close();
+  await Promise.all([one?.close(), many?.close()]);
 });
 
 const types = ['tenant.suspended', 'tenant.activated', 'tenant.provisioning-failed', 'quota.warning'];
