@@ -1,3 +1,4 @@
 export * from './database.js';
 export * from './deciderSpecification.js';
 export * from './natsServer.js';
+export * from './projectionBatches.js';

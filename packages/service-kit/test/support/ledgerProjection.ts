@@ -1,5 +1,5 @@
-import { type ConsumerDefinition, Streams } from '@ttm/contracts';
-import type { ProjectionDefinition } from '../../src/consumers/index.js';
+import { type ConsumerDefinition, Streams, TenantSuspended } from '@ttm/contracts';
+import { onMany, type ProjectionDefinition, setAppliers } from '../../src/consumers/index.js';
 
 /**
  * The consumer of a test projection `name` on `evt.<name>.>` of EVENTS, quick to redeliver
@@ -27,9 +27,9 @@ export function testProjectionConsumer(name: string, description: string, maxDel
 export function ledgerProjection(
   name: string,
   schema: string,
-  hooks: { beforeApply?: (seq: number) => void; writesOnly?: boolean } = {},
+  hooks: { beforeApply?: (seq: number) => void; writesOnly?: boolean; setBased?: boolean } = {},
 ): ProjectionDefinition {
-  return {
+  const projection: ProjectionDefinition = {
     name,
     schema,
     consumer: testProjectionConsumer(name, `test ledger projection ${name}`, 5),
@@ -52,6 +52,30 @@ export function ledgerProjection(
       await client.query(`TRUNCATE ${schema}.ledger_rows, ${schema}.ledger_balances`);
     },
   };
+  if (!hooks.setBased) return projection;
+  // Set-based: each round's events (one per tenant) in one statement per table; `beforeApply`
+  // runs before each round's statements, so a kill can land with earlier rounds already sent.
+  const appliers = setAppliers([
+    onMany(TenantSuspended, async (events, client) => {
+      for (const event of events) hooks.beforeApply?.(event.seq);
+      const rows = JSON.stringify(
+        events.map((e) => ({ seq: e.seq, tenant_id: e.data.tenantId, reason: e.data.reason })),
+      );
+      await client.query(
+        `INSERT INTO ${schema}.ledger_rows (seq, tenant_id, reason)
+         SELECT seq, tenant_id, reason FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, tenant_id uuid, reason text)`,
+        [rows],
+      );
+      await client.query(
+        `INSERT INTO ${schema}.ledger_balances (tenant_id, events, seq_sum)
+         SELECT tenant_id, 1, seq FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, tenant_id uuid)
+         ON CONFLICT (tenant_id) DO UPDATE SET events = ledger_balances.events + 1,
+            seq_sum = ledger_balances.seq_sum + excluded.seq_sum`,
+        [rows],
+      );
+    }),
+  ]);
+  return { ...projection, apply: appliers.apply, applyMany: appliers.applyMany };
 }
 
 export function ledgerTables(schema: string): string {

@@ -3,7 +3,8 @@
  * (SIGKILL: no rollback sent, no ack, no cleanup) when told to:
  * - KILL_IN_APPLY_AT=<seq>: inside the batch transaction, just before applying that event;
  * - KILL_BEFORE_ACK_AT=<seq>: after the batch holding that event committed, before its acks.
- * Env: NATS_URL, DATABASE_URL, PROJECTION, SCHEMA; WRITES_ONLY=1 for a write-only projection.
+ * Env: NATS_URL, DATABASE_URL, PROJECTION, SCHEMA; WRITES_ONLY=1 for a write-only projection,
+ * SET_BASED=1 for a set-based one (a batch's events in rounds of one statement per table).
  */
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -33,6 +34,7 @@ await runProjection({
       if (seq === killInApplyAt) die();
     },
     writesOnly: process.env.WRITES_ONLY === '1',
+    setBased: process.env.SET_BASED === '1',
   }),
   logger: pino({ level: 'silent' }),
   signal: controller.signal,

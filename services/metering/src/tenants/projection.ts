@@ -1,5 +1,5 @@
 import { Consumers, consumerDefinition, type Placement, TenantEvents } from '@ttm/contracts';
-import { eventAppliers, on, type PoolClient, type ProjectionDefinition, type ReceivedEvent } from '@ttm/service-kit';
+import { onMany, type PoolClient, type ProjectionDefinition, type ReceivedEvent, setAppliers } from '@ttm/service-kit';
 
 export const METERING_SCHEMA = 'metering';
 
@@ -8,86 +8,117 @@ const consumer = consumerDefinition(Consumers.meteringTenants);
 /**
  * The tenants metering samples and where their data lives: one row per tenant with its status
  * and placement, from the tenant events. Each statement is keyed by tenant, so replaying the
- * events in stream order gives the same rows.
+ * events in stream order gives the same rows, and the events of different tenants commute (what
+ * lets a batch apply each event type in one statement).
  */
 export const meteringTenantsProjection: ProjectionDefinition = {
   name: 'metering-tenants',
   schema: METERING_SCHEMA,
   consumer,
-  // Statements keyed by tenant, results never read: a batch goes in one round trip.
+  // Statements keyed by tenant, results never read: a batch goes in one round trip, and its
+  // events of one type go in one statement (set-based: `setAppliers`).
   writesOnly: true,
   apply: (client, event) => appliers.apply(client, event),
+  applyMany: (client, events) => appliers.applyMany(client, events),
   async reset(client) {
     await client.query(`TRUNCATE ${METERING_SCHEMA}.tenants`);
   },
 };
 
-async function place(
-  client: PoolClient,
-  event: ReceivedEvent,
-  tenantId: string,
-  placement: Placement,
-  status?: string,
-) {
+const T = `${METERING_SCHEMA}.tenants`;
+
+interface Placed {
+  event: ReceivedEvent;
+  tenantId: string;
+  placement: Placement;
+  status?: string;
+}
+
+/** Move each tenant to its placement (and set its status when given), one statement for all. */
+async function place(client: PoolClient, placed: readonly Placed[]) {
+  if (placed.length === 0) return;
+  const rows = placed.map(({ event, tenantId, placement, status }) => ({
+    tenant_id: tenantId,
+    region: placement.region,
+    cluster: placement.cluster,
+    placement_kind: placement.kind,
+    database: placement.database,
+    schema: placement.schema,
+    status: status ?? null,
+    updated_at: event.meta.time,
+    seq: event.seq,
+  }));
   await client.query(
-    `UPDATE ${METERING_SCHEMA}.tenants
-        SET region = $2, cluster = $3, placement_kind = $4, database = $5, schema = $6,
-            status = COALESCE($7, status), updated_at = $8, last_event_seq = $9
-      WHERE tenant_id = $1`,
+    `UPDATE ${T} t
+        SET region = r.region, cluster = r.cluster, placement_kind = r.placement_kind, database = r.database,
+            schema = r.schema, status = COALESCE(r.status, t.status), updated_at = r.updated_at,
+            last_event_seq = r.seq
+       FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, region text, cluster text, placement_kind text,
+            database text, schema text, status text, updated_at timestamptz, seq bigint)
+      WHERE t.tenant_id = r.tenant_id`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** Set each tenant's status, one statement for all. */
+async function setStatus(client: PoolClient, events: readonly ReceivedEvent<{ tenantId: string }>[], status: string) {
+  await client.query(
+    `UPDATE ${T} t SET status = $2, updated_at = r.updated_at, last_event_seq = r.seq
+       FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, updated_at timestamptz, seq bigint)
+      WHERE t.tenant_id = r.tenant_id`,
     [
-      tenantId,
-      placement.region,
-      placement.cluster,
-      placement.kind,
-      placement.database,
-      placement.schema,
-      status ?? null,
-      event.meta.time,
-      event.seq,
+      JSON.stringify(events.map(({ data, meta, seq }) => ({ tenant_id: data.tenantId, updated_at: meta.time, seq }))),
+      status,
     ],
   );
 }
 
-async function setStatus(client: PoolClient, event: ReceivedEvent, tenantId: string, status: string) {
-  await client.query(
-    `UPDATE ${METERING_SCHEMA}.tenants SET status = $2, updated_at = $3, last_event_seq = $4 WHERE tenant_id = $1`,
-    [tenantId, status, event.meta.time, event.seq],
-  );
-}
-
-const appliers = eventAppliers(
-  on(TenantEvents.registered, async (event, client) => {
-    const e = event.data;
+const appliers = setAppliers([
+  onMany(TenantEvents.registered, async (events, client) => {
     await client.query(
-      `INSERT INTO ${METERING_SCHEMA}.tenants (tenant_id, status, region, updated_at, last_event_seq)
-       VALUES ($1, 'registered', $2, $3, $4) ON CONFLICT (tenant_id) DO NOTHING`,
-      [e.tenantId, e.region, event.meta.time, event.seq],
+      `INSERT INTO ${T} (tenant_id, status, region, updated_at, last_event_seq)
+       SELECT tenant_id, 'registered', region, updated_at, seq
+         FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, region text, updated_at timestamptz, seq bigint)
+       ON CONFLICT (tenant_id) DO NOTHING`,
+      [
+        JSON.stringify(
+          events.map(({ data: e, meta, seq }) => ({
+            tenant_id: e.tenantId,
+            region: e.region,
+            updated_at: meta.time,
+            seq,
+          })),
+        ),
+      ],
     );
   }),
-  on(TenantEvents.provisioningStepCompleted, async (event, client) => {
-    const e = event.data;
-    if (e.placement) await place(client, event, e.tenantId, e.placement);
+  onMany(TenantEvents.provisioningStepCompleted, async (events, client) => {
+    const placed: Placed[] = [];
+    for (const event of events) {
+      if (event.data.placement) placed.push({ event, tenantId: event.data.tenantId, placement: event.data.placement });
+    }
+    await place(client, placed);
   }),
-  on(TenantEvents.provisioned, async (event, client) => {
-    const e = event.data;
-    await place(client, event, e.tenantId, e.placement, 'active');
+  onMany(TenantEvents.provisioned, async (events, client) => {
+    await place(
+      client,
+      events.map((event) => ({
+        event,
+        tenantId: event.data.tenantId,
+        placement: event.data.placement,
+        status: 'active',
+      })),
+    );
   }),
-  on(TenantEvents.provisioningFailed, async (event, client) => {
-    const e = event.data;
-    // Compensation removed the workspace: nothing is left to sample.
-    await setStatus(client, event, e.tenantId, 'failed');
+  // Compensation removed the workspace: nothing is left to sample.
+  onMany(TenantEvents.provisioningFailed, (events, client) => setStatus(client, events, 'failed')),
+  onMany(TenantEvents.suspended, (events, client) => setStatus(client, events, 'suspended')),
+  onMany(TenantEvents.activated, (events, client) => setStatus(client, events, 'active')),
+  // A migration moved the workspace: storage is sampled at the new placement from now on.
+  onMany(TenantEvents.placementChanged, async (events, client) => {
+    await place(
+      client,
+      events.map((event) => ({ event, tenantId: event.data.tenantId, placement: event.data.to })),
+    );
   }),
-  on(TenantEvents.suspended, async (event, client) => {
-    const e = event.data;
-    await setStatus(client, event, e.tenantId, 'suspended');
-  }),
-  on(TenantEvents.activated, async (event, client) => {
-    const e = event.data;
-    await setStatus(client, event, e.tenantId, 'active');
-  }),
-  on(TenantEvents.placementChanged, async (event, client) => {
-    // A migration moved the workspace: storage is sampled at the new placement from now on.
-    const e = event.data;
-    await place(client, event, e.tenantId, e.to);
-  }),
-);
+]);

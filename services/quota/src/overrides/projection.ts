@@ -1,5 +1,5 @@
 import { Consumers, consumerDefinition, type QuotaLimitOverrides, QuotaNames, QuotasOverridden } from '@ttm/contracts';
-import { isMessage, type Pool, type ProjectionDefinition } from '@ttm/service-kit';
+import { onMany, type Pool, type ProjectionDefinition, setAppliers } from '@ttm/service-kit';
 import type { LimitOverrides } from '../enforcement/quotaBook.js';
 
 export const QUOTA_SCHEMA = 'quota';
@@ -9,42 +9,55 @@ const consumer = consumerDefinition(Consumers.quotaEvents);
 /**
  * The overrides in force per tenant, from the `ttm.quota.overridden.v1` events (the notices on
  * the same subjects are quota's own output and need no projection). `onOverridden` is told which
- * tenant changed once its transaction committed.
+ * tenants changed once their transaction committed. Each statement is keyed by tenant, so a
+ * batch applies its overrides in two statements (set-based: `setAppliers`).
  */
 export function overridesProjection(onOverridden: (tenantId: string) => void): {
   projection: ProjectionDefinition;
   onApplied: () => void;
 } {
-  let changed: string | undefined;
+  // Tenants of the batches applied since the last `onApplied` (one of a rolled-back attempt only
+  // costs a reload of what is committed).
+  const changed = new Set<string>();
+  const appliers = setAppliers([
+    onMany(QuotasOverridden, async (events, client) => {
+      // An absent limit keeps its override, null restores the plan's, a number replaces it.
+      const rows = events.map(({ data: e, seq }) => ({
+        tenant_id: e.tenantId,
+        ...Object.fromEntries(QuotaNames.map((name) => [name, e.limits[name] ?? null])),
+        ...Object.fromEntries(QuotaNames.map((name) => [`keep_${name}`, e.limits[name] === undefined])),
+        updated_at: e.overriddenAt,
+        seq,
+      }));
+      const recordset = `jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, storage_bytes bigint, users bigint,
+              api_calls_per_month bigint, keep_storage_bytes boolean, keep_users boolean,
+              keep_api_calls_per_month boolean, updated_at timestamptz, seq bigint)`;
+      const keepOr = (name: keyof QuotaLimitOverrides) =>
+        `${name} = CASE WHEN r.keep_${name} THEN o.${name} ELSE r.${name} END`;
+      // A tenant's first override inserts its row (absent limits NULL); the update then gives it the same values.
+      await client.query(
+        `INSERT INTO ${QUOTA_SCHEMA}.overrides (tenant_id, storage_bytes, users, api_calls_per_month, updated_at, last_event_seq)
+         SELECT tenant_id, storage_bytes, users, api_calls_per_month, updated_at, seq FROM ${recordset}
+         ON CONFLICT (tenant_id) DO NOTHING`,
+        [JSON.stringify(rows)],
+      );
+      await client.query(
+        `UPDATE ${QUOTA_SCHEMA}.overrides o
+            SET ${keepOr('storage_bytes')}, ${keepOr('users')}, ${keepOr('api_calls_per_month')},
+                updated_at = r.updated_at, last_event_seq = r.seq
+           FROM ${recordset}
+          WHERE o.tenant_id = r.tenant_id`,
+        [JSON.stringify(rows)],
+      );
+      for (const event of events) changed.add(event.data.tenantId);
+    }),
+  ]);
   const projection: ProjectionDefinition = {
     name: 'quota-overrides',
     schema: QUOTA_SCHEMA,
     consumer,
-    async apply(client, event) {
-      changed = undefined;
-      if (!isMessage(event, QuotasOverridden)) return;
-      const e = event.data;
-      // An absent limit keeps its override, null restores the plan's, a number replaces it.
-      const column = (name: keyof QuotaLimitOverrides, param: number) =>
-        `${name} = ${e.limits[name] === undefined ? `o.${name}` : `$${param}::bigint`}`;
-      await client.query(
-        `INSERT INTO ${QUOTA_SCHEMA}.overrides AS o
-           (tenant_id, storage_bytes, users, api_calls_per_month, updated_at, last_event_seq)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (tenant_id) DO UPDATE SET
-           ${column('storage_bytes', 2)}, ${column('users', 3)}, ${column('api_calls_per_month', 4)},
-           updated_at = excluded.updated_at, last_event_seq = excluded.last_event_seq`,
-        [
-          e.tenantId,
-          e.limits.storage_bytes ?? null,
-          e.limits.users ?? null,
-          e.limits.api_calls_per_month ?? null,
-          e.overriddenAt,
-          event.seq,
-        ],
-      );
-      changed = e.tenantId;
-    },
+    apply: appliers.apply,
+    applyMany: appliers.applyMany,
     async reset(client) {
       await client.query(`TRUNCATE ${QUOTA_SCHEMA}.overrides`);
     },
@@ -52,8 +65,8 @@ export function overridesProjection(onOverridden: (tenantId: string) => void): {
   return {
     projection,
     onApplied: () => {
-      if (changed) onOverridden(changed);
-      changed = undefined;
+      for (const tenantId of changed) onOverridden(tenantId);
+      changed.clear();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Consumers, consumerDefinition, WindowClosed } from '@ttm/contracts';
-import { isMessage, type ProjectionDefinition } from '@ttm/service-kit';
+import { onMany, type ProjectionDefinition, setAppliers } from '@ttm/service-kit';
 import { Counter, type Registry } from 'prom-client';
 import type { QuotaBook } from '../enforcement/quotaBook.js';
 import { QUOTA_SCHEMA } from '../overrides/projection.js';
@@ -20,22 +20,42 @@ export function settlementProjection(book: QuotaBook, metrics?: Registry): Proje
         registers: [metrics],
       })
     : undefined;
+  // Insert-only rows keyed by tenant, meter and month: a batch's closed months go in one statement
+  // (set-based: `setAppliers`), which answers the rows it settled.
+  const appliers = setAppliers([
+    onMany(WindowClosed, async (events, client) => {
+      const rows = events
+        .map(({ data: e }) => e)
+        .filter((e) => e.granularity === 'month' && e.kind === 'count')
+        .map((e) => ({
+          tenant_id: e.tenantId,
+          meter: e.meter,
+          period_start: e.windowStart,
+          used: e.value,
+          quota_limit: book.limitOf(e.tenantId, e.meter) ?? null,
+        }));
+      if (rows.length === 0) return;
+      const inserted = await client.query<{ meter: string; used: string; quota_limit: string | null }>(
+        `INSERT INTO ${QUOTA_SCHEMA}.settled_periods (tenant_id, meter, period_start, used, quota_limit)
+         SELECT tenant_id, meter, period_start, used, quota_limit
+           FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, meter text, period_start timestamptz, used bigint,
+                quota_limit bigint)
+         ON CONFLICT DO NOTHING
+         RETURNING meter, used, quota_limit`,
+        [JSON.stringify(rows)],
+      );
+      for (const row of inserted.rows) {
+        const over = row.quota_limit !== null && Number(row.used) > Number(row.quota_limit);
+        settled?.inc({ meter: row.meter, outcome: over ? 'over' : 'within' });
+      }
+    }),
+  ]);
   return {
     name: 'quota-settlement',
     schema: QUOTA_SCHEMA,
     consumer,
-    async apply(client, event) {
-      if (!isMessage(event, WindowClosed)) return;
-      const e = event.data;
-      if (e.granularity !== 'month' || e.kind !== 'count') return;
-      const limit = book.limitOf(e.tenantId, e.meter) ?? null;
-      const { rowCount } = await client.query(
-        `INSERT INTO ${QUOTA_SCHEMA}.settled_periods (tenant_id, meter, period_start, used, quota_limit)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-        [e.tenantId, e.meter, e.windowStart, e.value, limit],
-      );
-      if (rowCount) settled?.inc({ meter: e.meter, outcome: limit !== null && e.value > limit ? 'over' : 'within' });
-    },
+    apply: appliers.apply,
+    applyMany: appliers.applyMany,
     async reset(client) {
       await client.query(`TRUNCATE ${QUOTA_SCHEMA}.settled_periods`);
     },

@@ -1,0 +1,33 @@
+import { applyOneByOneAndInBatches, migratedTestDatabase, tenantHistory } from '@ttm/service-kit/testing';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantsProjection } from '../src/projections/tenants.js';
+import { BACKUP_SCHEMA } from '../src/shared/index.js';
+
+const migrations = new URL('../migrations', import.meta.url).pathname;
+let one: Awaited<ReturnType<typeof migratedTestDatabase>>;
+let many: Awaited<ReturnType<typeof migratedTestDatabase>>;
+
+beforeAll(async () => {
+  one = await migratedTestDatabase('ttm_test_backup_tenants', BACKUP_SCHEMA, migrations);
+  many = await migratedTestDatabase('ttm_test_backup_tenants', BACKUP_SCHEMA, migrations);
+});
+
+afterAll(async () => {
+  await Promise.all([one?.close(), many?.close()]);
+});
+
+async function rows(pool: pg.Pool) {
+  return (await pool.query(`SELECT * FROM ${BACKUP_SCHEMA}.tenants ORDER BY tenant_id`)).rows;
+}
+
+describe("backup's tenants projection", () => {
+  it('gives the same rows applying batches set-based (several events of a tenant in one) as one event at a time', async () => {
+    await applyOneByOneAndInBatches(tenantsProjection, one.pool, many.pool, tenantHistory(40));
+    const expected = await rows(one.pool);
+    expect(expected).toHaveLength(40);
+    expect(new Set(expected.map((t) => t.status))).toEqual(new Set(['active', 'archived']));
+    expect(new Set(expected.map((t) => t.plan))).toEqual(new Set(['pro', 'free']));
+    expect(await rows(many.pool)).toEqual(expected);
+  });
+});
