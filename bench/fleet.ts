@@ -34,7 +34,8 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { CloudEventHeaders, decodeData, ProvisioningFailed, SubjectFilters, TenantProvisioned } from '@ttm/contracts';
 import pg from 'pg';
-import { clusterCpuSeconds, cpuSecondsOf } from './lib/cpu.js';
+import { connectionSampler } from './lib/connectionSampler.js';
+import { type DeploymentCpu, deploymentCpu } from './lib/deploymentCpu.js';
 import { gatewayClient } from './lib/gatewayClient.js';
 import { sleep } from './lib/polling.js';
 import { type PrivatePostgres, startPrivatePostgres } from './lib/privatePostgres.js';
@@ -140,7 +141,11 @@ export async function run(): Promise<void> {
       clusterClients.set(c.name, client);
     }
     const { api, json } = gatewayClient(stack.gatewayUrl, BENCH_ADMIN_KEY);
-    const cpu = cpuAccounting(stack, clusters, control);
+    const cpu = deploymentCpu(
+      stack,
+      clusters.map((c) => ({ name: c.name, dataDir: `${c.server.dir}/data` })),
+      control,
+    );
     const registrar = await registrations(stack, cpu);
 
     // 1. Ten tenants, then one tenant's backup with those ten (the first is a pro tenant with rows).
@@ -339,7 +344,7 @@ export async function run(): Promise<void> {
  * Registrations as an organization's admin makes them, REGISTER_IN_FLIGHT at a time, each awaited
  * until `tenant.provisioned` (or `provisioning-failed`) arrives on the EVENTS subjects.
  */
-async function registrations(stack: ProcessStack, cpu: CpuAccounting) {
+async function registrations(stack: ProcessStack, cpu: DeploymentCpu) {
   const nc = await connect({ servers: stack.nats.url });
   const waiting = new Map<string, (outcome: { placement?: Placement; failure?: string }) => void>();
   const early = new Map<string, { placement?: Placement; failure?: string }>();
@@ -532,10 +537,6 @@ async function backupSeconds(
   }
 }
 
-/**
- * PostgreSQL connections the services hold, every 250 ms: on each cluster every `ttm-*` backend
- * (any database of it), on the control-plane server those of this run's database.
- */
 interface ArchivePhase {
   stack: ProcessStack;
   api: ReturnType<typeof gatewayClient>['api'];
@@ -678,102 +679,6 @@ async function archiveHalf(report: BenchReport, p: ArchivePhase): Promise<void> 
     report.figure('archive half: sign-in to active again, min', Math.min(...back), 's');
     report.figure('archive half: sign-in to active again, max', Math.max(...back), 's');
   }
-}
-
-function connectionSampler(control: pg.Client, controlDatabase: string, clusterClients: pg.Client[]) {
-  let stopped = false;
-  let latest = 0;
-  let max = 0;
-  let atMax: Record<string, number> = {};
-  const sample = async () => {
-    const byApp: Record<string, number> = {};
-    const add = (rows: { app: string; n: number }[]) => {
-      for (const r of rows) byApp[r.app] = (byApp[r.app] ?? 0) + r.n;
-    };
-    add(
-      (
-        await control.query<{ app: string; n: number }>(
-          `SELECT application_name AS app, count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = $1 AND application_name LIKE 'ttm-%' GROUP BY 1`,
-          [controlDatabase],
-        )
-      ).rows,
-    );
-    for (const client of clusterClients) {
-      add(
-        (
-          await client.query<{ app: string; n: number }>(
-            `SELECT application_name AS app, count(*)::int AS n FROM pg_stat_activity
-              WHERE application_name LIKE 'ttm-%' GROUP BY 1`,
-          )
-        ).rows,
-      );
-    }
-    latest = Object.values(byApp).reduce((a, b) => a + b, 0);
-    if (latest > max) {
-      max = latest;
-      atMax = byApp;
-    }
-  };
-  const loop = (async () => {
-    while (!stopped) {
-      await sample().catch(() => undefined);
-      await sleep(250);
-    }
-  })();
-  return {
-    now: () => latest,
-    max: () => max,
-    breakdownAtMax: () => atMax,
-    reset() {
-      max = 0;
-      atMax = {};
-    },
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
-}
-
-type CpuAccounting = ReturnType<typeof cpuAccounting>;
-
-/**
- * CPU seconds (user + system, from /proc) of every process of the deployment: each service, the
- * private nats-server, each private cluster (postmaster, live backends and the exited ones it
- * reaped), this run's backends on the shared control-plane server (those alive at both readings;
- * one that exits in between is missed) and this bench process itself.
- */
-function cpuAccounting(stack: ProcessStack, clusters: Cluster[], control: pg.Client) {
-  const snapshot = async (): Promise<Map<string, number>> => {
-    const values = new Map<string, number>();
-    for (const [service, pid] of Object.entries(stack.pids)) values.set(service, cpuSecondsOf(pid));
-    if (stack.nats.pid) values.set('nats-server', cpuSecondsOf(stack.nats.pid));
-    for (const c of clusters) values.set(`postgres ${c.name}`, clusterCpuSeconds(`${c.server.dir}/data`));
-    const { rows } = await control.query<{ pid: number }>(
-      'SELECT pid FROM pg_stat_activity WHERE datname LIKE $1 AND pid <> pg_backend_pid()',
-      [`${stack.db.name}%`],
-    );
-    for (const { pid } of rows) values.set(`control:${pid}`, cpuSecondsOf(pid));
-    const own = process.cpuUsage();
-    values.set('bench client', (own.user + own.system) / 1e6);
-    return values;
-  };
-  return {
-    snapshot,
-    /** CPU seconds each process spent between two snapshots (control-plane backends summed). */
-    diff(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
-      const out = new Map<string, number>();
-      let controlPlane = 0;
-      for (const [key, value] of after) {
-        const delta = value - (before.get(key) ?? 0);
-        if (key.startsWith('control:')) controlPlane += delta;
-        else out.set(key, delta);
-      }
-      out.set('postgres control plane', controlPlane);
-      return out;
-    },
-  };
 }
 
 /** `npm run replay -- <service>` against this stack; its output. */

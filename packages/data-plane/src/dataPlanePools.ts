@@ -354,11 +354,15 @@ export class DataPlanePools {
       if (other === except || other.idleCount <= (this.claims.get(other) ?? 0)) continue;
       if (this.serverOf(key) !== budget.server) continue;
       // Checking out of a pool with an idle connection hands that one over: released with
-      // `true`, it is closed instead of going back.
-      other.connect().then(
-        (client) => client.release(true),
-        () => undefined,
-      );
+      // `true`, it is closed instead of going back. Claimed like a checkout's, so neither a
+      // checkout of that database nor another closeIdle counts on the same idle connection
+      // (pg-pool would open a new session, outside the budget, for whichever came second).
+      this.claims.set(other, (this.claims.get(other) ?? 0) + 1);
+      const unclaim = () => this.claims.set(other, Math.max(0, (this.claims.get(other) ?? 1) - 1));
+      other.connect().then((client) => {
+        unclaim();
+        client.release(true);
+      }, unclaim);
       break;
     }
     // A session that is closing (ours, or an idle timeout) frees room once its socket is gone.

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json } from '../../../test/support/http.js';
 import { startStack, type TestStack } from '../../../test/support/stack.js';
@@ -72,5 +73,50 @@ describe('the provisioning status read', () => {
       counter.restore();
     }
     expect(counter.queries).toEqual([]);
+  }, 120_000);
+
+  it('answers pending, not 404, for a registration accepted while the provisioner has not taken it up yet', async () => {
+    // In a burst the provisioner takes PROVISIONER_CONCURRENCY commands at a time: the rest wait
+    // in the stream with no event yet. Stopped, it takes none: the same for the status route.
+    await stack.stopProvisioner();
+    try {
+      const accepted = await stack.gateway!.app.inject({
+        method: 'POST',
+        url: '/api/auth/register-organization',
+        payload: {
+          organization_name: 'Queued Corp',
+          admin_email: 'admin@queued.test',
+          admin_password: 'correct-Horse-battery-9',
+          plan: 'pro',
+        },
+      });
+      expect(accepted.statusCode, accepted.body).toBe(202);
+      const { provisioning_id: id, tenant_id: tenantId } = accepted.json<{
+        provisioning_id: string;
+        tenant_id: string;
+      }>();
+      const status = await fetch(`${stack.url}${accepted.headers.location}`);
+      expect(status.status).toBe(200);
+      expect(await json<ProvisioningState>(status)).toEqual({
+        provisioning_id: id,
+        tenant_id: tenantId,
+        status: 'pending',
+        progress: 0,
+        step: null,
+        slug: null,
+      });
+      // An id nobody registered is still unknown.
+      expect((await fetch(`${stack.url}/api/auth/provisioning-status/${randomUUID()}`)).status).toBe(404);
+
+      await stack.startProvisioner();
+      for (;;) {
+        const state = await json<ProvisioningState>(await fetch(`${stack.url}${accepted.headers.location}`));
+        expect(state.status).not.toBe('failed');
+        if (state.status === 'active') break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    } finally {
+      if (!stack.provisioner) await stack.startProvisioner();
+    }
   }, 120_000);
 });

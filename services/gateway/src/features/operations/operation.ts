@@ -81,6 +81,18 @@ export function provisioningState(entry: DirectoryEntry): ProvisioningState {
   };
 }
 
+/** A registration the provisioner has not recorded yet, as the seed's status route shows it. Pure. */
+export function acceptedProvisioningState(accepted: { provisioningId: string; tenantId: string }): ProvisioningState {
+  return {
+    provisioning_id: accepted.provisioningId,
+    tenant_id: accepted.tenantId,
+    status: 'pending',
+    progress: 0,
+    step: null,
+    slug: null,
+  };
+}
+
 /** Whether a client watching the operation needs to hear about the change. */
 export function operationChanged(before: AnyOperation | undefined, after: AnyOperation): boolean {
   return (

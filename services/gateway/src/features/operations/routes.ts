@@ -6,7 +6,13 @@ import { createProblem, problemJsonSchema } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
 import { askUpgrades, upgradeOperation } from '../upgrades/index.js';
 import { streamOperation } from './eventStream.js';
-import { type AnyOperation, operationChanged, provisioningOperation, provisioningState } from './operation.js';
+import {
+  type AnyOperation,
+  acceptedProvisioningState,
+  operationChanged,
+  provisioningOperation,
+  provisioningState,
+} from './operation.js';
 import { OperationNotFound } from './problems.js';
 import { OperationBody, OperationParams, ProvisioningStatusBody } from './schemas.js';
 
@@ -243,8 +249,12 @@ export const operationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, deps
     },
     async (request) => {
       const { id } = request.params;
-      const entry =
-        tracker.entryOf(id) ?? ((await tracker.awaitOperation(id, UNKNOWN_OPERATION_GRACE_MS)) && tracker.entryOf(id));
+      const known = tracker.entryOf(id);
+      if (known) return provisioningState(known);
+      // Accepted here, not taken up by the provisioner yet (a burst queues): pending, at once.
+      const accepted = tracker.acceptedOnly(id);
+      if (accepted) return acceptedProvisioningState(accepted);
+      const entry = (await tracker.awaitOperation(id, UNKNOWN_OPERATION_GRACE_MS)) && tracker.entryOf(id);
       if (!entry) throw new OperationNotFound(id);
       return provisioningState(entry);
     },

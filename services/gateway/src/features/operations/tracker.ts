@@ -12,6 +12,21 @@ import { type Operation, type OperationTimes, provisioningOperation } from './op
 
 export type ChangeListener = (entry: DirectoryEntry, event: ReceivedEvent) => void;
 
+/** A registration this gateway answered 202 to, which the provisioner has not recorded yet. */
+export interface AcceptedRegistration {
+  provisioningId: string;
+  tenantId: string;
+  acceptedAt: number;
+}
+
+/**
+ * How many accepted registrations a gateway remembers, and for how long: long enough for a
+ * provisioner that is down or working through a burst to record them (its command consumer
+ * waits out outages of at least 227 s), bounded so a flood cannot grow it without end.
+ */
+const ACCEPTED_MAX = 100_000;
+const ACCEPTED_TTL_MS = 3_600_000;
+
 const provisioningEvents = new Set<string>([
   TenantRegistered.type,
   ProvisioningStepCompleted.type,
@@ -31,6 +46,8 @@ export class OperationTracker {
   private readonly times = new Map<string, Partial<OperationTimes>>();
   private readonly operationWatchers = new Map<string, Set<ChangeListener>>();
   private readonly tenantWatchers = new Map<string, Set<ChangeListener>>();
+  /** By provisioning id, oldest first; dropped once the directory has the tenant. */
+  private readonly accepted = new Map<string, AcceptedRegistration>();
 
   constructor(
     private readonly directory: TenantDirectory,
@@ -65,6 +82,29 @@ export class OperationTracker {
   /** The operation's entry, from memory (no time lookup): for the polled provisioning status. */
   entryOf(operationId: string): DirectoryEntry | undefined {
     return this.directory.byProvisioningId(operationId);
+  }
+
+  /**
+   * A registration this gateway has just answered 202 to. Its first event comes only once the
+   * provisioner takes the command, which in a burst can be minutes later (it provisions
+   * PROVISIONER_CONCURRENCY tenants at a time); until then the status route answers `pending`
+   * from here instead of 404 to the client following the 202's Location.
+   */
+  acceptedRegistration(provisioningId: string, tenantId: string, now = Date.now()): void {
+    if (this.directory.byProvisioningId(provisioningId)) return;
+    this.accepted.delete(provisioningId);
+    this.accepted.set(provisioningId, { provisioningId, tenantId, acceptedAt: now });
+    for (const [id, registration] of this.accepted) {
+      if (this.accepted.size <= ACCEPTED_MAX && now - registration.acceptedAt < ACCEPTED_TTL_MS) break;
+      this.accepted.delete(id);
+    }
+  }
+
+  /** A registration accepted here and not recorded by the provisioner yet (see `acceptedRegistration`). */
+  acceptedOnly(provisioningId: string, now = Date.now()): AcceptedRegistration | undefined {
+    const registration = this.accepted.get(provisioningId);
+    if (!registration || now - registration.acceptedAt >= ACCEPTED_TTL_MS) return undefined;
+    return registration;
   }
 
   /** Called with every change of the operation; returns the function that stops it. */
@@ -127,6 +167,7 @@ export class OperationTracker {
 
   private changed(entry: DirectoryEntry, event: ReceivedEvent): void {
     try {
+      this.accepted.delete(entry.provisioningId);
       if (provisioningEvents.has(event.meta.type)) {
         const times = this.times.get(entry.provisioningId) ?? {};
         if (isMessage(event, TenantRegistered)) times.startedAt = event.data.registeredAt;

@@ -149,6 +149,7 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
     } else {
       await publishMessage(deps.js, RegisterOrganization.subject, message);
     }
+    deps.operations.acceptedRegistration(ids.provisioningId, ids.tenantId);
     const accepted: RegistrationAccepted = {
       provisioning_id: ids.provisioningId,
       tenant_id: ids.tenantId,
