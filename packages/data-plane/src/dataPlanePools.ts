@@ -306,7 +306,8 @@ export class DataPlanePools {
       if (!released) {
         released = true;
         budget.release();
-        for (const wake of this.releaseWaiters.get(pool)?.splice(0) ?? []) wake();
+        // One connection came back: one waiter (the longest waiting) may take it.
+        this.releaseWaiters.get(pool)?.shift()?.();
       }
       return result;
     };
