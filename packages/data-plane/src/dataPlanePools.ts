@@ -233,26 +233,13 @@ export class DataPlanePools {
   private async checkout(address: DatabaseAddress, shard?: Shard): Promise<pg.PoolClient> {
     const budget = await this.budgetOf(address);
     if (!budget) return this.rawPoolFor(address, shard).connect();
-    // A pool at its own maximum with nothing idle: wait for one of its connections BEFORE taking
-    // a permit, so a checkout queued on a busy pool (a busy tenant's shard) never holds a permit
-    // that another pool with idle connections could use.
-    const max = shard?.max ?? this.options.maxConnections;
-    const waitLimitMs = this.options.acquireTimeoutMs ?? 2_000;
-    const started = Date.now();
-    for (;;) {
-      const own = this.rawPoolFor(address, shard);
-      if (own.totalCount < max || own.idleCount > (this.claims.get(own) ?? 0)) break;
-      const left = waitLimitMs - (Date.now() - started);
-      if (left <= 0) {
-        budget.countTimeout();
-        throw new ConnectionBudgetExhausted(
-          budget.server,
-          max,
-          Date.now() - started,
-          Math.max(1, Math.ceil(waitLimitMs / 1000)),
-        );
-      }
-      await this.nextRelease(own, Math.min(250, left));
+    // A pool at its own maximum with nothing idle: wait in pg-pool's own line (first come, first
+    // served) for one of its sessions. That opens nothing, so it takes no permit: a checkout
+    // queued on a busy pool (a busy tenant's shard) never holds a permit that another pool with
+    // idle connections could use.
+    const own = this.rawPoolFor(address, shard);
+    if (own.totalCount >= (shard?.max ?? this.options.maxConnections) && own.idleCount <= (this.claims.get(own) ?? 0)) {
+      return this.tracked(own, await this.queueOn(own, budget), undefined);
     }
     await budget.acquire();
     let raw: pg.Pool;
@@ -299,19 +286,58 @@ export class DataPlanePools {
       if (fresh) budget.doneOpening();
       else if (claim) this.claims.set(pool, Math.max(0, (this.claims.get(pool) ?? 1) - 1));
     }
+    return this.tracked(pool, client, budget);
+  }
+
+  /** The client, its release giving back the budget's permit (if it took one) and waking a waiter of its pool. */
+  private tracked(pool: pg.Pool, client: pg.PoolClient, budget: ServerBudget | undefined): pg.PoolClient {
     const release = client.release.bind(client);
     let released = false;
     client.release = (destroy?: Error | boolean) => {
       const result = release(destroy);
       if (!released) {
         released = true;
-        budget.release();
+        budget?.release();
         // One connection came back: one waiter (the longest waiting) may take it.
         this.releaseWaiters.get(pool)?.shift()?.();
       }
       return result;
     };
     return client;
+  }
+
+  /** Wait in the line of a full pool for one of its sessions, at most the wait limit. */
+  private async queueOn(pool: pg.Pool, budget: ServerBudget): Promise<pg.PoolClient> {
+    const waitLimitMs = this.options.acquireTimeoutMs ?? 2_000;
+    const started = Date.now();
+    const pending = pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        budget.countTimeout();
+        reject(
+          new ConnectionBudgetExhausted(
+            budget.server,
+            pool.options.max,
+            Date.now() - started,
+            Math.max(1, Math.ceil(waitLimitMs / 1000)),
+          ),
+        );
+      }, waitLimitMs);
+    });
+    try {
+      return await Promise.race([pending, timedOut]);
+    } catch (error) {
+      // Given up: the session it would have been handed goes straight back.
+      if (error instanceof ConnectionBudgetExhausted)
+        pending.then(
+          (client) => client.release(),
+          () => undefined,
+        );
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

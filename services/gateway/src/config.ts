@@ -191,7 +191,7 @@ export const gatewayEnv = commonEnv.extend({
     .int()
     .min(1)
     .max(100)
-    .default(5)
+    .default(3)
     .describe(
       "Tenant-affine pools a cluster's shared database is split into (DATA_PLANE_POOL_MAX shared among them): a tenant always uses the same one, so each PostgreSQL session caches the catalog of a fraction of the workspaces and one tenant holds at most its shard's connections",
     ),
