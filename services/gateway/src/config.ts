@@ -107,6 +107,17 @@ export const gatewayEnv = commonEnv.extend({
     .min(1)
     .default(2)
     .describe('argon2id iterations (OWASP: 2 with 19 MiB, 3 with 12 MiB)'),
+  ARGON2_MAX_CONCURRENT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Password hashes (argon2id, on registration and new passwords) computed at once; 0: one per CPU core'),
+  ARGON2_QUEUE_WAIT: portEnv
+    .duration('10s')
+    .describe(
+      'Longest wait of a password hash for its turn; past it the request is answered 503 password-hashing-busy with Retry-After, nothing done',
+    ),
   LOGIN_MAX_FAILURES: z.coerce
     .number()
     .int()

@@ -148,6 +148,8 @@ export const authProblemTypes = {
   tooManyLoginFailures: `${base}/too-many-login-failures`,
   /** This address, or everyone together, registered as many organizations as REGISTRATION_WINDOW allows. */
   tooManyRegistrations: `${base}/too-many-registrations`,
+  /** More passwords waiting to be hashed (argon2id) than can start within ARGON2_QUEUE_WAIT: try again. */
+  passwordHashingBusy: `${base}/password-hashing-busy`,
   /** The password is right but the admin has not verified its e-mail address (EMAIL_VERIFICATION=required). */
   emailNotVerified: `${base}/email-not-verified`,
   /** The e-mail verification token is unknown, already used or expired. */
@@ -254,6 +256,15 @@ export const TooManyRegistrations = createProblem<[retryAfterSeconds: number]>({
   type: authProblemTypes.tooManyRegistrations,
   title: 'Too many registrations',
   detail: 'Too many organizations registered from this address or in total recently; try again in %d seconds',
+});
+
+export const PasswordHashingBusy = createProblem<[retryAfterSeconds: number]>({
+  code: 'TTM_PASSWORD_HASHING_BUSY',
+  status: 503,
+  type: authProblemTypes.passwordHashingBusy,
+  title: 'Busy hashing passwords',
+  detail:
+    'Too many passwords are waiting to be hashed (argon2id) to start this one in time; nothing was done; try again in %d seconds (the same Idempotency-Key is safe)',
 });
 
 export const EmailNotVerified = createProblem({

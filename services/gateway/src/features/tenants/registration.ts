@@ -12,6 +12,7 @@ import {
   IdempotencyKeyReused,
   InvalidIdempotencyKey,
   isDomainProblem,
+  PasswordHashingBusy,
   problemJsonSchema,
   TooManyRegistrations,
   UnknownPlan,
@@ -20,6 +21,7 @@ import {
 } from '../../problems.js';
 import { zodSchema } from '../../schema.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordWeaknesses } from '../auth/passwordPolicy.js';
+import { HashingQueueFull } from '../auth/passwords.js';
 import { verificationMail } from '../emailVerification/mail.js';
 import { RegistrationLimiter } from './registrationLimiter.js';
 
@@ -89,7 +91,7 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
     help: 'Organization registrations by outcome',
     labelNames: ['outcome'],
   });
-  type Outcome = 'accepted' | 'replayed' | 'rejected' | 'conflict' | 'rate_limited' | 'error';
+  type Outcome = 'accepted' | 'replayed' | 'rejected' | 'conflict' | 'rate_limited' | 'busy' | 'error';
   const count = (outcome: Outcome) => registrations.inc({ outcome });
   const limiter = new RegistrationLimiter(deps.redis, deps.config.REDIS_KEY_PREFIX, {
     maxPerAddress: deps.config.REGISTRATION_MAX_PER_ADDRESS,
@@ -117,16 +119,21 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
     const wait = await limiter.reserve(request.ip);
     if (wait !== undefined) throw withHeaders(new TooManyRegistrations(wait), { 'retry-after': String(wait) });
 
+    let passwordHash: string;
+    try {
+      passwordHash = await passwords.hash(body.admin_password);
+    } catch (error) {
+      if (!(error instanceof HashingQueueFull)) throw error;
+      throw withHeaders(new PasswordHashingBusy(error.retryAfterSeconds), {
+        'retry-after': String(error.retryAfterSeconds),
+      });
+    }
     const message = encodeRegistration({
       ...ids,
       organizationName: body.organization_name,
       adminEmail,
       // Sealed under the KEK, bound to the tenant: whoever reads COMMANDS sees no password hash.
-      adminPasswordHash: await sealSecret(
-        deps.kek,
-        Buffer.from(await passwords.hash(body.admin_password), 'utf8'),
-        ids.tenantId,
-      ),
+      adminPasswordHash: await sealSecret(deps.kek, Buffer.from(passwordHash, 'utf8'), ids.tenantId),
       plan: plan.name,
       region,
       requestedAt: new Date().toISOString(),
@@ -178,6 +185,7 @@ export const registrationRoutes: FastifyPluginAsync<GatewayDeps> = async (app, d
           413: problemJsonSchema,
           422: problemJsonSchema,
           429: problemJsonSchema,
+          503: problemJsonSchema,
         },
       },
       preValidation: async (request) => {
@@ -269,8 +277,9 @@ function encodeRegistration(data: z.input<typeof RegisterOrganization.schema>) {
   }
 }
 
-function outcomeOf(error: unknown): 'rejected' | 'rate_limited' | 'error' {
+function outcomeOf(error: unknown): 'rejected' | 'rate_limited' | 'busy' | 'error' {
   if ((error as { code?: unknown }).code === 'TTM_TOO_MANY_REGISTRATIONS') return 'rate_limited';
+  if ((error as { code?: unknown }).code === 'TTM_PASSWORD_HASHING_BUSY') return 'busy';
   return isClientError(error) ? 'rejected' : 'error';
 }
 
