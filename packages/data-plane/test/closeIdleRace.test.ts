@@ -1,9 +1,13 @@
-import type { Catalog } from '@ttm/service-kit';
 import { createLogger } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataPlanePools } from '../src/index.js';
-import { type PrivateCluster, startPrivateCluster } from './support/privateCluster.js';
+import {
+  dedicatedDatabase,
+  oneClusterCatalog,
+  type PrivateCluster,
+  startPrivateCluster,
+} from './support/privateCluster.js';
 
 const logger = createLogger('test', 'silent');
 let cluster: PrivateCluster;
@@ -20,17 +24,8 @@ afterAll(async () => {
   await cluster?.stop();
 }, 120_000);
 
-const catalog = (): Catalog =>
-  ({
-    region: () => ({ clusters: [{ name: 'c1', url: cluster.url('shared') }] }),
-  }) as unknown as Catalog;
-const dedicated = (database: string) => ({
-  region: 'r1',
-  cluster: 'c1',
-  kind: 'database' as const,
-  database,
-  schema: 'ws',
-});
+const catalog = () => oneClusterCatalog(cluster);
+const dedicated = dedicatedDatabase;
 
 describe('making room at the limit', () => {
   it('an idle connection closed to make room is never also handed to a checkout of its own database', async () => {

@@ -1,9 +1,13 @@
-import type { Catalog } from '@ttm/service-kit';
 import { createLogger, isTransientDatabaseError } from '@ttm/service-kit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionBudgetExhausted, DataPlanePools } from '../src/index.js';
-import { type PrivateCluster, startPrivateCluster } from './support/privateCluster.js';
+import {
+  dedicatedDatabase,
+  oneClusterCatalog,
+  type PrivateCluster,
+  startPrivateCluster,
+} from './support/privateCluster.js';
 
 const DATABASES = 200;
 const MAX_CONNECTIONS = 40;
@@ -29,17 +33,8 @@ afterAll(async () => {
   await cluster?.stop();
 }, 300_000);
 
-const catalog = (): Catalog =>
-  ({
-    region: () => ({ clusters: [{ name: 'c1', url: cluster.url('shared') }] }),
-  }) as unknown as Catalog;
-const dedicated = (database: string) => ({
-  region: 'r1',
-  cluster: 'c1',
-  kind: 'database' as const,
-  database,
-  schema: 'ws',
-});
+const catalog = () => oneClusterCatalog(cluster);
+const dedicated = dedicatedDatabase;
 
 /** Sessions of our services on the private server, as PostgreSQL counts them. */
 async function sessions(): Promise<Map<string, number>> {

@@ -3,6 +3,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Catalog } from '@ttm/service-kit';
 
 const run = promisify(execFile);
 const bin = (name: string) => `/usr/lib/postgresql/15/bin/${name}`;
@@ -44,3 +45,18 @@ export async function startPrivateCluster(settings: Record<string, string | numb
     },
   };
 }
+
+/** A catalog of one region `r1` with one cluster `c1` whose shared database is `shared` on `cluster`. */
+export const oneClusterCatalog = (cluster: PrivateCluster): Catalog =>
+  ({
+    region: () => ({ clusters: [{ name: 'c1', url: cluster.url('shared') }] }),
+  }) as unknown as Catalog;
+
+/** The address of a tenant's dedicated database on that cluster. */
+export const dedicatedDatabase = (database: string) => ({
+  region: 'r1',
+  cluster: 'c1',
+  kind: 'database' as const,
+  database,
+  schema: 'ws',
+});
