@@ -11,8 +11,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@ttm/service-kit/testing';
 import type { FastifyPluginAsync } from 'fastify';
-import getPort from 'get-port';
 import { until, waitReady } from './lib/polling.js';
 import { startProcessStack } from './lib/processStack.js';
 import { BenchReport } from './lib/report.js';
@@ -59,7 +59,7 @@ if (process.env.BENCH_GATEWAY_CHILD === '1') await serveGateway();
 
 export async function run(): Promise<void> {
   const report = new BenchReport('gateway');
-  const port = await getPort();
+  const port = await freePort();
   const stack = await startProcessStack(['provisioner'], {
     PLANS: JSON.stringify(PLANS),
     LOG_LEVEL: 'warn',

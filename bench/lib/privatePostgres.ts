@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import getPort from 'get-port';
+import { freePort } from '@ttm/service-kit/testing';
 
 export interface PrivatePostgres {
   port: number;
@@ -31,7 +31,7 @@ export async function startPrivatePostgres(prefix: string, settings: Record<stri
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
     chownSync(dir, uid, gid);
   }
-  const port = await getPort();
+  const port = await freePort();
   const bin = postgresBin();
   const asOwner = (cmd: string, args: string[]) =>
     asRoot

@@ -9,8 +9,13 @@ import {
   loadConfig,
   topologySettingsFrom,
 } from '@ttm/service-kit';
-import { createTestDatabase, PrivateNatsServer, TEST_POSTGRES_URL, type TestDatabase } from '@ttm/service-kit/testing';
-import getPort from 'get-port';
+import {
+  createTestDatabase,
+  freePort,
+  PrivateNatsServer,
+  TEST_POSTGRES_URL,
+  type TestDatabase,
+} from '@ttm/service-kit/testing';
 import pg from 'pg';
 import { waitReady } from './polling.js';
 
@@ -48,7 +53,7 @@ export async function startProcessStack(
     return u.toString();
   };
   const ports: Record<string, number> = {};
-  for (const s of ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks']) ports[s] = await getPort();
+  for (const s of ['gateway', 'provisioner', 'metering', 'quota', 'backup', 'webhooks']) ports[s] = await freePort();
   const env: Record<string, string> = {
     NATS_URL: nats.url,
     DATABASE_URL: db.url,

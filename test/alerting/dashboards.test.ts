@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceContext } from '@ttm/service-kit';
-import getPort from 'get-port';
+import { freePort } from '@ttm/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../support/http.js';
 import { eventually, startStack, TEST_ADMIN_KEY, type TestStack } from '../support/stack.js';
@@ -117,7 +117,7 @@ describe('every dashboard query against a real Prometheus scraping the running s
         ),
       ].join('\n'),
     );
-    const port = await getPort();
+    const port = await freePort();
     prometheusUrl = `http://127.0.0.1:${port}`;
     prometheus = spawn(
       'prometheus',

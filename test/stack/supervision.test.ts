@@ -7,8 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Consumers, Streams, Subjects } from '@ttm/contracts';
 import { readAggregate, SERVICE_SCHEMAS, serviceRoleName } from '@ttm/service-kit';
-import { TEST_POSTGRES_URL } from '@ttm/service-kit/testing';
-import getPort from 'get-port';
+import { freePort, TEST_POSTGRES_URL } from '@ttm/service-kit/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childPids } from '../support/processes.js';
@@ -41,15 +40,15 @@ async function eventTypes(tenantId: string): Promise<string[]> {
 
 beforeAll(async () => {
   ({ stack, nc } = await startConnectedStack({ gateway: false, provisioner: false }));
-  supervisorPort = await getPort();
-  gatewayPort = await getPort();
+  supervisorPort = await freePort();
+  gatewayPort = await freePort();
   const ports = {
     PORT: gatewayPort,
-    PROVISIONER_PORT: await getPort(),
-    METERING_PORT: await getPort(),
-    QUOTA_PORT: await getPort(),
-    BACKUP_PORT: await getPort(),
-    WEBHOOKS_PORT: await getPort(),
+    PROVISIONER_PORT: await freePort(),
+    METERING_PORT: await freePort(),
+    QUOTA_PORT: await freePort(),
+    BACKUP_PORT: await freePort(),
+    WEBHOOKS_PORT: await freePort(),
   };
   runner = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: repoRoot,

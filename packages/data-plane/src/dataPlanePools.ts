@@ -342,12 +342,19 @@ export class DataPlanePools {
 
   /**
    * The connections a database may hold on its server while the server is at the limit: the
-   * limit split evenly over the databases there that hold connections now (this one included).
+   * limit split evenly over the databases there that are busy now (this one included). A
+   * database whose connections all sit idle, with nobody waiting for one, competes for nothing:
+   * its idle connections are there to be taken.
    */
   private fairShare(budget: ServerBudget, pool: pg.Pool): number {
     let holders = 1;
     for (const [key, other] of this.pools) {
-      if (other !== pool && other.totalCount > 0 && this.serverOf(key) === budget.server) holders++;
+      if (other === pool || this.serverOf(key) !== budget.server) continue;
+      const busy =
+        other.totalCount > other.idleCount ||
+        other.waitingCount > 0 ||
+        (this.releaseWaiters.get(other)?.length ?? 0) > 0;
+      if (busy) holders++;
     }
     return Math.max(1, Math.floor(budget.limit / holders));
   }

@@ -1,5 +1,5 @@
 import AxeBuilder from '@axe-core/playwright';
-import getPort from 'get-port';
+import { freePort } from '@ttm/service-kit/testing';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDashboardBuilt, openBrowser, type TestBrowser } from '../../../test/support/browser.js';
@@ -17,7 +17,7 @@ beforeAll(async () => {
   stack = await startStack({
     backup: true,
     env: {
-      PORT: String(await getPort()),
+      PORT: String(await freePort()),
       LOGIN_MAX_FAILURES: '5',
       BACKUP_SCHEDULE_EVERY: '0',
       MIGRATION_SOURCE_GRACE: '1500ms',

@@ -10,9 +10,8 @@ import {
   UsageRecordedBatch,
   usageBatchEventId,
 } from '@ttm/contracts';
-import { waitForPort } from '@ttm/service-kit/testing';
+import { freePort, waitForPort } from '@ttm/service-kit/testing';
 import type { FastifyPluginAsync, LightMyRequestResponse } from 'fastify';
-import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../../../test/support/http.js';
@@ -253,7 +252,7 @@ describe('rate limit', () => {
     };
 
     beforeAll(async () => {
-      redisPort = await getPort();
+      redisPort = await freePort();
       await startRedis();
     });
 

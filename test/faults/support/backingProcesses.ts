@@ -4,8 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { waitForPort } from '@ttm/service-kit/testing';
-import getPort from 'get-port';
+import { freePort, waitForPort } from '@ttm/service-kit/testing';
 
 /**
  * Backing services of the fault campaign, each a private process on free loopback ports with its
@@ -61,9 +60,9 @@ export class NatsCluster {
     for (let i = 0; i < size; i++) {
       nodes.push({
         name: `ttm-fault-${i + 1}`,
-        port: await getPort(),
-        clusterPort: await getPort(),
-        monitorPort: await getPort(),
+        port: await freePort(),
+        clusterPort: await freePort(),
+        monitorPort: await freePort(),
         storeDir: join(dir, `n${i + 1}`),
       });
     }
@@ -166,7 +165,7 @@ export class PrivateRedis {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await getPort());
+    const redis = new PrivateRedis(await freePort());
     await redis.restart();
     return redis;
   }
@@ -218,7 +217,7 @@ export class PrivatePostgres {
 
   static async start(): Promise<PrivatePostgres> {
     const dir = await mkdtemp(join(tmpdir(), 'ttm-pg-'));
-    const server = new PrivatePostgres(await getPort(), dir);
+    const server = new PrivatePostgres(await freePort(), dir);
     mkdirSync(server.dataDir);
     if (process.getuid?.() === 0) {
       const { stdout } = await run('id', ['-u', 'postgres']);

@@ -12,7 +12,7 @@ import {
   publishMessage,
   topologySettingsFrom,
 } from '@ttm/service-kit';
-import getPort from 'get-port';
+import { freePort } from '@ttm/service-kit/testing';
 import pg from 'pg';
 import { ensureDatabase } from '../../../packages/service-kit/src/postgres.js';
 import { expandInstances, type ServiceInstance } from '../../../scripts/stack/instances.js';
@@ -254,12 +254,11 @@ async function natsDisconnects(instances: ServiceInstance[]): Promise<number> {
 }
 
 async function distinctPorts(count: number): Promise<number[]> {
-  // Instance k of a service uses its port + 100 (k - 1): keep 100 free above each.
+  // Instance k of a service uses its port + 100 (k - 1): keep 100 free above each, all of them
+  // below the ephemeral range (a client socket's local port could hold one there).
   const ports: number[] = [];
   while (ports.length < count) {
-    const port = await getPort({
-      port: Array.from({ length: 200 }, (_, i) => 20_000 + Math.floor(Math.random() * 30_000) + i),
-    });
+    const port = await freePort({ headroom: 200 });
     if (ports.every((p) => Math.abs(p - port) > 300)) ports.push(port);
   }
   return ports;

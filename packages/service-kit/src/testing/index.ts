@@ -1,4 +1,5 @@
 export * from './database.js';
 export * from './deciderSpecification.js';
 export * from './natsServer.js';
+export * from './ports.js';
 export * from './projectionBatches.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import getPort from 'get-port';
+import { freePort } from './ports.js';
 
 /**
  * A private nats-server with JetStream on a free port and its own store directory,
@@ -29,7 +29,7 @@ export class PrivateNatsServer {
 
   /** `config`: nats-server configuration text (e.g. an `authorization` block); port and store come from here. */
   static async start(options: { config?: string } = {}): Promise<PrivateNatsServer> {
-    const port = await getPort();
+    const port = await freePort();
     const storeDir = await mkdtemp(join(tmpdir(), 'ttm-nats-'));
     let configFile: string | undefined;
     if (options.config !== undefined) {
