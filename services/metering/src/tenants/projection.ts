@@ -114,6 +114,9 @@ const appliers = setAppliers([
   onMany(TenantEvents.provisioningFailed, (events, client) => setStatus(client, events, 'failed')),
   onMany(TenantEvents.suspended, (events, client) => setStatus(client, events, 'suspended')),
   onMany(TenantEvents.activated, (events, client) => setStatus(client, events, 'active')),
+  // Archived: the workspace is dropped, its data is in a backup; nothing to sample until it is back.
+  onMany(TenantEvents.archived, (events, client) => setStatus(client, events, 'archived')),
+  onMany(TenantEvents.unarchived, (events, client) => setStatus(client, events, 'active')),
   // A migration moved the workspace: storage is sampled at the new placement from now on.
   onMany(TenantEvents.placementChanged, async (events, client) => {
     await place(
