@@ -40,6 +40,9 @@ export class ServerBudget {
   private readonly waiting: { grant: () => void; timer: NodeJS.Timeout }[] = [];
   private readonly closedOne: (() => void)[] = [];
   private timedOut = 0;
+  /** Checkouts waiting in a full pool's own line, and those it served (they hold no permit). */
+  private inPoolLines = 0;
+  private servedInLine = 0;
 
   constructor(
     readonly server: string,
@@ -47,13 +50,14 @@ export class ServerBudget {
     private readonly waitLimitMs: number,
   ) {}
 
+  /** Sessions checked out now: with a permit, or handed over in a full pool's own line. */
   get checkedOut(): number {
-    return this.inUse;
+    return this.inUse + this.servedInLine;
   }
 
-  /** Checkouts waiting in line for a permit right now. */
+  /** Checkouts waiting right now: for a permit, or in a full pool's own line. */
   get waiters(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.inPoolLines;
   }
 
   /** Checkouts that gave up waiting (`ConnectionBudgetExhausted`) since the process started. */
@@ -67,8 +71,8 @@ export class ServerBudget {
       server: this.server,
       budget: this.limit,
       held: this.open,
-      checkedOut: this.inUse,
-      waiters: this.waiting.length,
+      checkedOut: this.checkedOut,
+      waiters: this.waiters,
       acquireTimeouts: this.timedOut,
     };
   }
@@ -112,6 +116,26 @@ export class ServerBudget {
       };
       this.waiting.push(entry);
     });
+  }
+
+  /**
+   * A checkout starts waiting in a full pool's own line (it takes no permit: it opens nothing).
+   * Call the returned function once when it got its session (`served`) or gave up.
+   */
+  queueInPool(): (served: boolean) => void {
+    this.inPoolLines++;
+    let done = false;
+    return (served) => {
+      if (done) return;
+      done = true;
+      this.inPoolLines--;
+      if (served) this.servedInLine++;
+    };
+  }
+
+  /** A session handed over in a pool's own line came back. */
+  returnedToPool(): void {
+    this.servedInLine = Math.max(0, this.servedInLine - 1);
   }
 
   /** A checkout that gave up before it asked for a permit (its pool stayed busy). */

@@ -239,7 +239,8 @@ export class DataPlanePools {
     // idle connections could use.
     const own = this.rawPoolFor(address, shard);
     if (own.totalCount >= (shard?.max ?? this.options.maxConnections) && own.idleCount <= (this.claims.get(own) ?? 0)) {
-      return this.tracked(own, await this.queueOn(own, budget), undefined);
+      const client = await this.queueOn(own, budget);
+      return this.tracked(own, client, undefined, () => budget.returnedToPool());
     }
     await budget.acquire();
     let raw: pg.Pool;
@@ -290,7 +291,12 @@ export class DataPlanePools {
   }
 
   /** The client, its release giving back the budget's permit (if it took one) and waking a waiter of its pool. */
-  private tracked(pool: pg.Pool, client: pg.PoolClient, budget: ServerBudget | undefined): pg.PoolClient {
+  private tracked(
+    pool: pg.Pool,
+    client: pg.PoolClient,
+    budget: ServerBudget | undefined,
+    returned?: () => void,
+  ): pg.PoolClient {
     const release = client.release.bind(client);
     let released = false;
     client.release = (destroy?: Error | boolean) => {
@@ -298,6 +304,7 @@ export class DataPlanePools {
       if (!released) {
         released = true;
         budget?.release();
+        returned?.();
         // One connection came back: one waiter (the longest waiting) may take it.
         this.releaseWaiters.get(pool)?.shift()?.();
       }
@@ -310,6 +317,7 @@ export class DataPlanePools {
   private async queueOn(pool: pg.Pool, budget: ServerBudget): Promise<pg.PoolClient> {
     const waitLimitMs = this.options.acquireTimeoutMs ?? 2_000;
     const started = Date.now();
+    const inLine = budget.queueInPool();
     const pending = pool.connect();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -326,8 +334,11 @@ export class DataPlanePools {
       }, waitLimitMs);
     });
     try {
-      return await Promise.race([pending, timedOut]);
+      const client = await Promise.race([pending, timedOut]);
+      inLine(true);
+      return client;
     } catch (error) {
+      inLine(false);
       // Given up: the session it would have been handed goes straight back.
       if (error instanceof ConnectionBudgetExhausted)
         pending.then(

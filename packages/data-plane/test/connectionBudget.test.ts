@@ -203,6 +203,37 @@ describe('the deployment-wide connection budget', () => {
     }
   }, 120_000);
 
+  it("counts a checkout waiting in a full pool's own line, and the session it is handed, in the gauges", async () => {
+    const pools = new DataPlanePools(catalog(), logger, {
+      applicationName: 'ttm-gateway-dataplane',
+      maxConnections: 2,
+      maxTotalConnections: 20,
+      acquireTimeoutMs: 120_000,
+    });
+    const pool = pools.poolFor(dedicated(names[2]!));
+    const gauges = () => {
+      const [snapshot] = pools.budgetSnapshots();
+      return { checkedOut: snapshot!.checkedOut, waiters: snapshot!.waiters };
+    };
+    try {
+      const first = await pool.connect();
+      const second = await pool.connect();
+      expect(gauges()).toEqual({ checkedOut: 2, waiters: 0 });
+      // The pool is full: a third checkout waits in its line, taking no permit.
+      const third = pool.connect();
+      while (gauges().waiters === 0) await new Promise((r) => setImmediate(r));
+      expect(gauges()).toEqual({ checkedOut: 2, waiters: 1 });
+      first.release();
+      const handed = await third;
+      expect(gauges()).toEqual({ checkedOut: 2, waiters: 0 });
+      handed.release();
+      second.release();
+      expect(gauges()).toEqual({ checkedOut: 0, waiters: 0 });
+    } finally {
+      await pools.close();
+    }
+  }, 120_000);
+
   it('refuses past the wait limit with a transient error naming the wait, and serves the queue in order', async () => {
     const pools = new DataPlanePools(catalog(), logger, {
       applicationName: 'ttm-gateway-dataplane',

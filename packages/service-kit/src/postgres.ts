@@ -190,7 +190,7 @@ const trackedBudgets = new WeakMap<Registry, Map<string, () => Iterable<Connecti
  * `ttm_data_plane_connection_budget` (most sessions this process may hold there),
  * `ttm_data_plane_connections_held` (open or opening, idle ones included),
  * `ttm_data_plane_connections_checked_out`, `ttm_data_plane_budget_waiters` (checkouts queued for
- * a permit) and the counter `ttm_data_plane_acquire_timeouts_total` (checkouts that gave up:
+ * a permit or in a full pool's own line) and the counter `ttm_data_plane_acquire_timeouts_total` (checkouts that gave up:
  * 503 at the gateway, a retried step elsewhere). A server appears once the process has used it.
  */
 export function trackConnectionBudgets(
@@ -220,7 +220,11 @@ export function trackConnectionBudgets(
     gauge('connection_budget', 'Most PostgreSQL sessions this process may hold on the server', (b) => b.budget);
     gauge('connections_held', 'PostgreSQL sessions this process holds on the server (open or opening)', (b) => b.held);
     gauge('connections_checked_out', 'Sessions checked out for a statement or transaction', (b) => b.checkedOut);
-    gauge('budget_waiters', 'Checkouts waiting for a permit of the connection budget', (b) => b.waiters);
+    gauge(
+      'budget_waiters',
+      "Checkouts waiting for a connection: for a permit of the budget, or in a full pool's own line",
+      (b) => b.waiters,
+    );
     new Counter({
       name: 'ttm_data_plane_acquire_timeouts_total',
       help: 'Checkouts that waited past DATA_PLANE_ACQUIRE_TIMEOUT for a permit (ConnectionBudgetExhausted)',
