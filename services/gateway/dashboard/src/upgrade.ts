@@ -149,7 +149,8 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
       } else {
         const answer = await api<UpgradeView>(`/api/admin/upgrades/${upgradeId}/${action}`, { method: 'POST' });
         if (closed) return;
-        message.textContent = `${label}: done; the upgrade is ${answer.status}.`;
+        // The status badge shows the status from here on (a resume ends in completed).
+        message.textContent = `${label}: done.`;
         show(answer);
       }
       message.dataset.kind = 'ok';
@@ -160,7 +161,13 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
     }
   }
 
-  function show(next: LiveUpgrade): void {
+  /**
+   * Show `next`, unless it is older than what is shown: a read that began before a pause, resume
+   * or cancel (the live stream's, or the rows' GET) can answer after that action's own answer.
+   * Every status change moves `updatedAt`, so a view with an earlier one never steps back.
+   */
+  function show(next: LiveUpgrade): boolean {
+    if (upgrade && Date.parse(next.updatedAt) < Date.parse(upgrade.updatedAt)) return false;
     upgrade = next;
     const rollback = upgrade.rollbackOf;
     title.textContent = rollback
@@ -222,6 +229,7 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
       ),
     );
     replace(progress, upgradeProgressCell(upgrade));
+    return true;
   }
 
   /** Read the upgrade with the tenant rows the filter asks for. */
@@ -232,7 +240,11 @@ export function mountUpgrade(main: HTMLElement, live: LiveClient, upgradeId: str
       const view = await api<UpgradeView>(`/api/admin/upgrades/${upgradeId}?tenants=${rowsWanted}`);
       tenantsReadMs = Date.now() - tenantsRead;
       if (closed || mine !== generation) return;
-      show(view);
+      // Read before the status changed: its rows are as old; read them again.
+      if (!show(view)) {
+        tenantsChanged();
+        return;
+      }
       tenants.setRows(view.tenants);
       const n = view.tenants.length;
       tenantCount.textContent = `${n.toLocaleString('en-US')} ${n === 1 ? 'tenant' : 'tenants'}`;
