@@ -81,6 +81,12 @@ export class DataPlanePools {
   private readonly claims = new WeakMap<pg.Pool, number>();
   /** Checkouts waiting for a connection of a pool to come back (the pool holds its fair share). */
   private readonly releaseWaiters = new WeakMap<pg.Pool, (() => void)[]>();
+  /**
+   * Checkouts under way, by pool key, from the call until a connection is handed over (waiting
+   * for a permit of the budget included): a database with one is busy, even at the instant all
+   * its connections sit idle between two statements.
+   */
+  private readonly underWay = new Map<string, number>();
   private readonly bound: boolean;
   private closed = false;
 
@@ -231,6 +237,18 @@ export class DataPlanePools {
   }
 
   private async checkout(address: DatabaseAddress, shard?: Shard): Promise<pg.PoolClient> {
+    const key = poolKeyOf(address, shard);
+    this.underWay.set(key, (this.underWay.get(key) ?? 0) + 1);
+    try {
+      return await this.checkoutUnderWay(address, shard);
+    } finally {
+      const left = (this.underWay.get(key) ?? 1) - 1;
+      if (left > 0) this.underWay.set(key, left);
+      else this.underWay.delete(key);
+    }
+  }
+
+  private async checkoutUnderWay(address: DatabaseAddress, shard?: Shard): Promise<pg.PoolClient> {
     const budget = await this.budgetOf(address);
     if (!budget) return this.rawPoolFor(address, shard).connect();
     // A pool at its own maximum with nothing idle: wait in pg-pool's own line (first come, first
@@ -353,18 +371,15 @@ export class DataPlanePools {
 
   /**
    * The connections a database may hold on its server while the server is at the limit: the
-   * limit split evenly over the databases there that are busy now (this one included). A
-   * database whose connections all sit idle, with nobody waiting for one, competes for nothing:
-   * its idle connections are there to be taken.
+   * limit split evenly over the databases there that are busy now (this one included): with a
+   * connection checked out or a checkout under way. A database whose connections all sit idle,
+   * with no checkout under way, competes for nothing: its idle connections are there to be taken.
    */
   private fairShare(budget: ServerBudget, pool: pg.Pool): number {
     let holders = 1;
     for (const [key, other] of this.pools) {
       if (other === pool || this.serverOf(key) !== budget.server) continue;
-      const busy =
-        other.totalCount > other.idleCount ||
-        other.waitingCount > 0 ||
-        (this.releaseWaiters.get(other)?.length ?? 0) > 0;
+      const busy = other.totalCount > other.idleCount || other.waitingCount > 0 || this.underWay.has(key);
       if (busy) holders++;
     }
     return Math.max(1, Math.floor(budget.limit / holders));
@@ -468,7 +483,7 @@ export class DataPlanePools {
 
   private rawPoolFor(address: DatabaseAddress, shard?: Shard): pg.Pool {
     if (this.closed) throw new Error('data-plane pools are closed (the service is stopping)');
-    const key = shard ? `${databaseKey(address)}#${shard.index}` : databaseKey(address);
+    const key = poolKeyOf(address, shard);
     const existing = this.pools.get(key);
     if (existing) {
       // Map order is the eviction order: move the pool to the most recently used end.
@@ -529,6 +544,11 @@ export class DataPlanePools {
 interface Shard {
   index: number;
   max: number;
+}
+
+/** The key of a database's pool (`<region>/<cluster>/<database>`), with `#<i>` for shard i. */
+function poolKeyOf(address: DatabaseAddress, shard?: Shard): string {
+  return shard ? `${databaseKey(address)}#${shard.index}` : databaseKey(address);
 }
 
 /** A stable, well-spread number of a schema name (FNV-1a, 32 bits). */
