@@ -249,8 +249,10 @@ export class DataPlanePools {
   }
 
   private async checkoutUnderWay(address: DatabaseAddress, shard?: Shard): Promise<pg.PoolClient> {
+    const started = Date.now();
     const budget = await this.budgetOf(address);
     if (!budget) return this.rawPoolFor(address, shard).connect();
+    const waitLimitMs = this.options.acquireTimeoutMs ?? 2_000;
     // A pool at its own maximum with nothing idle: wait in pg-pool's own line (first come, first
     // served) for one of its sessions. That opens nothing, so it takes no permit: a checkout
     // queued on a busy pool (a busy tenant's shard) never holds a permit that another pool with
@@ -264,6 +266,7 @@ export class DataPlanePools {
     let raw: pg.Pool;
     let fresh = false;
     let claim = false;
+    let full = false;
     try {
       for (;;) {
         raw = this.rawPoolFor(address, shard);
@@ -273,8 +276,11 @@ export class DataPlanePools {
           claim = true;
           break;
         }
-        // A full pool queues inside pg-pool for one of its own connections: nothing new opens.
-        if (raw.totalCount >= (shard?.max ?? this.options.maxConnections)) break;
+        // The pool filled up meanwhile: its own line, as above (the permit goes back first).
+        if (raw.totalCount >= (shard?.max ?? this.options.maxConnections)) {
+          full = true;
+          break;
+        }
         if (budget.hasRoom) {
           fresh = true;
           budget.opening();
@@ -284,6 +290,18 @@ export class DataPlanePools {
         // connections rather than take one from another busy database. Taking turns would close
         // and open a session per checkout (two busy cluster databases on one server collapsed
         // to a tenth of their throughput that way).
+        // Waiting holds a permit: never past the wait limit (sessions handed over in a pool's
+        // own line hold none, so a permit alone does not mean a session will come back).
+        const waited = Date.now() - started;
+        if (waited >= waitLimitMs) {
+          budget.countTimeout();
+          throw new ConnectionBudgetExhausted(
+            budget.server,
+            budget.limit,
+            waited,
+            Math.max(1, Math.ceil(waitLimitMs / 1000)),
+          );
+        }
         if (raw.totalCount >= this.fairShare(budget, raw)) {
           await this.nextRelease(raw, 250);
           continue;
@@ -293,6 +311,11 @@ export class DataPlanePools {
     } catch (error) {
       budget.release();
       throw error;
+    }
+    if (full) {
+      budget.release();
+      const client = await this.queueOn(raw, budget, Math.max(1, waitLimitMs - (Date.now() - started)));
+      return this.tracked(raw, client, undefined, () => budget.returnedToPool());
     }
     const pool = raw;
     let client: pg.PoolClient;
@@ -332,8 +355,11 @@ export class DataPlanePools {
   }
 
   /** Wait in the line of a full pool for one of its sessions, at most the wait limit. */
-  private async queueOn(pool: pg.Pool, budget: ServerBudget): Promise<pg.PoolClient> {
-    const waitLimitMs = this.options.acquireTimeoutMs ?? 2_000;
+  private async queueOn(
+    pool: pg.Pool,
+    budget: ServerBudget,
+    waitLimitMs = this.options.acquireTimeoutMs ?? 2_000,
+  ): Promise<pg.PoolClient> {
     const started = Date.now();
     const inLine = budget.queueInPool();
     const pending = pool.connect();

@@ -234,6 +234,38 @@ describe('the deployment-wide connection budget', () => {
     }
   }, 120_000);
 
+  it('a checkout holding a permit gives up at the wait limit when every session is out, and gives the permit back', async () => {
+    const pools = new DataPlanePools(catalog(), logger, {
+      applicationName: 'ttm-gateway-dataplane',
+      maxConnections: 2,
+      maxTotalConnections: 2,
+      acquireTimeoutMs: 500,
+    });
+    const busy = pools.poolFor(dedicated(names[3]!));
+    try {
+      const first = await busy.connect();
+      const second = await busy.connect();
+      // A third checkout of the full pool waits in its line; the session it is handed holds no permit.
+      const third = busy.connect();
+      first.release();
+      const handed = await third;
+      // A permit is free, yet both sessions are out: the other database's checkout takes the
+      // permit, finds no room and no idle session, and gives up at the wait limit.
+      const refused = await pools
+        .poolFor(dedicated(names[4]!))
+        .query('SELECT 1')
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConnectionBudgetExhausted);
+      handed.release();
+      second.release();
+      expect(pools.budgetSnapshots()[0]).toMatchObject({ checkedOut: 0, waiters: 0 });
+      const { rows } = await pools.poolFor(dedicated(names[4]!)).query<{ one: number }>('SELECT 1 AS one');
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pools.close();
+    }
+  }, 120_000);
+
   it('refuses past the wait limit with a transient error naming the wait, and serves the queue in order', async () => {
     const pools = new DataPlanePools(catalog(), logger, {
       applicationName: 'ttm-gateway-dataplane',

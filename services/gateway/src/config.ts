@@ -116,7 +116,7 @@ export const gatewayEnv = commonEnv.extend({
   ARGON2_QUEUE_WAIT: portEnv
     .duration('10s')
     .describe(
-      'Longest wait of a password hash for its turn; past it the request is answered 503 password-hashing-busy with Retry-After, nothing done',
+      'Longest wait of a password hash for its turn; past it the request is answered 503 password-hashing-busy with Retry-After, nothing registered (the attempt still counts toward REGISTRATION_MAX_*)',
     ),
   LOGIN_MAX_FAILURES: z.coerce
     .number()
