@@ -264,7 +264,6 @@ export class DataPlanePools {
     }
     await budget.acquire();
     let raw: pg.Pool;
-    let fresh = false;
     let claim = false;
     let full = false;
     try {
@@ -281,11 +280,9 @@ export class DataPlanePools {
           full = true;
           break;
         }
-        if (budget.hasRoom) {
-          fresh = true;
-          budget.opening();
-          break;
-        }
+        // Room: pool.connect() below opens the session at once (counted by `BudgetedClient`
+        // from that moment), so no other checkout sees this room too.
+        if (budget.hasRoom) break;
         // At the limit: a database already holding its fair share waits for one of its own
         // connections rather than take one from another busy database. Taking turns would close
         // and open a session per checkout (two busy cluster databases on one server collapsed
@@ -325,8 +322,7 @@ export class DataPlanePools {
       budget.release();
       throw error;
     } finally {
-      if (fresh) budget.doneOpening();
-      else if (claim) this.claims.set(pool, Math.max(0, (this.claims.get(pool) ?? 1) - 1));
+      if (claim) this.claims.set(pool, Math.max(0, (this.claims.get(pool) ?? 1) - 1));
     }
     return this.tracked(pool, client, budget);
   }
@@ -519,7 +515,14 @@ export class DataPlanePools {
     }
     const cluster = this.cluster(address.region, address.cluster);
     const dedicated = address.database !== databaseOf(cluster.url);
+    const server = serverOf(cluster.url);
     const pool = new pg.Pool({
+      // Every session pg-pool opens counts on the server's budget while it connects: those
+      // a checkout asked for, and those pg-pool opens by itself for a checkout in its line
+      // after one of its sessions was destroyed.
+      ...((this.bound
+        ? { Client: BudgetedClient, budget: () => this.budgetByServer.get(server) }
+        : {}) as pg.PoolConfig),
       connectionString: this.urlOf(address),
       max: shard?.max ?? this.options.maxConnections,
       application_name: this.options.applicationName,
@@ -539,7 +542,6 @@ export class DataPlanePools {
     });
     if (this.bound) {
       // A pool connects only after a checkout found the server's budget, so it is known here.
-      const server = serverOf(cluster.url);
       pool.on('connect', () => this.budgetByServer.get(server)?.sessionOpened());
       pool.on('remove', () => {
         this.budgetByServer.get(server)?.sessionClosed();
@@ -570,6 +572,43 @@ export class DataPlanePools {
 interface Shard {
   index: number;
   max: number;
+}
+
+/**
+ * A pg client counting its session as opening on its server's budget (`budget` in the pool's
+ * options) from the moment pg-pool asks it to connect until it connected or failed; pg-pool's
+ * `connect` event then counts it as open.
+ */
+class BudgetedClient extends pg.Client {
+  private readonly budgetNow: (() => ServerBudget | undefined) | undefined;
+
+  constructor(config: pg.ClientConfig & { budget?: () => ServerBudget | undefined }) {
+    super(config);
+    this.budgetNow = config.budget;
+  }
+
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(
+    callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void),
+  ): Promise<pg.Client> | undefined {
+    const budget = this.budgetNow?.();
+    budget?.opening();
+    let done = false;
+    const opened = () => {
+      if (done) return;
+      done = true;
+      budget?.doneOpening();
+    };
+    if (callback) {
+      super.connect((...args: [Error | null, pg.Client?]) => {
+        opened();
+        (callback as (...args: [Error | null, pg.Client?]) => void)(...args);
+      });
+      return undefined;
+    }
+    return super.connect().finally(opened);
+  }
 }
 
 /** The key of a database's pool (`<region>/<cluster>/<database>`), with `#<i>` for shard i. */

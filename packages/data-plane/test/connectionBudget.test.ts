@@ -266,6 +266,48 @@ describe('the deployment-wide connection budget', () => {
     }
   }, 120_000);
 
+  it('a session pg-pool opens by itself for a checkout in its line counts on the budget', async () => {
+    const applicationName = 'ttm-test-line-reopen';
+    const pools = new DataPlanePools(catalog(), logger, {
+      applicationName,
+      maxConnections: 2,
+      maxTotalConnections: 3,
+      acquireTimeoutMs: 60_000,
+    });
+    const [x, y, z] = [5, 6, 7].map((i) => pools.poolFor(dedicated(names[i]!))) as [
+      ReturnType<DataPlanePools['poolFor']>,
+      ReturnType<DataPlanePools['poolFor']>,
+      ReturnType<DataPlanePools['poolFor']>,
+    ];
+    const onServer = async () =>
+      (
+        await admin.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+          [applicationName],
+        )
+      ).rows[0]!.n;
+    const out: pg.PoolClient[] = [];
+    try {
+      const x1 = await x.connect();
+      out.push(await x.connect(), await y.connect());
+      // x is full: a third checkout waits in its line; z's waits for a permit.
+      const x3 = x.connect();
+      const z1 = z.connect();
+      while (pools.budgetSnapshots()[0]!.waiters < 2) await new Promise((r) => setImmediate(r));
+      // A broken session is destroyed: pg-pool opens a new one for x's line at once. That one
+      // counts, so z (handed the permit) finds no room until y gives its session back.
+      x1.release(new Error('connection broken'));
+      out.push(await x3);
+      out.splice(1, 1)[0]!.release();
+      out.push(await z1);
+      expect(await onServer()).toBeLessThanOrEqual(3);
+      expect(pools.budgetSnapshots()[0]!.held).toBeLessThanOrEqual(3);
+    } finally {
+      for (const client of out) client.release();
+      await pools.close();
+    }
+  }, 120_000);
+
   it('refuses past the wait limit with a transient error naming the wait, and serves the queue in order', async () => {
     const pools = new DataPlanePools(catalog(), logger, {
       applicationName: 'ttm-gateway-dataplane',
