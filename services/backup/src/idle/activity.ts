@@ -1,5 +1,5 @@
 import { AuditRecorded, Consumers, consumerDefinition, TenantId, WindowClosed } from '@ttm/contracts';
-import { isMessage, type ProjectionDefinition } from '@ttm/service-kit';
+import { isMessage, type PoolClient, type ProjectionDefinition } from '@ttm/service-kit';
 import { BACKUP_SCHEMA } from '../shared/index.js';
 
 /**
@@ -18,16 +18,9 @@ export const apiCallActivityProjection: ProjectionDefinition = {
     if (!isMessage(event, WindowClosed)) return;
     const e = event.data;
     if (e.meter !== 'api_calls' || e.granularity !== 'hour' || e.value <= 0) return;
-    await client.query(
-      `INSERT INTO ${BACKUP_SCHEMA}.tenant_activity (tenant_id, last_api_call_at) VALUES ($1, $2)
-       ON CONFLICT (tenant_id) DO UPDATE
-         SET last_api_call_at = GREATEST(tenant_activity.last_api_call_at, EXCLUDED.last_api_call_at)`,
-      [e.tenantId, e.windowEnd],
-    );
+    await recordLatest(client, 'last_api_call_at', e.tenantId, e.windowEnd);
   },
-  async reset(client) {
-    await client.query(`UPDATE ${BACKUP_SCHEMA}.tenant_activity SET last_api_call_at = NULL`);
-  },
+  reset: (client) => forgetAll(client, 'last_api_call_at'),
 };
 
 /**
@@ -46,14 +39,23 @@ export const signInActivityProjection: ProjectionDefinition = {
     if (e.action !== 'login' || e.outcome !== 'success') return;
     const tenantId = TenantId.safeParse(e.target?.kind === 'tenant' ? e.target.id : e.scope);
     if (!tenantId.success) return;
-    await client.query(
-      `INSERT INTO ${BACKUP_SCHEMA}.tenant_activity (tenant_id, last_sign_in_at) VALUES ($1, $2)
-       ON CONFLICT (tenant_id) DO UPDATE
-         SET last_sign_in_at = GREATEST(tenant_activity.last_sign_in_at, EXCLUDED.last_sign_in_at)`,
-      [tenantId.data, e.at],
-    );
+    await recordLatest(client, 'last_sign_in_at', tenantId.data, e.at);
   },
-  async reset(client) {
-    await client.query(`UPDATE ${BACKUP_SCHEMA}.tenant_activity SET last_sign_in_at = NULL`);
-  },
+  reset: (client) => forgetAll(client, 'last_sign_in_at'),
 };
+
+type ActivityColumn = 'last_api_call_at' | 'last_sign_in_at';
+
+/** Keep the later of the tenant's recorded time and `at` (GREATEST: any replay order gives the same). */
+async function recordLatest(client: PoolClient, column: ActivityColumn, tenantId: string, at: string): Promise<void> {
+  await client.query(
+    `INSERT INTO ${BACKUP_SCHEMA}.tenant_activity (tenant_id, ${column}) VALUES ($1, $2)
+     ON CONFLICT (tenant_id) DO UPDATE SET ${column} = GREATEST(tenant_activity.${column}, EXCLUDED.${column})`,
+    [tenantId, at],
+  );
+}
+
+/** Empty one column for a rebuild of its projection. */
+async function forgetAll(client: PoolClient, column: ActivityColumn): Promise<void> {
+  await client.query(`UPDATE ${BACKUP_SCHEMA}.tenant_activity SET ${column} = NULL`);
+}
